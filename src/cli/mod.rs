@@ -1,0 +1,166 @@
+//! Command-line definitions (clap), one file per subcommand. The binary parses, calls the
+//! library, prints; nothing here computes anything the library could.
+
+pub mod embed;
+pub mod models;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use semclust::model::DEFAULT_MODEL;
+use semclust::ModelSpec;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "semclust",
+    version,
+    about = "Semantic similarity and theme clustering over local multilingual embeddings"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Embed texts, one per line, into L2-normalised vectors.
+    Embed(embed::EmbedArgs),
+    /// List, fetch and prepare models.
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
+}
+
+/// Where the model comes from; shared by every command that loads one.
+#[derive(Debug, Clone, Args)]
+pub struct ModelArgs {
+    /// Model id from `semclust models list`.
+    #[arg(long, default_value = DEFAULT_MODEL)]
+    pub model: String,
+    /// A folder with config.json, tokenizer.json and model.safetensors or model-q4_0.gguf;
+    /// used instead of every other source.
+    #[arg(long, value_name = "DIR")]
+    pub model_dir: Option<PathBuf>,
+    /// semclust's model cache.
+    #[arg(long, env = "SEMCLUST_CACHE", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Do not try the Hugging Face hub.
+    #[arg(long)]
+    pub no_hub: bool,
+}
+
+impl ModelArgs {
+    pub fn spec(&self) -> ModelSpec {
+        ModelSpec {
+            name: self.model.clone(),
+            model_dir: self.model_dir.clone(),
+            cache_dir: self.cache_dir.clone(),
+            hub: !self.no_hub,
+        }
+    }
+}
+
+/// Progress lines go to stderr so that stdout stays data.
+pub fn notify(msg: &str) {
+    eprintln!("semclust: {msg}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("semclust").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn embed_flags_parse() {
+        let cli = parse(&[
+            "embed",
+            "in.txt",
+            "--query",
+            "--model",
+            "all-minilm-l6-v2",
+            "--precision",
+            "f32",
+            "--device",
+            "cpu",
+            "--format",
+            "npy",
+            "--out",
+            "o.npy",
+            "--batch-size",
+            "8",
+            "--truncate",
+            "--skip-empty",
+            "--model-dir",
+            "/m",
+            "--no-hub",
+        ]);
+        let Command::Embed(a) = cli.command else {
+            panic!("not embed")
+        };
+        assert_eq!(a.input.as_deref(), Some("in.txt"));
+        assert!(a.query && a.truncate && a.skip_empty && a.model.no_hub);
+        assert_eq!(a.model.model, "all-minilm-l6-v2");
+        assert_eq!(a.precision.as_deref(), Some("f32"));
+        assert_eq!(a.device, "cpu");
+        assert_eq!(a.format, embed::Format::Npy);
+        assert_eq!(a.out.as_deref(), Some(std::path::Path::new("o.npy")));
+        assert_eq!(a.batch_size, 8);
+        assert_eq!(
+            a.model.model_dir.as_deref(),
+            Some(std::path::Path::new("/m"))
+        );
+    }
+
+    #[test]
+    fn embed_defaults() {
+        let Command::Embed(a) = parse(&["embed"]).command else {
+            panic!()
+        };
+        assert_eq!(a.input, None);
+        assert_eq!(a.model.model, DEFAULT_MODEL);
+        assert_eq!(a.format, embed::Format::Jsonl);
+        assert_eq!(a.device, "auto");
+        assert!(!a.query);
+    }
+
+    #[test]
+    fn models_subcommands_parse() {
+        let Command::Models(models::ModelsCommand::Pull(p)) = parse(&[
+            "models",
+            "pull",
+            "all-minilm-l6-v2",
+            "--force",
+            "--dequantize",
+        ])
+        .command
+        else {
+            panic!()
+        };
+        assert_eq!(p.name, "all-minilm-l6-v2");
+        assert!(p.force && p.dequantize);
+        assert!(matches!(
+            parse(&["models", "list", "--json"]).command,
+            Command::Models(models::ModelsCommand::List(models::ListArgs {
+                json: true,
+                ..
+            }))
+        ));
+    }
+
+    #[test]
+    fn bad_flags_are_rejected() {
+        for args in [
+            &["embed", "--format", "csv"][..],
+            &["embed", "--batch-size", "x"],
+            &["frobnicate"],
+        ] {
+            assert!(
+                Cli::try_parse_from(std::iter::once("semclust").chain(args.iter().copied()))
+                    .is_err()
+            );
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! BERT encoder (post-LayerNorm, erf GELU, absolute positions 0..L-1) over `QMatMul` layers, so
+//! one implementation runs f32, f16 and Q4_0 weights. It follows Hugging Face's `BertModel`
+//! (transformers/models/bert/modeling_bert.py); candle has no quantized BERT to reuse.
+
+use candle_core::quantized::QMatMul;
+use candle_core::{DType, Module, Tensor, D};
+use candle_nn::LayerNorm;
+use serde::Deserialize;
+
+use super::weights::{Embedding, Weights};
+use crate::error::{Error, Result};
+
+/// The fields of Hugging Face's `config.json` that the forward pass needs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BertConfig {
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub intermediate_size: usize,
+    pub max_position_embeddings: usize,
+    #[serde(default = "default_type_vocab")]
+    pub type_vocab_size: usize,
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+    #[serde(default = "default_act")]
+    pub hidden_act: String,
+    #[serde(default)]
+    pub pad_token_id: u32,
+    #[serde(default)]
+    pub position_embedding_type: Option<String>,
+}
+
+fn default_type_vocab() -> usize {
+    2
+}
+fn default_eps() -> f64 {
+    1e-12
+}
+fn default_act() -> String {
+    "gelu".into()
+}
+
+impl BertConfig {
+    pub fn load(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+        let cfg: Self = serde_json::from_str(&text)
+            .map_err(|e| Error::bad_file(path, format!("not a BERT config.json ({e})")))?;
+        if cfg.hidden_act != "gelu" {
+            return Err(Error::bad_file(
+                path,
+                format!(
+                    "hidden_act '{}' is not supported (only erf 'gelu')",
+                    cfg.hidden_act
+                ),
+            ));
+        }
+        if let Some(p) = cfg.position_embedding_type.as_deref() {
+            if p != "absolute" {
+                return Err(Error::bad_file(
+                    path,
+                    format!("position_embedding_type '{p}' is not supported (only 'absolute')"),
+                ));
+            }
+        }
+        if cfg.num_attention_heads == 0 || !cfg.hidden_size.is_multiple_of(cfg.num_attention_heads)
+        {
+            return Err(Error::bad_file(
+                path,
+                "hidden_size is not a multiple of num_attention_heads",
+            ));
+        }
+        Ok(cfg)
+    }
+}
+
+struct Linear {
+    weight: QMatMul,
+    bias: Tensor,
+}
+
+impl Linear {
+    fn load(w: &Weights, in_dim: usize, out_dim: usize) -> Result<Self> {
+        Ok(Self {
+            weight: w.matmul(out_dim, in_dim, "weight")?,
+            bias: w.tensor(&[out_dim], "bias")?,
+        })
+    }
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(self.weight.forward(x)?.broadcast_add(&self.bias)?)
+    }
+}
+
+fn layer_norm(w: &Weights, size: usize, eps: f64) -> Result<LayerNorm> {
+    Ok(LayerNorm::new(
+        w.tensor(&[size], "weight")?,
+        w.tensor(&[size], "bias")?,
+        eps,
+    ))
+}
+
+// https://github.com/huggingface/transformers/blob/v4.46.0/src/transformers/models/bert/modeling_bert.py#L168
+struct Embeddings {
+    word: Embedding,
+    position: Tensor,
+    token_type0: Tensor,
+    norm: LayerNorm,
+}
+
+impl Embeddings {
+    fn load(w: &Weights, c: &BertConfig) -> Result<Self> {
+        let h = c.hidden_size;
+        let token_type = w.tensor(&[c.type_vocab_size, h], "token_type_embeddings.weight")?;
+        Ok(Self {
+            word: w.embedding(c.vocab_size, h, "word_embeddings.weight")?,
+            position: w.tensor(
+                &[c.max_position_embeddings, h],
+                "position_embeddings.weight",
+            )?,
+            // Every input is one segment: token type 0 for all tokens.
+            token_type0: token_type.get(0)?,
+            norm: layer_norm(&w.pp("LayerNorm"), h, c.layer_norm_eps)?,
+        })
+    }
+
+    fn forward(&self, ids: &Tensor, dtype: DType) -> Result<Tensor> {
+        let (_b, len) = ids.dims2()?;
+        let words = self.word.forward(ids)?.to_dtype(dtype)?;
+        let pos = self.position.narrow(0, 0, len)?;
+        let x = words
+            .broadcast_add(&pos)?
+            .broadcast_add(&self.token_type0)?;
+        Ok(self.norm.forward(&x)?)
+    }
+}
+
+// https://github.com/huggingface/transformers/blob/v4.46.0/src/transformers/models/bert/modeling_bert.py#L229
+struct Attention {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    output: Linear,
+    norm: LayerNorm,
+    heads: usize,
+    head_dim: usize,
+}
+
+impl Attention {
+    fn load(w: &Weights, c: &BertConfig) -> Result<Self> {
+        let h = c.hidden_size;
+        let sw = w.pp("self");
+        let ow = w.pp("output");
+        Ok(Self {
+            query: Linear::load(&sw.pp("query"), h, h)?,
+            key: Linear::load(&sw.pp("key"), h, h)?,
+            value: Linear::load(&sw.pp("value"), h, h)?,
+            output: Linear::load(&ow.pp("dense"), h, h)?,
+            norm: layer_norm(&ow.pp("LayerNorm"), h, c.layer_norm_eps)?,
+            heads: c.num_attention_heads,
+            head_dim: h / c.num_attention_heads,
+        })
+    }
+
+    fn split_heads(&self, x: Tensor) -> Result<Tensor> {
+        let (b, l, _) = x.dims3()?;
+        Ok(x.reshape((b, l, self.heads, self.head_dim))?
+            .transpose(1, 2)?
+            .contiguous()?)
+    }
+
+    /// `mask` is additive, shape (batch, 1, 1, len): 0 for real tokens, a large negative for padding.
+    fn forward(&self, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let (b, l, h) = x.dims3()?;
+        let q = self.split_heads(self.query.forward(x)?)?;
+        let k = self.split_heads(self.key.forward(x)?)?;
+        let v = self.split_heads(self.value.forward(x)?)?;
+        let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(mask)?;
+        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, l, h))?;
+        let out = self.output.forward(&ctx)?;
+        Ok(self.norm.forward(&(out + x)?)?)
+    }
+}
+
+// https://github.com/huggingface/transformers/blob/v4.46.0/src/transformers/models/bert/modeling_bert.py#L520
+struct Layer {
+    attention: Attention,
+    intermediate: Linear,
+    output: Linear,
+    norm: LayerNorm,
+}
+
+impl Layer {
+    fn load(w: &Weights, c: &BertConfig) -> Result<Self> {
+        let (h, f) = (c.hidden_size, c.intermediate_size);
+        Ok(Self {
+            attention: Attention::load(&w.pp("attention"), c)?,
+            intermediate: Linear::load(&w.pp("intermediate").pp("dense"), h, f)?,
+            output: Linear::load(&w.pp("output").pp("dense"), f, h)?,
+            norm: layer_norm(&w.pp("output").pp("LayerNorm"), h, c.layer_norm_eps)?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let a = self.attention.forward(x, mask)?;
+        let i = self.intermediate.forward(&a)?.gelu_erf()?;
+        let o = self.output.forward(&i)?;
+        Ok(self.norm.forward(&(o + a)?)?)
+    }
+}
+
+pub(crate) struct Bert {
+    embeddings: Embeddings,
+    layers: Vec<Layer>,
+    dtype: DType,
+    pub config: BertConfig,
+}
+
+impl Bert {
+    pub fn load(w: &Weights, config: &BertConfig) -> Result<Self> {
+        let embeddings = Embeddings::load(&w.pp("embeddings"), config)?;
+        let enc = w.pp("encoder");
+        let layers = (0..config.num_hidden_layers)
+            .map(|i| Layer::load(&enc.pp(&format!("layer.{i}")), config))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            embeddings,
+            layers,
+            dtype: w.dtype(),
+            config: config.clone(),
+        })
+    }
+
+    /// Mean-pooled (not yet normalised) sentence vectors, f32, shape (batch, hidden).
+    /// `ids` and `mask` are (batch, len) u32; mask is 1 for real tokens and 0 for padding.
+    pub fn pooled(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let maskf = mask.to_dtype(DType::F32)?;
+        let additive = ((maskf.ones_like()? - &maskf)? * -1e9f64)?
+            .to_dtype(self.dtype)?
+            .unsqueeze(1)?
+            .unsqueeze(1)?;
+        let additive = if self.dtype == DType::F16 {
+            // -1e9 is -inf in f16; exp(-inf) = 0 is what we want, but keep it finite for safety.
+            additive.clamp(-6.0e4f64, 0f64)?
+        } else {
+            additive
+        };
+        let mut x = self.embeddings.forward(ids, self.dtype)?;
+        for layer in &self.layers {
+            x = layer.forward(&x, &additive)?;
+        }
+        let x = x.to_dtype(DType::F32)?;
+        let m = maskf.unsqueeze(D::Minus1)?;
+        let sum = x.broadcast_mul(&m)?.sum(1)?;
+        let count = maskf.sum_keepdim(1)?;
+        Ok(sum.broadcast_div(&count)?)
+    }
+}

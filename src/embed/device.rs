@@ -1,0 +1,186 @@
+//! Device choice. `cuda` and `metal` are cargo features passed through to candle; a backend that
+//! is not compiled in is a clear error when asked for by name, and `auto` falls back to the CPU
+//! with a warning that says why. Whether a GPU backend works is found out by opening the device,
+//! not from the build flags alone.
+
+use std::fmt;
+use std::str::FromStr;
+
+use candle_core::Device;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceChoice {
+    /// CUDA, then Metal, when compiled in and working; else the CPU.
+    #[default]
+    Auto,
+    Cpu,
+    Cuda(usize),
+    Metal(usize),
+}
+
+impl FromStr for DeviceChoice {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let s = s.trim().to_ascii_lowercase();
+        let (kind, ordinal) = match s.split_once(':') {
+            Some((k, o)) => (
+                k.to_string(),
+                o.parse::<usize>().map_err(|_| {
+                    Error::InvalidArgument(format!(
+                        "device '{s}': the part after ':' must be a GPU number"
+                    ))
+                })?,
+            ),
+            None => (s.clone(), 0),
+        };
+        match kind.as_str() {
+            "auto" => Ok(Self::Auto),
+            "cpu" => Ok(Self::Cpu),
+            "cuda" | "gpu" => Ok(Self::Cuda(ordinal)),
+            "metal" => Ok(Self::Metal(ordinal)),
+            _ => Err(Error::InvalidArgument(format!(
+                "unknown device '{s}'; use auto, cpu, cuda[:N] or metal[:N]"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Auto => write!(f, "auto"),
+            Self::Cpu => write!(f, "cpu"),
+            Self::Cuda(i) => write!(f, "cuda:{i}"),
+            Self::Metal(i) => write!(f, "metal:{i}"),
+        }
+    }
+}
+
+fn open_cuda(ordinal: usize) -> Result<Device> {
+    if !cfg!(feature = "cuda") {
+        return Err(Error::DeviceUnavailable {
+            device: format!("cuda:{ordinal}"),
+            reason: "this semclust was built without CUDA; rebuild with `cargo build --release --features cuda`".into(),
+        });
+    }
+    Device::new_cuda(ordinal).map_err(|e| Error::DeviceUnavailable {
+        device: format!("cuda:{ordinal}"),
+        reason: e.to_string().lines().next().unwrap_or("").to_string(),
+    })
+}
+
+fn open_metal(ordinal: usize) -> Result<Device> {
+    if !cfg!(feature = "metal") {
+        return Err(Error::DeviceUnavailable {
+            device: format!("metal:{ordinal}"),
+            reason: "this semclust was built without Metal; rebuild with `cargo build --release --features metal`".into(),
+        });
+    }
+    Device::new_metal(ordinal).map_err(|e| Error::DeviceUnavailable {
+        device: format!("metal:{ordinal}"),
+        reason: e.to_string().lines().next().unwrap_or("").to_string(),
+    })
+}
+
+/// Open the chosen device. For `Auto`, the returned note says why a GPU was not used (only when
+/// a GPU backend was compiled in but could not be opened).
+pub(crate) fn open(choice: DeviceChoice) -> Result<(Device, Option<String>)> {
+    match choice {
+        DeviceChoice::Cpu => Ok((Device::Cpu, None)),
+        DeviceChoice::Cuda(i) => Ok((open_cuda(i)?, None)),
+        DeviceChoice::Metal(i) => Ok((open_metal(i)?, None)),
+        DeviceChoice::Auto => {
+            let mut notes = Vec::new();
+            if cfg!(feature = "cuda") {
+                match open_cuda(0) {
+                    Ok(d) => return Ok((d, None)),
+                    Err(e) => notes.push(e.to_string()),
+                }
+            }
+            if cfg!(feature = "metal") {
+                match open_metal(0) {
+                    Ok(d) => return Ok((d, None)),
+                    Err(e) => notes.push(e.to_string()),
+                }
+            }
+            let note = (!notes.is_empty()).then(|| format!("using the CPU: {}", notes.join("; ")));
+            Ok((Device::Cpu, note))
+        }
+    }
+}
+
+pub(crate) fn describe(device: &Device) -> String {
+    match device {
+        Device::Cpu => "cpu".to_string(),
+        Device::Cuda(_) => "cuda".to_string(),
+        Device::Metal(_) => "metal".to_string(),
+    }
+}
+
+/// The CPU's SIMD features that matter for candle's kernels, as detected at run time.
+pub fn cpu_features() -> Vec<&'static str> {
+    let mut v = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            v.push("avx2");
+        }
+        if std::is_x86_feature_detected!("fma") {
+            v.push("fma");
+        }
+        if std::is_x86_feature_detected!("f16c") {
+            v.push("f16c");
+        }
+        if std::is_x86_feature_detected!("avx512f") {
+            v.push("avx512f");
+        }
+        if std::is_x86_feature_detected!("avx512vnni") {
+            v.push("avx512vnni");
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        v.push("neon");
+    }
+    if cfg!(feature = "mkl") {
+        v.push("mkl");
+    }
+    if cfg!(feature = "accelerate") {
+        v.push("accelerate");
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_devices() {
+        assert_eq!("auto".parse::<DeviceChoice>().unwrap(), DeviceChoice::Auto);
+        assert_eq!("CPU".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cpu);
+        assert_eq!(
+            "cuda:1".parse::<DeviceChoice>().unwrap(),
+            DeviceChoice::Cuda(1)
+        );
+        assert_eq!(
+            "metal".parse::<DeviceChoice>().unwrap(),
+            DeviceChoice::Metal(0)
+        );
+        let e = "tpu".parse::<DeviceChoice>().unwrap_err().to_string();
+        assert!(e.contains("unknown device 'tpu'"), "{e}");
+        assert!("cuda:x".parse::<DeviceChoice>().is_err());
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    #[test]
+    fn cuda_without_the_feature_says_how_to_get_it() {
+        let e = open(DeviceChoice::Cuda(0)).unwrap_err().to_string();
+        assert!(e.contains("--features cuda"), "{e}");
+        let (d, note) = open(DeviceChoice::Auto).unwrap();
+        assert!(d.is_cpu());
+        assert!(note.is_none());
+    }
+}

@@ -1,0 +1,421 @@
+//! The embedding engine: text in, L2-normalised `f32` vectors out.
+//!
+//! Texts are tokenised with the model's own `tokenizer.json` (with the manifest's query/passage
+//! prefix), sorted by length so a batch wastes little padding, run through the BERT encoder, mean
+//! pooled over the real tokens and normalised. A text longer than the model's maximum is, by
+//! default, split into overlapping windows whose pooled vectors are averaged weighted by their
+//! token counts before normalisation; `LongTextPolicy::Truncate` cuts it at the maximum instead,
+//! as sentence-transformers does.
+
+mod batch;
+mod bert;
+pub mod device;
+mod weights;
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Instant;
+
+use candle_core::Device;
+use serde::Serialize;
+use tokenizers::Tokenizer;
+
+pub use device::DeviceChoice;
+
+use crate::error::{Error, Result};
+use crate::model::{self, Manifest, ModelFiles, ModelSpec};
+
+/// Which of the model's prefixes an input gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    Query,
+    Passage,
+}
+
+/// The precision the model computes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// GGML Q4_0 weight matrices and word embeddings, f32 activations (the CPU default).
+    Q4,
+    F32,
+    /// Half-precision weights and activations (the GPU default).
+    F16,
+}
+
+impl FromStr for Precision {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "q4" | "q4_0" | "q4-0" => Ok(Self::Q4),
+            "f32" | "fp32" | "float32" => Ok(Self::F32),
+            "f16" | "fp16" | "float16" | "half" => Ok(Self::F16),
+            other => Err(Error::InvalidArgument(format!(
+                "unknown precision '{other}'; use q4, f32 or f16"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Q4 => "q4",
+            Self::F32 => "f32",
+            Self::F16 => "f16",
+        })
+    }
+}
+
+/// What to do with a text longer than the model's maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LongTextPolicy {
+    /// Overlapping windows, averaged weighted by token count.
+    #[default]
+    Window,
+    /// Cut at the maximum (sentence-transformers' behaviour).
+    Truncate,
+}
+
+/// Facts about a loaded embedder, for every report that shows timings or results.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuntimeInfo {
+    pub model: String,
+    pub revision: String,
+    pub dimension: usize,
+    pub device: String,
+    pub precision: Precision,
+    /// Where the weights came from and how they are computed, in words.
+    pub weights: String,
+    pub threads: usize,
+    pub cpu_features: Vec<&'static str>,
+    pub load_seconds: f64,
+    /// Why a GPU was not used, when `auto` fell back to the CPU.
+    pub device_note: Option<String>,
+}
+
+impl fmt::Display for RuntimeInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} on {} ({}), {} threads, CPU features [{}]; weights: {}",
+            self.model,
+            self.device,
+            self.precision,
+            self.threads,
+            self.cpu_features.join(" "),
+            self.weights
+        )
+    }
+}
+
+/// Row-major embeddings: `rows()` vectors of `dim()` values each, L2-normalised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    data: Vec<f32>,
+    dim: usize,
+    /// Tokens fed to the model per input (all windows together, special tokens included).
+    tokens: Vec<usize>,
+}
+
+impl Embeddings {
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+    pub fn rows(&self) -> usize {
+        self.tokens.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+    pub fn as_slice(&self) -> &[f32] {
+        &self.data
+    }
+    pub fn into_vec(self) -> Vec<f32> {
+        self.data
+    }
+    pub fn token_counts(&self) -> &[usize] {
+        &self.tokens
+    }
+    /// A `(rows, dim)` ndarray view of the same memory.
+    pub fn view(&self) -> ndarray::ArrayView2<'_, f32> {
+        ndarray::ArrayView2::from_shape((self.rows(), self.dim), &self.data)
+            .expect("data length is rows * dim by construction")
+    }
+}
+
+/// A loaded model ready to embed text.
+pub struct Embedder {
+    model: bert::Bert,
+    tokenizer: Tokenizer,
+    manifest: Manifest,
+    device: Device,
+    info: RuntimeInfo,
+    batch_size: usize,
+    long_text: LongTextPolicy,
+    /// Special tokens (e.g. `<s>`, `</s>`) added around every window.
+    bos: Vec<u32>,
+    eos: Vec<u32>,
+}
+
+impl Embedder {
+    /// Load a model: find its files (see [`crate::model`]), open the device and read the weights.
+    /// `precision` defaults to `q4` on the CPU and `f16` on a GPU.
+    pub fn load(
+        spec: &ModelSpec,
+        device: DeviceChoice,
+        precision: Option<Precision>,
+    ) -> Result<Self> {
+        Self::load_with(spec, device, precision, &|_| {})
+    }
+
+    /// As [`Embedder::load`], reporting each step (model fetching, conversion) through `notify`.
+    pub fn load_with(
+        spec: &ModelSpec,
+        device: DeviceChoice,
+        precision: Option<Precision>,
+        notify: model::Notify,
+    ) -> Result<Self> {
+        let started = Instant::now();
+        let files = model::resolve(spec, notify)?;
+        let (device, device_note) = device::open(device)?;
+        if let Some(note) = &device_note {
+            notify(&format!("warning: {note}"));
+        }
+        let precision = precision.unwrap_or(if device.is_cpu() {
+            Precision::Q4
+        } else {
+            Precision::F16
+        });
+        Self::from_files(&files, device, precision, device_note, started)
+    }
+
+    fn from_files(
+        files: &ModelFiles,
+        device: Device,
+        precision: Precision,
+        device_note: Option<String>,
+        started: Instant,
+    ) -> Result<Self> {
+        let config = bert::BertConfig::load(&files.config)?;
+        let manifest = files.manifest.clone();
+        if config.hidden_size != manifest.dimension {
+            return Err(Error::bad_file(
+                &files.config,
+                format!(
+                    "hidden_size {} differs from the {}-d of models/{}.toml",
+                    config.hidden_size, manifest.dimension, manifest.id
+                ),
+            ));
+        }
+        let (weights, described) = match (precision, &files.gguf, &files.safetensors) {
+            (Precision::Q4, Some(g), _) => (
+                weights::Weights::from_gguf(g, precision, &device)?,
+                "Q4_0 weights as stored".to_string(),
+            ),
+            (Precision::Q4, None, Some(s)) => (
+                weights::Weights::from_safetensors(s, precision, &device)?,
+                "Q4_0 weights quantised by candle from the f32 checkpoint".to_string(),
+            ),
+            (_, _, Some(s)) => (
+                weights::Weights::from_safetensors(s, precision, &device)?,
+                if files.float_from_q4 {
+                    format!("{precision} compute on weights dequantised from Q4_0")
+                } else {
+                    format!("{precision} compute on the float checkpoint")
+                },
+            ),
+            (_, Some(g), None) => (
+                weights::Weights::from_gguf(g, precision, &device)?,
+                format!("{precision} compute on weights dequantised from Q4_0"),
+            ),
+            (_, None, None) => {
+                return Err(Error::bad_file(&files.dir, "holds no model weights"));
+            }
+        };
+        let model = bert::Bert::load(&weights, &config)?;
+        let tokenizer = load_tokenizer(&files.tokenizer)?;
+        let (bos, eos) = special_tokens(&tokenizer, &files.tokenizer)?;
+        let info = RuntimeInfo {
+            model: manifest.id.clone(),
+            revision: manifest.hub.revision.clone(),
+            dimension: manifest.dimension,
+            device: device::describe(&device),
+            precision,
+            weights: format!("{described}; from {}", files.origin),
+            threads: candle_core::utils::get_num_threads(),
+            cpu_features: device::cpu_features(),
+            load_seconds: started.elapsed().as_secs_f64(),
+            device_note,
+        };
+        Ok(Self {
+            model,
+            tokenizer,
+            manifest,
+            device,
+            info,
+            batch_size: 32,
+            long_text: LongTextPolicy::Window,
+            bos,
+            eos,
+        })
+    }
+
+    pub fn with_batch_size(mut self, batch_size: usize) -> Result<Self> {
+        if batch_size == 0 {
+            return Err(Error::InvalidArgument(
+                "batch size must be at least 1".into(),
+            ));
+        }
+        self.batch_size = batch_size;
+        Ok(self)
+    }
+
+    pub fn with_long_text(mut self, policy: LongTextPolicy) -> Self {
+        self.long_text = policy;
+        self
+    }
+
+    pub fn info(&self) -> &RuntimeInfo {
+        &self.info
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn dimension(&self) -> usize {
+        self.manifest.dimension
+    }
+
+    /// Maximum tokens per window, special tokens included.
+    pub fn max_tokens(&self) -> usize {
+        self.manifest
+            .max_tokens
+            .min(self.model.config.max_position_embeddings)
+    }
+
+    fn prefixed(&self, text: &str, kind: InputKind) -> String {
+        let p = match kind {
+            InputKind::Query => &self.manifest.prefixes.query,
+            InputKind::Passage => &self.manifest.prefixes.passage,
+        };
+        format!("{p}{text}")
+    }
+
+    /// Token ids the model sees for `text` (prefix and special tokens included, not windowed).
+    pub fn token_ids(&self, text: &str, kind: InputKind) -> Result<Vec<u32>> {
+        let content = self.content_ids(&[text], kind)?;
+        let mut ids = self.bos.clone();
+        ids.extend(&content[0]);
+        ids.extend(&self.eos);
+        Ok(ids)
+    }
+
+    /// Token ids of each text without special tokens.
+    fn content_ids(&self, texts: &[&str], kind: InputKind) -> Result<Vec<Vec<u32>>> {
+        let inputs: Vec<String> = texts.iter().map(|t| self.prefixed(t, kind)).collect();
+        let encodings = self
+            .tokenizer
+            .encode_batch(inputs, false)
+            .map_err(|e| Error::InvalidArgument(format!("tokenizer failed: {e}")))?;
+        Ok(encodings
+            .into_iter()
+            .map(|e| e.get_ids().to_vec())
+            .collect())
+    }
+
+    /// Embed `texts`; row `i` of the result is the vector of `texts[i]`.
+    pub fn embed(&self, texts: &[&str], kind: InputKind) -> Result<Embeddings> {
+        let dim = self.dimension();
+        if texts.is_empty() {
+            return Ok(Embeddings {
+                data: Vec::new(),
+                dim,
+                tokens: Vec::new(),
+            });
+        }
+        let content = self.content_ids(texts, kind)?;
+        let windows = batch::windows(
+            &content,
+            &self.bos,
+            &self.eos,
+            self.max_tokens(),
+            self.long_text,
+        );
+        let mut sums = vec![0f64; texts.len() * dim];
+        let mut weights = vec![0f64; texts.len()];
+        let mut tokens = vec![0usize; texts.len()];
+        for b in batch::batches(&windows, self.batch_size) {
+            let (ids, mask) = batch::pad(&windows, &b, self.model.config.pad_token_id);
+            let len = ids.len() / b.len();
+            let ids = candle_core::Tensor::from_vec(ids, (b.len(), len), &self.device)?;
+            let mask = candle_core::Tensor::from_vec(mask, (b.len(), len), &self.device)?;
+            let pooled: Vec<Vec<f32>> = self.model.pooled(&ids, &mask)?.to_vec2()?;
+            for (row, &wi) in pooled.iter().zip(&b) {
+                let w = &windows[wi];
+                let weight = w.ids.len() as f64;
+                let dst = &mut sums[w.text * dim..(w.text + 1) * dim];
+                for (d, &v) in dst.iter_mut().zip(row) {
+                    *d += weight * v as f64;
+                }
+                weights[w.text] += weight;
+                tokens[w.text] += w.ids.len();
+            }
+        }
+        let mut data = vec![0f32; texts.len() * dim];
+        for (i, out) in data.chunks_mut(dim).enumerate() {
+            let s = &sums[i * dim..(i + 1) * dim];
+            let mean: Vec<f64> = s.iter().map(|v| v / weights[i]).collect();
+            let norm = mean.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-12);
+            for (o, m) in out.iter_mut().zip(&mean) {
+                *o = (m / norm) as f32;
+            }
+        }
+        Ok(Embeddings { data, dim, tokens })
+    }
+}
+
+fn load_tokenizer(path: &std::path::Path) -> Result<Tokenizer> {
+    if !path.is_file() {
+        return Err(Error::Tokenizer {
+            path: path.to_path_buf(),
+            message:
+                "is missing; run `semclust models pull` again or put tokenizer.json in --model-dir"
+                    .into(),
+        });
+    }
+    let mut tok = Tokenizer::from_file(path).map_err(|e| Error::Tokenizer {
+        path: path.to_path_buf(),
+        message: format!("cannot be read ({e}); fetch it again"),
+    })?;
+    // Padding and truncation are ours to do (length-sorted batches, windows).
+    tok.with_padding(None);
+    tok.with_truncation(None).map_err(|e| Error::Tokenizer {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    Ok(tok)
+}
+
+/// The special tokens the tokenizer's post-processor puts before and after a single text.
+fn special_tokens(tok: &Tokenizer, path: &std::path::Path) -> Result<(Vec<u32>, Vec<u32>)> {
+    let enc = tok.encode("a", true).map_err(|e| Error::Tokenizer {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let ids = enc.get_ids();
+    let special = enc.get_special_tokens_mask();
+    let lead = special.iter().take_while(|&&s| s == 1).count();
+    let trail = special.iter().rev().take_while(|&&s| s == 1).count();
+    if lead + trail >= ids.len() {
+        return Err(Error::Tokenizer {
+            path: path.to_path_buf(),
+            message: "its post-processor leaves no content tokens".into(),
+        });
+    }
+    Ok((ids[..lead].to_vec(), ids[ids.len() - trail..].to_vec()))
+}

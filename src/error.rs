@@ -1,0 +1,65 @@
+//! One error type for the library. Every variant names the file, field, line or value that went
+//! wrong and, where there is one, what the user can do about it: the binary prints the message
+//! as a single line and nothing else.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("unknown model '{name}'; known models: {known}")]
+    UnknownModel { name: String, known: String },
+
+    #[error("{}: {message}", path.display())]
+    BadFile { path: PathBuf, message: String },
+
+    #[error("{}: sha256 is {got}, expected {expected}; the file is damaged or not the pinned release: delete it and run `semclust models pull {model}` again", path.display())]
+    Checksum {
+        path: PathBuf,
+        model: String,
+        expected: String,
+        got: String,
+    },
+
+    #[error("model '{model}' could not be fetched from any source: {tried}")]
+    NoSource { model: String, tried: String },
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("input line {line}: {message}")]
+    Input { line: usize, message: String },
+
+    #[error("{0}")]
+    InvalidArgument(String),
+
+    #[error("device '{device}' is not available: {reason}")]
+    DeviceUnavailable { device: String, reason: String },
+
+    #[error("tokenizer {}: {message}", path.display())]
+    Tokenizer { path: PathBuf, message: String },
+
+    #[error("model computation failed: {0}")]
+    Candle(#[from] candle_core::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn bad_file(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::BadFile {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! The `semclust` binary: parse, call the library, print. Errors are printed once, on one line,
+//! and map to exit code 1 (2 for usage errors, from clap); a closed pipe is a normal exit.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        cli::Command::Embed(a) => cli::embed::run(a),
+        cli::Command::Models(c) => cli::models::run(c),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("semclust: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

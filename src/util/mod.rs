@@ -1,0 +1,4 @@
+//! Small helpers shared by several modules.
+
+pub mod fs;
+pub mod npy;
