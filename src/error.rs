@@ -42,7 +42,7 @@ pub enum Error {
     #[error("tokenizer {}: {message}", path.display())]
     Tokenizer { path: PathBuf, message: String },
 
-    #[error("model computation failed: {0}")]
+    #[error("model computation failed: {}", brief(.0))]
     Candle(#[from] candle_core::Error),
 }
 
@@ -62,4 +62,15 @@ impl Error {
             message: message.into(),
         }
     }
+}
+
+/// The first line of an error's message: candle appends a backtrace to some errors, and
+/// semclust's errors are one line.
+pub(crate) fn brief(e: &dyn std::fmt::Display) -> String {
+    e.to_string()
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string()
 }

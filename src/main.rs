@@ -22,7 +22,9 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("semclust: error: {e:#}");
+            // One line: anything after a newline (a dependency's backtrace) is noise to a user.
+            let msg = format!("{e:#}");
+            eprintln!("semclust: error: {}", msg.lines().next().unwrap_or(""));
             ExitCode::FAILURE
         }
     }

@@ -10,6 +10,7 @@
 mod batch;
 mod bert;
 pub mod device;
+mod tokenize;
 mod weights;
 
 use std::fmt;
@@ -18,7 +19,6 @@ use std::time::Instant;
 
 use candle_core::Device;
 use serde::Serialize;
-use tokenizers::Tokenizer;
 
 pub use device::DeviceChoice;
 
@@ -150,7 +150,7 @@ impl Embeddings {
 /// A loaded model ready to embed text.
 pub struct Embedder {
     model: bert::Bert,
-    tokenizer: Tokenizer,
+    tokenizer: tokenize::TextTokenizer,
     manifest: Manifest,
     device: Device,
     info: RuntimeInfo,
@@ -237,8 +237,7 @@ impl Embedder {
             }
         };
         let model = bert::Bert::load(&weights, &config)?;
-        let tokenizer = load_tokenizer(&files.tokenizer)?;
-        let (bos, eos) = special_tokens(&tokenizer, &files.tokenizer)?;
+        let (tokenizer, bos, eos) = tokenize::TextTokenizer::load(&files.tokenizer)?;
         let info = RuntimeInfo {
             model: manifest.id.clone(),
             revision: manifest.hub.revision.clone(),
@@ -318,14 +317,7 @@ impl Embedder {
     /// Token ids of each text without special tokens.
     fn content_ids(&self, texts: &[&str], kind: InputKind) -> Result<Vec<Vec<u32>>> {
         let inputs: Vec<String> = texts.iter().map(|t| self.prefixed(t, kind)).collect();
-        let encodings = self
-            .tokenizer
-            .encode_batch(inputs, false)
-            .map_err(|e| Error::InvalidArgument(format!("tokenizer failed: {e}")))?;
-        Ok(encodings
-            .into_iter()
-            .map(|e| e.get_ids().to_vec())
-            .collect())
+        self.tokenizer.content_ids(&inputs)
     }
 
     /// Embed `texts`; row `i` of the result is the vector of `texts[i]`.
@@ -377,45 +369,4 @@ impl Embedder {
         }
         Ok(Embeddings { data, dim, tokens })
     }
-}
-
-fn load_tokenizer(path: &std::path::Path) -> Result<Tokenizer> {
-    if !path.is_file() {
-        return Err(Error::Tokenizer {
-            path: path.to_path_buf(),
-            message:
-                "is missing; run `semclust models pull` again or put tokenizer.json in --model-dir"
-                    .into(),
-        });
-    }
-    let mut tok = Tokenizer::from_file(path).map_err(|e| Error::Tokenizer {
-        path: path.to_path_buf(),
-        message: format!("cannot be read ({e}); fetch it again"),
-    })?;
-    // Padding and truncation are ours to do (length-sorted batches, windows).
-    tok.with_padding(None);
-    tok.with_truncation(None).map_err(|e| Error::Tokenizer {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    Ok(tok)
-}
-
-/// The special tokens the tokenizer's post-processor puts before and after a single text.
-fn special_tokens(tok: &Tokenizer, path: &std::path::Path) -> Result<(Vec<u32>, Vec<u32>)> {
-    let enc = tok.encode("a", true).map_err(|e| Error::Tokenizer {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    let ids = enc.get_ids();
-    let special = enc.get_special_tokens_mask();
-    let lead = special.iter().take_while(|&&s| s == 1).count();
-    let trail = special.iter().rev().take_while(|&&s| s == 1).count();
-    if lead + trail >= ids.len() {
-        return Err(Error::Tokenizer {
-            path: path.to_path_buf(),
-            message: "its post-processor leaves no content tokens".into(),
-        });
-    }
-    Ok((ids[..lead].to_vec(), ids[ids.len() - trail..].to_vec()))
 }

