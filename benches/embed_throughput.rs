@@ -46,8 +46,10 @@ fn main() -> anyhow::Result<()> {
 
     let mut spec = ModelSpec::named(&model);
     spec.hub = false;
-    let embedder = Embedder::load_with(&spec, DeviceChoice::Cpu, Some(precision), &|m| eprintln!("{m}"))?
-        .with_batch_size(batch)?;
+    let embedder = Embedder::load_with(&spec, DeviceChoice::Cpu, Some(precision), &|m| {
+        eprintln!("{m}")
+    })?
+    .with_batch_size(batch)?;
     let info = embedder.info().clone();
 
     // Warm-up, then the timed runs over all passages.

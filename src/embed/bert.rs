@@ -7,6 +7,7 @@ use candle_core::{DType, Module, Tensor, D};
 use candle_nn::LayerNorm;
 use serde::Deserialize;
 
+use super::q4kernel::PackedQ4;
 use super::weights::{Embedding, Weights};
 use crate::error::{Error, Result};
 
@@ -75,20 +76,65 @@ impl BertConfig {
     }
 }
 
-struct Linear {
-    weight: QMatMul,
-    bias: Tensor,
+enum Linear {
+    /// candle's matmul: f32/f16 weights, or Q4_0 off the x86 CPU path.
+    Candle { weight: QMatMul, bias: Tensor },
+    /// Q4_0 on an x86 CPU: our blocked int8 kernel, bias fused.
+    Packed(PackedLinear),
 }
 
 impl Linear {
     fn load(w: &Weights, in_dim: usize, out_dim: usize) -> Result<Self> {
-        Ok(Self {
+        let bias = w.tensor(&[out_dim], "bias")?;
+        if let Some(p) = w.packed_q4(out_dim, in_dim, "weight", &bias)? {
+            return Ok(Self::Packed(PackedLinear(std::sync::Arc::new(p))));
+        }
+        Ok(Self::Candle {
             weight: w.matmul(out_dim, in_dim, "weight")?,
-            bias: w.tensor(&[out_dim], "bias")?,
+            bias,
         })
     }
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(self.weight.forward(x)?.broadcast_add(&self.bias)?)
+        Ok(match self {
+            Self::Candle { weight, bias } => weight.forward(x)?.broadcast_add(bias)?,
+            Self::Packed(p) => x.contiguous()?.apply_op1_no_bwd(p)?,
+        })
+    }
+}
+
+struct PackedLinear(std::sync::Arc<PackedQ4>);
+
+impl candle_core::CustomOp1 for PackedLinear {
+    fn name(&self) -> &'static str {
+        "semclust-q4-linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &candle_core::CpuStorage,
+        layout: &candle_core::Layout,
+    ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        let candle_core::CpuStorage::F32(data) = storage else {
+            candle_core::bail!("semclust-q4-linear: f32 input expected")
+        };
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("semclust-q4-linear: contiguous input expected")
+        };
+        let dims = layout.shape().dims();
+        let k = *dims.last().unwrap_or(&0);
+        if k != self.0.k {
+            candle_core::bail!(
+                "semclust-q4-linear: input width {k}, weights take {}",
+                self.0.k
+            )
+        }
+        let m = (end - start) / k.max(1);
+        let out = self.0.forward(&data[start..end], m);
+        let mut out_dims = dims.to_vec();
+        if let Some(last) = out_dims.last_mut() {
+            *last = self.0.n;
+        }
+        Ok((candle_core::CpuStorage::F32(out), out_dims.into()))
     }
 }
 

@@ -10,6 +10,7 @@ use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_transformers::quantized_var_builder::VarBuilder as QVarBuilder;
 
+use super::q4kernel::{self, PackedQ4};
 use super::Precision;
 use crate::error::{Error, Result};
 
@@ -156,6 +157,30 @@ impl Weights {
             )?),
             _ => Ok(QMatMul::Tensor(self.tensor(&[out_dim, in_dim], name)?)),
         }
+    }
+
+    /// For `q4` on an x86 CPU, the weight repacked for semclust's int8 kernel (see `q4kernel`);
+    /// `None` elsewhere, or when `SEMCLUST_Q4_KERNEL=candle` asks for candle's own kernel.
+    pub fn packed_q4(
+        &self,
+        out_dim: usize,
+        in_dim: usize,
+        name: &str,
+        bias: &Tensor,
+    ) -> Result<Option<PackedQ4>> {
+        if self.precision != Precision::Q4
+            || !self.device.is_cpu()
+            || q4kernel::detect() == q4kernel::Isa::Scalar
+            || std::env::var("SEMCLUST_Q4_KERNEL").is_ok_and(|v| v == "candle")
+        {
+            return Ok(None);
+        }
+        let q = self.quantized(&[out_dim, in_dim], name)?;
+        if q.dtype() != GgmlDType::Q4_0 {
+            return Ok(None);
+        }
+        let bias: Vec<f32> = bias.to_dtype(DType::F32)?.to_vec1()?;
+        Ok(PackedQ4::from_q4_0(&q.data()?, out_dim, in_dim, bias))
     }
 
     /// The word-embedding table: kept in Q4_0 for `q4` (only the rows of the ids in a batch are
