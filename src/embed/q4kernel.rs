@@ -62,7 +62,11 @@ impl PackedQ4 {
     /// in its low nibble and value j + 16 in its high nibble) of a row-major `[n, k]` matrix.
     /// Returns `None` when the shape does not fit the panels (callers then use candle's kernel).
     pub fn from_q4_0(raw: &[u8], n: usize, k: usize, bias: Vec<f32>) -> Option<Self> {
-        if n % PANEL != 0 || k % QK != 0 || raw.len() != n * (k / QK) * 18 || bias.len() != n {
+        if !n.is_multiple_of(PANEL)
+            || !k.is_multiple_of(QK)
+            || raw.len() != n * (k / QK) * 18
+            || bias.len() != n
+        {
             return None;
         }
         let kb = k / QK;
@@ -181,7 +185,9 @@ impl QuantizedRows {
                     let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
                     let mut total = 0i32;
                     for (o, &v) in q[b * QK..(b + 1) * QK].iter_mut().zip(xs) {
-                        let r = (v * inv).round() as i32;
+                        // Round half away from zero (as ggml's roundf) without a libm call.
+                        let t = v * inv;
+                        let r = (t + 0.5f32.copysign(t)) as i32;
                         *o = r as i8;
                         total += r;
                     }
