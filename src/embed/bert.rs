@@ -215,12 +215,22 @@ impl Attention {
             .contiguous()?)
     }
 
-    /// `mask` is additive, shape (batch, 1, 1, len): 0 for real tokens, a large negative for padding.
-    fn forward(&self, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    /// `mask` is additive, shape (batch, 1, 1, len): 0 for real tokens, a large negative for
+    /// padding; `lens` holds the same information as lengths, for the fused CPU path.
+    fn forward(&self, x: &Tensor, mask: &Tensor, lens: &[usize]) -> Result<Tensor> {
         let (b, l, h) = x.dims3()?;
-        let q = self.split_heads(self.query.forward(x)?)?;
-        let k = self.split_heads(self.key.forward(x)?)?;
-        let v = self.split_heads(self.value.forward(x)?)?;
+        let (q, k, v) = (
+            self.query.forward(x)?,
+            self.key.forward(x)?,
+            self.value.forward(x)?,
+        );
+        if let Some(ctx) = super::ops::attention(&q, &k, &v, lens, self.heads)? {
+            let out = self.output.forward(&ctx)?;
+            return Ok(self.norm.forward(&(out + x)?)?);
+        }
+        let q = self.split_heads(q)?;
+        let k = self.split_heads(k)?;
+        let v = self.split_heads(v)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(mask)?;
         let probs = candle_nn::ops::softmax_last_dim(&scores)?;
@@ -249,9 +259,9 @@ impl Layer {
         })
     }
 
-    fn forward(&self, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
-        let a = self.attention.forward(x, mask)?;
-        let i = self.intermediate.forward(&a)?.gelu_erf()?;
+    fn forward(&self, x: &Tensor, mask: &Tensor, lens: &[usize]) -> Result<Tensor> {
+        let a = self.attention.forward(x, mask, lens)?;
+        let i = super::ops::gelu_erf(&self.intermediate.forward(&a)?)?;
         let o = self.output.forward(&i)?;
         Ok(self.norm.forward(&(o + a)?)?)
     }
@@ -283,6 +293,12 @@ impl Bert {
     /// `ids` and `mask` are (batch, len) u32; mask is 1 for real tokens and 0 for padding.
     pub fn pooled(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
         let maskf = mask.to_dtype(DType::F32)?;
+        let lens: Vec<usize> = maskf
+            .sum(1)?
+            .to_vec1::<f32>()?
+            .iter()
+            .map(|&n| n as usize)
+            .collect();
         let additive = ((maskf.ones_like()? - &maskf)? * -1e9f64)?
             .to_dtype(self.dtype)?
             .unsqueeze(1)?
@@ -295,7 +311,7 @@ impl Bert {
         };
         let mut x = self.embeddings.forward(ids, self.dtype)?;
         for layer in &self.layers {
-            x = layer.forward(&x, &additive)?;
+            x = layer.forward(&x, &additive, &lens)?;
         }
         let x = x.to_dtype(DType::F32)?;
         let m = maskf.unsqueeze(D::Minus1)?;

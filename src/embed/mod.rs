@@ -10,6 +10,7 @@
 mod batch;
 mod bert;
 pub mod device;
+mod ops;
 mod q4kernel;
 mod tokenize;
 mod weights;
