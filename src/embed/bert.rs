@@ -94,6 +94,43 @@ impl Linear {
             bias,
         })
     }
+    /// Several `[out_dim, in_dim]` matrices stacked into one `[parts * out_dim, in_dim]` linear
+    /// (query, key and value): one matmul instead of three, and, for `q4`, one quantisation of
+    /// the input instead of three. `None` where stacking is not available (quantised weights off
+    /// the x86 CPU path); callers then load the parts one by one.
+    fn load_stacked(ws: &[Weights], in_dim: usize, out_dim: usize) -> Result<Option<Self>> {
+        let biases = ws
+            .iter()
+            .map(|w| w.tensor(&[out_dim], "bias"))
+            .collect::<Result<Vec<_>>>()?;
+        let bias = Tensor::cat(&biases, 0)?;
+        let n = out_dim * ws.len();
+        let first = &ws[0];
+        if first.packed_q4_enabled() {
+            let mut raw = Vec::new();
+            for w in ws {
+                match w.q4_blocks(out_dim, in_dim, "weight")? {
+                    Some(r) => raw.extend_from_slice(&r),
+                    None => return Ok(None),
+                }
+            }
+            let b: Vec<f32> = bias.to_dtype(DType::F32)?.to_vec1()?;
+            return Ok(PackedQ4::from_q4_0(&raw, n, in_dim, b)
+                .map(|p| Self::Packed(PackedLinear(std::sync::Arc::new(p)))));
+        }
+        if first.is_q4() {
+            return Ok(None);
+        }
+        let mats = ws
+            .iter()
+            .map(|w| w.tensor(&[out_dim, in_dim], "weight"))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(Self::Candle {
+            weight: QMatMul::Tensor(Tensor::cat(&mats, 0)?),
+            bias,
+        }))
+    }
+
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         Ok(match self {
             Self::Candle { weight, bias } => weight.forward(x)?.broadcast_add(bias)?,
@@ -182,10 +219,14 @@ impl Embeddings {
 }
 
 // https://github.com/huggingface/transformers/blob/v4.46.0/src/transformers/models/bert/modeling_bert.py#L229
+enum Qkv {
+    /// One `[3h, h]` linear whose output rows are `[q | k | v]`.
+    Stacked(Linear),
+    Separate([Linear; 3]),
+}
+
 struct Attention {
-    query: Linear,
-    key: Linear,
-    value: Linear,
+    qkv: Qkv,
     output: Linear,
     norm: LayerNorm,
     heads: usize,
@@ -197,10 +238,17 @@ impl Attention {
         let h = c.hidden_size;
         let sw = w.pp("self");
         let ow = w.pp("output");
+        let parts = [sw.pp("query"), sw.pp("key"), sw.pp("value")];
+        let qkv = match Linear::load_stacked(&parts, h, h)? {
+            Some(l) => Qkv::Stacked(l),
+            None => Qkv::Separate([
+                Linear::load(&parts[0], h, h)?,
+                Linear::load(&parts[1], h, h)?,
+                Linear::load(&parts[2], h, h)?,
+            ]),
+        };
         Ok(Self {
-            query: Linear::load(&sw.pp("query"), h, h)?,
-            key: Linear::load(&sw.pp("key"), h, h)?,
-            value: Linear::load(&sw.pp("value"), h, h)?,
+            qkv,
             output: Linear::load(&ow.pp("dense"), h, h)?,
             norm: layer_norm(&ow.pp("LayerNorm"), h, c.layer_norm_eps)?,
             heads: c.num_attention_heads,
@@ -219,18 +267,19 @@ impl Attention {
     /// padding; `lens` holds the same information as lengths, for the fused CPU path.
     fn forward(&self, x: &Tensor, mask: &Tensor, lens: &[usize]) -> Result<Tensor> {
         let (b, l, h) = x.dims3()?;
-        let (q, k, v) = (
-            self.query.forward(x)?,
-            self.key.forward(x)?,
-            self.value.forward(x)?,
-        );
-        if let Some(ctx) = super::ops::attention(&q, &k, &v, lens, self.heads)? {
+        let qkv = match &self.qkv {
+            Qkv::Stacked(lin) => lin.forward(x)?,
+            Qkv::Separate([q, k, v]) => {
+                Tensor::cat(&[q.forward(x)?, k.forward(x)?, v.forward(x)?], 2)?
+            }
+        };
+        if let Some(ctx) = super::ops::attention(&qkv, lens, self.heads)? {
             let out = self.output.forward(&ctx)?;
             return Ok(self.norm.forward(&(out + x)?)?);
         }
-        let q = self.split_heads(q)?;
-        let k = self.split_heads(k)?;
-        let v = self.split_heads(v)?;
+        let q = self.split_heads(qkv.narrow(2, 0, h)?)?;
+        let k = self.split_heads(qkv.narrow(2, h, h)?)?;
+        let v = self.split_heads(qkv.narrow(2, 2 * h, h)?)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(mask)?;
         let probs = candle_nn::ops::softmax_last_dim(&scores)?;

@@ -147,44 +147,31 @@ struct Attention {
     heads: usize,
 }
 
-impl candle_core::CustomOp3 for Attention {
+impl CustomOp1 for Attention {
     fn name(&self) -> &'static str {
         "semclust-attention"
     }
 
-    fn cpu_fwd(
-        &self,
-        q: &CpuStorage,
-        lq: &Layout,
-        k: &CpuStorage,
-        lk: &Layout,
-        v: &CpuStorage,
-        lv: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let slice = |s: &'_ CpuStorage, l: &Layout| -> candle_core::Result<Vec<f32>> {
-            let CpuStorage::F32(d) = s else {
-                candle_core::bail!("semclust-attention: f32 expected")
-            };
-            let Some((a, b)) = l.contiguous_offsets() else {
-                candle_core::bail!("semclust-attention: contiguous input expected")
-            };
-            Ok(d[a..b].to_vec())
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let CpuStorage::F32(d) = s else {
+            candle_core::bail!("semclust-attention: f32 expected")
         };
-        let (q, k, v) = (slice(q, lq)?, slice(k, lk)?, slice(v, lv)?);
-        let (b, len, hidden) = lq.shape().dims3()?;
-        if self.lens.len() != b || hidden % self.heads != 0 {
+        let Some((a, e)) = l.contiguous_offsets() else {
+            candle_core::bail!("semclust-attention: contiguous input expected")
+        };
+        let (b, len, three_h) = l.shape().dims3()?;
+        let hidden = three_h / 3;
+        if self.lens.len() != b || three_h % 3 != 0 || hidden % self.heads != 0 {
             candle_core::bail!("semclust-attention: shape mismatch")
         }
-        let out = attention_cpu(&q, &k, &v, b, len, hidden, self.heads, &self.lens);
-        Ok((CpuStorage::F32(out), lq.shape().clone()))
+        let out = attention_cpu(&d[a..e], b, len, hidden, self.heads, &self.lens);
+        Ok((CpuStorage::F32(out), (b, len, hidden).into()))
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// `qkv` is `[b, len, 3 * hidden]`, each row `[q | k | v]`.
 fn attention_cpu(
-    q: &[f32],
-    k: &[f32],
-    v: &[f32],
+    qkv: &[f32],
     b: usize,
     len: usize,
     hidden: usize,
@@ -208,8 +195,10 @@ fn attention_cpu(
             let mut vv = vec![0f32; n * hd];
             let mut qq = vec![0f32; n * hd];
             for j in 0..n {
-                let row = (s * len + j) * hidden + h * hd;
-                let (kr, vr, qr) = (&k[row..row + hd], &v[row..row + hd], &q[row..row + hd]);
+                let row = (s * len + j) * 3 * hidden + h * hd;
+                let qr = &qkv[row..row + hd];
+                let kr = &qkv[row + hidden..row + hidden + hd];
+                let vr = &qkv[row + 2 * hidden..row + 2 * hidden + hd];
                 for d in 0..hd {
                     kt[d * n_pad + j] = kr[d];
                 }
@@ -342,27 +331,22 @@ fn head_attention(
     head_attention_impl(q, kt, v, n, n_pad, hd, ctx)
 }
 
-/// Fused attention for f32 on the CPU; `None` elsewhere (the caller uses candle's ops).
+/// Fused attention for f32 on the CPU over stacked `[b, len, 3 * hidden]` query/key/value rows;
+/// `None` elsewhere (the caller uses candle's ops).
 pub(crate) fn attention(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
+    qkv: &Tensor,
     lens: &[usize],
     heads: usize,
 ) -> candle_core::Result<Option<Tensor>> {
-    let hidden = q.dim(candle_core::D::Minus1)?;
-    if !q.device().is_cpu() || q.dtype() != DType::F32 || heads == 0 || hidden / heads > 64 {
+    let hidden = qkv.dim(candle_core::D::Minus1)? / 3;
+    if !qkv.device().is_cpu() || qkv.dtype() != DType::F32 || heads == 0 || hidden / heads > 64 {
         return Ok(None);
     }
     let op = Attention {
         lens: lens.to_vec(),
         heads,
     };
-    Ok(Some(q.contiguous()?.apply_op3_no_bwd(
-        &k.contiguous()?,
-        &v.contiguous()?,
-        &op,
-    )?))
+    Ok(Some(qkv.contiguous()?.apply_op1_no_bwd(&op)?))
 }
 
 #[cfg(test)]
@@ -390,7 +374,8 @@ mod attention_tests {
             Tensor::from_vec(v, (b, len, hidden), &Device::Cpu).unwrap()
         };
         let (q, k, v) = (mk(0.1), mk(1.3), mk(2.7));
-        let ours = attention(&q, &k, &v, &lens, heads).unwrap().unwrap();
+        let qkv = Tensor::cat(&[&q, &k, &v], 2).unwrap();
+        let ours = attention(&qkv, &lens, heads).unwrap().unwrap();
         // Reference with candle ops and an additive mask.
         let split = |x: &Tensor| {
             x.reshape((b, len, heads, hidden / heads))

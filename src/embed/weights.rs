@@ -96,6 +96,10 @@ impl Weights {
         }
     }
 
+    pub fn is_q4(&self) -> bool {
+        self.precision == Precision::Q4
+    }
+
     /// The dtype activations are computed in.
     pub fn dtype(&self) -> DType {
         match self.precision {
@@ -168,19 +172,31 @@ impl Weights {
         name: &str,
         bias: &Tensor,
     ) -> Result<Option<PackedQ4>> {
-        if self.precision != Precision::Q4
-            || !self.device.is_cpu()
-            || q4kernel::detect() == q4kernel::Isa::Scalar
-            || std::env::var("SEMCLUST_Q4_KERNEL").is_ok_and(|v| v == "candle")
-        {
+        if !self.packed_q4_enabled() {
             return Ok(None);
         }
+        let Some(raw) = self.q4_blocks(out_dim, in_dim, name)? else {
+            return Ok(None);
+        };
+        let bias: Vec<f32> = bias.to_dtype(DType::F32)?.to_vec1()?;
+        Ok(PackedQ4::from_q4_0(&raw, out_dim, in_dim, bias))
+    }
+
+    /// Whether `q4` matrices go through semclust's x86 int8 kernel here.
+    pub fn packed_q4_enabled(&self) -> bool {
+        self.precision == Precision::Q4
+            && self.device.is_cpu()
+            && q4kernel::detect() != q4kernel::Isa::Scalar
+            && !std::env::var("SEMCLUST_Q4_KERNEL").is_ok_and(|v| v == "candle")
+    }
+
+    /// Raw Q4_0 blocks of a `[out, in]` matrix (as stored, or quantised by candle).
+    pub fn q4_blocks(&self, out_dim: usize, in_dim: usize, name: &str) -> Result<Option<Vec<u8>>> {
         let q = self.quantized(&[out_dim, in_dim], name)?;
         if q.dtype() != GgmlDType::Q4_0 {
             return Ok(None);
         }
-        let bias: Vec<f32> = bias.to_dtype(DType::F32)?.to_vec1()?;
-        Ok(PackedQ4::from_q4_0(&q.data()?, out_dim, in_dim, bias))
+        Ok(Some(q.data()?.into_owned()))
     }
 
     /// The word-embedding table: kept in Q4_0 for `q4` (only the rows of the ids in a batch are
