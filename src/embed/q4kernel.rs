@@ -177,25 +177,31 @@ impl QuantizedRows {
             .zip(d.par_chunks_mut(kb))
             .zip(sum.par_chunks_mut(kb))
             .zip(x.par_chunks(k))
-            .for_each(|(((q, d), s), x)| {
-                for b in 0..kb {
-                    let xs = &x[b * QK..(b + 1) * QK];
-                    let amax = xs.iter().fold(0f32, |a, v| a.max(v.abs()));
-                    let scale = amax / 127.0;
-                    let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
-                    let mut total = 0i32;
-                    for (o, &v) in q[b * QK..(b + 1) * QK].iter_mut().zip(xs) {
-                        // Round half away from zero (as ggml's roundf) without a libm call.
-                        let t = v * inv;
-                        let r = (t + 0.5f32.copysign(t)) as i32;
-                        *o = r as i8;
-                        total += r;
-                    }
-                    d[b] = scale;
-                    s[b] = total as f32;
-                }
-            });
+            .for_each(|(((q, d), s), x)| quantize_row(x, q, d, s));
         Self { q, d, sum }
+    }
+}
+
+/// Quantise one row: per 32-value block, scale = max|x| / 127 and q = round(x / scale).
+fn quantize_row(x: &[f32], q: &mut [i8], d: &mut [f32], s: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports the features the function is compiled for.
+        return unsafe { x86::quantize_row_avx2(x, q, d, s) };
+    }
+    for (b, (d, s)) in d.iter_mut().zip(s.iter_mut()).enumerate() {
+        let xs = &x[b * QK..(b + 1) * QK];
+        let amax = xs.iter().fold(0f32, |a, v| a.max(v.abs()));
+        let scale = amax / 127.0;
+        let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+        let mut total = 0i32;
+        for (o, &v) in q[b * QK..(b + 1) * QK].iter_mut().zip(xs) {
+            let r = (v * inv).round_ties_even() as i32;
+            *o = r as i8;
+            total += r;
+        }
+        *d = scale;
+        *s = total as f32;
     }
 }
 
@@ -203,6 +209,44 @@ impl QuantizedRows {
 mod x86 {
     use super::*;
     use std::arch::x86_64::*;
+
+    /// The same quantisation as the scalar path, 32 values per step (rounding to nearest even).
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn quantize_row_avx2(x: &[f32], q: &mut [i8], d: &mut [f32], s: &mut [f32]) {
+        let sign = _mm256_set1_ps(-0.0);
+        let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+        for b in 0..d.len() {
+            let p = x.as_ptr().add(b * QK);
+            let v = [
+                _mm256_loadu_ps(p),
+                _mm256_loadu_ps(p.add(8)),
+                _mm256_loadu_ps(p.add(16)),
+                _mm256_loadu_ps(p.add(24)),
+            ];
+            let m = _mm256_max_ps(
+                _mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
+                _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])),
+            );
+            let m = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+            let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+            let m = _mm_max_ss(m, _mm_movehdup_ps(m));
+            let scale = _mm_cvtss_f32(m) / 127.0;
+            let inv = _mm256_set1_ps(if scale > 0.0 { 1.0 / scale } else { 0.0 });
+            let i: [__m256i; 4] =
+                std::array::from_fn(|j| _mm256_cvtps_epi32(_mm256_mul_ps(v[j], inv)));
+            let total = _mm256_add_epi32(_mm256_add_epi32(i[0], i[1]), _mm256_add_epi32(i[2], i[3]));
+            let t = _mm_add_epi32(_mm256_castsi256_si128(total), _mm256_extracti128_si256(total, 1));
+            let t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0b01_00_11_10));
+            let t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0b10_11_00_01));
+            // Pack 32 i32 to 32 i8; the packs interleave 128-bit lanes, the permute restores order.
+            let p16a = _mm256_packs_epi32(i[0], i[1]);
+            let p16b = _mm256_packs_epi32(i[2], i[3]);
+            let p8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p16a, p16b), order);
+            _mm256_storeu_si256(q.as_mut_ptr().add(b * QK) as *mut __m256i, p8);
+            d[b] = scale;
+            s[b] = _mm_cvtsi128_si32(t) as f32;
+        }
+    }
 
     /// Rows of 4 at a time against pairs of panels (32 columns): 8 int32 and 8 f32 accumulators.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
@@ -458,6 +502,27 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn simd_and_scalar_quantisation_agree() {
+        let x: Vec<f32> = (0..256).map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.013).collect();
+        let kb = x.len() / QK;
+        let (mut q1, mut d1, mut s1) = (vec![0i8; 256], vec![0f32; kb], vec![0f32; kb]);
+        quantize_row(&x, &mut q1, &mut d1, &mut s1);
+        // Scalar reference, written out.
+        for b in 0..kb {
+            let xs = &x[b * QK..(b + 1) * QK];
+            let scale = xs.iter().fold(0f32, |a, v| a.max(v.abs())) / 127.0;
+            assert_eq!(d1[b], scale);
+            let mut total = 0;
+            for (j, &v) in xs.iter().enumerate() {
+                let r = (v / scale).round_ties_even() as i32;
+                assert!((q1[b * QK + j] as i32 - r).abs() <= 1, "block {b} value {j}");
+                total += q1[b * QK + j] as i32;
+            }
+            assert_eq!(s1[b], total as f32);
         }
     }
 
