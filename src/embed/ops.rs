@@ -223,6 +223,40 @@ fn attention_cpu(
     out
 }
 
+/// Softmax of one row. Max and sum run in 8 independent lanes: a plain float reduction is
+/// not vectorised (it would reorder additions), and the exp loop is vectorised only when it does
+/// not also carry the sum.
+#[inline(always)]
+fn softmax_in_place(row: &mut [f32]) {
+    let mut lanes = [f32::NEG_INFINITY; 8];
+    let mut chunks = row.chunks_exact(8);
+    for c in &mut chunks {
+        for (l, &x) in lanes.iter_mut().zip(c) {
+            *l = l.max(x);
+        }
+    }
+    let max = chunks
+        .remainder()
+        .iter()
+        .chain(&lanes)
+        .fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+    for x in row.iter_mut() {
+        *x = exp_f32(*x - max);
+    }
+    let mut sums = [0f32; 8];
+    let mut chunks = row.chunks_exact(8);
+    for c in &mut chunks {
+        for (l, &x) in sums.iter_mut().zip(c) {
+            *l += x;
+        }
+    }
+    let sum: f32 = chunks.remainder().iter().chain(&sums).sum();
+    let inv = 1.0 / sum;
+    for x in row.iter_mut() {
+        *x *= inv;
+    }
+}
+
 /// Keys per register block when computing scores.
 const KEYS: usize = 16;
 /// Query rows per register block.
@@ -264,17 +298,7 @@ fn head_attention_impl(
             }
         }
         for r in 0..rows {
-            let row = &mut scores[r * n_pad..r * n_pad + n];
-            let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
-            let mut sum = 0f32;
-            for x in row.iter_mut() {
-                *x = exp_f32(*x - max);
-                sum += *x;
-            }
-            let inv = 1.0 / sum;
-            for x in row.iter_mut() {
-                *x *= inv;
-            }
+            softmax_in_place(&mut scores[r * n_pad..r * n_pad + n]);
         }
         // ctx rows += p[r][j] * v[j], two query rows at a time over the full head width.
         let mut r = 0;
