@@ -26,10 +26,8 @@ fn peak_rss_mb() -> Option<f64> {
 }
 
 fn main() -> anyhow::Result<()> {
+    semclust::util::alloc::keep_large_buffers();
     let args: Vec<String> = std::env::args().collect();
-    if args.iter().any(|a| a == "--bench") && args.len() == 2 {
-        // `cargo bench` without arguments: run the default configuration.
-    }
     let precision: Precision = arg(&args, "--precision", "q4").parse()?;
     let batch: usize = arg(&args, "--batch-size", "16").parse()?;
     let runs: usize = arg(&args, "--runs", "3").parse()?;

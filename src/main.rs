@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    semclust::util::alloc::keep_large_buffers();
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Embed(a) => cli::embed::run(a),
