@@ -134,8 +134,10 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     p = r.mul_add(p, 0.5);
     p = r.mul_add(p, 1.0);
     p = r.mul_add(p, 1.0);
-    let bits = ((n as i32 + 127) << 23) as u32;
-    p * f32::from_bits(bits)
+    // 2^n without a float-to-int cast (which would stop vectorisation): n + 127 + 2^23 holds
+    // n + 127 in its low mantissa bits; shifted by 23 they become the exponent field.
+    let two_n = f32::from_bits((n + (127.0 + 8_388_608.0)).to_bits() << 23);
+    p * two_n
 }
 
 /// Multi-head self-attention on the CPU, fused: `softmax(q·kᵀ/√d) · v` per sequence and head,
