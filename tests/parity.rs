@@ -226,3 +226,19 @@ fn long_texts_are_windowed_not_cut() {
     let c = cosine(windowed.row(0), truncated.row(0));
     assert!(c < 0.999 && c > 0.7, "windowed vs truncated cosine {c}");
 }
+
+#[test]
+fn f16_agrees_with_f32() {
+    let t = parity_texts();
+    let texts: Vec<&str> = t.passages.iter().take(12).map(String::as_str).collect();
+    let f32v = embedder("multilingual-e5-small", Precision::F32)
+        .embed(&texts, InputKind::Passage)
+        .unwrap();
+    let f16v = embedder("multilingual-e5-small", Precision::F16)
+        .embed(&texts, InputKind::Passage)
+        .unwrap();
+    for i in 0..texts.len() {
+        let c = cosine(f32v.row(i), f16v.row(i));
+        assert!(c >= 0.999, "text {i}: f16 vs f32 cosine {c}");
+    }
+}

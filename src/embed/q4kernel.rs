@@ -234,8 +234,12 @@ mod x86 {
             let inv = _mm256_set1_ps(if scale > 0.0 { 1.0 / scale } else { 0.0 });
             let i: [__m256i; 4] =
                 std::array::from_fn(|j| _mm256_cvtps_epi32(_mm256_mul_ps(v[j], inv)));
-            let total = _mm256_add_epi32(_mm256_add_epi32(i[0], i[1]), _mm256_add_epi32(i[2], i[3]));
-            let t = _mm_add_epi32(_mm256_castsi256_si128(total), _mm256_extracti128_si256(total, 1));
+            let total =
+                _mm256_add_epi32(_mm256_add_epi32(i[0], i[1]), _mm256_add_epi32(i[2], i[3]));
+            let t = _mm_add_epi32(
+                _mm256_castsi256_si128(total),
+                _mm256_extracti128_si256(total, 1),
+            );
             let t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0b01_00_11_10));
             let t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0b10_11_00_01));
             // Pack 32 i32 to 32 i8; the packs interleave 128-bit lanes, the permute restores order.
@@ -507,7 +511,9 @@ mod tests {
 
     #[test]
     fn simd_and_scalar_quantisation_agree() {
-        let x: Vec<f32> = (0..256).map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.013).collect();
+        let x: Vec<f32> = (0..256)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.013)
+            .collect();
         let kb = x.len() / QK;
         let (mut q1, mut d1, mut s1) = (vec![0i8; 256], vec![0f32; kb], vec![0f32; kb]);
         quantize_row(&x, &mut q1, &mut d1, &mut s1);
@@ -519,7 +525,10 @@ mod tests {
             let mut total = 0;
             for (j, &v) in xs.iter().enumerate() {
                 let r = (v / scale).round_ties_even() as i32;
-                assert!((q1[b * QK + j] as i32 - r).abs() <= 1, "block {b} value {j}");
+                assert!(
+                    (q1[b * QK + j] as i32 - r).abs() <= 1,
+                    "block {b} value {j}"
+                );
                 total += q1[b * QK + j] as i32;
             }
             assert_eq!(s1[b], total as f32);
