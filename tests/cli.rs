@@ -317,3 +317,51 @@ fn models_list_shows_presence_size_and_source() {
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(text.lines().next().unwrap().starts_with("MODEL"));
 }
+
+#[test]
+fn dequantised_safetensors_export_gives_the_same_vectors() {
+    let files = common::files("multilingual-e5-small");
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&files.dir, &dir.path().join("models/multilingual-e5-small"));
+    let run = |args: &[&str], input: Option<&[u8]>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_semclust"));
+        cmd.args(args)
+            .env("SEMCLUST_CACHE", dir.path())
+            .env("HF_HUB_OFFLINE", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(input.unwrap_or(b"")).unwrap();
+        }
+        child.wait_with_output().unwrap()
+    };
+    let text = b"Les data centers consomment beaucoup d'electricite.\n";
+    let before = run(&["embed", "--precision", "f32"], Some(text));
+    assert!(before.status.success(), "{}", stderr(&before));
+    assert!(stderr(&before).contains("f32 compute on weights dequantised from Q4_0 at load"));
+
+    let o = run(
+        &["models", "pull", "multilingual-e5-small", "--dequantize"],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let st = dir
+        .path()
+        .join("models/multilingual-e5-small/model.safetensors");
+    assert!(std::fs::metadata(&st).unwrap().len() > 400_000_000);
+
+    let after = run(&["embed", "--precision", "f32"], Some(text));
+    assert!(after.status.success(), "{}", stderr(&after));
+    let e = stderr(&after);
+    assert!(
+        e.contains("f32 compute on weights dequantised from Q4_0 (model.safetensors)"),
+        "{e}"
+    );
+    let a: Vec<f32> = serde_json::from_slice(&before.stdout).unwrap();
+    let b: Vec<f32> = serde_json::from_slice(&after.stdout).unwrap();
+    assert!(common::cosine(&a, &b) > 0.999_999);
+}

@@ -116,7 +116,12 @@ fn e5_f32_matches_transformers_on_the_same_dequantised_weights() {
     ] {
         let ours = e.embed(&refs(texts), kind).unwrap();
         let s = compare(&ours, file);
-        eprintln!("{file}: min {:.9} mean {:.9} (1 - min = {:.1e})", s.min, s.mean, 1.0 - s.min);
+        eprintln!(
+            "{file}: min {:.9} mean {:.9} (1 - min = {:.1e})",
+            s.min,
+            s.mean,
+            1.0 - s.min
+        );
         assert!(s.min >= 0.9999, "{file}: text {} cosine {}", s.worst, s.min);
     }
 }
@@ -131,7 +136,12 @@ fn minilm_f32_truncated_matches_sentence_transformers() {
     ] {
         let ours = e.embed(&refs(texts), kind).unwrap();
         let s = compare(&ours, file);
-        eprintln!("{file}: min {:.9} mean {:.9} (1 - min = {:.1e})", s.min, s.mean, 1.0 - s.min);
+        eprintln!(
+            "{file}: min {:.9} mean {:.9} (1 - min = {:.1e})",
+            s.min,
+            s.mean,
+            1.0 - s.min
+        );
         assert!(s.min >= 0.9999, "{file}: text {} cosine {}", s.worst, s.min);
     }
 }

@@ -222,17 +222,19 @@ impl Embedder {
                 weights::Weights::from_safetensors(s, precision, &device)?,
                 "Q4_0 weights quantised by candle from the f32 checkpoint".to_string(),
             ),
-            (_, _, Some(s)) => (
-                weights::Weights::from_safetensors(s, precision, &device)?,
-                if files.float_from_q4 {
-                    format!("{precision} compute on weights dequantised from Q4_0")
-                } else {
-                    format!("{precision} compute on the float checkpoint")
-                },
-            ),
+            (_, _, Some(s)) => {
+                (
+                    weights::Weights::from_safetensors(s, precision, &device)?,
+                    if files.float_from_q4 {
+                        format!("{precision} compute on weights dequantised from Q4_0 (model.safetensors)")
+                    } else {
+                        format!("{precision} compute on the float checkpoint")
+                    },
+                )
+            }
             (_, Some(g), None) => (
                 weights::Weights::from_gguf(g, precision, &device)?,
-                format!("{precision} compute on weights dequantised from Q4_0"),
+                format!("{precision} compute on weights dequantised from Q4_0 at load"),
             ),
             (_, None, None) => {
                 return Err(Error::bad_file(&files.dir, "holds no model weights"));

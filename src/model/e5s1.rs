@@ -290,6 +290,20 @@ impl<'a> E5s1<'a> {
             } else {
                 GgmlDType::F32
             };
+            // candle reinterprets the bytes as blocks/f32 and insists on their alignment; a
+            // well-formed file has 64-byte aligned offsets, a crafted one may not.
+            let mut aligned = Vec::new();
+            let data = if (data.as_ptr() as usize).is_multiple_of(4) {
+                data
+            } else {
+                aligned.resize(data.len().div_ceil(4), 0u32);
+                // SAFETY: a u32 buffer viewed as bytes; any byte pattern is valid for u8.
+                let view = unsafe {
+                    std::slice::from_raw_parts_mut(aligned.as_mut_ptr() as *mut u8, data.len())
+                };
+                view.copy_from_slice(data);
+                &*view
+            };
             let storage = QStorage::from_data(Cow::Borrowed(data), &Device::Cpu, dtype)?;
             let shape = self
                 .shape_of(&e.name)
@@ -382,6 +396,110 @@ mod tests {
         assert!(hf_name("l0.zz.w").is_none());
     }
 
+    /// A tiny but complete E5S1 file (hidden 32, 1 layer, vocabulary 4, 2 positions).
+    fn synthetic() -> Vec<u8> {
+        let (h, ff, vocab, maxp, tvs) = (32usize, 64usize, 4usize, 2usize, 2usize);
+        let mut b = b"E5S1".to_vec();
+        let mut push_i32 = |b: &mut Vec<u8>, v: i32| b.extend_from_slice(&v.to_le_bytes());
+        push_i32(&mut b, 1);
+        for v in [h, 1, 2, ff, vocab, maxp, tvs] {
+            push_i32(&mut b, v as i32);
+        }
+        b.extend_from_slice(&1e-12f32.to_le_bytes());
+        push_i32(&mut b, 32);
+        // Tokenizer: 1 piece "a", specials, blob.
+        push_i32(&mut b, 1);
+        for v in [0, 2, 1, 3] {
+            push_i32(&mut b, v);
+        }
+        b.extend_from_slice(&1u64.to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&1u32.to_le_bytes());
+        b.extend_from_slice(&(-1.0f32).to_le_bytes());
+        b.push(b'a');
+        // Normalisation map: empty.
+        push_i32(&mut b, 0);
+        b.extend_from_slice(&0u32.to_le_bytes());
+        // Tensor directory, then data.
+        let mut tensors: Vec<(String, u8, usize)> = vec![
+            ("emb.word".into(), 1, vocab * h),
+            ("emb.pos".into(), 0, maxp * h),
+            ("emb.type".into(), 0, tvs * h),
+            ("emb.ln.w".into(), 0, h),
+            ("emb.ln.b".into(), 0, h),
+        ];
+        for (m, q, n) in [
+            ("q", 1, h * h),
+            ("k", 1, h * h),
+            ("v", 1, h * h),
+            ("ao", 1, h * h),
+            ("fi", 1, ff * h),
+            ("fo", 1, h * ff),
+        ] {
+            tensors.push((format!("l0.{m}.w"), q, n));
+            let bias = if m == "fi" { ff } else { h };
+            tensors.push((format!("l0.{m}.b"), 0, bias));
+        }
+        for m in ["aln", "oln"] {
+            tensors.push((format!("l0.{m}.w"), 0, h));
+            tensors.push((format!("l0.{m}.b"), 0, h));
+        }
+        push_i32(&mut b, tensors.len() as i32);
+        let dir_size: usize = tensors
+            .iter()
+            .map(|(n, _, _)| 2 + n.len() + 1 + 4 + 8 + 8)
+            .sum();
+        let mut offset = b.len() + dir_size;
+        let mut data = Vec::new();
+        for (i, (name, dtype, n)) in tensors.iter().enumerate() {
+            let nbytes = if *dtype == 1 { n / 32 * 18 } else { n * 4 };
+            b.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            b.extend_from_slice(name.as_bytes());
+            b.push(*dtype);
+            b.extend_from_slice(&(*n as u32).to_le_bytes());
+            b.extend_from_slice(&(offset as u64).to_le_bytes());
+            b.extend_from_slice(&(nbytes as u64).to_le_bytes());
+            data.extend((0..nbytes).map(|j| ((i * 31 + j * 7) % 251) as u8));
+            offset += nbytes;
+        }
+        b.extend_from_slice(&data);
+        b
+    }
+
+    #[test]
+    fn gguf_keeps_q4_0_blocks_bit_for_bit() {
+        let bytes = synthetic();
+        let parsed = E5s1::parse(Path::new("t.bin"), &bytes).unwrap();
+        assert_eq!(parsed.dims.hidden, 32);
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("m.gguf");
+        write_gguf(&parsed, "{}", "test", &out).unwrap();
+        let mut f = std::fs::File::open(&out).unwrap();
+        let content = gguf_file::Content::read(&mut f).unwrap();
+        assert_eq!(content.tensor_infos.len(), 5 + 16);
+        for e in &parsed.entries {
+            let name = hf_name(&e.name).unwrap();
+            let t = content.tensor(&mut f, &name, &Device::Cpu).unwrap();
+            let want = if e.dtype == 1 {
+                GgmlDType::Q4_0
+            } else {
+                GgmlDType::F32
+            };
+            assert_eq!(t.dtype(), want, "{name}");
+            assert_eq!(
+                &*t.data().unwrap(),
+                &bytes[e.offset..e.offset + e.nbytes],
+                "{name}: bytes differ"
+            );
+        }
+        assert_eq!(
+            content.tensor_infos["encoder.layer.0.intermediate.dense.weight"]
+                .shape
+                .dims(),
+            &[64, 32]
+        );
+    }
+
     #[test]
     fn truncated_or_foreign_bytes_are_errors_not_panics() {
         let p = Path::new("x.bin");
@@ -393,6 +511,15 @@ mod tests {
         ] {
             let err = E5s1::parse(p, bytes).err().expect("must fail").to_string();
             assert!(err.starts_with("x.bin: not a valid E5S1"), "{err}");
+        }
+        // Every truncation of a valid file is an error naming the file, never a panic.
+        let full = synthetic();
+        for cut in (0..full.len()).step_by(97) {
+            let err = E5s1::parse(p, &full[..cut])
+                .err()
+                .expect("must fail")
+                .to_string();
+            assert!(err.starts_with("x.bin: not a valid E5S1"), "{cut}: {err}");
         }
     }
 }
