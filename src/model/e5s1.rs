@@ -400,7 +400,7 @@ mod tests {
     fn synthetic() -> Vec<u8> {
         let (h, ff, vocab, maxp, tvs) = (32usize, 64usize, 4usize, 2usize, 2usize);
         let mut b = b"E5S1".to_vec();
-        let mut push_i32 = |b: &mut Vec<u8>, v: i32| b.extend_from_slice(&v.to_le_bytes());
+        let push_i32 = |b: &mut Vec<u8>, v: i32| b.extend_from_slice(&v.to_le_bytes());
         push_i32(&mut b, 1);
         for v in [h, 1, 2, ff, vocab, maxp, tvs] {
             push_i32(&mut b, v as i32);
