@@ -302,27 +302,46 @@ fn head_attention_impl(
         for r in 0..rows {
             softmax_in_place(&mut scores[r * n_pad..r * n_pad + n]);
         }
-        // ctx rows += p[r][j] * v[j], two query rows at a time over the full head width.
-        let mut r = 0;
-        while r < rows {
-            let pair = (rows - r).min(2);
-            let mut acc = [[0f32; 64]; 2];
-            for j in 0..n {
-                let vr = &v[j * hd..(j + 1) * hd];
-                for (rr, a) in acc.iter_mut().enumerate().take(pair) {
-                    let p = scores[(r + rr) * n_pad + j];
-                    for (x, &vx) in a.iter_mut().zip(vr) {
-                        *x = p.mul_add(vx, *x);
-                    }
-                }
-            }
-            for (rr, a) in acc.iter().enumerate().take(pair) {
-                let dst = (i0 + r + rr) * hd;
-                ctx[dst..dst + hd].copy_from_slice(&a[..hd]);
-            }
-            r += pair;
+        // ctx rows += p[r][j] * v[j], two query rows at a time; with BERT-base-like heads of 32
+        // the accumulators are exactly 8 registers (a wider array would spill to the stack).
+        let out = &mut ctx[i0 * hd..(i0 + rows) * hd];
+        if hd == 32 {
+            pv_rows::<32>(&scores, v, n, n_pad, rows, out);
+        } else {
+            pv_rows::<64>(&scores, v, n, n_pad, rows, out);
         }
         i0 += rows;
+    }
+}
+
+/// `ctx[r] = Σ_j p[r][j] · v[j]` for `rows` query rows; `W` ≥ the head width.
+#[inline(always)]
+fn pv_rows<const W: usize>(
+    scores: &[f32],
+    v: &[f32],
+    n: usize,
+    n_pad: usize,
+    rows: usize,
+    ctx: &mut [f32],
+) {
+    let hd = ctx.len() / rows.max(1);
+    let mut r = 0;
+    while r < rows {
+        let pair = (rows - r).min(2);
+        let mut acc = [[0f32; W]; 2];
+        for j in 0..n {
+            let vr = &v[j * hd..(j + 1) * hd];
+            for (rr, a) in acc.iter_mut().enumerate().take(pair) {
+                let p = scores[(r + rr) * n_pad + j];
+                for (x, &vx) in a.iter_mut().zip(vr) {
+                    *x = p.mul_add(vx, *x);
+                }
+            }
+        }
+        for (rr, a) in acc.iter().enumerate().take(pair) {
+            ctx[(r + rr) * hd..(r + rr + 1) * hd].copy_from_slice(&a[..hd]);
+        }
+        r += pair;
     }
 }
 
@@ -391,8 +410,15 @@ mod attention_tests {
 
     #[test]
     fn fused_attention_matches_candle_with_padding() {
-        let (b, len, hidden, heads) = (2, 5, 8, 2);
-        let lens = [5usize, 3];
+        // Head widths 4 (generic path) and 32 (the register-exact path); 19 keys > one block.
+        for (len, hidden, heads) in [(5, 8, 2), (19, 64, 2)] {
+            check_attention(len, hidden, heads);
+        }
+    }
+
+    fn check_attention(len: usize, hidden: usize, heads: usize) {
+        let b = 2;
+        let lens = [len, len - 2];
         let mk = |seed: f32| {
             let v: Vec<f32> = (0..b * len * hidden)
                 .map(|i| (i as f32 * 0.37 + seed).sin())
