@@ -7,6 +7,7 @@ use candle_core::{DType, Module, Tensor, D};
 use candle_nn::LayerNorm;
 use serde::Deserialize;
 
+use super::f32kernel::PackedF32;
 use super::q4kernel::PackedQ4;
 use super::weights::{Embedding, Weights};
 use crate::error::{Error, Result};
@@ -87,12 +88,15 @@ impl Linear {
     fn load(w: &Weights, in_dim: usize, out_dim: usize) -> Result<Self> {
         let bias = w.tensor(&[out_dim], "bias")?;
         if let Some(p) = w.packed_q4(out_dim, in_dim, "weight", &bias)? {
-            return Ok(Self::Packed(PackedLinear(std::sync::Arc::new(p))));
+            return Ok(Self::Packed(PackedLinear::q4(p)));
         }
-        Ok(Self::Candle {
-            weight: w.matmul(out_dim, in_dim, "weight")?,
-            bias,
-        })
+        let weight = w.matmul(out_dim, in_dim, "weight")?;
+        if let QMatMul::Tensor(t) = &weight {
+            if let Some(p) = PackedLinear::f32(t, &bias)? {
+                return Ok(Self::Packed(p));
+            }
+        }
+        Ok(Self::Candle { weight, bias })
     }
     /// Several `[out_dim, in_dim]` matrices stacked into one `[parts * out_dim, in_dim]` linear
     /// (query, key and value): one matmul instead of three, and, for `q4`, one quantisation of
@@ -115,8 +119,9 @@ impl Linear {
                 }
             }
             let b: Vec<f32> = bias.to_dtype(DType::F32)?.to_vec1()?;
-            return Ok(PackedQ4::from_q4_0(&raw, n, in_dim, b)
-                .map(|p| Self::Packed(PackedLinear(std::sync::Arc::new(p)))));
+            return Ok(
+                PackedQ4::from_q4_0(&raw, n, in_dim, b).map(|p| Self::Packed(PackedLinear::q4(p)))
+            );
         }
         if first.is_q4() {
             return Ok(None);
@@ -125,8 +130,12 @@ impl Linear {
             .iter()
             .map(|w| w.tensor(&[out_dim, in_dim], "weight"))
             .collect::<Result<Vec<_>>>()?;
+        let weight = Tensor::cat(&mats, 0)?;
+        if let Some(p) = PackedLinear::f32(&weight, &bias)? {
+            return Ok(Some(Self::Packed(p)));
+        }
         Ok(Some(Self::Candle {
-            weight: QMatMul::Tensor(Tensor::cat(&mats, 0)?),
+            weight: QMatMul::Tensor(weight),
             bias,
         }))
     }
@@ -139,11 +148,59 @@ impl Linear {
     }
 }
 
-struct PackedLinear(std::sync::Arc<PackedQ4>);
+/// A linear layer on one of semclust's own CPU kernels.
+enum PackedKernel {
+    Q4(PackedQ4),
+    F32(PackedF32),
+}
+
+impl PackedKernel {
+    fn k(&self) -> usize {
+        match self {
+            Self::Q4(p) => p.k,
+            Self::F32(p) => p.k,
+        }
+    }
+    fn n(&self) -> usize {
+        match self {
+            Self::Q4(p) => p.n,
+            Self::F32(p) => p.n,
+        }
+    }
+    fn forward(&self, x: &[f32], m: usize) -> Vec<f32> {
+        match self {
+            Self::Q4(p) => p.forward(x, m),
+            Self::F32(p) => p.forward(x, m),
+        }
+    }
+}
+
+struct PackedLinear(std::sync::Arc<PackedKernel>);
+
+impl PackedLinear {
+    fn q4(p: PackedQ4) -> Self {
+        Self(std::sync::Arc::new(PackedKernel::Q4(p)))
+    }
+
+    /// The f32 kernel for a dense `[n, k]` weight, where it applies (f32 on an AVX-512 CPU).
+    fn f32(weight: &Tensor, bias: &Tensor) -> Result<Option<Self>> {
+        if weight.dtype() != DType::F32
+            || !weight.device().is_cpu()
+            || !super::f32kernel::available()
+            || std::env::var("SEMCLUST_F32_KERNEL").is_ok_and(|v| v == "candle")
+        {
+            return Ok(None);
+        }
+        let (n, k) = weight.dims2()?;
+        let w: Vec<f32> = weight.flatten_all()?.to_vec1()?;
+        let b: Vec<f32> = bias.to_vec1()?;
+        Ok(PackedF32::new(&w, n, k, b).map(|p| Self(std::sync::Arc::new(PackedKernel::F32(p)))))
+    }
+}
 
 impl candle_core::CustomOp1 for PackedLinear {
     fn name(&self) -> &'static str {
-        "semclust-q4-linear"
+        "semclust-linear"
     }
 
     fn cpu_fwd(
@@ -152,24 +209,24 @@ impl candle_core::CustomOp1 for PackedLinear {
         layout: &candle_core::Layout,
     ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
         let candle_core::CpuStorage::F32(data) = storage else {
-            candle_core::bail!("semclust-q4-linear: f32 input expected")
+            candle_core::bail!("semclust-linear: f32 input expected")
         };
         let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("semclust-q4-linear: contiguous input expected")
+            candle_core::bail!("semclust-linear: contiguous input expected")
         };
         let dims = layout.shape().dims();
         let k = *dims.last().unwrap_or(&0);
-        if k != self.0.k {
+        if k != self.0.k() {
             candle_core::bail!(
-                "semclust-q4-linear: input width {k}, weights take {}",
-                self.0.k
+                "semclust-linear: input width {k}, weights take {}",
+                self.0.k()
             )
         }
         let m = (end - start) / k.max(1);
         let out = self.0.forward(&data[start..end], m);
         let mut out_dims = dims.to_vec();
         if let Some(last) = out_dims.last_mut() {
-            *last = self.0.n;
+            *last = self.0.n();
         }
         Ok((candle_core::CpuStorage::F32(out), out_dims.into()))
     }

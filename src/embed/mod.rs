@@ -10,6 +10,7 @@
 mod batch;
 mod bert;
 pub mod device;
+mod f32kernel;
 mod ops;
 mod q4kernel;
 mod tokenize;
