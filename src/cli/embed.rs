@@ -171,11 +171,19 @@ pub fn run(args: EmbedArgs) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
         r => r.context("cannot write the output")?,
     }
-    report(&format!(
-        "embedded {} texts in {:.2}s",
-        lines.len(),
-        started.elapsed().as_secs_f64()
-    ));
+    let secs = started.elapsed().as_secs_f64();
+    let rate = lines.len() as f64 / secs.max(1e-9);
+    match &args.out {
+        Some(p) => report(&format!(
+            "embedded {} texts in {secs:.2}s ({rate:.1}/s); wrote {}",
+            lines.len(),
+            p.display()
+        )),
+        None => report(&format!(
+            "embedded {} texts in {secs:.2}s ({rate:.1}/s)",
+            lines.len()
+        )),
+    }
     Ok(())
 }
 
