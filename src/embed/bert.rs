@@ -208,12 +208,7 @@ impl candle_core::CustomOp1 for PackedLinear {
         storage: &candle_core::CpuStorage,
         layout: &candle_core::Layout,
     ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
-        let candle_core::CpuStorage::F32(data) = storage else {
-            candle_core::bail!("semclust-linear: f32 input expected")
-        };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("semclust-linear: contiguous input expected")
-        };
+        let x = super::ops::contiguous_f32(storage, layout, self.name())?;
         let dims = layout.shape().dims();
         let k = *dims.last().unwrap_or(&0);
         if k != self.0.k() {
@@ -222,8 +217,8 @@ impl candle_core::CustomOp1 for PackedLinear {
                 self.0.k()
             )
         }
-        let m = (end - start) / k.max(1);
-        let out = self.0.forward(&data[start..end], m);
+        let m = x.len() / k.max(1);
+        let out = self.0.forward(x, m);
         let mut out_dims = dims.to_vec();
         if let Some(last) = out_dims.last_mut() {
             *last = self.0.n();

@@ -25,6 +25,21 @@ pub(crate) fn erf_f32(x: f32) -> f32 {
     p / q
 }
 
+/// The f32 data of a contiguous CPU tensor, for semclust's custom ops.
+pub(crate) fn contiguous_f32<'a>(
+    s: &'a CpuStorage,
+    l: &Layout,
+    op: &str,
+) -> candle_core::Result<&'a [f32]> {
+    let CpuStorage::F32(data) = s else {
+        candle_core::bail!("{op}: f32 input expected")
+    };
+    let Some((a, b)) = l.contiguous_offsets() else {
+        candle_core::bail!("{op}: contiguous input expected")
+    };
+    Ok(&data[a..b])
+}
+
 struct GeluErf;
 
 impl CustomOp1 for GeluErf {
@@ -33,13 +48,7 @@ impl CustomOp1 for GeluErf {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let CpuStorage::F32(data) = s else {
-            candle_core::bail!("semclust-gelu-erf: f32 expected")
-        };
-        let Some((a, b)) = l.contiguous_offsets() else {
-            candle_core::bail!("semclust-gelu-erf: contiguous input expected")
-        };
-        let out: Vec<f32> = gelu_slice(&data[a..b]);
+        let out: Vec<f32> = gelu_slice(contiguous_f32(s, l, self.name())?);
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
 }
@@ -155,18 +164,13 @@ impl CustomOp1 for Attention {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let CpuStorage::F32(d) = s else {
-            candle_core::bail!("semclust-attention: f32 expected")
-        };
-        let Some((a, e)) = l.contiguous_offsets() else {
-            candle_core::bail!("semclust-attention: contiguous input expected")
-        };
+        let qkv = contiguous_f32(s, l, self.name())?;
         let (b, len, three_h) = l.shape().dims3()?;
         let hidden = three_h / 3;
         if self.lens.len() != b || three_h % 3 != 0 || hidden % self.heads != 0 {
             candle_core::bail!("semclust-attention: shape mismatch")
         }
-        let out = attention_cpu(&d[a..e], b, len, hidden, self.heads, &self.lens);
+        let out = attention_cpu(qkv, b, len, hidden, self.heads, &self.lens);
         Ok((CpuStorage::F32(out), (b, len, hidden).into()))
     }
 }
