@@ -252,7 +252,8 @@ mod x86 {
         }
     }
 
-    /// Rows of 4 at a time against pairs of panels (32 columns): 8 int32 and 8 f32 accumulators.
+    /// Rows of 6 (then 4, then 1) at a time against pairs of panels (32 columns): with 6 rows,
+    /// 12 int32 and 12 f32 accumulators, which still fit the 32 vector registers.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     pub(super) unsafe fn rows_vnni(
         w: &PackedQ4,
@@ -265,11 +266,13 @@ mod x86 {
         let panels = w.n / PANEL;
         let mut r = 0;
         while r < rows {
-            let take = (rows - r).min(4);
+            let take = if rows - r >= 6 { 6 } else { (rows - r).min(4) };
             let mut p = 0;
             while p < panels {
                 let two = p + 1 < panels;
                 match (take, two) {
+                    (6, true) => tile_vnni::<6, 2>(w, qa, r0 + r, p, kb, out, r),
+                    (6, false) => tile_vnni::<6, 1>(w, qa, r0 + r, p, kb, out, r),
                     (4, true) => tile_vnni::<4, 2>(w, qa, r0 + r, p, kb, out, r),
                     (4, false) => tile_vnni::<4, 1>(w, qa, r0 + r, p, kb, out, r),
                     (_, true) => {
