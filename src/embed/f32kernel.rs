@@ -4,6 +4,8 @@
 //! keeps a 6-row × 32-column tile of accumulators in registers while it streams `k`. Without
 //! AVX-512 semclust stays on candle's matmul.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 const PANEL: usize = 16;
@@ -45,9 +47,12 @@ impl PackedF32 {
 
     /// `x` is `[m, k]` row-major; returns `[m, n]`.
     pub fn forward(&self, x: &[f32], m: usize) -> Vec<f32> {
-        let mut out = vec![0f32; m * self.n];
+        // Every element is written by the kernels: no zero-fill (a memset of the whole output,
+        // since freed buffers are reused rather than fresh zero pages).
+        let mut out: Vec<f32> = Vec::with_capacity(m * self.n);
         let rows_per_task = m.div_ceil(rayon::current_num_threads().max(1)).max(6);
-        out.par_chunks_mut(rows_per_task * self.n)
+        out.spare_capacity_mut()[..m * self.n]
+            .par_chunks_mut(rows_per_task * self.n)
             .enumerate()
             .for_each(|(t, chunk)| {
                 let r0 = t * rows_per_task;
@@ -60,10 +65,12 @@ impl PackedF32 {
                 }
                 self.rows_scalar(x, r0, rows, chunk);
             });
+        // SAFETY: the kernels above wrote all m * n elements (each row range is one task's).
+        unsafe { out.set_len(m * self.n) };
         out
     }
 
-    fn rows_scalar(&self, x: &[f32], r0: usize, rows: usize, out: &mut [f32]) {
+    fn rows_scalar(&self, x: &[f32], r0: usize, rows: usize, out: &mut [MaybeUninit<f32>]) {
         for r in 0..rows {
             let xr = &x[(r0 + r) * self.k..(r0 + r + 1) * self.k];
             for col in 0..self.n {
@@ -72,7 +79,7 @@ impl PackedF32 {
                 for (kk, &xv) in xr.iter().enumerate() {
                     acc += xv * self.data[(panel * self.k + kk) * PANEL + lane];
                 }
-                out[r * self.n + col] = acc;
+                out[r * self.n + col].write(acc);
             }
         }
     }
@@ -84,7 +91,13 @@ mod x86 {
     use std::arch::x86_64::*;
 
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn rows(w: &PackedF32, x: &[f32], r0: usize, rows: usize, out: &mut [f32]) {
+    pub(super) unsafe fn rows(
+        w: &PackedF32,
+        x: &[f32],
+        r0: usize,
+        rows: usize,
+        out: &mut [MaybeUninit<f32>],
+    ) {
         let panels = w.n / PANEL;
         let mut p = 0;
         while p < panels {
@@ -119,7 +132,7 @@ mod x86 {
         x: &[f32],
         row: usize,
         panel: usize,
-        out: &mut [f32],
+        out: &mut [MaybeUninit<f32>],
         out_row: usize,
     ) {
         let k = w.k;
@@ -141,7 +154,7 @@ mod x86 {
                 let col = (panel + j) * PANEL;
                 let bias = _mm512_loadu_ps(w.bias.as_ptr().add(col));
                 _mm512_storeu_ps(
-                    out.as_mut_ptr().add((out_row + i) * w.n + col),
+                    (out.as_mut_ptr() as *mut f32).add((out_row + i) * w.n + col),
                     _mm512_add_ps(v, bias),
                 );
             }
@@ -165,8 +178,13 @@ mod tests {
         let bias: Vec<f32> = (0..n).map(|i| i as f32 * 0.01).collect();
         let p = PackedF32::new(&w, n, k, bias.clone()).unwrap();
         let y = p.forward(&x, m);
-        let mut scalar = vec![0f32; m * n];
+        let mut scalar = vec![MaybeUninit::new(f32::NAN); m * n];
         p.rows_scalar(&x, 0, m, &mut scalar);
+        // SAFETY: initialised above (and overwritten by the kernel).
+        let scalar: Vec<f32> = scalar
+            .into_iter()
+            .map(|v| unsafe { v.assume_init() })
+            .collect();
         for r in 0..m {
             for c in 0..n {
                 let want: f32 = (0..k).map(|i| x[r * k + i] * w[c * k + i]).sum::<f32>() + bias[c];

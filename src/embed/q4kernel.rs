@@ -16,6 +16,8 @@
 //! and 4 for f32).
 
 use half::f16;
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 const QK: usize = 32;
@@ -102,21 +104,26 @@ impl PackedQ4 {
     /// `x` is `[m, k]` row-major; returns `[m, n]`.
     pub fn forward(&self, x: &[f32], m: usize) -> Vec<f32> {
         let qa = QuantizedRows::new(x, m, self.k);
-        let mut out = vec![0f32; m * self.n];
+        // Every element is written by the kernels: no zero-fill (a memset of the whole output,
+        // since freed buffers are reused rather than fresh zero pages).
+        let mut out: Vec<f32> = Vec::with_capacity(m * self.n);
         // Rows are split across threads; each thread walks all panels over its rows, so a panel
         // (a few KB) stays in L1 while the rows stream through.
         let rows_per_task = m.div_ceil(rayon::current_num_threads().max(1)).max(4);
-        out.par_chunks_mut(rows_per_task * self.n)
+        out.spare_capacity_mut()[..m * self.n]
+            .par_chunks_mut(rows_per_task * self.n)
             .enumerate()
             .for_each(|(t, chunk)| {
                 let r0 = t * rows_per_task;
                 let rows = chunk.len() / self.n;
                 self.rows(&qa, r0, rows, chunk);
             });
+        // SAFETY: the kernels above wrote all m * n elements (each row range is one task's).
+        unsafe { out.set_len(m * self.n) };
         out
     }
 
-    fn rows(&self, qa: &QuantizedRows, r0: usize, rows: usize, out: &mut [f32]) {
+    fn rows(&self, qa: &QuantizedRows, r0: usize, rows: usize, out: &mut [MaybeUninit<f32>]) {
         match self.isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512Vnni => unsafe { x86::rows_vnni(self, qa, r0, rows, out) },
@@ -126,7 +133,13 @@ impl PackedQ4 {
         }
     }
 
-    fn rows_scalar(&self, qa: &QuantizedRows, r0: usize, rows: usize, out: &mut [f32]) {
+    fn rows_scalar(
+        &self,
+        qa: &QuantizedRows,
+        r0: usize,
+        rows: usize,
+        out: &mut [MaybeUninit<f32>],
+    ) {
         let kb = self.k / QK;
         for panel in 0..self.n / PANEL {
             for r in 0..rows {
@@ -153,7 +166,7 @@ impl PackedQ4 {
                 }
                 let o = &mut out[r * self.n + panel * PANEL..r * self.n + panel * PANEL + PANEL];
                 for (lane, v) in o.iter_mut().enumerate() {
-                    *v = acc[lane] + self.bias[panel * PANEL + lane];
+                    v.write(acc[lane] + self.bias[panel * PANEL + lane]);
                 }
             }
         }
@@ -260,7 +273,7 @@ mod x86 {
         qa: &QuantizedRows,
         r0: usize,
         rows: usize,
-        out: &mut [f32],
+        out: &mut [MaybeUninit<f32>],
     ) {
         let kb = w.k / QK;
         let panels = w.n / PANEL;
@@ -300,7 +313,7 @@ mod x86 {
         row: usize,
         panel: usize,
         kb: usize,
-        out: &mut [f32],
+        out: &mut [MaybeUninit<f32>],
         out_row: usize,
     ) {
         let k = w.k;
@@ -336,7 +349,7 @@ mod x86 {
             for (j, &v) in acc.iter().enumerate() {
                 let col = (panel + j) * PANEL;
                 let bias = _mm512_loadu_ps(w.bias.as_ptr().add(col));
-                let dst = out.as_mut_ptr().add((out_row + i) * w.n + col);
+                let dst = (out.as_mut_ptr() as *mut f32).add((out_row + i) * w.n + col);
                 _mm512_storeu_ps(dst, _mm512_add_ps(v, bias));
             }
         }
@@ -349,7 +362,7 @@ mod x86 {
         qa: &QuantizedRows,
         r0: usize,
         rows: usize,
-        out: &mut [f32],
+        out: &mut [MaybeUninit<f32>],
     ) {
         let kb = w.k / QK;
         let panels = w.n / PANEL;
@@ -377,7 +390,7 @@ mod x86 {
         row: usize,
         panel: usize,
         kb: usize,
-        out: &mut [f32],
+        out: &mut [MaybeUninit<f32>],
         out_row: usize,
     ) {
         let k = w.k;
@@ -415,7 +428,7 @@ mod x86 {
             for (j, &v) in acc.iter().enumerate() {
                 let col = panel * PANEL + j * 8;
                 let bias = _mm256_loadu_ps(w.bias.as_ptr().add(col));
-                let dst = out.as_mut_ptr().add((out_row + i) * w.n + col);
+                let dst = (out.as_mut_ptr() as *mut f32).add((out_row + i) * w.n + col);
                 _mm256_storeu_ps(dst, _mm256_add_ps(v, bias));
             }
         }
