@@ -4,6 +4,8 @@
 //! degree-8 denominator on [-4, 4], error within a few f32 ulps) in a loop the compiler
 //! vectorises. Other devices and dtypes use candle's own op.
 
+use std::mem::MaybeUninit;
+
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Shape, Tensor};
 
 /// erf(x) for f32, branch-free so the loop vectorises.
@@ -55,16 +57,23 @@ impl CustomOp1 for GeluErf {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn gelu_avx2(x: &[f32], out: &mut [f32]) {
+unsafe fn gelu_avx2(x: &[f32], out: &mut [MaybeUninit<f32>]) {
+    gelu_into(x, out)
+}
+
+#[inline(always)]
+fn gelu_into(x: &[f32], out: &mut [MaybeUninit<f32>]) {
     for (o, &v) in out.iter_mut().zip(x) {
-        *o = 0.5 * v * (1.0 + erf_f32(v * std::f32::consts::FRAC_1_SQRT_2));
+        o.write(0.5 * v * (1.0 + erf_f32(v * std::f32::consts::FRAC_1_SQRT_2)));
     }
 }
 
 fn gelu_slice(x: &[f32]) -> Vec<f32> {
     use rayon::prelude::*;
-    let mut out = vec![0f32; x.len()];
-    out.par_chunks_mut(1 << 14)
+    // Written in full below: no zero-fill first.
+    let mut out: Vec<f32> = Vec::with_capacity(x.len());
+    out.spare_capacity_mut()[..x.len()]
+        .par_chunks_mut(1 << 14)
         .zip(x.par_chunks(1 << 14))
         .for_each(|(o, x)| {
             #[cfg(target_arch = "x86_64")]
@@ -73,10 +82,10 @@ fn gelu_slice(x: &[f32]) -> Vec<f32> {
                 unsafe { gelu_avx2(x, o) };
                 return;
             }
-            for (o, &v) in o.iter_mut().zip(x) {
-                *o = 0.5 * v * (1.0 + erf_f32(v * std::f32::consts::FRAC_1_SQRT_2));
-            }
+            gelu_into(x, o);
         });
+    // SAFETY: every element was written by one of the chunks above.
+    unsafe { out.set_len(x.len()) };
     out
 }
 
@@ -218,14 +227,24 @@ fn attention_cpu(
             ctx
         })
         .collect();
-    let mut out = vec![0f32; b * len * hidden];
+    // Every (sequence, position, head) block is written below: no zero-fill first.
+    let total = b * len * hidden;
+    let mut out: Vec<f32> = Vec::with_capacity(total);
+    let spare = &mut out.spare_capacity_mut()[..total];
     for (t, ctx) in blocks.iter().enumerate() {
         let (s, h) = (t / heads, t % heads);
         for i in 0..len {
             let dst = (s * len + i) * hidden + h * hd;
-            out[dst..dst + hd].copy_from_slice(&ctx[i * hd..(i + 1) * hd]);
+            for (o, &c) in spare[dst..dst + hd]
+                .iter_mut()
+                .zip(&ctx[i * hd..(i + 1) * hd])
+            {
+                o.write(c);
+            }
         }
     }
+    // SAFETY: the blocks cover b × len rows × heads × hd = all of `total`.
+    unsafe { out.set_len(total) };
     out
 }
 
