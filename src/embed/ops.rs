@@ -337,7 +337,8 @@ fn head_attention_impl(
     }
 }
 
-/// `ctx[r] = Σ_j p[r][j] · v[j]` for `rows` query rows; `W` ≥ the head width.
+/// `ctx[r] = Σ_j p[r][j] · v[j]` for `rows` query rows; `W` ≥ the head width. When `W` equals
+/// the head width the inner loop has a fixed trip count and the accumulators stay in registers.
 #[inline(always)]
 fn pv_rows<const W: usize>(
     scores: &[f32],
@@ -353,11 +354,27 @@ fn pv_rows<const W: usize>(
         let pair = (rows - r).min(2);
         let mut acc = [[0f32; W]; 2];
         for j in 0..n {
-            let vr = &v[j * hd..(j + 1) * hd];
-            for (rr, a) in acc.iter_mut().enumerate().take(pair) {
-                let p = scores[(r + rr) * n_pad + j];
-                for (x, &vx) in a.iter_mut().zip(vr) {
-                    *x = p.mul_add(vx, *x);
+            let p = [
+                scores[r * n_pad + j],
+                if pair == 2 {
+                    scores[(r + 1) * n_pad + j]
+                } else {
+                    0.0
+                },
+            ];
+            if hd == W {
+                let vr: &[f32; W] = v[j * W..(j + 1) * W].try_into().expect("W-wide row");
+                for (a, &pp) in acc.iter_mut().zip(&p) {
+                    for (x, &vx) in a.iter_mut().zip(vr) {
+                        *x = pp.mul_add(vx, *x);
+                    }
+                }
+            } else {
+                let vr = &v[j * hd..(j + 1) * hd];
+                for (a, &pp) in acc.iter_mut().zip(&p) {
+                    for (x, &vx) in a.iter_mut().zip(vr) {
+                        *x = pp.mul_add(vx, *x);
+                    }
                 }
             }
         }
