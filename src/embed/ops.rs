@@ -282,6 +282,8 @@ fn softmax_in_place(row: &mut [f32]) {
     }
 }
 
+/// The widest attention head the fused CPU path takes.
+const MAX_HD: usize = 64;
 /// Keys per register block when computing scores.
 const KEYS: usize = 16;
 /// Query rows per register block.
@@ -305,14 +307,19 @@ fn head_attention_impl(
     let mut i0 = 0;
     while i0 < n {
         let rows = (n - i0).min(QROWS);
+        // The block's query rows, gathered once (missing rows are zeros).
+        let mut qb = [[0f32; MAX_HD]; QROWS];
+        for (r, row) in qb.iter_mut().enumerate().take(rows) {
+            row[..hd].copy_from_slice(&q[(i0 + r) * hd..(i0 + r + 1) * hd]);
+        }
         for j0 in (0..n_pad).step_by(KEYS) {
             let mut acc = [[0f32; KEYS]; QROWS];
             for d in 0..hd {
                 let kv: &[f32; KEYS] = kt[d * n_pad + j0..d * n_pad + j0 + KEYS]
                     .try_into()
                     .expect("KEYS-wide slice");
-                for (r, a) in acc.iter_mut().enumerate() {
-                    let qd = if r < rows { q[(i0 + r) * hd + d] } else { 0.0 };
+                for (a, qr) in acc.iter_mut().zip(&qb) {
+                    let qd = qr[d];
                     for (x, &kk) in a.iter_mut().zip(kv) {
                         *x = qd.mul_add(kk, *x);
                     }
@@ -331,7 +338,7 @@ fn head_attention_impl(
         if hd == 32 {
             pv_rows::<32>(&scores, v, n, n_pad, rows, out);
         } else {
-            pv_rows::<64>(&scores, v, n, n_pad, rows, out);
+            pv_rows::<MAX_HD>(&scores, v, n, n_pad, rows, out);
         }
         i0 += rows;
     }
@@ -424,7 +431,8 @@ pub(crate) fn attention(
     heads: usize,
 ) -> candle_core::Result<Option<Tensor>> {
     let hidden = qkv.dim(candle_core::D::Minus1)? / 3;
-    if !qkv.device().is_cpu() || qkv.dtype() != DType::F32 || heads == 0 || hidden / heads > 64 {
+    if !qkv.device().is_cpu() || qkv.dtype() != DType::F32 || heads == 0 || hidden / heads > MAX_HD
+    {
         return Ok(None);
     }
     let op = Attention {
