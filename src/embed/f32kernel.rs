@@ -6,8 +6,6 @@
 
 use std::mem::MaybeUninit;
 
-use rayon::prelude::*;
-
 const PANEL: usize = 16;
 
 pub(crate) fn available() -> bool {
@@ -47,27 +45,15 @@ impl PackedF32 {
 
     /// `x` is `[m, k]` row-major; returns `[m, n]`.
     pub fn forward(&self, x: &[f32], m: usize) -> Vec<f32> {
-        // Every element is written by the kernels: no zero-fill (a memset of the whole output,
-        // since freed buffers are reused rather than fresh zero pages).
-        let mut out: Vec<f32> = Vec::with_capacity(m * self.n);
-        let rows_per_task = m.div_ceil(rayon::current_num_threads().max(1)).max(6);
-        out.spare_capacity_mut()[..m * self.n]
-            .par_chunks_mut(rows_per_task * self.n)
-            .enumerate()
-            .for_each(|(t, chunk)| {
-                let r0 = t * rows_per_task;
-                let rows = chunk.len() / self.n;
-                #[cfg(target_arch = "x86_64")]
-                if available() {
-                    // SAFETY: AVX-512F is present (checked above).
-                    unsafe { x86::rows(self, x, r0, rows, chunk) };
-                    return;
-                }
-                self.rows_scalar(x, r0, rows, chunk);
-            });
-        // SAFETY: the kernels above wrote all m * n elements (each row range is one task's).
-        unsafe { out.set_len(m * self.n) };
-        out
+        super::ops::par_rows(m, self.n, 6, |r0, rows, out| {
+            #[cfg(target_arch = "x86_64")]
+            if available() {
+                // SAFETY: AVX-512F is present (checked above).
+                unsafe { x86::rows(self, x, r0, rows, out) };
+                return;
+            }
+            self.rows_scalar(x, r0, rows, out);
+        })
     }
 
     fn rows_scalar(&self, x: &[f32], r0: usize, rows: usize, out: &mut [MaybeUninit<f32>]) {

@@ -27,6 +27,33 @@ pub(crate) fn erf_f32(x: f32) -> f32 {
     p / q
 }
 
+/// An `[m, n]` output computed by row ranges in parallel: `fill(r0, rows, out)` must write every
+/// element of `out` (rows `r0..r0 + rows`, row-major). The output is not zero-filled first:
+/// freed buffers are reused rather than fresh zero pages, so a zero-fill is a full memset.
+/// Each task gets at least `min_rows` rows (a kernel's tile height).
+pub(crate) fn par_rows(
+    m: usize,
+    n: usize,
+    min_rows: usize,
+    fill: impl Fn(usize, usize, &mut [MaybeUninit<f32>]) + Sync,
+) -> Vec<f32> {
+    use rayon::prelude::*;
+    let mut out: Vec<f32> = Vec::with_capacity(m * n);
+    if m * n == 0 {
+        return out;
+    }
+    let rows_per_task = m
+        .div_ceil(rayon::current_num_threads().max(1))
+        .max(min_rows);
+    out.spare_capacity_mut()[..m * n]
+        .par_chunks_mut(rows_per_task * n)
+        .enumerate()
+        .for_each(|(t, chunk)| fill(t * rows_per_task, chunk.len() / n, chunk));
+    // SAFETY: `fill` writes every element of its chunk, and the chunks cover all m * n.
+    unsafe { out.set_len(m * n) };
+    out
+}
+
 /// The f32 data of a contiguous CPU tensor, for semclust's custom ops.
 pub(crate) fn contiguous_f32<'a>(
     s: &'a CpuStorage,

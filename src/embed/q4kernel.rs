@@ -104,23 +104,8 @@ impl PackedQ4 {
     /// `x` is `[m, k]` row-major; returns `[m, n]`.
     pub fn forward(&self, x: &[f32], m: usize) -> Vec<f32> {
         let qa = QuantizedRows::new(x, m, self.k);
-        // Every element is written by the kernels: no zero-fill (a memset of the whole output,
-        // since freed buffers are reused rather than fresh zero pages).
-        let mut out: Vec<f32> = Vec::with_capacity(m * self.n);
-        // Rows are split across threads; each thread walks all panels over its rows, so a panel
-        // (a few KB) stays in L1 while the rows stream through.
-        let rows_per_task = m.div_ceil(rayon::current_num_threads().max(1)).max(4);
-        out.spare_capacity_mut()[..m * self.n]
-            .par_chunks_mut(rows_per_task * self.n)
-            .enumerate()
-            .for_each(|(t, chunk)| {
-                let r0 = t * rows_per_task;
-                let rows = chunk.len() / self.n;
-                self.rows(&qa, r0, rows, chunk);
-            });
-        // SAFETY: the kernels above wrote all m * n elements (each row range is one task's).
-        unsafe { out.set_len(m * self.n) };
-        out
+        // Rows are split across threads; each thread walks all panels over its rows.
+        super::ops::par_rows(m, self.n, 4, |r0, rows, out| self.rows(&qa, r0, rows, out))
     }
 
     fn rows(&self, qa: &QuantizedRows, r0: usize, rows: usize, out: &mut [MaybeUninit<f32>]) {
