@@ -6,9 +6,13 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn semclust(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    semclust_with_cache(&common::cache_dir(), args, stdin)
+}
+
+fn semclust_with_cache(cache: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_semclust"));
     cmd.args(args)
-        .env("SEMCLUST_CACHE", common::cache_dir())
+        .env("SEMCLUST_CACHE", cache)
         .env("HF_HUB_OFFLINE", "1");
     if let Some(input) = stdin {
         use std::io::Write;
@@ -323,22 +327,7 @@ fn dequantised_safetensors_export_gives_the_same_vectors() {
     let files = common::files("multilingual-e5-small");
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&files.dir, &dir.path().join("models/multilingual-e5-small"));
-    let run = |args: &[&str], input: Option<&[u8]>| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_semclust"));
-        cmd.args(args)
-            .env("SEMCLUST_CACHE", dir.path())
-            .env("HF_HUB_OFFLINE", "1")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        {
-            use std::io::Write;
-            let mut stdin = child.stdin.take().unwrap();
-            stdin.write_all(input.unwrap_or(b"")).unwrap();
-        }
-        child.wait_with_output().unwrap()
-    };
+    let run = |args: &[&str], input: Option<&[u8]>| semclust_with_cache(dir.path(), args, input);
     let text = b"Les data centers consomment beaucoup d'electricite.\n";
     let before = run(&["embed", "--precision", "f32"], Some(text));
     assert!(before.status.success(), "{}", stderr(&before));

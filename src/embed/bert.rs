@@ -86,18 +86,16 @@ enum Linear {
 
 impl Linear {
     fn load(w: &Weights, in_dim: usize, out_dim: usize) -> Result<Self> {
-        let bias = w.tensor(&[out_dim], "bias")?;
-        if let Some(p) = w.packed_q4(out_dim, in_dim, "weight", &bias)? {
-            return Ok(Self::Packed(PackedLinear::q4(p)));
+        // A one-part stack is the layer itself on semclust's kernels, where they apply.
+        if let Some(l) = Self::load_stacked(std::slice::from_ref(w), in_dim, out_dim)? {
+            return Ok(l);
         }
-        let weight = w.matmul(out_dim, in_dim, "weight")?;
-        if let QMatMul::Tensor(t) = &weight {
-            if let Some(p) = PackedLinear::f32(t, &bias)? {
-                return Ok(Self::Packed(p));
-            }
-        }
-        Ok(Self::Candle { weight, bias })
+        Ok(Self::Candle {
+            weight: w.matmul(out_dim, in_dim, "weight")?,
+            bias: w.tensor(&[out_dim], "bias")?,
+        })
     }
+
     /// Several `[out_dim, in_dim]` matrices stacked into one `[parts * out_dim, in_dim]` linear
     /// (query, key and value): one matmul instead of three, and, for `q4`, one quantisation of
     /// the input instead of three. `None` where stacking is not available (quantised weights off

@@ -224,7 +224,6 @@ fn attention_cpu(
     let hd = hidden / heads;
     let scale = 1.0 / (hd as f32).sqrt();
     // One task per (sequence, head); each returns its [len, hd] context block.
-    // One task per (sequence, head); each returns its [len, hd] context block.
     let blocks: Vec<Vec<f32>> = (0..b * heads)
         .into_par_iter()
         .map(|t| {

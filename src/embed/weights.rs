@@ -10,7 +10,7 @@ use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_transformers::quantized_var_builder::VarBuilder as QVarBuilder;
 
-use super::q4kernel::{self, PackedQ4};
+use super::q4kernel;
 use super::Precision;
 use crate::error::{Error, Result};
 
@@ -161,25 +161,6 @@ impl Weights {
             )?),
             _ => Ok(QMatMul::Tensor(self.tensor(&[out_dim, in_dim], name)?)),
         }
-    }
-
-    /// For `q4` on an x86 CPU, the weight repacked for semclust's int8 kernel (see `q4kernel`);
-    /// `None` elsewhere, or when `SEMCLUST_Q4_KERNEL=candle` asks for candle's own kernel.
-    pub fn packed_q4(
-        &self,
-        out_dim: usize,
-        in_dim: usize,
-        name: &str,
-        bias: &Tensor,
-    ) -> Result<Option<PackedQ4>> {
-        if !self.packed_q4_enabled() {
-            return Ok(None);
-        }
-        let Some(raw) = self.q4_blocks(out_dim, in_dim, name)? else {
-            return Ok(None);
-        };
-        let bias: Vec<f32> = bias.to_dtype(DType::F32)?.to_vec1()?;
-        Ok(PackedQ4::from_q4_0(&raw, out_dim, in_dim, bias))
     }
 
     /// Whether `q4` matrices go through semclust's x86 int8 kernel here.
