@@ -8,6 +8,12 @@ use std::mem::MaybeUninit;
 
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Shape, Tensor};
 
+/// Whether the AVX2 + FMA variants of semclust's CPU kernels can run here.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn avx2_fma() -> bool {
+    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+}
+
 /// erf(x) for f32, branch-free so the loop vectorises.
 #[inline(always)]
 pub(crate) fn erf_f32(x: f32) -> f32 {
@@ -104,7 +110,7 @@ fn gelu_slice(x: &[f32]) -> Vec<f32> {
         .zip(x.par_chunks(1 << 14))
         .for_each(|(o, x)| {
             #[cfg(target_arch = "x86_64")]
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            if avx2_fma() {
                 // SAFETY: the CPU supports the features the function is compiled for.
                 unsafe { gelu_avx2(x, o) };
                 return;
@@ -442,7 +448,7 @@ fn head_attention(
     ctx: &mut [f32],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+    if avx2_fma() {
         // SAFETY: the CPU supports the features the function is compiled for.
         return unsafe { head_attention_avx2(q, kt, v, n, n_pad, hd, ctx) };
     }

@@ -41,7 +41,7 @@ pub(crate) fn detect() -> Isa {
         {
             return Isa::Avx512Vnni;
         }
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        if super::ops::avx2_fma() {
             return Isa::Avx2;
         }
     }
@@ -183,7 +183,7 @@ impl QuantizedRows {
 /// Quantise one row: per 32-value block, scale = max|x| / 127 and q = round(x / scale).
 fn quantize_row(x: &[f32], q: &mut [i8], d: &mut [f32], s: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+    if super::ops::avx2_fma() {
         // SAFETY: the CPU supports the features the function is compiled for.
         return unsafe { x86::quantize_row_avx2(x, q, d, s) };
     }
