@@ -13,9 +13,13 @@
 //! # Ok::<(), semclust::Error>(())
 //! ```
 
+pub mod corpus;
 pub mod embed;
 pub mod error;
+pub mod indexing;
 pub mod model;
+pub mod search;
+pub mod store;
 pub mod util;
 
 pub use embed::{

@@ -13,6 +13,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Embed(a) => cli::embed::run(a),
         cli::Command::Models(c) => cli::models::run(c),
+        cli::Command::Index(a) => cli::index::run(a),
+        cli::Command::Search(a) => cli::search::run_search(a),
+        cli::Command::Related(a) => cli::search::run_related(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,7 +2,9 @@
 //! library, prints; nothing here computes anything the library could.
 
 pub mod embed;
+pub mod index;
 pub mod models;
+pub mod search;
 
 use std::path::PathBuf;
 
@@ -29,6 +31,39 @@ pub enum Command {
     /// List, fetch and prepare models.
     #[command(subcommand)]
     Models(models::ModelsCommand),
+    /// Read, split, embed and store documents (incremental: only what changed is embedded).
+    Index(index::IndexArgs),
+    /// Passages that answer a question, in any language.
+    Search(search::SearchArgs),
+    /// Passages related to a stored passage (or to a text).
+    Related(search::RelatedArgs),
+}
+
+/// The index folder; shared by every command that reads or writes one.
+#[derive(Debug, Clone, Args)]
+pub struct IndexDir {
+    /// The index folder (created by `semclust index`).
+    #[arg(
+        long = "index",
+        env = "SEMCLUST_INDEX",
+        default_value = ".semclust",
+        value_name = "DIR"
+    )]
+    pub dir: PathBuf,
+}
+
+/// Where a model comes from when the index names it.
+#[derive(Debug, Clone, Args)]
+pub struct SourceArgs {
+    /// A folder with the index's model (config.json, tokenizer.json, weights).
+    #[arg(long, value_name = "DIR")]
+    pub model_dir: Option<PathBuf>,
+    /// semclust's model cache.
+    #[arg(long, env = "SEMCLUST_CACHE", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Do not try the Hugging Face hub.
+    #[arg(long)]
+    pub no_hub: bool,
 }
 
 /// Where the model comes from; shared by every command that loads one.

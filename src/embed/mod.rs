@@ -11,7 +11,7 @@ mod batch;
 mod bert;
 pub mod device;
 mod f32kernel;
-mod ops;
+pub(crate) mod ops;
 mod q4kernel;
 mod tokenize;
 mod weights;

@@ -1,0 +1,126 @@
+//! `semclust index PATH...`: read, split, embed and store, incrementally.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use semclust::indexing::{self, Progress};
+use semclust::search::LexicalIndex;
+use semclust::store::{Fingerprint, SqliteStore, VectorStore, VectorStoreWrite};
+use semclust::{DeviceChoice, Embedder, Precision};
+
+use super::{notify, IndexDir, ModelArgs};
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// Markdown (.md), text (.txt) or JSONL (.jsonl) files, or folders searched recursively.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub index: IndexDir,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// q4, f32 or f16 (default: q4 on CPU, f16 on GPU). An index keeps one precision.
+    #[arg(long)]
+    pub precision: Option<String>,
+    /// auto, cpu, cuda[:N] or metal[:N].
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// No progress messages or bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: IndexArgs) -> Result<()> {
+    let files = semclust::corpus::discover(&args.paths)?;
+    if files.is_empty() {
+        bail!(
+            "no .md, .txt or .jsonl file under {}",
+            args.paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let quiet = args.quiet;
+    let report = |m: &str| {
+        if !quiet {
+            notify(m)
+        }
+    };
+    let device: DeviceChoice = args.device.parse()?;
+    let precision: Option<Precision> = args.precision.as_deref().map(str::parse).transpose()?;
+    let embedder = Embedder::load_with(&args.model.spec(), device, precision, &report)?;
+    let info = embedder.info();
+    report(&info.to_string());
+    let fp = Fingerprint {
+        model: info.model.clone(),
+        revision: info.revision.clone(),
+        precision: info.precision.to_string(),
+        dimension: info.dimension,
+    };
+    let dir = args.index.dir;
+    let mut store = SqliteStore::open_or_create(&dir, &fp)?;
+
+    let bar = if quiet || !std::io::stderr().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "semclust: embedding {bar:30} {pos}/{len} passages, {per_sec}, eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = std::time::Instant::now();
+    let summary = indexing::sync(
+        &mut store,
+        &embedder,
+        &args.paths,
+        &files,
+        &mut |p| match p {
+            Progress::Embedding { total } => bar.set_length(total as u64),
+            Progress::Embedded { done } => bar.set_position(done as u64),
+        },
+    )?;
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    // The lexical index is built now, not at the first search.
+    let gen = store.generation()?;
+    LexicalIndex::open_or_build(&dir, gen, || store.passages())?;
+    let total = store.len()?;
+    if args.json {
+        let mut v = serde_json::to_value(&summary)?;
+        v["passages"] = total.into();
+        v["index"] = dir.display().to_string().into();
+        v["seconds"] = secs.into();
+        println!("{v}");
+    } else {
+        println!(
+            "{}: {} files, {} passages: {} added, {} updated, {} removed, {} kept ({} embedded in {:.1} s{})",
+            dir.display(),
+            summary.files,
+            total,
+            summary.added,
+            summary.updated,
+            summary.removed,
+            summary.kept,
+            summary.embedded,
+            secs,
+            if summary.embedded > 0 {
+                format!(", {:.1} passages/s", summary.embedded as f64 / secs)
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,199 @@
+//! Bring a store up to date with files: read and split every file first (a bad file stops the
+//! run before anything is written), then embed only what is new or changed, committing every few
+//! dozen passages so that an interrupted run keeps its work and the next run finishes it, and
+//! finally remove what disappeared.
+//!
+//! A passage whose text is already stored (under any id: moved, or restored) reuses its vector
+//! instead of being embedded again.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::corpus::{self, Passage, SourceFile};
+use crate::embed::{Embedder, InputKind};
+use crate::error::Result;
+use crate::store::{Changes, PassageState, VectorStoreWrite};
+
+/// Passages embedded and committed together.
+const CHUNK: usize = 64;
+
+/// What an indexing run did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct IndexReport {
+    pub files: usize,
+    pub added: usize,
+    pub updated: usize,
+    pub removed: usize,
+    pub kept: usize,
+    /// Passages run through the model (the rest of added/updated reused a stored vector).
+    pub embedded: usize,
+    pub documents_removed: usize,
+}
+
+/// Progress of an indexing run, for a progress bar.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress {
+    /// `total` passages need the model.
+    Embedding { total: usize },
+    /// `done` of them are embedded and stored.
+    Embedded { done: usize },
+}
+
+/// A document key and the passages read from it.
+struct Read {
+    file: SourceFile,
+    passages: Vec<Passage>,
+}
+
+/// Index `files` (found under `roots`) into `store`. Stored documents that are gone from disk,
+/// or that lie under one of `roots` but were not found there now, are removed.
+pub fn sync(
+    store: &mut dyn VectorStoreWrite,
+    embedder: &Embedder,
+    roots: &[PathBuf],
+    files: &[SourceFile],
+    progress: &mut dyn FnMut(Progress),
+) -> Result<IndexReport> {
+    let mut report = IndexReport {
+        files: files.len(),
+        ..Default::default()
+    };
+    let read: Vec<Read> = files
+        .iter()
+        .map(|f| {
+            Ok(Read {
+                file: f.clone(),
+                passages: corpus::read(f)?,
+            })
+        })
+        .collect::<Result<_>>()?;
+
+    let stored_docs = store.documents()?;
+    let current: HashSet<&str> = read.iter().map(|r| r.file.key.as_str()).collect();
+    let abs_roots: Vec<PathBuf> = roots
+        .iter()
+        .filter(|r| r.is_dir())
+        .map(|r| std::path::absolute(r).unwrap_or_else(|_| r.clone()))
+        .collect();
+    let gone: Vec<String> = stored_docs
+        .iter()
+        .filter(|(key, path)| {
+            !current.contains(key.as_str()) && {
+                let p = Path::new(path.as_str());
+                !p.exists() || abs_roots.iter().any(|r| p.starts_with(r))
+            }
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+
+    // What needs a vector, what only moved, what disappeared.
+    let mut need: Vec<Passage> = Vec::new();
+    let mut touched: Vec<Passage> = Vec::new();
+    let mut deleted: Vec<String> = Vec::new();
+    let mut documents = Vec::new();
+    for r in &read {
+        let path = std::path::absolute(&r.file.path).unwrap_or_else(|_| r.file.path.clone());
+        documents.push((r.file.key.clone(), path.to_string_lossy().into_owned()));
+        let state = store.document_state(&r.file.key)?;
+        let mut seen = HashSet::new();
+        for p in &r.passages {
+            seen.insert(p.id.as_str());
+            match state.get(&p.id) {
+                Some(s) if s.hash == p.hash => {
+                    report.kept += 1;
+                    if *s != PassageState::of(p) {
+                        touched.push(p.clone());
+                    }
+                }
+                Some(_) => {
+                    report.updated += 1;
+                    need.push(p.clone());
+                }
+                None => {
+                    report.added += 1;
+                    need.push(p.clone());
+                }
+            }
+        }
+        for id in state.keys() {
+            if !seen.contains(id.as_str()) {
+                deleted.push(id.clone());
+            }
+        }
+    }
+    report.removed = deleted.len();
+    for key in &gone {
+        report.removed += store.document_state(key)?.len();
+    }
+    report.documents_removed = gone.len();
+
+    // Vectors already stored for the same text are reused; the same text twice is embedded once.
+    let mut reuse: HashMap<String, Vec<f32>> = HashMap::new();
+    let mut to_embed: Vec<&Passage> = Vec::new();
+    let mut queued: HashSet<&str> = HashSet::new();
+    for p in &need {
+        if reuse.contains_key(&p.hash) || queued.contains(p.hash.as_str()) {
+            continue;
+        }
+        match store.vector_for_hash(&p.hash)? {
+            Some(v) => {
+                reuse.insert(p.hash.clone(), v);
+            }
+            None => {
+                queued.insert(&p.hash);
+                to_embed.push(p);
+            }
+        }
+    }
+    report.embedded = to_embed.len();
+
+    // Documents first (passages reference them), with the passages that need no model.
+    let mut first = Changes {
+        documents,
+        ..Default::default()
+    };
+    let mut pending: Vec<&Passage> = Vec::new();
+    for p in &need {
+        match reuse.get(&p.hash) {
+            Some(v) => first.upserts.push((p.clone(), v.clone())),
+            None => pending.push(p),
+        }
+    }
+    store.apply(first)?;
+
+    progress(Progress::Embedding {
+        total: to_embed.len(),
+    });
+    let mut done = 0;
+    for chunk in to_embed.chunks(CHUNK) {
+        let texts: Vec<&str> = chunk.iter().map(|p| p.text.as_str()).collect();
+        let e = embedder.embed(&texts, InputKind::Passage)?;
+        let by_hash: HashMap<&str, &[f32]> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.hash.as_str(), e.row(i)))
+            .collect();
+        // Every passage (under any id) whose text this chunk embedded.
+        let mut changes = Changes::default();
+        pending.retain(|p| match by_hash.get(p.hash.as_str()) {
+            Some(v) => {
+                changes.upserts.push(((*p).clone(), v.to_vec()));
+                false
+            }
+            None => true,
+        });
+        store.apply(changes)?;
+        done += chunk.len();
+        progress(Progress::Embedded { done });
+    }
+
+    store.apply(Changes {
+        touched,
+        deleted_passages: deleted,
+        deleted_documents: gone,
+        ..Default::default()
+    })?;
+    Ok(report)
+}

@@ -1,0 +1,239 @@
+//! Lexical (BM25) retrieval with tantivy. Each passage is indexed twice, through a French and an
+//! English analyzer (lower-casing, stop words, Snowball stemming, accent folding after stemming
+//! so that a query typed without accents still matches), and a query is scored on both fields:
+//! the collection is mostly French but its readers ask in several languages.
+//!
+//! The index is derived from the store and rebuilt whole, into `lexical-GENERATION/` beside the
+//! database, when the store's generation moves on: it can never disagree with the store it
+//! answers for. Query text is analysed into terms directly (no query syntax), so a question mark,
+//! a colon or a minus sign in a question means nothing special.
+
+use std::path::{Path, PathBuf};
+
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED, STRING,
+};
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
+    StopWordFilter, TextAnalyzer,
+};
+use tantivy::{Index, IndexReader, TantivyDocument, Term};
+
+use crate::error::{Error, Result};
+use crate::store::StoredPassage;
+
+const FIELDS: [(&str, Language); 2] = [
+    ("text_fr", Language::French),
+    ("text_en", Language::English),
+];
+
+pub struct LexicalIndex {
+    index: Index,
+    reader: IndexReader,
+    id: Field,
+    text: Vec<Field>,
+}
+
+fn lex_err(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::InvalidArgument(format!("lexical index: {what}: {e}"))
+}
+
+fn analyzer(lang: Language) -> TextAnalyzer {
+    let mut b = TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .dynamic();
+    if let Some(stop) = StopWordFilter::new(lang) {
+        b = b.filter_dynamic(stop);
+    }
+    b.filter_dynamic(Stemmer::new(lang))
+        .filter_dynamic(AsciiFoldingFilter)
+        .build()
+}
+
+fn schema() -> (Schema, Field, Vec<Field>) {
+    let mut sb = Schema::builder();
+    let id = sb.add_text_field("id", STRING | STORED);
+    let text = FIELDS
+        .iter()
+        .map(|(name, _)| {
+            let opts = TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(name)
+                    .set_index_option(IndexRecordOption::WithFreqs),
+            );
+            sb.add_text_field(name, opts)
+        })
+        .collect();
+    (sb.build(), id, text)
+}
+
+fn register(index: &Index) {
+    for (name, lang) in FIELDS {
+        index.tokenizers().register(name, analyzer(lang));
+    }
+}
+
+impl LexicalIndex {
+    /// Open the lexical index of generation `generation` in `dir`, building it from `passages`
+    /// (called only when it is absent) and removing older generations.
+    pub fn open_or_build(
+        dir: &Path,
+        generation: u64,
+        passages: impl FnOnce() -> Result<Vec<StoredPassage>>,
+    ) -> Result<Self> {
+        let target = dir.join(format!("lexical-{generation}"));
+        if target.join("meta.json").is_file() {
+            if let Ok(ix) = Self::open(&target) {
+                return Ok(ix);
+            }
+        }
+        let passages = passages()?;
+        // Built in a temporary folder and renamed: a killed build leaves no half index behind.
+        let tmp = tempfile::Builder::new()
+            .prefix(".lexical-build-")
+            .tempdir_in(dir)
+            .map_err(|e| Error::io(format!("cannot write in {}", dir.display()), e))?;
+        Self::build(tmp.path(), &passages)?;
+        let tmp = tmp.keep();
+        if target.exists() {
+            let _ = std::fs::remove_dir_all(&target);
+        }
+        std::fs::rename(&tmp, &target)
+            .map_err(|e| Error::io(format!("cannot write {}", target.display()), e))?;
+        remove_stale(dir, &target);
+        Self::open(&target)
+    }
+
+    fn build(path: &Path, passages: &[StoredPassage]) -> Result<()> {
+        let (schema, id, text) = schema();
+        let index = Index::create_in_dir(path, schema).map_err(|e| lex_err("create", e))?;
+        register(&index);
+        let mut w = index
+            .writer_with_num_threads::<TantivyDocument>(1, 50_000_000)
+            .map_err(|e| lex_err("writer", e))?;
+        for p in passages {
+            let mut doc = TantivyDocument::default();
+            doc.add_text(id, &p.id);
+            // The title is part of what a passage is about: "Mazzucato" or "ChatGPT" may be
+            // only in the headline.
+            let body = format!("{}\n{}", p.title, p.text);
+            for f in &text {
+                doc.add_text(*f, &body);
+            }
+            w.add_document(doc).map_err(|e| lex_err("add", e))?;
+        }
+        w.commit().map_err(|e| lex_err("commit", e))?;
+        w.wait_merging_threads().map_err(|e| lex_err("merge", e))?;
+        Ok(())
+    }
+
+    fn open(path: &Path) -> Result<Self> {
+        let index = Index::open_in_dir(path).map_err(|e| lex_err("open", e))?;
+        register(&index);
+        let reader = index.reader().map_err(|e| lex_err("reader", e))?;
+        let schema = index.schema();
+        let id = schema.get_field("id").map_err(|e| lex_err("schema", e))?;
+        let text = FIELDS
+            .iter()
+            .map(|(n, _)| schema.get_field(n).map_err(|e| lex_err("schema", e)))
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            index,
+            reader,
+            id,
+            text,
+        })
+    }
+
+    fn query(&self, text: &str) -> Result<Box<dyn Query>> {
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (field, (name, _)) in self.text.iter().zip(FIELDS) {
+            let mut an = self
+                .index
+                .tokenizers()
+                .get(name)
+                .ok_or_else(|| lex_err("analyzer", name))?;
+            let mut ts = an.token_stream(text);
+            let mut seen = std::collections::HashSet::new();
+            while ts.advance() {
+                let t = ts.token().text.clone();
+                if seen.insert(t.clone()) {
+                    clauses.push((
+                        Occur::Should,
+                        Box::new(TermQuery::new(
+                            Term::from_field_text(*field, &t),
+                            IndexRecordOption::WithFreqs,
+                        )),
+                    ));
+                }
+            }
+        }
+        Ok(Box::new(BooleanQuery::new(clauses)))
+    }
+
+    /// BM25 top-k: (passage id, score), best first. A query with no indexable word gives nothing.
+    pub fn search(&self, text: &str, k: usize) -> Result<Vec<(String, f32)>> {
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let q = self.query(text)?;
+        let searcher = self.reader.searcher();
+        let top = searcher
+            .search(&q, &TopDocs::with_limit(k).order_by_score())
+            .map_err(|e| lex_err("search", e))?;
+        top.into_iter()
+            .map(|(score, addr)| {
+                let d: TantivyDocument = searcher.doc(addr).map_err(|e| lex_err("read", e))?;
+                let id = d
+                    .get_first(self.id)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                Ok((id, score))
+            })
+            .collect()
+    }
+
+    /// The terms a text is reduced to for one language, for tests and explanations.
+    pub fn analyze(lang_field: &str, text: &str) -> Vec<String> {
+        let lang = FIELDS
+            .iter()
+            .find(|(n, _)| *n == lang_field)
+            .map_or(Language::English, |(_, l)| *l);
+        let mut an = analyzer(lang);
+        let mut ts = an.token_stream(text);
+        let mut out = Vec::new();
+        while ts.advance() {
+            out.push(ts.token().text.clone());
+        }
+        out
+    }
+}
+
+fn remove_stale(dir: &Path, keep: &PathBuf) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            if (name.starts_with("lexical-") || name.starts_with(".lexical-build-")) && &p != keep {
+                let _ = std::fs::remove_dir_all(&p);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn french_analyzer_stems_and_folds() {
+        let t = LexicalIndex::analyze("text_fr", "Les investissements étrangers");
+        assert_eq!(t, ["invest", "etranger"]);
+        let q = LexicalIndex::analyze("text_fr", "investissement etrangers");
+        assert_eq!(q, t);
+    }
+}

@@ -1,0 +1,207 @@
+//! Retrieval over a store: dense (cosine over the model's vectors), lexical (BM25, see
+//! [`lexical`]) or hybrid — both rankings fused by reciprocal rank, which needs no score
+//! calibration between a cosine and a BM25 score.
+
+pub mod lexical;
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::store::{Exclude, SearchMethod, StoredPassage, VectorStore};
+
+pub use lexical::LexicalIndex;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Dense,
+    Lexical,
+    Hybrid,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "dense" => Ok(Mode::Dense),
+            "lexical" => Ok(Mode::Lexical),
+            "hybrid" => Ok(Mode::Hybrid),
+            _ => Err(Error::InvalidArgument(format!(
+                "unknown search mode '{s}'; use dense, lexical or hybrid"
+            ))),
+        }
+    }
+}
+
+/// The constant of reciprocal-rank fusion (Cormack et al., 2009): 60 damps the head of each list
+/// so that one ranking alone cannot decide.
+pub const RRF_K: f32 = 60.0;
+
+/// One search result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    pub rank: usize,
+    /// The ranking score: cosine (dense), BM25 (lexical) or fused reciprocal-rank score (hybrid).
+    pub score: f32,
+    /// Cosine similarity between the query and the passage, whatever the mode (absent for a
+    /// lexical search, which has no query vector).
+    pub dense_score: Option<f32>,
+    /// BM25 score when the passage was in the lexical candidates.
+    pub lexical_score: Option<f32>,
+    pub passage: StoredPassage,
+}
+
+/// What to retrieve.
+pub struct Query<'a> {
+    /// The query vector (dense and hybrid).
+    pub vector: Option<&'a [f32]>,
+    /// The query text (lexical and hybrid).
+    pub text: Option<&'a str>,
+    pub k: usize,
+    pub mode: Mode,
+    pub exclude: Exclude,
+    pub method: SearchMethod,
+}
+
+fn excluded(p: &StoredPassage, ex: &Exclude) -> bool {
+    ex.passage.as_deref() == Some(p.id.as_str())
+        || ex
+            .article
+            .as_ref()
+            .is_some_and(|(d, a)| *d == p.document && *a == p.article_key)
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Run a query against a store (and its lexical index for lexical/hybrid).
+pub fn search(
+    store: &dyn VectorStore,
+    lexical: Option<&LexicalIndex>,
+    q: &Query<'_>,
+) -> Result<Vec<Hit>> {
+    let need_vec = matches!(q.mode, Mode::Dense | Mode::Hybrid);
+    let need_text = matches!(q.mode, Mode::Lexical | Mode::Hybrid);
+    let vector = match (need_vec, q.vector) {
+        (true, None) => {
+            return Err(Error::InvalidArgument(
+                "dense search needs a query vector".into(),
+            ))
+        }
+        (_, v) => v,
+    };
+    if need_text && q.text.is_none() {
+        return Err(Error::InvalidArgument(
+            "lexical search needs query text; `related ID` is dense only".into(),
+        ));
+    }
+    let text = q.text.unwrap_or_default();
+    let lex = || {
+        lexical.ok_or_else(|| {
+            Error::InvalidArgument("lexical search needs the index's lexical part".into())
+        })
+    };
+    match q.mode {
+        Mode::Dense => {
+            let v = vector.unwrap_or_default();
+            let rows = store.nearest(v, q.k, &q.exclude, q.method)?;
+            let ps = store.passages_by_rows(&rows.iter().map(|r| r.row).collect::<Vec<_>>())?;
+            Ok(rows
+                .iter()
+                .zip(ps)
+                .enumerate()
+                .map(|(i, (r, p))| Hit {
+                    rank: i + 1,
+                    score: r.score,
+                    dense_score: Some(r.score),
+                    lexical_score: None,
+                    passage: p,
+                })
+                .collect())
+        }
+        Mode::Lexical => {
+            let hits = lexical_candidates(store, lex()?, text, q.k, &q.exclude)?;
+            Ok(hits
+                .into_iter()
+                .take(q.k)
+                .enumerate()
+                .map(|(i, (p, s))| Hit {
+                    rank: i + 1,
+                    score: s,
+                    dense_score: None,
+                    lexical_score: Some(s),
+                    passage: p,
+                })
+                .collect())
+        }
+        Mode::Hybrid => {
+            let v = vector.unwrap_or_default();
+            // Each list goes deeper than k so that a passage ranked moderately by both can rise.
+            let depth = (q.k * 3).max(50);
+            let rows = store.nearest(v, depth, &q.exclude, q.method)?;
+            let dense = store.passages_by_rows(&rows.iter().map(|r| r.row).collect::<Vec<_>>())?;
+            let lexical = lexical_candidates(store, lex()?, text, depth, &q.exclude)?;
+            let mut fused: HashMap<String, (f32, Option<f32>, Option<f32>, StoredPassage)> =
+                HashMap::new();
+            for (i, (r, p)) in rows.iter().zip(dense).enumerate() {
+                let e = fused.entry(p.id.clone()).or_insert((0.0, None, None, p));
+                e.0 += 1.0 / (RRF_K + (i + 1) as f32);
+                e.1 = Some(r.score);
+            }
+            for (i, (p, s)) in lexical.into_iter().enumerate() {
+                let e = fused.entry(p.id.clone()).or_insert((0.0, None, None, p));
+                e.0 += 1.0 / (RRF_K + (i + 1) as f32);
+                e.2 = Some(s);
+            }
+            let mut all: Vec<_> = fused.into_values().collect();
+            all.sort_by(|a, b| {
+                b.0.total_cmp(&a.0)
+                    .then(b.1.unwrap_or(-1.0).total_cmp(&a.1.unwrap_or(-1.0)))
+                    .then(a.3.id.cmp(&b.3.id))
+            });
+            all.truncate(q.k);
+            all.into_iter()
+                .enumerate()
+                .map(|(i, (s, d, l, p))| {
+                    let d = match d {
+                        Some(d) => Some(d),
+                        None => store.vector(&p.id)?.map(|pv| dot(&pv, v)),
+                    };
+                    Ok(Hit {
+                        rank: i + 1,
+                        score: s,
+                        dense_score: d,
+                        lexical_score: l,
+                        passage: p,
+                    })
+                })
+                .collect()
+        }
+    }
+}
+
+fn lexical_candidates(
+    store: &dyn VectorStore,
+    lex: &LexicalIndex,
+    text: &str,
+    k: usize,
+    ex: &Exclude,
+) -> Result<Vec<(StoredPassage, f32)>> {
+    // Over-fetch by what an exclusion can remove at most (one article), then filter.
+    let extra = if ex.is_empty() { 0 } else { 200 };
+    let mut out = Vec::new();
+    for (id, s) in lex.search(text, k + extra)? {
+        if let Some(p) = store.passage(&id)? {
+            if !excluded(&p, ex) {
+                out.push((p, s));
+            }
+        }
+        if out.len() == k {
+            break;
+        }
+    }
+    Ok(out)
+}
