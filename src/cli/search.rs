@@ -41,7 +41,7 @@ pub struct SearchArgs {
     /// The question or words to look for, in any language the model knows.
     pub query: String,
     /// dense (embeddings), lexical (BM25) or hybrid (both, fused by reciprocal rank).
-    #[arg(long, default_value = "hybrid", value_parser = ["dense", "lexical", "hybrid"])]
+    #[arg(long, default_value = "dense", value_parser = ["dense", "lexical", "hybrid"])]
     pub mode: String,
     #[command(flatten)]
     pub out: ResultArgs,
@@ -71,6 +71,9 @@ fn method(s: &str) -> SearchMethod {
 }
 
 fn open(args: &ResultArgs) -> Result<SqliteStore> {
+    if args.k == 0 {
+        bail!("-k must be at least 1");
+    }
     let store = SqliteStore::open(&args.index.dir)?;
     if store.is_empty()? {
         bail!(

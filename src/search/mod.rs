@@ -2,6 +2,7 @@
 //! [`lexical`]) or hybrid — both rankings fused by reciprocal rank, which needs no score
 //! calibration between a cosine and a BM25 score.
 
+pub mod eval;
 pub mod lexical;
 
 use std::collections::HashMap;

@@ -1,0 +1,533 @@
+//! `semclust index`, `search` and `related` on the sample corpus with the real model: retrieval
+//! quality on a hand-written multilingual question set, the `--json` format, incremental
+//! re-indexing, a writer killed mid-run, and bad input.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use semclust::search::eval::{evaluate, QuestionSet};
+use semclust::search::Mode;
+use semclust::store::{Exclude, SearchMethod, SqliteStore, VectorStore};
+use semclust::{InputKind, Precision};
+
+const MODEL: &str = "multilingual-e5-small";
+
+fn semclust(args: &[&str]) -> Output {
+    common::files(MODEL);
+    Command::new(env!("CARGO_BIN_EXE_semclust"))
+        .args(args)
+        .env("SEMCLUST_CACHE", common::cache_dir())
+        .env("HF_HUB_OFFLINE", "1")
+        .env_remove("SEMCLUST_INDEX")
+        .output()
+        .unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn error_line(o: &Output) -> String {
+    assert!(!o.status.success(), "expected failure, got success");
+    let e = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!e.contains("panicked"), "panic: {e}");
+    let last = e.lines().last().unwrap_or("").to_string();
+    assert!(last.starts_with("semclust: error: "), "stderr: {e}");
+    last
+}
+
+fn summary(o: &Output) -> serde_json::Value {
+    serde_json::from_str(ok(o).trim()).unwrap()
+}
+
+/// One index of the sample corpus, built once by the binary and only read by the tests using it.
+fn shared_index() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("index-shared");
+        let _ = std::fs::remove_dir_all(&dir);
+        let corpus = common::fixture("lemonde-ia-2025.md");
+        let s = summary(&semclust(&[
+            "index",
+            corpus.to_str().unwrap(),
+            "--index",
+            dir.to_str().unwrap(),
+            "--json",
+            "-q",
+        ]));
+        assert_eq!(s["passages"], 98);
+        assert_eq!(s["added"], 98);
+        dir
+    })
+}
+
+fn jsonl(s: &str) -> Vec<serde_json::Value> {
+    s.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+const TRICHE: &str = "Intelligence artificielle : comment ChatGPT métamorphose la triche scolaire";
+
+#[test]
+fn multilingual_questions_find_their_article_and_paragraph() {
+    let dir = shared_index();
+    let store = SqliteStore::open(dir).unwrap();
+    let set: QuestionSet =
+        serde_json::from_slice(&std::fs::read(common::fixture("questions.json")).unwrap()).unwrap();
+    assert!(set.questions.len() >= 30);
+    let e = common::embedder(MODEL, Precision::Q4);
+    let texts: Vec<&str> = set.questions.iter().map(|q| q.q.as_str()).collect();
+    let v = e.embed(&texts, InputKind::Query).unwrap();
+    let vectors: Vec<Vec<f32>> = (0..v.rows()).map(|i| v.row(i).to_vec()).collect();
+    let (s, cases) = evaluate(&store, None, &set, &vectors, Mode::Dense).unwrap();
+    for c in &cases {
+        assert!(
+            c.article_rank.is_some_and(|r| r <= 3),
+            "[{}] {}: article not in the top 3: {:?}",
+            c.lang,
+            c.question,
+            c.top
+        );
+    }
+    // The answer paragraph itself is in the top 5 for at least 9 questions in 10.
+    assert!(s.passage_at_5 >= 0.9, "{s:?}");
+}
+
+#[test]
+fn search_json_carries_the_documented_fields() {
+    let dir = shared_index();
+    let out = ok(&semclust(&[
+        "search",
+        "Wie schummeln Schüler mit ChatGPT bei den Hausaufgaben?",
+        "--index",
+        dir.to_str().unwrap(),
+        "-k",
+        "3",
+        "--json",
+        "-q",
+    ]));
+    let hits = jsonl(&out);
+    assert_eq!(hits.len(), 3);
+    let store = SqliteStore::open(dir).unwrap();
+    for (i, h) in hits.iter().enumerate() {
+        assert_eq!(h["rank"], i + 1);
+        assert_eq!(h["article"], TRICHE, "{h}");
+        assert_eq!(h["document"], "lemonde-ia-2025");
+        let id = h["id"].as_str().unwrap();
+        let p = store.passage(id).unwrap().unwrap();
+        assert_eq!(h["text"], p.text.as_str());
+        assert!(h["score"].as_f64().unwrap() > 0.5);
+        // The span points at the paragraph in the file.
+        let file = std::fs::read_to_string(h["path"].as_str().unwrap()).unwrap();
+        let (a, b) = (
+            h["span"][0].as_u64().unwrap(),
+            h["span"][1].as_u64().unwrap(),
+        );
+        let src: String = file
+            .chars()
+            .skip(a as usize)
+            .take((b - a) as usize)
+            .collect();
+        let first_word = p.text.split_whitespace().nth(1).unwrap();
+        assert!(src.contains(first_word), "{src} / {first_word}");
+    }
+    let scores: Vec<f64> = hits.iter().map(|h| h["score"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]));
+}
+
+#[test]
+fn lexical_hybrid_and_ann_modes_answer() {
+    let dir = shared_index();
+    let d = dir.to_str().unwrap();
+    for extra in [
+        &["--mode", "lexical"][..],
+        &["--mode", "hybrid"],
+        &["--method", "ann"],
+    ] {
+        let mut args = vec![
+            "search",
+            "triche au lycée avec ChatGPT",
+            "--index",
+            d,
+            "--json",
+            "-q",
+        ];
+        args.extend_from_slice(extra);
+        let hits = jsonl(&ok(&semclust(&args)));
+        assert_eq!(hits.len(), 10, "{extra:?}");
+        assert_eq!(hits[0]["article"], TRICHE, "{extra:?}");
+    }
+    // The human format shows rank, score, id and title.
+    let out = ok(&semclust(&[
+        "search",
+        "Mazzucato",
+        "--index",
+        d,
+        "-k",
+        "1",
+        "-q",
+    ]));
+    assert!(out.starts_with(" 1. "), "{out}");
+    assert!(out.contains("lemonde-ia-2025/5/"), "{out}");
+}
+
+#[test]
+fn lead_paragraphs_have_same_article_neighbours() {
+    let store = SqliteStore::open(shared_index()).unwrap();
+    for article in 1..=5 {
+        let id = format!("lemonde-ia-2025/{article}/1");
+        let v = store.vector(&id).unwrap().unwrap();
+        let ex = Exclude {
+            passage: Some(id.clone()),
+            article: None,
+        };
+        let rows = store.nearest(&v, 3, &ex, SearchMethod::Exact).unwrap();
+        let rows: Vec<u32> = rows.iter().map(|r| r.row).collect();
+        let ps = store.passages_by_rows(&rows).unwrap();
+        assert!(ps.iter().all(|p| p.id != id), "itself excluded");
+        assert!(
+            ps.iter().any(|p| p.article_key == article.to_string()),
+            "{id}: no same-article neighbour in {:?}",
+            ps.iter().map(|p| &p.id).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn related_other_articles_excludes_the_own_article() {
+    let d = shared_index().to_str().unwrap();
+    let id = "lemonde-ia-2025/3/3";
+    let all = jsonl(&ok(&semclust(&[
+        "related", id, "--index", d, "-k", "20", "--json", "-q",
+    ])));
+    assert_eq!(all.len(), 20);
+    assert!(all.iter().all(|h| h["id"] != id));
+    assert_eq!(all[0]["article"], TRICHE, "nearest is from its own article");
+    let other = jsonl(&ok(&semclust(&[
+        "related",
+        id,
+        "--other-articles",
+        "--index",
+        d,
+        "-k",
+        "20",
+        "--json",
+        "-q",
+    ])));
+    assert_eq!(other.len(), 20);
+    assert!(other.iter().all(|h| h["article"] != TRICHE), "{other:?}");
+    // Free text: the nearest passages of a text about cheating at school.
+    let t = jsonl(&ok(&semclust(&[
+        "related",
+        "--text",
+        "Les élèves utilisent l'IA pour faire leurs devoirs à la maison.",
+        "--index",
+        d,
+        "-k",
+        "3",
+        "--json",
+        "-q",
+    ])));
+    assert_eq!(t[0]["article"], TRICHE);
+}
+
+fn copy_corpus(dir: &Path) -> PathBuf {
+    let docs = dir.join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::copy(
+        common::fixture("lemonde-ia-2025.md"),
+        docs.join("lemonde-ia-2025.md"),
+    )
+    .unwrap();
+    docs
+}
+
+#[test]
+fn reindexing_is_incremental() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = copy_corpus(tmp.path());
+    let ix = tmp.path().join("ix");
+    let run = || {
+        summary(&semclust(&[
+            "index",
+            docs.to_str().unwrap(),
+            "--index",
+            ix.to_str().unwrap(),
+            "--json",
+            "-q",
+        ]))
+    };
+    let s = run();
+    assert_eq!(
+        (s["added"].as_u64(), s["embedded"].as_u64()),
+        (Some(98), Some(98))
+    );
+
+    let s = run();
+    assert_eq!(s["kept"], 98);
+    assert_eq!(s["embedded"], 0);
+    assert_eq!(
+        (
+            s["added"].as_u64(),
+            s["updated"].as_u64(),
+            s["removed"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0))
+    );
+
+    // One paragraph edited, one new note file.
+    let md = docs.join("lemonde-ia-2025.md");
+    let text = std::fs::read_to_string(&md).unwrap();
+    let edited = text.replacen(
+        "Brookfield a, lui, promis 20 milliards",
+        "Brookfield a, lui, promis 25 milliards",
+        1,
+    );
+    assert_ne!(edited, text);
+    std::fs::write(&md, edited).unwrap();
+    std::fs::write(
+        docs.join("notes.txt"),
+        "Les syndicats demandent d'être consultés avant tout déploiement d'outils d'IA.\n\nUn second paragraphe sur les robots humanoïdes.\n",
+    )
+    .unwrap();
+    let s = run();
+    assert_eq!(s["updated"], 1, "{s}");
+    assert_eq!(s["added"], 2, "{s}");
+    assert_eq!(s["kept"], 97, "{s}");
+    assert_eq!(s["embedded"], 3, "{s}");
+    assert_eq!(s["passages"], 100, "{s}");
+    let store = SqliteStore::open(&ix).unwrap();
+    let p = store.passage("lemonde-ia-2025/1/6").unwrap().unwrap();
+    assert!(p.text.contains("25 milliards"));
+    assert_eq!(store.passage("notes/1/2").unwrap().unwrap().title, "notes");
+    drop(store);
+
+    // The edit undone, the note deleted.
+    std::fs::write(&md, &text).unwrap();
+    std::fs::remove_file(docs.join("notes.txt")).unwrap();
+    let s = run();
+    assert_eq!(s["updated"], 1, "{s}");
+    assert_eq!(s["removed"], 2, "{s}");
+    assert_eq!(s["embedded"], 1, "{s}");
+    assert_eq!(s["passages"], 98, "{s}");
+
+    // A paragraph inserted before the last one of article 5: the last one moves to a new id and
+    // keeps its vector (found by content); only the new text is embedded.
+    let last = "**Mariana Mazzucato**, italo-américaine";
+    assert!(text.contains(last));
+    let inserted = text.replacen(
+        last,
+        &format!("Un paragraphe inséré pour ce test, qui parle de souveraineté.\n\n{last}"),
+        1,
+    );
+    std::fs::write(&md, inserted).unwrap();
+    let s = run();
+    assert_eq!(
+        (s["updated"].as_u64(), s["added"].as_u64()),
+        (Some(1), Some(1)),
+        "{s}"
+    );
+    assert_eq!(s["embedded"], 1, "{s}");
+    let store = SqliteStore::open(&ix).unwrap();
+    assert!(store
+        .passage("lemonde-ia-2025/5/15")
+        .unwrap()
+        .unwrap()
+        .text
+        .starts_with("Mariana Mazzucato, italo"));
+    drop(store);
+
+    // The lexical part follows the store: the removed note is not found any more.
+    let hits = jsonl(&ok(&semclust(&[
+        "search",
+        "robots humanoïdes",
+        "--mode",
+        "lexical",
+        "--index",
+        ix.to_str().unwrap(),
+        "--json",
+        "-q",
+    ])));
+    assert!(hits.iter().all(|h| h["document"] != "notes"));
+}
+
+#[test]
+fn a_killed_indexer_leaves_a_readable_index_and_a_rerun_finishes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    // 200 distinct paragraphs in 20 JSONL records.
+    let paras = &common::parity_texts().passages;
+    let mut lines = String::new();
+    for a in 0..20 {
+        let text: Vec<String> = (0..10)
+            .map(|p| format!("{} (note {a}.{p})", paras[(a * 10 + p) % paras.len()]))
+            .collect();
+        lines.push_str(
+            &serde_json::json!({"id": format!("a{a}"), "title": format!("Record {a}"), "text": text.join("\n\n")})
+                .to_string(),
+        );
+        lines.push('\n');
+    }
+    std::fs::write(docs.join("big.jsonl"), lines).unwrap();
+    let ix = tmp.path().join("ix");
+    common::files(MODEL);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_semclust"))
+        .args([
+            "index",
+            docs.to_str().unwrap(),
+            "--index",
+            ix.to_str().unwrap(),
+            "-q",
+        ])
+        .env("SEMCLUST_CACHE", common::cache_dir())
+        .env("HF_HUB_OFFLINE", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once some passages are committed and before it is done.
+    let started = std::time::Instant::now();
+    let mut seen = 0;
+    while started.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        if let Ok(s) = SqliteStore::open(&ix) {
+            seen = s.len().unwrap_or(0);
+            if seen > 0 {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(seen > 0 && seen < 200, "{seen} passages when killed");
+    let store = SqliteStore::open(&ix).unwrap();
+    let n = store.len().unwrap();
+    assert!(n > 0 && n < 200, "{n}");
+    // Readable: every stored passage has its vector, and search answers.
+    let v = store.vector("big/a0/1").unwrap().unwrap();
+    let hits = store
+        .nearest(&v, 5, &Exclude::default(), SearchMethod::Exact)
+        .unwrap();
+    assert_eq!(hits.len(), 5.min(n));
+    drop(store);
+    let s = summary(&semclust(&[
+        "index",
+        docs.to_str().unwrap(),
+        "--index",
+        ix.to_str().unwrap(),
+        "--json",
+        "-q",
+    ]));
+    assert_eq!(s["passages"], 200, "{s}");
+    assert_eq!(s["kept"].as_u64().unwrap() as usize, n, "{s}");
+    assert_eq!(s["embedded"].as_u64().unwrap() as usize, 200 - n, "{s}");
+}
+
+#[test]
+fn bad_input_is_a_one_line_error_and_keeps_the_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("nothing-here");
+    let e = error_line(&semclust(&[
+        "search",
+        "x",
+        "--index",
+        missing.to_str().unwrap(),
+    ]));
+    assert!(
+        e.contains("no index at") && e.contains("semclust index"),
+        "{e}"
+    );
+
+    let docs = copy_corpus(tmp.path());
+    let ix = tmp.path().join("ix");
+    let ixs = ix.to_str().unwrap();
+    ok(&semclust(&[
+        "index",
+        docs.to_str().unwrap(),
+        "--index",
+        ixs,
+        "-q",
+    ]));
+
+    let e = error_line(&semclust(&["related", "nope/1/1", "--index", ixs]));
+    assert!(e.contains("no passage 'nope/1/1'"), "{e}");
+    let e = error_line(&semclust(&["search", "x", "-k", "0", "--index", ixs]));
+    assert!(e.contains("-k"), "{e}");
+    let e = error_line(&semclust(&["search", "  ", "--index", ixs]));
+    assert!(e.contains("empty"), "{e}");
+
+    // A broken JSONL record stops the run before anything is written.
+    std::fs::write(
+        docs.join("broken.jsonl"),
+        "{\"text\": \"fine\"}\n{\"title\": \"no text\"}\n",
+    )
+    .unwrap();
+    let e = error_line(&semclust(&[
+        "index",
+        docs.to_str().unwrap(),
+        "--index",
+        ixs,
+    ]));
+    assert!(
+        e.contains("broken.jsonl") && e.contains("line 2") && e.contains("\"text\""),
+        "{e}"
+    );
+    std::fs::remove_file(docs.join("broken.jsonl")).unwrap();
+    std::fs::write(docs.join("latin1.txt"), b"caf\xe9\n").unwrap();
+    let e = error_line(&semclust(&[
+        "index",
+        docs.to_str().unwrap(),
+        "--index",
+        ixs,
+    ]));
+    assert!(e.contains("latin1.txt") && e.contains("UTF-8"), "{e}");
+    std::fs::remove_file(docs.join("latin1.txt")).unwrap();
+    assert_eq!(SqliteStore::open(&ix).unwrap().len().unwrap(), 98);
+
+    // Another precision (or model) than the index's is refused.
+    let e = error_line(&semclust(&[
+        "index",
+        docs.to_str().unwrap(),
+        "--index",
+        ixs,
+        "--precision",
+        "f32",
+    ]));
+    assert!(
+        e.contains("was built with multilingual-e5-small (q4"),
+        "{e}"
+    );
+    assert_eq!(SqliteStore::open(&ix).unwrap().len().unwrap(), 98);
+
+    let e = error_line(&semclust(&[
+        "index",
+        tmp.path().join("absent.md").to_str().unwrap(),
+        "--index",
+        ixs,
+    ]));
+    assert!(e.contains("absent.md"), "{e}");
+    let e = error_line(&semclust(&["index", "Cargo.toml", "--index", ixs]));
+    assert!(e.contains("unknown file type"), "{e}");
+
+    // A damaged database file is named, not a panic.
+    let bad = tmp.path().join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(bad.join("index.sqlite"), vec![b'x'; 4096]).unwrap();
+    let e = error_line(&semclust(&[
+        "search",
+        "x",
+        "--index",
+        bad.to_str().unwrap(),
+    ]));
+    assert!(e.contains("index.sqlite"), "{e}");
+}
