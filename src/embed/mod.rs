@@ -10,7 +10,7 @@
 mod batch;
 mod bert;
 pub mod device;
-mod f32kernel;
+pub(crate) mod f32kernel;
 pub(crate) mod ops;
 mod q4kernel;
 mod tokenize;

@@ -200,13 +200,14 @@ impl SqliteStore {
             .conn
             .prepare("SELECT id, document, article, vector FROM passages ORDER BY id")
             .map_err(|e| self.err(e))?;
+        let n = self.len()?;
         let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
         let mut l = Loaded {
-            ids: Vec::new(),
-            groups: Vec::new(),
+            ids: Vec::with_capacity(n),
+            groups: Vec::with_capacity(n),
             group_of: HashMap::new(),
-            row_of: HashMap::new(),
-            data: Vec::new(),
+            row_of: HashMap::with_capacity(n),
+            data: crate::util::alloc::huge_page_vec(n * dim),
         };
         while let Some(r) = rows.next().map_err(|e| self.err(e))? {
             let id: String = r.get(0).map_err(|e| self.err(e))?;

@@ -1,0 +1,169 @@
+//! Exact and approximate search at scale, on synthetic normalised 384-d vectors.
+//!
+//! `cargo bench --bench search_scale -- [--sizes 100000,1000000] [--queries 1000] [--out DIR]`
+//!
+//! For each size: exact top-10 on one thread, one query at a time and in one batch, beside the
+//! single-thread memory-bandwidth bound (a streaming read of the same matrix); then the HNSW
+//! graph (usearch, M=16, ef_construction=128) built on all threads, searched on one thread at
+//! several ef, with recall@10 against the exact results. It writes `data-N.npy`,
+//! `queries-N.npy` and `truth-N.npy` to DIR (default target/search-bench) so that
+//! `benches/peers/search_peers.py` runs numpy, faiss and hnswlib on the same data.
+//!
+//! The vectors are drawn around 2,000 random centres (like topics in a collection), so that
+//! neighbourhoods have structure, as real embeddings do; uniformly random vectors would be the
+//! worst case for any graph index.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use semclust::store::ann::{AnnParams, Hnsw};
+use semclust::store::flat;
+
+const DIM: usize = 384;
+const K: usize = 10;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+    fn gauss(&mut self) -> f32 {
+        let (u, v) = (self.next(), self.next());
+        ((-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()) as f32
+    }
+}
+
+fn normalise(v: &mut [f32]) {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter_mut().for_each(|x| *x /= n);
+}
+
+/// `n` unit vectors around `centres`, with noise of the given relative size.
+fn draw(rng: &mut Rng, centres: &[f32], n: usize, noise: f32) -> Vec<f32> {
+    let nc = centres.len() / DIM;
+    let mut out = vec![0f32; n * DIM];
+    for row in out.chunks_mut(DIM) {
+        let c = (rng.next() * nc as f64) as usize % nc;
+        let mut g: Vec<f32> = (0..DIM).map(|_| rng.gauss()).collect();
+        normalise(&mut g);
+        for (j, x) in row.iter_mut().enumerate() {
+            *x = centres[c * DIM + j] + noise * g[j];
+        }
+        normalise(row);
+    }
+    out
+}
+
+/// Single-thread streaming read bandwidth over `data`, in bytes/s (best of 5).
+fn read_bandwidth(data: &[f32]) -> f64 {
+    let mut best = f64::MAX;
+    let mut sink = 0f32;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let mut acc = [0f32; 32];
+        for c in data.chunks_exact(32) {
+            for (a, x) in acc.iter_mut().zip(c) {
+                *a += x;
+            }
+        }
+        sink += acc.iter().sum::<f32>();
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    std::hint::black_box(sink);
+    (data.len() * 4) as f64 / best
+}
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn main() -> anyhow::Result<()> {
+    let sizes: Vec<usize> = arg("--sizes")
+        .unwrap_or_else(|| "100000".into())
+        .split(',')
+        .map(|s| s.trim().parse())
+        .collect::<Result<_, _>>()?;
+    let nq: usize = arg("--queries").map_or(Ok(1000), |s| s.parse())?;
+    let out = PathBuf::from(arg("--out").unwrap_or_else(|| "target/search-bench".into()));
+    std::fs::create_dir_all(&out)?;
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let threads = rayon::current_num_threads();
+    println!("# search_scale: dim {DIM}, k {K}, {nq} queries, build threads {threads}");
+
+    for &n in &sizes {
+        let mut rng = Rng(0x5EED_0000 + n as u64);
+        let mut centres: Vec<f32> = (0..2000 * DIM).map(|_| rng.gauss()).collect();
+        centres.chunks_mut(DIM).for_each(normalise);
+        // The store keeps its matrix in huge pages; so does the benchmark.
+        let mut data = semclust::util::alloc::huge_page_vec(n * DIM);
+        data.extend(draw(&mut rng, &centres, n, 0.9));
+        let queries = draw(&mut rng, &centres, nq, 0.9);
+
+        // Exact, one thread.
+        let single_n = nq.min(if n > 200_000 { 50 } else { 200 });
+        let t = Instant::now();
+        one.install(|| {
+            for q in queries.chunks(DIM).take(single_n) {
+                std::hint::black_box(flat::top_k(&data, DIM, q, K, &|_| false));
+            }
+        });
+        let single_qps = single_n as f64 / t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let truth = one.install(|| flat::top_k_batch(&data, DIM, &queries, K));
+        let batch_qps = nq as f64 / t.elapsed().as_secs_f64();
+        let bw = read_bandwidth(&data);
+        let bound = bw / (n * DIM * 4) as f64;
+        println!(
+            "{}",
+            serde_json::json!({"bench": "exact", "n": n, "threads": 1, "single_query_qps": single_qps,
+                "batch_qps": batch_qps, "read_bandwidth_gbs": bw / 1e9, "bandwidth_bound_qps": bound,
+                "single_vs_bound": single_qps / bound})
+        );
+
+        let truth_ids: Vec<f32> = truth
+            .iter()
+            .flat_map(|h| h.iter().map(|r| r.row as f32))
+            .collect();
+        for (name, v, rows, cols) in [
+            ("data", &data, n, DIM),
+            ("queries", &queries, nq, DIM),
+            ("truth", &truth_ids, nq, K),
+        ] {
+            let path = out.join(format!("{name}-{n}.npy"));
+            let mut w = std::io::BufWriter::new(std::fs::File::create(&path)?);
+            semclust::util::npy::write_f32(&mut w, v, rows, cols)?;
+        }
+
+        // HNSW.
+        let params = AnnParams::default();
+        let t = Instant::now();
+        let mut h = Hnsw::build(&data, DIM, params)?;
+        let build_s = t.elapsed().as_secs_f64();
+        for ef in [32, 64, 128] {
+            h.set_ef_search(ef);
+            let t = Instant::now();
+            let mut found = 0usize;
+            for (qi, q) in queries.chunks(DIM).enumerate() {
+                let got = h.search(q, K, None)?;
+                let want: Vec<u32> = truth[qi].iter().map(|r| r.row).collect();
+                found += got.iter().filter(|g| want.contains(&g.row)).count();
+            }
+            let qps = nq as f64 / t.elapsed().as_secs_f64();
+            println!(
+                "{}",
+                serde_json::json!({"bench": "hnsw", "engine": "usearch", "n": n, "m": params.m,
+                    "ef_construction": params.ef_construction, "ef_search": ef, "build_threads": threads,
+                    "build_s": build_s, "search_threads": 1, "qps": qps,
+                    "recall_at_10": found as f64 / (nq * K) as f64})
+            );
+        }
+    }
+    Ok(())
+}
