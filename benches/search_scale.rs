@@ -19,44 +19,11 @@ use std::time::Instant;
 use semclust::store::ann::{AnnParams, Hnsw};
 use semclust::store::flat;
 
-const DIM: usize = 384;
+#[path = "common/synth.rs"]
+mod synth;
+use synth::{arg, centres, draw, Rng, DIM};
+
 const K: usize = 10;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-    fn gauss(&mut self) -> f32 {
-        let (u, v) = (self.next(), self.next());
-        ((-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()) as f32
-    }
-}
-
-fn normalise(v: &mut [f32]) {
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    v.iter_mut().for_each(|x| *x /= n);
-}
-
-/// `n` unit vectors around `centres`, with noise of the given relative size.
-fn draw(rng: &mut Rng, centres: &[f32], n: usize, noise: f32) -> Vec<f32> {
-    let nc = centres.len() / DIM;
-    let mut out = vec![0f32; n * DIM];
-    for row in out.chunks_mut(DIM) {
-        let c = (rng.next() * nc as f64) as usize % nc;
-        let mut g: Vec<f32> = (0..DIM).map(|_| rng.gauss()).collect();
-        normalise(&mut g);
-        for (j, x) in row.iter_mut().enumerate() {
-            *x = centres[c * DIM + j] + noise * g[j];
-        }
-        normalise(row);
-    }
-    out
-}
 
 /// Single-thread streaming read bandwidth over `data`, in bytes/s (best of 5).
 fn read_bandwidth(data: &[f32]) -> f64 {
@@ -77,13 +44,6 @@ fn read_bandwidth(data: &[f32]) -> f64 {
     (data.len() * 4) as f64 / best
 }
 
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
 fn main() -> anyhow::Result<()> {
     let sizes: Vec<usize> = arg("--sizes")
         .unwrap_or_else(|| "100000".into())
@@ -99,8 +59,7 @@ fn main() -> anyhow::Result<()> {
 
     for &n in &sizes {
         let mut rng = Rng(0x5EED_0000 + n as u64);
-        let mut centres: Vec<f32> = (0..2000 * DIM).map(|_| rng.gauss()).collect();
-        centres.chunks_mut(DIM).for_each(normalise);
+        let centres = centres(&mut rng, 2000);
         // The store keeps its matrix in huge pages; so does the benchmark.
         let mut data = semclust::util::alloc::huge_page_vec(n * DIM);
         data.extend(draw(&mut rng, &centres, n, 0.9));

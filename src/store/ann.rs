@@ -27,7 +27,7 @@ impl Default for AnnParams {
         Self {
             m: 16,
             ef_construction: 128,
-            ef_search: 64,
+            ef_search: 128,
         }
     }
 }

@@ -46,7 +46,7 @@ pub struct StoredPassage {
     pub id: String,
     /// The document (file) key.
     pub document: String,
-    /// The file the document was read from, as given to `semclust index`.
+    /// The file the document was read from (absolute path at indexing time).
     pub path: String,
     /// Article key within the document.
     pub article_key: String,
