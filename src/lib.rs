@@ -13,11 +13,13 @@
 //! # Ok::<(), semclust::Error>(())
 //! ```
 
+pub mod cluster;
 pub mod corpus;
 pub mod embed;
 pub mod error;
 pub mod indexing;
 pub mod model;
+pub mod report;
 pub mod search;
 pub mod store;
 pub mod util;

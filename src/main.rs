@@ -16,6 +16,8 @@ fn main() -> ExitCode {
         cli::Command::Index(a) => cli::index::run(a),
         cli::Command::Search(a) => cli::search::run_search(a),
         cli::Command::Related(a) => cli::search::run_related(a),
+        cli::Command::Themes(a) => cli::themes::run_themes(a),
+        cli::Command::Report(a) => cli::themes::run_report(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,36 +13,7 @@ use semclust::search::Mode;
 use semclust::store::{Exclude, SearchMethod, SqliteStore, VectorStore};
 use semclust::{InputKind, Precision};
 
-const MODEL: &str = "multilingual-e5-small";
-
-fn semclust(args: &[&str]) -> Output {
-    common::files(MODEL);
-    Command::new(env!("CARGO_BIN_EXE_semclust"))
-        .args(args)
-        .env("SEMCLUST_CACHE", common::cache_dir())
-        .env("HF_HUB_OFFLINE", "1")
-        .env_remove("SEMCLUST_INDEX")
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn error_line(o: &Output) -> String {
-    assert!(!o.status.success(), "expected failure, got success");
-    let e = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(!e.contains("panicked"), "panic: {e}");
-    let last = e.lines().last().unwrap_or("").to_string();
-    assert!(last.starts_with("semclust: error: "), "stderr: {e}");
-    last
-}
+use common::{error_line, ok, semclust};
 
 fn summary(o: &Output) -> serde_json::Value {
     serde_json::from_str(ok(o).trim()).unwrap()
@@ -84,7 +55,7 @@ fn multilingual_questions_find_their_article_and_paragraph() {
     let set: QuestionSet =
         serde_json::from_slice(&std::fs::read(common::fixture("questions.json")).unwrap()).unwrap();
     assert!(set.questions.len() >= 30);
-    let e = common::embedder(MODEL, Precision::Q4);
+    let e = common::embedder("multilingual-e5-small", Precision::Q4);
     let texts: Vec<&str> = set.questions.iter().map(|q| q.q.as_str()).collect();
     let v = e.embed(&texts, InputKind::Query).unwrap();
     let vectors: Vec<Vec<f32>> = (0..v.rows()).map(|i| v.row(i).to_vec()).collect();
@@ -380,7 +351,7 @@ fn a_killed_indexer_leaves_a_readable_index_and_a_rerun_finishes() {
     }
     std::fs::write(docs.join("big.jsonl"), lines).unwrap();
     let ix = tmp.path().join("ix");
-    common::files(MODEL);
+    common::files("multilingual-e5-small");
     let mut child = Command::new(env!("CARGO_BIN_EXE_semclust"))
         .args([
             "index",

@@ -5,6 +5,7 @@ pub mod embed;
 pub mod index;
 pub mod models;
 pub mod search;
+pub mod themes;
 
 use std::path::PathBuf;
 
@@ -37,6 +38,10 @@ pub enum Command {
     Search(search::SearchArgs),
     /// Passages related to a stored passage (or to a text).
     Related(search::RelatedArgs),
+    /// Themes across articles: k-means over the passages, key terms, representative passages.
+    Themes(themes::ThemesArgs),
+    /// Write the theme report (HTML with a map, Markdown, JSON); with PATHs, index them first.
+    Report(themes::ReportArgs),
 }
 
 /// The index folder; shared by every command that reads or writes one.

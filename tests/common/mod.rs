@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};
 
 use semclust::model::{self, ModelFiles};
@@ -74,4 +75,37 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
     let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
     let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
     dot / (na * nb)
+}
+
+/// The binary with the default model in the shared cache, the hub off, no index from the
+/// environment.
+pub fn semclust(args: &[&str]) -> Output {
+    files("multilingual-e5-small");
+    Command::new(env!("CARGO_BIN_EXE_semclust"))
+        .args(args)
+        .env("SEMCLUST_CACHE", cache_dir())
+        .env("HF_HUB_OFFLINE", "1")
+        .env_remove("SEMCLUST_INDEX")
+        .output()
+        .unwrap()
+}
+
+/// Stdout of a run that must succeed.
+pub fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+/// The one error line of a run that must fail, without a panic.
+pub fn error_line(o: &Output) -> String {
+    assert!(!o.status.success(), "expected failure, got success");
+    let e = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!e.contains("panicked"), "panic: {e}");
+    let last = e.lines().last().unwrap_or("").to_string();
+    assert!(last.starts_with("semclust: error: "), "stderr: {e}");
+    last
 }

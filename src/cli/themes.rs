@@ -1,0 +1,228 @@
+//! `semclust themes` (themes on the terminal or as JSON) and `semclust report` (the theme report
+//! as HTML, Markdown and JSON files; with PATHs, the files are indexed first).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+use semclust::cluster::{self, KChoice, KScore, ThemeOptions, Themes, DEFAULT_SEED};
+use semclust::report::{self, Format, Report};
+use semclust::store::{SqliteStore, VectorStore};
+
+use super::{index, notify, IndexDir, ModelArgs};
+
+/// Clustering options shared by `themes` and `report`.
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    /// Number of themes, or auto: try 2 to about √n (at most 30) and keep the best silhouette.
+    #[arg(long, default_value = "auto", value_name = "N|auto")]
+    pub k: String,
+    /// Seed of the k-means++ draws: the same seed on the same index gives the same themes.
+    #[arg(long, default_value_t = DEFAULT_SEED)]
+    pub seed: u64,
+    /// k-means restarts; the one with the lowest inertia is kept.
+    #[arg(long, default_value_t = 10)]
+    pub restarts: usize,
+    #[command(flatten)]
+    pub index: IndexDir,
+    /// No progress messages.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ThemesArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// The themes and every passage with its theme as one JSON document (fields in the README).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Files or folders to index first (incrementally), as `semclust index` does; without them
+    /// the report covers the index as it is.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Folder the report is written to (created if absent).
+    #[arg(long, default_value = "semclust-report", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Formats to write, comma-separated: html, md, json.
+    #[arg(long, default_value = "html,md,json", value_delimiter = ',')]
+    pub format: Vec<String>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// For indexing PATHs: q4, f32 or f16 (default: q4 on CPU, f16 on GPU).
+    #[arg(long)]
+    pub precision: Option<String>,
+    /// For indexing PATHs: auto, cpu, cuda[:N] or metal[:N].
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+}
+
+fn compute(args: &ClusterArgs) -> Result<Themes> {
+    let k: KChoice = args.k.parse()?;
+    if args.restarts == 0 {
+        bail!("--restarts must be at least 1");
+    }
+    let store = SqliteStore::open(&args.index.dir)?;
+    let n = store.len()?;
+    if n == 0 {
+        bail!(
+            "index {} holds no passage; run `semclust index PATH --index {}`",
+            args.index.dir.display(),
+            args.index.dir.display()
+        );
+    }
+    let opts = ThemeOptions {
+        k,
+        seed: args.seed,
+        n_runs: args.restarts,
+        ..ThemeOptions::default()
+    };
+    if !args.quiet {
+        match k {
+            KChoice::Auto => notify(&format!(
+                "clustering {n} passages, choosing k by silhouette ({} restarts per k)",
+                args.restarts
+            )),
+            KChoice::Fixed(k) => notify(&format!(
+                "clustering {n} passages into {k} themes ({} restarts)",
+                args.restarts
+            )),
+        }
+    }
+    let quiet = args.quiet;
+    let themes = cluster::themes(&store, &opts, |s: &KScore| {
+        if !quiet {
+            notify(&format!(
+                "k = {:>2}: silhouette {:.4}, inertia {:.2}",
+                s.k, s.silhouette, s.inertia
+            ))
+        }
+    })?;
+    Ok(themes)
+}
+
+pub fn run_themes(args: ThemesArgs) -> Result<()> {
+    let themes = compute(&args.cluster)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer(&mut out, &themes)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    print_themes(&mut out, &themes)?;
+    Ok(())
+}
+
+fn print_themes(out: &mut impl Write, t: &Themes) -> std::io::Result<()> {
+    let f = &t.facts;
+    writeln!(
+        out,
+        "{} themes over {} passages from {} articles (k {}; silhouette {:.3}; seed {})",
+        f.k, f.passages, f.articles, f.k_choice, f.silhouette, f.seed
+    )?;
+    if let Some(scores) = &t.k_scores {
+        let tried: Vec<String> = scores
+            .iter()
+            .map(|s| format!("k={} {:.3}", s.k, s.silhouette))
+            .collect();
+        writeln!(out, "silhouette by k: {}", tried.join(", "))?;
+    }
+    for th in &t.themes {
+        writeln!(
+            out,
+            "\nTheme {}: {}  ({} passages, {} of {} articles)",
+            th.id, th.label, th.size, th.spread, f.articles
+        )?;
+        let terms: Vec<&str> = th.terms.iter().map(|x| x.term.as_str()).collect();
+        writeln!(out, "  key terms: {}", terms.join(", "))?;
+        let arts: Vec<String> = th
+            .articles
+            .iter()
+            .map(|a| format!("{} ({})", report::snippet(&a.article, 50), a.passages))
+            .collect();
+        writeln!(out, "  articles:  {}", arts.join("; "))?;
+        for r in &th.representatives {
+            writeln!(
+                out,
+                "  {:.3}  {}  {}",
+                r.similarity,
+                r.id,
+                report::snippet(&r.text.replace('\n', " "), 110)
+            )?;
+        }
+    }
+    writeln!(out, "\nArticles × themes (passages)")?;
+    let width = t
+        .table
+        .iter()
+        .map(|r| report::snippet(&r.article, 48).chars().count())
+        .max()
+        .unwrap_or(10)
+        .max(10);
+    write!(out, "{:width$}", "")?;
+    for th in &t.themes {
+        write!(out, " {:>4}", th.id)?;
+    }
+    writeln!(out, " {:>6}", "total")?;
+    for row in &t.table {
+        let name = report::snippet(&row.article, 48);
+        write!(out, "{name}{}", " ".repeat(width - name.chars().count()))?;
+        for &c in &row.counts {
+            if c == 0 {
+                write!(out, " {:>4}", "·")?;
+            } else {
+                write!(out, " {c:>4}")?;
+            }
+        }
+        writeln!(out, " {:>6}", row.total)?;
+    }
+    Ok(())
+}
+
+pub fn run_report(args: ReportArgs) -> Result<()> {
+    let formats: Vec<Format> = args
+        .format
+        .iter()
+        .map(|s| s.parse())
+        .collect::<Result<_, _>>()?;
+    if formats.is_empty() {
+        bail!("--format: name at least one of html, md, json");
+    }
+    if !args.paths.is_empty() {
+        index::run(index::IndexArgs {
+            paths: args.paths.clone(),
+            index: args.cluster.index.clone(),
+            model: args.model.clone(),
+            precision: args.precision.clone(),
+            device: args.device.clone(),
+            quiet: args.cluster.quiet,
+            json: false,
+        })?;
+    }
+    let themes = compute(&args.cluster)?;
+    let rep = Report::new(&themes, &args.cluster.index.dir);
+    let written = report::write(&rep, &args.out, &formats)
+        .with_context(|| format!("report folder {}", args.out.display()))?;
+    let mut names = written.iter().map(|p| p.display().to_string());
+    let main = names.next().unwrap_or_default();
+    let rest: Vec<String> = names.collect();
+    println!(
+        "report: {main}{} — {} themes over {} passages",
+        if rest.is_empty() {
+            String::new()
+        } else {
+            format!(" (also {})", rest.join(", "))
+        },
+        themes.facts.k,
+        themes.facts.passages
+    );
+    Ok(())
+}

@@ -1,0 +1,233 @@
+//! k-means over row-major vectors with linfa-clustering: k-means++ initialisation, several
+//! restarts with the lowest inertia kept, a seeded generator so that a run is reproducible.
+//!
+//! linfa computes a distance per (passage, centroid) pair through its `Distance` trait; its own
+//! `L2Dist` goes through ndarray iterators, so [`FastL2`] gives it a squared distance over
+//! contiguous slices that the compiler vectorises with AVX2 / AVX-512 where the CPU has them.
+
+use linfa::traits::Fit;
+use linfa::DatasetBase;
+use linfa_clustering::{KMeans, KMeansInit};
+use linfa_nn::distance::Distance;
+use ndarray::{ArrayView, ArrayView2, Dimension};
+use rand_xoshiro::rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256Plus;
+
+use crate::error::{Error, Result};
+
+/// Euclidean distance for linfa, squared as its "reduced" distance.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FastL2;
+
+impl Distance<f32> for FastL2 {
+    fn distance<D: Dimension>(&self, a: ArrayView<f32, D>, b: ArrayView<f32, D>) -> f32 {
+        self.rdistance(a, b).sqrt()
+    }
+
+    fn rdistance<D: Dimension>(&self, a: ArrayView<f32, D>, b: ArrayView<f32, D>) -> f32 {
+        match (a.as_slice(), b.as_slice()) {
+            (Some(x), Some(y)) if x.len() == y.len() => sq_dist(x, y),
+            _ => a.iter().zip(b.iter()).map(|(x, y)| (x - y) * (x - y)).sum(),
+        }
+    }
+
+    fn rdist_to_dist(&self, rdist: f32) -> f32 {
+        rdist.sqrt()
+    }
+
+    fn dist_to_rdist(&self, dist: f32) -> f32 {
+        dist * dist
+    }
+}
+
+/// Squared Euclidean distance of two equally long slices.
+pub fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F is present; the body only indexes within the slices.
+            return unsafe { sq_dist_avx512(a, b) };
+        }
+        if crate::embed::ops::avx2_fma() {
+            // SAFETY: AVX2 and FMA are present.
+            return unsafe { sq_dist_avx2(a, b) };
+        }
+    }
+    sq_dist_portable(a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn sq_dist_avx512(a: &[f32], b: &[f32]) -> f32 {
+    sq_dist_portable(a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn sq_dist_avx2(a: &[f32], b: &[f32]) -> f32 {
+    sq_dist_portable(a, b)
+}
+
+/// Sixteen independent sums: the compiler keeps them in vector registers, which a single
+/// running sum (a chain of dependent float additions it may not reorder) would forbid.
+#[inline(always)]
+fn sq_dist_portable(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..16 {
+            let d = x[i] - y[i];
+            acc[i] += d * d;
+        }
+    }
+    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| (x - y) * (x - y)).sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+/// k-means settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KMeansParams {
+    pub k: usize,
+    pub seed: u64,
+    /// Restarts from different k-means++ draws; the lowest inertia is kept.
+    pub n_runs: usize,
+    pub max_iterations: u64,
+    /// Stop when the centroids move less than this (Euclidean norm of the change).
+    pub tolerance: f32,
+}
+
+impl KMeansParams {
+    pub fn new(k: usize, seed: u64) -> Self {
+        Self {
+            k,
+            seed,
+            n_runs: 10,
+            max_iterations: 300,
+            tolerance: 1e-4,
+        }
+    }
+}
+
+/// The outcome of k-means.
+#[derive(Debug, Clone)]
+pub struct Clustering {
+    pub k: usize,
+    pub dim: usize,
+    /// Cluster of each row.
+    pub labels: Vec<usize>,
+    /// `k × dim`, row-major.
+    pub centroids: Vec<f32>,
+    /// Sum of squared distances of the rows to their centroid.
+    pub inertia: f64,
+}
+
+impl Clustering {
+    pub fn centroid(&self, c: usize) -> &[f32] {
+        &self.centroids[c * self.dim..(c + 1) * self.dim]
+    }
+
+    pub fn sizes(&self) -> Vec<usize> {
+        let mut s = vec![0; self.k];
+        for &l in &self.labels {
+            s[l] += 1;
+        }
+        s
+    }
+}
+
+/// Number of distinct rows (bit for bit): k-means cannot make more non-empty clusters.
+pub fn distinct_rows(data: &[f32], dim: usize) -> usize {
+    let mut seen = std::collections::HashSet::new();
+    for row in data.chunks_exact(dim) {
+        seen.insert(row.iter().map(|x| x.to_bits()).collect::<Vec<u32>>());
+    }
+    seen.len()
+}
+
+/// Cluster the rows of `data` (`n × dim`) into `p.k` groups.
+pub fn kmeans(data: &[f32], dim: usize, p: &KMeansParams) -> Result<Clustering> {
+    let n = data.len().checked_div(dim).unwrap_or(0);
+    if p.k == 0 {
+        return Err(Error::InvalidArgument(
+            "k must be at least 1 (or use --k auto)".into(),
+        ));
+    }
+    if n == 0 {
+        return Err(Error::InvalidArgument(
+            "nothing to cluster: the index holds no passages; add some with `semclust index PATH`"
+                .into(),
+        ));
+    }
+    if p.k > n {
+        return Err(Error::InvalidArgument(format!(
+            "k = {} is more than the {n} passages in the index; choose k ≤ {n}",
+            p.k
+        )));
+    }
+    let distinct = distinct_rows(data, dim);
+    if p.k > distinct {
+        return Err(Error::InvalidArgument(format!(
+            "k = {} is more than the {distinct} distinct passages in the index ({n} with \
+             duplicates); choose k ≤ {distinct}",
+            p.k
+        )));
+    }
+    let records = ArrayView2::from_shape((n, dim), data)
+        .map_err(|e| Error::InvalidArgument(format!("vectors: {e}")))?;
+    let dataset = DatasetBase::from(records);
+    let rng = Xoshiro256Plus::seed_from_u64(p.seed);
+    let model = KMeans::params_with(p.k, rng, FastL2)
+        .n_runs(p.n_runs.max(1))
+        .max_n_iterations(p.max_iterations.max(1))
+        .tolerance(p.tolerance)
+        .init_method(KMeansInit::KMeansPlusPlus)
+        .fit(&dataset)
+        .map_err(|e| Error::InvalidArgument(format!("k-means: {e}")))?;
+    let centroids: Vec<f32> = model.centroids().iter().copied().collect();
+    let mut labels = vec![0usize; n];
+    let mut inertia = 0f64;
+    {
+        use rayon::prelude::*;
+        let assigned: Vec<(usize, f32)> = data
+            .par_chunks(dim)
+            .map(|row| nearest_centroid(row, &centroids, dim))
+            .collect();
+        for (l, (c, d)) in labels.iter_mut().zip(assigned) {
+            *l = c;
+            inertia += d as f64;
+        }
+    }
+    Ok(Clustering {
+        k: p.k,
+        dim,
+        labels,
+        centroids,
+        inertia,
+    })
+}
+
+/// Closest centroid and its squared distance.
+pub fn nearest_centroid(row: &[f32], centroids: &[f32], dim: usize) -> (usize, f32) {
+    let mut best = (0, f32::INFINITY);
+    for (c, cen) in centroids.chunks_exact(dim).enumerate() {
+        let d = sq_dist(row, cen);
+        if d < best.1 {
+            best = (c, d);
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_distance_matches_the_plain_sum() {
+        let a: Vec<f32> = (0..37).map(|i| (i as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..37).map(|i| (i as f32 * 0.11).cos()).collect();
+        let plain: f32 = a.iter().zip(&b).map(|(x, y)| (x - y) * (x - y)).sum();
+        assert!((sq_dist(&a, &b) - plain).abs() < 1e-4);
+    }
+}

@@ -1,0 +1,412 @@
+//! Themes across articles: k-means over the passage vectors, key terms per theme (class-based
+//! TF-IDF), the passages nearest each centroid, the articles each theme spans, an article ×
+//! theme table and a 2-D map. [`Themes`] is the report's model: the CLI prints it, the report
+//! renders it as HTML, Markdown or JSON.
+
+pub mod choose;
+pub mod kmeans;
+pub mod project;
+pub mod terms;
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+pub use choose::{auto_range, best_k, silhouette, KScore};
+pub use kmeans::{kmeans, Clustering, KMeansParams};
+pub use terms::Term;
+
+use crate::error::{Error, Result};
+use crate::store::{StoredPassage, VectorStore};
+
+/// The default seed: a run is reproducible unless the user asks for another draw.
+pub const DEFAULT_SEED: u64 = 42;
+
+/// How k is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KChoice {
+    Fixed(usize),
+    /// Sweep [`auto_range`] and keep the best silhouette.
+    Auto,
+}
+
+impl std::str::FromStr for KChoice {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(KChoice::Auto);
+        }
+        match s.parse::<usize>() {
+            Ok(0) => Err(Error::InvalidArgument(
+                "--k must be at least 1, or auto".into(),
+            )),
+            Ok(k) => Ok(KChoice::Fixed(k)),
+            Err(_) => Err(Error::InvalidArgument(format!(
+                "--k '{s}': expected a number of themes or auto"
+            ))),
+        }
+    }
+}
+
+/// Settings of a theme run.
+#[derive(Debug, Clone, Copy)]
+pub struct ThemeOptions {
+    pub k: KChoice,
+    pub seed: u64,
+    /// k-means restarts (k-means++ draws); the lowest inertia is kept.
+    pub n_runs: usize,
+    /// Key terms kept per theme (the label uses the first three).
+    pub terms: usize,
+    /// Representative passages per theme.
+    pub representatives: usize,
+}
+
+impl Default for ThemeOptions {
+    fn default() -> Self {
+        Self {
+            k: KChoice::Fixed(5),
+            seed: DEFAULT_SEED,
+            n_runs: 10,
+            terms: 10,
+            representatives: 3,
+        }
+    }
+}
+
+/// A passage that stands for its theme.
+#[derive(Debug, Clone, Serialize)]
+pub struct Representative {
+    pub id: String,
+    pub article: String,
+    pub document: String,
+    /// Cosine similarity to the theme's (normalised) centroid.
+    pub similarity: f32,
+    pub text: String,
+}
+
+/// How many of a theme's passages come from one article.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArticleShare {
+    pub article: String,
+    pub document: String,
+    pub passages: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Theme {
+    /// 1-based, ordered by size (largest first).
+    pub id: usize,
+    pub label: String,
+    pub size: usize,
+    pub terms: Vec<Term>,
+    pub representatives: Vec<Representative>,
+    /// Number of articles with at least one passage in the theme.
+    pub spread: usize,
+    pub articles: Vec<ArticleShare>,
+}
+
+/// One row of the article × theme table.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArticleRow {
+    pub article: String,
+    pub document: String,
+    /// Passages of the article in each theme, in theme order.
+    pub counts: Vec<usize>,
+    pub total: usize,
+}
+
+/// Every passage with its theme and its place on the map.
+#[derive(Debug, Clone, Serialize)]
+pub struct PassageTheme {
+    pub id: String,
+    pub article: String,
+    pub document: String,
+    pub theme: usize,
+    pub x: f32,
+    pub y: f32,
+    pub text: String,
+}
+
+/// The facts of the run, printed with every report.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunFacts {
+    pub model: String,
+    pub revision: String,
+    pub precision: String,
+    pub dimension: usize,
+    pub passages: usize,
+    pub articles: usize,
+    pub k: usize,
+    /// "fixed" or "auto (silhouette)".
+    pub k_choice: String,
+    pub seed: u64,
+    pub restarts: usize,
+    pub silhouette: f64,
+    pub inertia: f64,
+    /// Share of the vectors' variance the map's two axes show.
+    pub map_explained_variance: [f64; 2],
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Themes {
+    pub facts: RunFacts,
+    /// Every k tried by `--k auto`, with its silhouette.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub k_scores: Option<Vec<KScore>>,
+    pub themes: Vec<Theme>,
+    pub table: Vec<ArticleRow>,
+    pub passages: Vec<PassageTheme>,
+}
+
+/// Reading order of passages: by document, article number, paragraph number. Clustering in this
+/// order (not the store's row order, which incremental indexing shuffles) keeps a seeded run
+/// reproducible.
+fn reading_key(p: &StoredPassage) -> (String, u64, String, u32) {
+    let art_num = p.article_key.parse::<u64>().unwrap_or(u64::MAX);
+    (
+        p.document.clone(),
+        art_num,
+        p.article_key.clone(),
+        p.paragraph,
+    )
+}
+
+/// A theme's label: its first three key terms, leaving out words that are key terms of more
+/// than half of the themes (the collection's subject, "ia" in articles on AI), which tell the
+/// themes apart from nothing.
+fn label(key_terms: &[Vec<Term>], t: usize) -> String {
+    let k = key_terms.len();
+    let common = |term: &str| {
+        k >= 3
+            && key_terms
+                .iter()
+                .filter(|ts| ts.iter().any(|x| x.term == term))
+                .count()
+                * 2
+                > k
+    };
+    let mut words: Vec<&str> = key_terms[t]
+        .iter()
+        .map(|x| x.term.as_str())
+        .filter(|w| !common(w))
+        .take(3)
+        .collect();
+    if words.is_empty() {
+        words = key_terms[t]
+            .iter()
+            .map(|x| x.term.as_str())
+            .take(3)
+            .collect();
+    }
+    if words.is_empty() {
+        format!("theme {}", t + 1)
+    } else {
+        words.join(" · ")
+    }
+}
+
+/// Themes of everything in `store`. `progress` hears about each k tried by `--k auto`.
+pub fn themes(
+    store: &dyn VectorStore,
+    opts: &ThemeOptions,
+    progress: impl FnMut(&KScore),
+) -> Result<Themes> {
+    let ids = store.row_ids()?;
+    if ids.is_empty() {
+        return Err(Error::InvalidArgument(
+            "the index holds no passages; add some with `semclust index PATH`".into(),
+        ));
+    }
+    let vectors = store.vectors()?;
+    let dim = store.fingerprint().dimension;
+    let by_id: HashMap<String, StoredPassage> = store
+        .passages()?
+        .into_iter()
+        .map(|p| (p.id.clone(), p))
+        .collect();
+    let mut rows: Vec<(usize, &StoredPassage)> = Vec::with_capacity(ids.len());
+    for (r, id) in ids.iter().enumerate() {
+        let p = by_id.get(id).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "passage {id} has a vector but no text; re-run `semclust index`"
+            ))
+        })?;
+        rows.push((r, p));
+    }
+    rows.sort_by_key(|(_, p)| reading_key(p));
+    let mut data = Vec::with_capacity(rows.len() * dim);
+    for (r, _) in &rows {
+        data.extend_from_slice(&vectors[r * dim..(r + 1) * dim]);
+    }
+    let passages: Vec<&StoredPassage> = rows.iter().map(|(_, p)| *p).collect();
+    build(&data, dim, &passages, store.fingerprint(), opts, progress)
+}
+
+/// Themes of `passages` whose vectors are the rows of `data`.
+pub fn build(
+    data: &[f32],
+    dim: usize,
+    passages: &[&StoredPassage],
+    fp: &crate::store::Fingerprint,
+    opts: &ThemeOptions,
+    progress: impl FnMut(&KScore),
+) -> Result<Themes> {
+    let n = passages.len();
+    let base = KMeansParams {
+        n_runs: opts.n_runs,
+        ..KMeansParams::new(2, opts.seed)
+    };
+    let (clustering, k_scores) = match opts.k {
+        KChoice::Fixed(k) => (kmeans(data, dim, &KMeansParams { k, ..base })?, None),
+        KChoice::Auto => {
+            let range = auto_range(n)?;
+            // Duplicates cap the number of clusters k-means can fill.
+            let distinct = kmeans::distinct_rows(data, dim);
+            let hi = (*range.end()).min(distinct.max(2));
+            let (c, s) = best_k(data, dim, *range.start()..=hi, &base, progress)?;
+            (c, Some(s))
+        }
+    };
+    let sil = silhouette(data, dim, &clustering);
+
+    // Themes numbered by size, largest first; empty clusters (possible with duplicate
+    // passages) are dropped.
+    let sizes = clustering.sizes();
+    let mut order: Vec<usize> = (0..clustering.k).filter(|&c| sizes[c] > 0).collect();
+    order.sort_by(|&a, &b| sizes[b].cmp(&sizes[a]).then(a.cmp(&b)));
+    let mut theme_of_cluster = vec![usize::MAX; clustering.k];
+    for (t, &c) in order.iter().enumerate() {
+        theme_of_cluster[c] = t;
+    }
+    let kt = order.len();
+    let labels: Vec<usize> = clustering
+        .labels
+        .iter()
+        .map(|&c| theme_of_cluster[c])
+        .collect();
+
+    let texts: Vec<&str> = passages.iter().map(|p| p.text.as_str()).collect();
+    let key_terms = terms::class_tfidf(&texts, &labels, kt, opts.terms);
+
+    // Articles in reading order.
+    let mut article_index: HashMap<(String, String), usize> = HashMap::new();
+    let mut articles: Vec<(&str, &str)> = Vec::new();
+    let art_of: Vec<usize> = passages
+        .iter()
+        .map(|p| {
+            *article_index
+                .entry((p.document.clone(), p.article_key.clone()))
+                .or_insert_with(|| {
+                    articles.push((p.title.as_str(), p.document.as_str()));
+                    articles.len() - 1
+                })
+        })
+        .collect();
+    let mut counts = vec![vec![0usize; kt]; articles.len()];
+    for (a, &t) in art_of.iter().zip(&labels) {
+        counts[*a][t] += 1;
+    }
+
+    let projection = project::pca_2d(data, dim)?;
+    let mut themes = Vec::with_capacity(kt);
+    for (t, &c) in order.iter().enumerate() {
+        let centroid = clustering.centroid(c);
+        let norm = centroid
+            .iter()
+            .map(|x| x * x)
+            .sum::<f32>()
+            .sqrt()
+            .max(1e-12);
+        let mut members: Vec<(usize, f32)> = labels
+            .iter()
+            .enumerate()
+            .filter(|(_, &l)| l == t)
+            .map(|(i, _)| {
+                let row = &data[i * dim..(i + 1) * dim];
+                let sim = row.iter().zip(centroid).map(|(a, b)| a * b).sum::<f32>() / norm;
+                (i, sim)
+            })
+            .collect();
+        members.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let representatives = members
+            .iter()
+            .take(opts.representatives)
+            .map(|&(i, sim)| Representative {
+                id: passages[i].id.clone(),
+                article: passages[i].title.clone(),
+                document: passages[i].document.clone(),
+                similarity: sim,
+                text: passages[i].text.clone(),
+            })
+            .collect();
+        let mut spread: Vec<ArticleShare> = counts
+            .iter()
+            .enumerate()
+            .filter(|(_, row)| row[t] > 0)
+            .map(|(a, row)| ArticleShare {
+                article: articles[a].0.to_string(),
+                document: articles[a].1.to_string(),
+                passages: row[t],
+            })
+            .collect();
+        spread.sort_by_key(|a| std::cmp::Reverse(a.passages));
+        let label = label(&key_terms, t);
+        themes.push(Theme {
+            id: t + 1,
+            label,
+            size: sizes[c],
+            terms: key_terms[t].clone(),
+            representatives,
+            spread: spread.len(),
+            articles: spread,
+        });
+    }
+
+    let table = counts
+        .iter()
+        .enumerate()
+        .map(|(a, row)| ArticleRow {
+            article: articles[a].0.to_string(),
+            document: articles[a].1.to_string(),
+            counts: row.clone(),
+            total: row.iter().sum(),
+        })
+        .collect();
+    let passages_out = passages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| PassageTheme {
+            id: p.id.clone(),
+            article: p.title.clone(),
+            document: p.document.clone(),
+            theme: labels[i] + 1,
+            x: projection.points[i][0],
+            y: projection.points[i][1],
+            text: p.text.clone(),
+        })
+        .collect();
+    Ok(Themes {
+        facts: RunFacts {
+            model: fp.model.clone(),
+            revision: fp.revision.clone(),
+            precision: fp.precision.clone(),
+            dimension: dim,
+            passages: n,
+            articles: articles.len(),
+            k: kt,
+            k_choice: match opts.k {
+                KChoice::Fixed(_) => "fixed".into(),
+                KChoice::Auto => "chosen by silhouette".into(),
+            },
+            seed: opts.seed,
+            restarts: opts.n_runs,
+            silhouette: sil,
+            inertia: clustering.inertia,
+            map_explained_variance: projection.explained,
+        },
+        k_scores,
+        themes,
+        table,
+        passages: passages_out,
+    })
+}

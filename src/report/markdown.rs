@@ -1,0 +1,157 @@
+//! The report as Markdown, with the map as an SVG file beside it.
+
+use std::fmt::Write;
+
+use super::Report;
+
+/// Markdown table cells cannot hold a raw `|` or a line break.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+pub fn render(r: &Report<'_>, map_file: &str) -> String {
+    let t = r.themes;
+    let f = &t.facts;
+    let mut s = String::new();
+    let _ = writeln!(s, "# {}\n", r.title);
+    let _ = writeln!(
+        s,
+        "{} · {} ({}, {}-d) · k = {} ({}) · silhouette {:.3} · {} · semclust {}\n",
+        r.index,
+        f.model,
+        f.precision,
+        f.dimension,
+        f.k,
+        f.k_choice,
+        f.silhouette,
+        r.date,
+        r.semclust_version
+    );
+    let _ = writeln!(
+        s,
+        "## Map of the themes\n\n![Map of the passages, coloured by theme]({map_file})\n"
+    );
+    let _ = writeln!(
+        s,
+        "Each point is a passage, placed by the first two principal components of its embedding \
+         (axes showing {:.1}% and {:.1}% of the variance).\n",
+        f.map_explained_variance[0] * 100.0,
+        f.map_explained_variance[1] * 100.0
+    );
+    s.push_str("| theme | label | passages | articles |\n|---|---|---|---|\n");
+    for th in &t.themes {
+        let _ = writeln!(
+            s,
+            "| {} | [{}](#theme-{}) | {} | {} |",
+            th.id,
+            cell(&th.label),
+            th.id,
+            th.size,
+            th.spread
+        );
+    }
+
+    s.push_str("\n## Articles × themes\n\n| article |");
+    for th in &t.themes {
+        let _ = write!(s, " {} |", th.id);
+    }
+    s.push_str(" total |\n|---|");
+    for _ in &t.themes {
+        s.push_str("---|");
+    }
+    s.push_str("---|\n");
+    for row in &t.table {
+        let _ = write!(s, "| {} |", cell(&row.article));
+        for &c in &row.counts {
+            if c == 0 {
+                s.push_str("  |");
+            } else {
+                let _ = write!(s, " {c} |");
+            }
+        }
+        let _ = writeln!(s, " {} |", row.total);
+    }
+    s.push_str("| **passages in the theme** |");
+    for th in &t.themes {
+        let _ = write!(s, " **{}** |", th.size);
+    }
+    let _ = writeln!(s, " **{}** |", f.passages);
+
+    for th in &t.themes {
+        let _ = writeln!(
+            s,
+            "\n<a id=\"theme-{}\"></a>\n## Theme {}: {}\n\n{} passages · spans {} of {} articles: {}\n",
+            th.id,
+            th.id,
+            th.label,
+            th.size,
+            th.spread,
+            f.articles,
+            th.articles
+                .iter()
+                .map(|a| format!("{} ({})", a.article, a.passages))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+        s.push_str("**Key terms**\n\n| term | weight | |\n|---|---|---|\n");
+        let max = th.terms.first().map(|x| x.weight).unwrap_or(1.0).max(1e-12);
+        for term in &th.terms {
+            let blocks = ((20.0 * term.weight / max).round() as usize).max(1);
+            let _ = writeln!(
+                s,
+                "| {} | {:.4} | {} |",
+                cell(&term.term),
+                term.weight,
+                "█".repeat(blocks)
+            );
+        }
+        s.push_str("\n**Representative passages**\n\n");
+        for rep in &th.representatives {
+            let _ = writeln!(
+                s,
+                "> {}\n>\n> — *{}* · `{}` · similarity to the theme's centre {:.3}\n",
+                rep.text.replace('\n', "\n> "),
+                rep.article,
+                rep.id,
+                rep.similarity
+            );
+        }
+    }
+
+    if let Some(scores) = &t.k_scores {
+        s.push_str("\n## Choice of k\n\n| k | silhouette | inertia |\n|---|---|---|\n");
+        for k in scores {
+            let mark = if k.k == f.k { " ◀ kept" } else { "" };
+            let _ = writeln!(
+                s,
+                "| {} | {:.4}{mark} | {:.2} |",
+                k.k, k.silhouette, k.inertia
+            );
+        }
+    }
+
+    let _ = writeln!(
+        s,
+        "\n## About this run\n\n\
+         - Index: {}\n- Model: {} (revision {}), precision {}\n- Passages / articles: {} / {}\n\
+         - k: {} ({})\n- Clustering: k-means (k-means++ start, {} restarts, the lowest inertia kept), seed {}\n\
+         - Silhouette: {:.4}; inertia: {:.3}\n\
+         - Key terms: class-based TF-IDF, French and English stop words removed\n\
+         - Made: {} by semclust {}",
+        r.index,
+        f.model,
+        f.revision,
+        f.precision,
+        f.passages,
+        f.articles,
+        f.k,
+        f.k_choice,
+        f.restarts,
+        f.seed,
+        f.silhouette,
+        f.inertia,
+        r.date,
+        r.semclust_version
+    );
+    s
+}

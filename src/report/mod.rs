@@ -1,0 +1,211 @@
+//! The theme report: the [`Themes`] model rendered as one self-contained HTML file (an SVG map,
+//! key-term bars, representative passages, the article × theme table), as Markdown (with the
+//! map beside it as an SVG file) and as JSON. All three carry the same content.
+
+pub mod html;
+pub mod markdown;
+pub mod svg;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::cluster::Themes;
+use crate::error::{Error, Result};
+
+/// A report format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Html,
+    Markdown,
+    Json,
+}
+
+impl std::str::FromStr for Format {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "html" => Ok(Format::Html),
+            "md" | "markdown" => Ok(Format::Markdown),
+            "json" => Ok(Format::Json),
+            other => Err(Error::InvalidArgument(format!(
+                "--format '{other}': expected html, md or json (comma-separated)"
+            ))),
+        }
+    }
+}
+
+/// The report as written: the themes and the facts of the writing.
+#[derive(Debug, Serialize)]
+pub struct Report<'a> {
+    pub title: String,
+    /// When the report was made, UTC.
+    pub date: String,
+    pub semclust_version: &'static str,
+    /// The index the themes come from.
+    pub index: String,
+    #[serde(flatten)]
+    pub themes: &'a Themes,
+}
+
+impl<'a> Report<'a> {
+    pub fn new(themes: &'a Themes, index: &Path) -> Self {
+        Self {
+            title: format!(
+                "Themes of {} passages from {} articles",
+                themes.facts.passages, themes.facts.articles
+            ),
+            date: utc_now(),
+            semclust_version: env!("CARGO_PKG_VERSION"),
+            index: index.display().to_string(),
+            themes,
+        }
+    }
+}
+
+/// Write the report in every format asked for into `out` (created if absent); returns the
+/// files written, the main one (HTML where asked) first.
+pub fn write(report: &Report<'_>, out: &Path, formats: &[Format]) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out).map_err(|e| {
+        Error::io(
+            format!(
+                "cannot create the report folder {}; choose another with --out",
+                out.display()
+            ),
+            e,
+        )
+    })?;
+    let mut written = Vec::new();
+    let put = |name: &str, content: &[u8], written: &mut Vec<PathBuf>| -> Result<()> {
+        let path = out.join(name);
+        // Written beside and renamed, so that a reader never sees half a report.
+        let tmp = out.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, content)
+            .and_then(|_| std::fs::rename(&tmp, &path))
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                Error::io(
+                    format!(
+                        "cannot write {}; choose another folder with --out",
+                        path.display()
+                    ),
+                    e,
+                )
+            })?;
+        written.push(path);
+        Ok(())
+    };
+    let mut sorted = formats.to_vec();
+    sorted.sort_by_key(|f| match f {
+        Format::Html => 0,
+        Format::Markdown => 1,
+        Format::Json => 2,
+    });
+    sorted.dedup();
+    for f in sorted {
+        match f {
+            Format::Html => put("themes.html", html::render(report).as_bytes(), &mut written)?,
+            Format::Markdown => {
+                put(
+                    "themes.md",
+                    markdown::render(report, "themes-map.svg").as_bytes(),
+                    &mut written,
+                )?;
+                put(
+                    "themes-map.svg",
+                    svg::map(report.themes, false).as_bytes(),
+                    &mut written,
+                )?;
+            }
+            Format::Json => {
+                let json = serde_json::to_string_pretty(report)
+                    .map_err(|e| Error::InvalidArgument(format!("report JSON: {e}")))?;
+                put("themes.json", json.as_bytes(), &mut written)?;
+            }
+        }
+    }
+    Ok(written)
+}
+
+/// Colour of theme `t` (1-based): a qualitative palette (Tableau 10) for the first ten, then
+/// hues a golden angle apart.
+pub fn colour(t: usize) -> String {
+    const PALETTE: [&str; 10] = [
+        "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
+        "#9c755f", "#bab0ac",
+    ];
+    let i = t.saturating_sub(1);
+    match PALETTE.get(i) {
+        Some(c) => (*c).to_string(),
+        None => format!("hsl({:.0}, 55%, 50%)", (i as f64 * 137.508) % 360.0),
+    }
+}
+
+/// Text made safe for HTML and XML content and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// At most `max` characters of `text`, cut at a word boundary, with an ellipsis when cut.
+pub fn snippet(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max).collect();
+    let cut = match cut.rfind(' ') {
+        Some(i) if i > max / 2 => &cut[..i],
+        _ => &cut[..],
+    };
+    format!("{}…", cut.trim_end())
+}
+
+/// The current time, UTC, as `YYYY-MM-DD HH:MM UTC`.
+pub fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3600,
+        (rem % 3600) / 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(escape("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
+    }
+
+    #[test]
+    fn snippets_cut_at_a_word() {
+        assert_eq!(snippet("un deux trois quatre", 12), "un deux…");
+        assert_eq!(snippet("court", 12), "court");
+    }
+}

@@ -1,0 +1,98 @@
+//! The map of the themes as SVG: every passage a point at its 2-D projection, one colour per
+//! theme, the theme numbers at the middle of their points. Each point carries its passage as an
+//! SVG `<title>`, which browsers show on hover.
+
+use std::fmt::Write;
+
+use super::{colour, escape, snippet};
+use crate::cluster::Themes;
+
+pub const WIDTH: f32 = 760.0;
+pub const HEIGHT: f32 = 500.0;
+const MARGIN: f32 = 36.0;
+
+/// The map. `embedded` leaves out the XML prologue and namespace-free attributes that a
+/// stand-alone file needs.
+pub fn map(themes: &Themes, embedded: bool) -> String {
+    let pts = &themes.passages;
+    let (mut x0, mut x1, mut y0, mut y1) = (f32::MAX, f32::MIN, f32::MAX, f32::MIN);
+    for p in pts {
+        x0 = x0.min(p.x);
+        x1 = x1.max(p.x);
+        y0 = y0.min(p.y);
+        y1 = y1.max(p.y);
+    }
+    if pts.is_empty() {
+        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+    }
+    let sx = (WIDTH - 2.0 * MARGIN) / (x1 - x0).max(1e-9);
+    let sy = (HEIGHT - 2.0 * MARGIN) / (y1 - y0).max(1e-9);
+    let px = |x: f32| MARGIN + (x - x0) * sx;
+    // SVG's y grows downwards; the map's grows upwards.
+    let py = |y: f32| HEIGHT - MARGIN - (y - y0) * sy;
+
+    let mut s = String::new();
+    if !embedded {
+        s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    }
+    let _ = write!(
+        s,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" \
+         width=\"{WIDTH}\" height=\"{HEIGHT}\" role=\"img\" class=\"map\" \
+         font-family=\"system-ui, sans-serif\">\n<title>Map of the passages (PCA of their \
+         embeddings), coloured by theme</title>\n"
+    );
+    let _ = writeln!(
+        s,
+        "<rect x=\"0\" y=\"0\" width=\"{WIDTH}\" height=\"{HEIGHT}\" fill=\"#fcfcfd\" \
+         stroke=\"#e3e5ea\"/>"
+    );
+    let ev = themes.facts.map_explained_variance;
+    let _ = writeln!(
+        s,
+        "<text x=\"{:.0}\" y=\"{:.0}\" font-size=\"11\" fill=\"#777\" text-anchor=\"end\">\
+         axis 1: {:.0}% of the variance · axis 2: {:.0}%</text>",
+        WIDTH - 8.0,
+        HEIGHT - 8.0,
+        ev[0] * 100.0,
+        ev[1] * 100.0
+    );
+    for p in pts {
+        let _ = write!(
+            s,
+            "<circle class=\"point\" data-id=\"{}\" data-theme=\"{}\" cx=\"{:.1}\" cy=\"{:.1}\" \
+             r=\"5\" fill=\"{}\" fill-opacity=\"0.85\" stroke=\"#fff\" stroke-width=\"1\">\
+             <title>{} · theme {} · {}\n{}</title></circle>\n",
+            escape(&p.id),
+            p.theme,
+            px(p.x),
+            py(p.y),
+            colour(p.theme),
+            escape(&p.id),
+            p.theme,
+            escape(&p.article),
+            escape(&snippet(&p.text, 400)),
+        );
+    }
+    // Theme numbers at the mean of their points.
+    for t in &themes.themes {
+        let members: Vec<_> = pts.iter().filter(|p| p.theme == t.id).collect();
+        if members.is_empty() {
+            continue;
+        }
+        let mx = members.iter().map(|p| px(p.x)).sum::<f32>() / members.len() as f32;
+        let my = members.iter().map(|p| py(p.y)).sum::<f32>() / members.len() as f32;
+        let _ = writeln!(
+            s,
+            "<g class=\"theme-mark\" pointer-events=\"none\"><circle cx=\"{mx:.1}\" cy=\"{my:.1}\" \
+             r=\"11\" fill=\"#fff\" stroke=\"{c}\" stroke-width=\"2.5\"/><text x=\"{mx:.1}\" \
+             y=\"{:.1}\" font-size=\"12\" font-weight=\"700\" text-anchor=\"middle\" \
+             fill=\"{c}\">{}</text></g>",
+            my + 4.0,
+            t.id,
+            c = colour(t.id)
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}

@@ -1,0 +1,380 @@
+//! `semclust themes` and `semclust report` on the sample corpus with the real model: the report's
+//! HTML parsed as a browser would (a point per passage, a legend entry and a section per theme,
+//! every representative passage), the JSON listing, reproducibility, `--k auto`, bad input.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use common::{error_line, ok, semclust};
+use scraper::{Html, Selector};
+use serde_json::Value;
+
+const INVEST: &str = "IA : avec l'annonce de « 109 milliards d'euros d'investissements » privés, Emmanuel Macron entend se mesurer aux Etats-Unis";
+
+fn tmp(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// The sample corpus indexed and reported once (k = 5), by the one command the README shows.
+fn report_dir() -> &'static (PathBuf, PathBuf) {
+    static R: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    R.get_or_init(|| {
+        let index = tmp("themes-index");
+        let out = tmp("themes-report");
+        let corpus = common::fixture("lemonde-ia-2025.md");
+        let stdout = ok(&semclust(&[
+            "report",
+            corpus.to_str().unwrap(),
+            "--index",
+            index.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--k",
+            "5",
+        ]));
+        assert!(
+            stdout.contains("themes.html"),
+            "the command says where the report is: {stdout}"
+        );
+        (index, out)
+    })
+}
+
+fn sel(s: &str) -> Selector {
+    Selector::parse(s).unwrap()
+}
+
+fn read_json(p: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+#[test]
+fn html_report_has_a_point_per_passage_a_legend_entry_and_section_per_theme() {
+    let (_, out) = report_dir();
+    let json = read_json(&out.join("themes.json"));
+    let html = Html::parse_document(&std::fs::read_to_string(out.join("themes.html")).unwrap());
+
+    let passages = json["passages"].as_array().unwrap();
+    assert_eq!(passages.len(), 98);
+    let ids: HashSet<&str> = passages.iter().map(|p| p["id"].as_str().unwrap()).collect();
+    let points: Vec<_> = html.select(&sel("svg.map circle.point")).collect();
+    assert_eq!(points.len(), 98, "one map point per passage");
+    let point_ids: HashSet<&str> = points
+        .iter()
+        .map(|p| p.value().attr("data-id").unwrap())
+        .collect();
+    assert_eq!(point_ids, ids);
+    // Each point shows its passage on hover: an SVG <title> starting with its id.
+    for p in &points {
+        let title: String = p.select(&sel("title")).next().unwrap().text().collect();
+        assert!(title.starts_with(p.value().attr("data-id").unwrap()));
+    }
+    // The point's colour is its theme's.
+    let theme_of: HashMap<&str, u64> = passages
+        .iter()
+        .map(|p| (p["id"].as_str().unwrap(), p["theme"].as_u64().unwrap()))
+        .collect();
+    for p in &points {
+        let id = p.value().attr("data-id").unwrap();
+        assert_eq!(
+            p.value().attr("data-theme").unwrap(),
+            theme_of[id].to_string()
+        );
+    }
+
+    let themes = json["themes"].as_array().unwrap();
+    assert_eq!(themes.len(), 5);
+    assert_eq!(html.select(&sel(".legend .legend-item")).count(), 5);
+    let sections: Vec<_> = html.select(&sel("section.theme")).collect();
+    assert_eq!(sections.len(), 5);
+    for (t, s) in themes.iter().zip(&sections) {
+        let heading: String = s.select(&sel("h2")).next().unwrap().text().collect();
+        assert!(heading.contains(t["label"].as_str().unwrap()), "{heading}");
+        assert_eq!(
+            s.select(&sel(".bars .term")).count(),
+            t["terms"].as_array().unwrap().len()
+        );
+        let reps = t["representatives"].as_array().unwrap();
+        assert_eq!(reps.len(), 3);
+        for r in reps {
+            let id = r["id"].as_str().unwrap();
+            let q = s
+                .select(&sel("blockquote.representative"))
+                .find(|b| b.value().attr("data-id") == Some(id))
+                .unwrap_or_else(|| panic!("representative {id} missing"));
+            let text: String = q.select(&sel("p")).next().unwrap().text().collect();
+            assert_eq!(text, r["text"].as_str().unwrap());
+        }
+    }
+    // The article × theme table: one row per article, counts that add up.
+    let rows: Vec<_> = html.select(&sel("table.article-theme tbody tr")).collect();
+    assert_eq!(rows.len(), 5 + 1);
+    // Self-contained: nothing loaded from elsewhere.
+    assert_eq!(
+        html.select(&sel("script[src], link, img, iframe")).count(),
+        0
+    );
+    let raw = std::fs::read_to_string(out.join("themes.html")).unwrap();
+    assert!(!raw.contains("url(http"), "no remote resource in CSS");
+    // The run's facts.
+    let facts: String = html.select(&sel("#facts")).next().unwrap().text().collect();
+    for want in ["multilingual-e5-small", "q4", "Silhouette", "UTC"] {
+        assert!(facts.contains(want), "facts lack {want}: {facts}");
+    }
+
+    // Markdown: the same themes, representatives and the map beside it.
+    let md = std::fs::read_to_string(out.join("themes.md")).unwrap();
+    for t in themes {
+        assert!(md.contains(&format!(
+            "## Theme {}: {}",
+            t["id"],
+            t["label"].as_str().unwrap()
+        )));
+        for r in t["representatives"].as_array().unwrap() {
+            assert!(md.contains(&format!("`{}`", r["id"].as_str().unwrap())));
+        }
+    }
+    assert!(md.contains("](themes-map.svg)"));
+    let svg = std::fs::read_to_string(out.join("themes-map.svg")).unwrap();
+    assert_eq!(svg.matches("class=\"point\"").count(), 98);
+}
+
+#[test]
+fn themes_follow_the_articles_and_a_run_is_reproducible() {
+    let (index, _) = report_dir();
+    let run = || -> Value {
+        let o = semclust(&[
+            "themes",
+            "--index",
+            index.to_str().unwrap(),
+            "--k",
+            "5",
+            "--json",
+            "-q",
+        ]);
+        serde_json::from_str(ok(&o).trim()).unwrap()
+    };
+    let a = run();
+    let b = run();
+    assert_eq!(a["passages"], b["passages"], "same seed, same themes");
+    assert_eq!(a["themes"], b["themes"]);
+
+    let passages = a["passages"].as_array().unwrap();
+    assert_eq!(passages.len(), 98);
+    for p in passages {
+        for f in ["id", "article", "text", "theme", "document"] {
+            assert!(!p[f].is_null(), "passage lacks {f}: {p}");
+        }
+        assert!((1..=5).contains(&p["theme"].as_u64().unwrap()));
+    }
+    let themes = a["themes"].as_array().unwrap();
+    let sizes: Vec<u64> = themes.iter().map(|t| t["size"].as_u64().unwrap()).collect();
+    assert_eq!(sizes.iter().sum::<u64>(), 98);
+    assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "largest first");
+    for t in themes {
+        let id = t["id"].as_u64().unwrap();
+        let members = passages.iter().filter(|p| p["theme"] == id).count() as u64;
+        assert_eq!(t["size"].as_u64().unwrap(), members);
+        // Spread: the articles the theme's passages come from.
+        let arts: HashSet<&str> = passages
+            .iter()
+            .filter(|p| p["theme"] == id)
+            .map(|p| p["article"].as_str().unwrap())
+            .collect();
+        assert_eq!(t["spread"].as_u64().unwrap() as usize, arts.len());
+        // Representatives belong to the theme, most central first.
+        let reps = t["representatives"].as_array().unwrap();
+        let sims: Vec<f64> = reps
+            .iter()
+            .map(|r| r["similarity"].as_f64().unwrap())
+            .collect();
+        assert!(sims.windows(2).all(|w| w[0] >= w[1]));
+        for r in reps {
+            let p = passages.iter().find(|p| p["id"] == r["id"]).unwrap();
+            assert_eq!(p["theme"], id);
+        }
+    }
+    // The table's rows add up to each article's passage count.
+    for row in a["table"].as_array().unwrap() {
+        let n = passages
+            .iter()
+            .filter(|p| p["article"] == row["article"])
+            .count() as u64;
+        let sum: u64 = row["counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_u64().unwrap())
+            .sum();
+        assert_eq!(sum, n);
+        assert_eq!(row["total"].as_u64().unwrap(), n);
+    }
+    // Real structure: the article on the 109-billion investment plan is one theme, and its
+    // key terms say so.
+    let invest: Vec<u64> = passages
+        .iter()
+        .filter(|p| p["article"] == INVEST)
+        .map(|p| p["theme"].as_u64().unwrap())
+        .collect();
+    assert_eq!(invest.len(), 10);
+    let main = (1..=5u64)
+        .max_by_key(|t| invest.iter().filter(|x| *x == t).count())
+        .unwrap();
+    assert!(
+        invest.iter().filter(|x| **x == main).count() >= 8,
+        "{invest:?}"
+    );
+    let terms: Vec<&str> = themes[(main - 1) as usize]["terms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["term"].as_str().unwrap())
+        .collect();
+    assert!(
+        terms.contains(&"milliards") && terms.contains(&"euros"),
+        "{terms:?}"
+    );
+    // No stop word, number or address fragment among the key terms.
+    for t in themes {
+        for term in t["terms"].as_array().unwrap() {
+            let w = term["term"].as_str().unwrap();
+            assert!(
+                !["les", "des", "the", "https", "www", "fr"].contains(&w),
+                "{w}"
+            );
+            assert!(!w.chars().any(|c| c.is_ascii_digit()), "{w}");
+        }
+    }
+}
+
+#[test]
+fn k_auto_tries_two_to_root_n_and_keeps_the_best_silhouette() {
+    let (index, _) = report_dir();
+    let o = semclust(&["themes", "--index", index.to_str().unwrap(), "--json"]);
+    let v: Value = serde_json::from_str(ok(&o).trim()).unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let scores = v["k_scores"].as_array().unwrap();
+    let ks: Vec<u64> = scores.iter().map(|s| s["k"].as_u64().unwrap()).collect();
+    assert_eq!(ks, (2..=10).collect::<Vec<u64>>(), "2 to round(√98)");
+    for k in &ks {
+        assert!(
+            stderr.contains(&format!("k = {k:>2}: silhouette")),
+            "{stderr}"
+        );
+    }
+    let best = scores
+        .iter()
+        .max_by(|a, b| {
+            a["silhouette"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b["silhouette"].as_f64().unwrap())
+        })
+        .unwrap();
+    assert_eq!(v["facts"]["k"], best["k"]);
+    assert_eq!(
+        v["themes"].as_array().unwrap().len() as u64,
+        best["k"].as_u64().unwrap()
+    );
+}
+
+#[test]
+fn bad_input_gets_one_line_errors_and_duplicates_cluster() {
+    let (index, _) = report_dir();
+    let ix = index.to_str().unwrap();
+    let e = error_line(&semclust(&["themes", "--index", ix, "--k", "0"]));
+    assert!(e.contains("--k must be at least 1"), "{e}");
+    let e = error_line(&semclust(&["themes", "--index", ix, "--k", "99"]));
+    assert!(e.contains("k = 99") && e.contains("98 passages"), "{e}");
+    let e = error_line(&semclust(&["themes", "--index", ix, "--k", "many"]));
+    assert!(e.contains("--k 'many'"), "{e}");
+    let e = error_line(&semclust(&["report", "--index", ix, "--format", "pdf"]));
+    assert!(e.contains("--format 'pdf'"), "{e}");
+    // An output folder that cannot be written: a regular file stands where it should be.
+    let blocker = tmp("themes-blocker");
+    std::fs::write(&blocker, "not a folder").unwrap();
+    let e = error_line(&semclust(&[
+        "report",
+        "--index",
+        ix,
+        "--k",
+        "2",
+        "--out",
+        blocker.to_str().unwrap(),
+    ]));
+    assert!(e.contains(blocker.to_str().unwrap()), "{e}");
+    // A missing index.
+    let none = tmp("themes-none");
+    let e = error_line(&semclust(&["themes", "--index", none.to_str().unwrap()]));
+    assert!(e.contains("no index"), "{e}");
+
+    // An index emptied by re-indexing its file without text.
+    let dir = tmp("themes-empty");
+    std::fs::create_dir_all(&dir).unwrap();
+    let doc = dir.join("notes.txt");
+    std::fs::write(&doc, "Un seul paragraphe.\n").unwrap();
+    let eix = dir.join("index");
+    let eix = eix.to_str().unwrap();
+    ok(&semclust(&[
+        "index",
+        doc.to_str().unwrap(),
+        "--index",
+        eix,
+        "-q",
+    ]));
+    let e = error_line(&semclust(&["themes", "--index", eix, "--k", "auto"]));
+    assert!(e.contains("--k auto needs at least 3 passages"), "{e}");
+    std::fs::write(&doc, "").unwrap();
+    ok(&semclust(&[
+        "index",
+        doc.to_str().unwrap(),
+        "--index",
+        eix,
+        "-q",
+    ]));
+    let e = error_line(&semclust(&["themes", "--index", eix]));
+    assert!(e.contains("holds no passage"), "{e}");
+
+    // Duplicates: six passages, three of them the same text.
+    let dup = dir.join("dup.jsonl");
+    let same =
+        r#"{"text": "Le gouvernement annonce des investissements dans les centres de données."}"#;
+    let lines = [
+        same,
+        same,
+        same,
+        r#"{"text": "Les élèves utilisent ChatGPT pour leurs devoirs de philosophie."}"#,
+        r#"{"text": "Les syndicats demandent un dialogue social sur l'IA au travail."}"#,
+        r#"{"text": "Les grands modèles de langage raisonnent-ils vraiment ?"}"#,
+    ];
+    std::fs::write(&dup, lines.join("\n")).unwrap();
+    let dix = dir.join("dup-index");
+    let dix = dix.to_str().unwrap();
+    ok(&semclust(&[
+        "index",
+        dup.to_str().unwrap(),
+        "--index",
+        dix,
+        "-q",
+    ]));
+    let v: Value = serde_json::from_str(
+        ok(&semclust(&[
+            "themes", "--index", dix, "--k", "3", "--json", "-q",
+        ]))
+        .trim(),
+    )
+    .unwrap();
+    let p = v["passages"].as_array().unwrap();
+    assert_eq!(p.len(), 6);
+    // The three copies share a theme.
+    assert_eq!(p[0]["theme"], p[1]["theme"]);
+    assert_eq!(p[1]["theme"], p[2]["theme"]);
+    ok(&semclust(&["themes", "--index", dix, "--k", "auto", "-q"]));
+    let e = error_line(&semclust(&["themes", "--index", dix, "--k", "5"]));
+    assert!(e.contains("4 distinct passages"), "{e}");
+}
