@@ -2,7 +2,7 @@
 //!
 //! Clusters n synthetic 384-d unit vectors (drawn around 200 centres) into k groups with
 //! semclust's k-means (linfa-clustering, k-means++ start, one run, a fixed number of Lloyd
-//! iterations: tolerance 0) on all threads, and prints time and inertia as JSON. It writes the
+//! iterations: no tolerance) on all threads, and prints time and inertia as JSON. It writes the
 //! data to DIR/kmeans-N.npy so that `benches/peers/kmeans_peer.py` runs scikit-learn's `KMeans`
 //! (n_init=1, the same iterations) on it.
 
@@ -32,7 +32,8 @@ fn main() -> anyhow::Result<()> {
     let params = KMeansParams {
         n_runs: 1,
         max_iterations: iterations,
-        tolerance: 0.0,
+        // linfa wants a positive tolerance: this one stops only on exact convergence, as tol=0 does in scikit-learn.
+        tolerance: f32::MIN_POSITIVE,
         ..KMeansParams::new(k, 42)
     };
     let mut times = Vec::new();

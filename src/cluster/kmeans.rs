@@ -136,11 +136,16 @@ impl Clustering {
     }
 }
 
-/// Number of distinct rows (bit for bit): k-means cannot make more non-empty clusters.
-pub fn distinct_rows(data: &[f32], dim: usize) -> usize {
+/// Number of distinct rows (bit for bit), counted up to `limit`: k-means cannot fill more
+/// clusters than there are distinct rows, and asking whether there are at least k stops after
+/// about k rows on data without duplicates.
+pub fn distinct_rows(data: &[f32], dim: usize, limit: usize) -> usize {
     let mut seen = std::collections::HashSet::new();
     for row in data.chunks_exact(dim) {
         seen.insert(row.iter().map(|x| x.to_bits()).collect::<Vec<u32>>());
+        if seen.len() >= limit {
+            break;
+        }
     }
     seen.len()
 }
@@ -165,7 +170,7 @@ pub fn kmeans(data: &[f32], dim: usize, p: &KMeansParams) -> Result<Clustering> 
             p.k
         )));
     }
-    let distinct = distinct_rows(data, dim);
+    let distinct = distinct_rows(data, dim, p.k);
     if p.k > distinct {
         return Err(Error::InvalidArgument(format!(
             "k = {} is more than the {distinct} distinct passages in the index ({n} with \
@@ -176,15 +181,33 @@ pub fn kmeans(data: &[f32], dim: usize, p: &KMeansParams) -> Result<Clustering> 
     let records = ArrayView2::from_shape((n, dim), data)
         .map_err(|e| Error::InvalidArgument(format!("vectors: {e}")))?;
     let dataset = DatasetBase::from(records);
-    let rng = Xoshiro256Plus::seed_from_u64(p.seed);
-    let model = KMeans::params_with(p.k, rng, FastL2)
-        .n_runs(p.n_runs.max(1))
-        .max_n_iterations(p.max_iterations.max(1))
-        .tolerance(p.tolerance)
-        .init_method(KMeansInit::KMeansPlusPlus)
-        .fit(&dataset)
-        .map_err(|e| Error::InvalidArgument(format!("k-means: {e}")))?;
-    let centroids: Vec<f32> = model.centroids().iter().copied().collect();
+    let mut rng = Xoshiro256Plus::seed_from_u64(p.seed);
+    // Restarts are run here rather than by linfa: its k-means++ measures every point against
+    // every centroid chosen so far at each step (quadratic in k), which costs more than all the
+    // Lloyd iterations on 100,000 vectors; ours keeps each point's distance to its nearest
+    // centroid up to date instead.
+    let mut best: Option<(f32, ndarray::Array2<f32>)> = None;
+    for _ in 0..p.n_runs.max(1) {
+        let init = kmeans_plus_plus(data, dim, p.k, &mut rng);
+        let init = ndarray::Array2::from_shape_vec((p.k, dim), init)
+            .map_err(|e| Error::InvalidArgument(format!("centroids: {e}")))?;
+        let model = KMeans::params_with(p.k, rng.clone(), FastL2)
+            .n_runs(1)
+            .max_n_iterations(p.max_iterations.max(1))
+            .tolerance(p.tolerance)
+            .init_method(KMeansInit::Precomputed(init))
+            .fit(&dataset)
+            .map_err(|e| Error::InvalidArgument(format!("k-means: {e}")))?;
+        let inertia = model.inertia();
+        if best.as_ref().is_none_or(|(b, _)| inertia < *b) {
+            best = Some((inertia, model.centroids().clone()));
+        }
+    }
+    let model_centroids = match best {
+        Some((_, c)) => c,
+        None => return Err(Error::InvalidArgument("k-means: no run".into())),
+    };
+    let centroids: Vec<f32> = model_centroids.iter().copied().collect();
     let mut labels = vec![0usize; n];
     let mut inertia = 0f64;
     {
@@ -205,6 +228,65 @@ pub fn kmeans(data: &[f32], dim: usize, p: &KMeansParams) -> Result<Clustering> 
         centroids,
         inertia,
     })
+}
+
+/// Greedy k-means++ (Arthur & Vassilvitskii 2007): each new centre is the best, by the
+/// resulting sum of squared distances, of `2 + ln k` candidates drawn with probability
+/// proportional to the squared distance to the nearest centre chosen so far.
+fn kmeans_plus_plus(data: &[f32], dim: usize, k: usize, rng: &mut Xoshiro256Plus) -> Vec<f32> {
+    use rand_xoshiro::rand_core::RngCore;
+    use rayon::prelude::*;
+    let n = data.len() / dim;
+    let row = |i: usize| &data[i * dim..(i + 1) * dim];
+    let uniform = |rng: &mut Xoshiro256Plus| (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    let trials = 2 + (k as f64).ln() as usize;
+    let mut centres = Vec::with_capacity(k * dim);
+    let first = ((uniform(rng) * n as f64) as usize).min(n - 1);
+    centres.extend_from_slice(row(first));
+    let mut nearest: Vec<f32> = data
+        .par_chunks(dim)
+        .map(|r| sq_dist(r, row(first)))
+        .collect();
+    for _ in 1..k {
+        let total: f64 = nearest.iter().map(|&d| d as f64).sum();
+        // Candidates by inverse transform sampling of the cumulative distances.
+        let mut picks: Vec<f64> = (0..trials).map(|_| uniform(rng) * total).collect();
+        picks.sort_by(f64::total_cmp);
+        let mut candidates = Vec::with_capacity(trials);
+        let (mut acc, mut i) = (0f64, 0usize);
+        for t in picks {
+            while i < n - 1 && acc + (nearest[i] as f64) < t {
+                acc += nearest[i] as f64;
+                i += 1;
+            }
+            candidates.push(i);
+        }
+        if total <= 0.0 {
+            // Every point sits on a centre (duplicates): any point will do.
+            candidates = vec![((uniform(rng) * n as f64) as usize).min(n - 1)];
+        }
+        // One pass over the data scores every candidate (a row is read once, not once per
+        // candidate): each row's distance to its nearest centre if that candidate joined.
+        let m = candidates.len();
+        let with: Vec<f32> = data
+            .par_chunks(dim)
+            .zip(&nearest)
+            .flat_map_iter(|(r, &near)| {
+                candidates
+                    .iter()
+                    .map(move |&c| sq_dist(r, row(c)).min(near))
+            })
+            .collect();
+        let pot = |j: usize| -> f64 { with.iter().skip(j).step_by(m).map(|&x| x as f64).sum() };
+        let j = (0..m)
+            .map(|j| (j, pot(j)))
+            .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))
+            .map_or(0, |(j, _)| j);
+        let best = candidates[j];
+        nearest = with.iter().skip(j).step_by(m).copied().collect();
+        centres.extend_from_slice(row(best));
+    }
+    centres
 }
 
 /// Closest centroid and its squared distance.

@@ -261,7 +261,7 @@ pub fn build(
         KChoice::Auto => {
             let range = auto_range(n)?;
             // Duplicates cap the number of clusters k-means can fill.
-            let distinct = kmeans::distinct_rows(data, dim);
+            let distinct = kmeans::distinct_rows(data, dim, *range.end());
             let hi = (*range.end()).min(distinct.max(2));
             let (c, s) = best_k(data, dim, *range.start()..=hi, &base, progress)?;
             (c, Some(s))
