@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::corpus::{self, Passage, SourceFile};
-use crate::embed::{Embedder, InputKind};
+use crate::embed::{Encode, InputKind};
 use crate::error::Result;
 use crate::store::{Changes, PassageState, VectorStoreWrite};
 
@@ -41,37 +41,42 @@ pub enum Progress {
     Embedded { done: usize },
 }
 
-/// A document key and the passages read from it.
-struct Read {
-    file: SourceFile,
-    passages: Vec<Passage>,
+/// A document and its passages, read from a file or received over the API.
+#[derive(Debug, Clone)]
+pub struct DocumentPassages {
+    pub key: String,
+    /// Where it came from: an absolute file path, or [`API_PATH_PREFIX`] + key.
+    pub path: String,
+    pub passages: Vec<Passage>,
 }
+
+/// Documents sent to the HTTP API have no file: their stored path starts with this, and a run of
+/// `semclust index` over files never removes them as "gone from disk".
+pub const API_PATH_PREFIX: &str = "api:";
 
 /// Index `files` (found under `roots`) into `store`. Stored documents that are gone from disk,
 /// or that lie under one of `roots` but were not found there now, are removed.
 pub fn sync(
     store: &mut dyn VectorStoreWrite,
-    embedder: &Embedder,
+    encoder: &dyn Encode,
     roots: &[PathBuf],
     files: &[SourceFile],
     progress: &mut dyn FnMut(Progress),
 ) -> Result<IndexReport> {
-    let mut report = IndexReport {
-        files: files.len(),
-        ..Default::default()
-    };
-    let read: Vec<Read> = files
+    let read: Vec<DocumentPassages> = files
         .iter()
         .map(|f| {
-            Ok(Read {
-                file: f.clone(),
+            let path = std::path::absolute(&f.path).unwrap_or_else(|_| f.path.clone());
+            Ok(DocumentPassages {
+                key: f.key.clone(),
+                path: path.to_string_lossy().into_owned(),
                 passages: corpus::read(f)?,
             })
         })
         .collect::<Result<_>>()?;
 
     let stored_docs = store.documents()?;
-    let current: HashSet<&str> = read.iter().map(|r| r.file.key.as_str()).collect();
+    let current: HashSet<&str> = read.iter().map(|r| r.key.as_str()).collect();
     let abs_roots: Vec<PathBuf> = roots
         .iter()
         .filter(|r| r.is_dir())
@@ -80,12 +85,37 @@ pub fn sync(
     let gone: Vec<String> = stored_docs
         .iter()
         .filter(|(key, path)| {
-            !current.contains(key.as_str()) && {
+            !current.contains(key.as_str()) && !path.starts_with(API_PATH_PREFIX) && {
                 let p = Path::new(path.as_str());
                 !p.exists() || abs_roots.iter().any(|r| p.starts_with(r))
             }
         })
         .map(|(k, _)| k.clone())
+        .collect();
+    let mut report = apply_documents(store, encoder, &read, &gone, progress)?;
+    report.files = files.len();
+    Ok(report)
+}
+
+/// Bring `store` in line with `read` (each document's passages replace the stored ones: new ones
+/// added, edited ones embedded again, missing ones removed) and remove the documents `gone`.
+/// Documents not named in either are left as they are.
+pub fn apply_documents(
+    store: &mut dyn VectorStoreWrite,
+    encoder: &dyn Encode,
+    read: &[DocumentPassages],
+    gone: &[String],
+    progress: &mut dyn FnMut(Progress),
+) -> Result<IndexReport> {
+    let mut report = IndexReport {
+        files: read.len(),
+        ..Default::default()
+    };
+    let stored_docs = store.documents()?;
+    let gone: Vec<String> = gone
+        .iter()
+        .filter(|k| stored_docs.contains_key(k.as_str()))
+        .cloned()
         .collect();
 
     // What needs a vector, what only moved, what disappeared.
@@ -93,10 +123,9 @@ pub fn sync(
     let mut touched: Vec<Passage> = Vec::new();
     let mut deleted: Vec<String> = Vec::new();
     let mut documents = Vec::new();
-    for r in &read {
-        let path = std::path::absolute(&r.file.path).unwrap_or_else(|_| r.file.path.clone());
-        documents.push((r.file.key.clone(), path.to_string_lossy().into_owned()));
-        let state = store.document_state(&r.file.key)?;
+    for r in read {
+        documents.push((r.key.clone(), r.path.clone()));
+        let state = store.document_state(&r.key)?;
         let mut seen = HashSet::new();
         for p in &r.passages {
             seen.insert(p.id.as_str());
@@ -169,7 +198,7 @@ pub fn sync(
     let mut done = 0;
     for chunk in to_embed.chunks(CHUNK) {
         let texts: Vec<&str> = chunk.iter().map(|p| p.text.as_str()).collect();
-        let e = embedder.embed(&texts, InputKind::Passage)?;
+        let e = encoder.encode(&texts, InputKind::Passage)?;
         let by_hash: HashMap<&str, &[f32]> = chunk
             .iter()
             .enumerate()

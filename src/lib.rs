@@ -21,11 +21,13 @@ pub mod indexing;
 pub mod model;
 pub mod report;
 pub mod search;
+pub mod server;
 pub mod store;
 pub mod util;
 
 pub use embed::{
-    DeviceChoice, Embedder, Embeddings, InputKind, LongTextPolicy, Precision, RuntimeInfo,
+    DeviceChoice, Embedder, Embeddings, Encode, InputKind, LongTextPolicy, Precision, RuntimeInfo,
+    Tokenized,
 };
 pub use error::{Error, Result};
 pub use model::{Manifest, ModelSpec, Registry};

@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         cli::Command::Related(a) => cli::search::run_related(a),
         cli::Command::Themes(a) => cli::themes::run_themes(a),
         cli::Command::Report(a) => cli::themes::run_report(a),
+        cli::Command::Serve(a) => cli::serve::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

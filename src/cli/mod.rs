@@ -5,6 +5,7 @@ pub mod embed;
 pub mod index;
 pub mod models;
 pub mod search;
+pub mod serve;
 pub mod themes;
 
 use std::path::PathBuf;
@@ -42,6 +43,8 @@ pub enum Command {
     Themes(themes::ThemesArgs),
     /// Write the theme report (HTML with a map, Markdown, JSON); with PATHs, index them first.
     Report(themes::ReportArgs),
+    /// Serve embeddings (OpenAI-compatible), search, related passages, indexing and themes over HTTP.
+    Serve(serve::ServeArgs),
 }
 
 /// The index folder; shared by every command that reads or writes one.

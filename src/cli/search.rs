@@ -4,9 +4,8 @@ use std::io::Write;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use serde::Serialize;
 
-use semclust::search::{self, Hit, LexicalIndex, Mode, Query};
+use semclust::search::{self, Hit, HitRecord, LexicalIndex, Mode, Query};
 use semclust::store::{Exclude, SearchMethod, SqliteStore, VectorStore, VectorStoreWrite};
 use semclust::{DeviceChoice, Embedder, InputKind, ModelSpec};
 
@@ -204,39 +203,6 @@ pub fn run_related(args: RelatedArgs) -> Result<()> {
         },
     )?;
     print_hits(&hits, args.out.json)
-}
-
-/// The documented `--json` record of a hit (field order is part of the format).
-#[derive(Debug, Serialize)]
-pub struct HitRecord<'a> {
-    pub rank: usize,
-    pub id: &'a str,
-    pub score: f32,
-    pub dense_score: Option<f32>,
-    pub lexical_score: Option<f32>,
-    pub article: &'a str,
-    pub document: &'a str,
-    pub path: &'a str,
-    pub span: [u64; 2],
-    pub text: &'a str,
-}
-
-impl<'a> From<&'a Hit> for HitRecord<'a> {
-    fn from(h: &'a Hit) -> Self {
-        let p = &h.passage;
-        Self {
-            rank: h.rank,
-            id: &p.id,
-            score: h.score,
-            dense_score: h.dense_score,
-            lexical_score: h.lexical_score,
-            article: &p.title,
-            document: &p.document,
-            path: &p.path,
-            span: [p.span.0, p.span.1],
-            text: &p.text,
-        }
-    }
 }
 
 fn snippet(text: &str, max: usize) -> String {

@@ -129,6 +129,17 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<SourceFile>) -> Result<()> {
     Ok(())
 }
 
+/// The key of a document named by a user (an API request): `/`-separated parts, each cleaned
+/// as file names are, empty parts dropped.
+pub fn document_key(name: &str) -> String {
+    name.split('/')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(clean_key)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// Ids are read and typed by people: keep letters, digits, `-`, `_`, `.`; the rest becomes `-`.
 fn clean_key(s: &str) -> String {
     s.chars()

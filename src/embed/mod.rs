@@ -143,10 +143,61 @@ impl Embeddings {
     pub fn token_counts(&self) -> &[usize] {
         &self.tokens
     }
+    /// Cut into consecutive parts of `counts[i]` rows each (e.g. one per caller of a shared
+    /// batch). The counts must add up to `rows()`.
+    pub fn split_rows(self, counts: &[usize]) -> Vec<Embeddings> {
+        debug_assert_eq!(counts.iter().sum::<usize>(), self.rows());
+        let mut out = Vec::with_capacity(counts.len());
+        let mut row = 0;
+        for &n in counts {
+            out.push(Embeddings {
+                data: self.data[row * self.dim..(row + n) * self.dim].to_vec(),
+                dim: self.dim,
+                tokens: self.tokens[row..row + n].to_vec(),
+            });
+            row += n;
+        }
+        out
+    }
+
     /// A `(rows, dim)` ndarray view of the same memory.
     pub fn view(&self) -> ndarray::ArrayView2<'_, f32> {
         ndarray::ArrayView2::from_shape((self.rows(), self.dim), &self.data)
             .expect("data length is rows * dim by construction")
+    }
+}
+
+/// Token ids of texts (prefix included, special tokens and windowing not yet applied), from
+/// [`Embedder::tokenize`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tokenized(Vec<Vec<u32>>);
+
+impl Tokenized {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// Tokens of text `i` without special tokens.
+    pub fn content_len(&self, i: usize) -> usize {
+        self.0[i].len()
+    }
+    /// Append another set of texts (their rows follow this set's rows).
+    pub fn extend(&mut self, other: Tokenized) {
+        self.0.extend(other.0);
+    }
+}
+
+/// Anything that turns texts into embeddings: the model itself, or a queue in front of it that
+/// batches several callers' texts into shared forward passes.
+pub trait Encode {
+    fn encode(&self, texts: &[&str], kind: InputKind) -> Result<Embeddings>;
+}
+
+impl Encode for Embedder {
+    fn encode(&self, texts: &[&str], kind: InputKind) -> Result<Embeddings> {
+        self.embed(texts, kind)
     }
 }
 
@@ -327,25 +378,39 @@ impl Embedder {
 
     /// Embed `texts`; row `i` of the result is the vector of `texts[i]`.
     pub fn embed(&self, texts: &[&str], kind: InputKind) -> Result<Embeddings> {
-        let dim = self.dimension();
         if texts.is_empty() {
+            return self.embed_tokens(&Tokenized(Vec::new()));
+        }
+        self.embed_tokens(&self.tokenize(texts, kind)?)
+    }
+
+    /// Tokenise `texts` (with the prefix of `kind`) without running the model: a server counts
+    /// and limits tokens before it queues work, and batches several requests' tokens together.
+    pub fn tokenize(&self, texts: &[&str], kind: InputKind) -> Result<Tokenized> {
+        Ok(Tokenized(self.content_ids(texts, kind)?))
+    }
+
+    /// Embed tokenised texts; row `i` is the vector of text `i`.
+    pub fn embed_tokens(&self, tokenized: &Tokenized) -> Result<Embeddings> {
+        let dim = self.dimension();
+        let content = &tokenized.0;
+        if content.is_empty() {
             return Ok(Embeddings {
                 data: Vec::new(),
                 dim,
                 tokens: Vec::new(),
             });
         }
-        let content = self.content_ids(texts, kind)?;
         let windows = batch::windows(
-            &content,
+            content,
             &self.bos,
             &self.eos,
             self.max_tokens(),
             self.long_text,
         );
-        let mut sums = vec![0f64; texts.len() * dim];
-        let mut weights = vec![0f64; texts.len()];
-        let mut tokens = vec![0usize; texts.len()];
+        let mut sums = vec![0f64; content.len() * dim];
+        let mut weights = vec![0f64; content.len()];
+        let mut tokens = vec![0usize; content.len()];
         for b in batch::batches(&windows, self.batch_size) {
             let (ids, mask) = batch::pad(&windows, &b, self.model.config.pad_token_id);
             let len = ids.len() / b.len();
@@ -363,7 +428,7 @@ impl Embedder {
                 tokens[w.text] += w.ids.len();
             }
         }
-        let mut data = vec![0f32; texts.len() * dim];
+        let mut data = vec![0f32; content.len() * dim];
         for (i, out) in data.chunks_mut(dim).enumerate() {
             let s = &sums[i * dim..(i + 1) * dim];
             let mean: Vec<f64> = s.iter().map(|v| v / weights[i]).collect();

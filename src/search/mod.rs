@@ -66,6 +66,39 @@ pub struct Query<'a> {
     pub method: SearchMethod,
 }
 
+/// The documented record of a hit (`--json` output and the HTTP API) (field order is part of the format).
+#[derive(Debug, Serialize)]
+pub struct HitRecord<'a> {
+    pub rank: usize,
+    pub id: &'a str,
+    pub score: f32,
+    pub dense_score: Option<f32>,
+    pub lexical_score: Option<f32>,
+    pub article: &'a str,
+    pub document: &'a str,
+    pub path: &'a str,
+    pub span: [u64; 2],
+    pub text: &'a str,
+}
+
+impl<'a> From<&'a Hit> for HitRecord<'a> {
+    fn from(h: &'a Hit) -> Self {
+        let p = &h.passage;
+        Self {
+            rank: h.rank,
+            id: &p.id,
+            score: h.score,
+            dense_score: h.dense_score,
+            lexical_score: h.lexical_score,
+            article: &p.title,
+            document: &p.document,
+            path: &p.path,
+            span: [p.span.0, p.span.1],
+            text: &p.text,
+        }
+    }
+}
+
 fn excluded(p: &StoredPassage, ex: &Exclude) -> bool {
     ex.passage.as_deref() == Some(p.id.as_str())
         || ex

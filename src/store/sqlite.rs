@@ -28,6 +28,8 @@ pub struct SqliteStore {
     loaded: OnceLock<Loaded>,
     ann: OnceLock<Option<Hnsw>>,
     ann_params: AnnParams,
+    /// The generation `loaded` and `ann` were read at, once [`SqliteStore::snapshot`] is used.
+    cached_generation: Option<u64>,
 }
 
 /// The search side, loaded on first use.
@@ -105,7 +107,32 @@ impl SqliteStore {
             loaded: OnceLock::new(),
             ann: OnceLock::new(),
             ann_params: AnnParams::default(),
+            cached_generation: None,
         }
+    }
+
+    /// Run `f` on one consistent state of the index while other processes or threads may be
+    /// writing to it: one read transaction (WAL keeps its snapshot), with the in-memory search
+    /// data reloaded first if a writer has committed since it was loaded. A long-lived reader
+    /// (the HTTP server) reads through this; one-shot commands need not.
+    pub fn snapshot<R>(&mut self, f: impl FnOnce(&Self) -> Result<R>) -> Result<R> {
+        self.conn
+            .execute_batch("BEGIN DEFERRED")
+            .map_err(|e| self.err(e))?;
+        let result = (|| {
+            let generation = self.generation()?;
+            if self.cached_generation != Some(generation) {
+                self.loaded = OnceLock::new();
+                self.ann = OnceLock::new();
+                self.cached_generation = Some(generation);
+            }
+            f(self)
+        })();
+        // A read transaction has nothing to keep: ending it can only release the snapshot.
+        let end = self.conn.execute_batch("COMMIT").map_err(|e| self.err(e));
+        let r = result?;
+        end?;
+        Ok(r)
     }
 
     pub fn dir(&self) -> &Path {

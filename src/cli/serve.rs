@@ -1,0 +1,210 @@
+//! `semclust serve`: the HTTP service over one index (routes in `semclust::server`).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+use semclust::server::{self, AppState, BatchConfig, Limits, ServerConfig};
+use semclust::store::{SqliteStore, VectorStore};
+use semclust::{DeviceChoice, Embedder, ModelSpec, Precision};
+
+use super::{notify, IndexDir, SourceArgs};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Loopback by default: the service has no TLS, and without
+    /// --api-key anyone who reaches it can read and change the index. Port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
+    pub addr: SocketAddr,
+    #[command(flatten)]
+    pub index: IndexDir,
+    /// Model id (default: the index's model, or multilingual-e5-small without an index).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// q4, f32 or f16 (default: the index's precision; without an index q4 on CPU, f16 on GPU).
+    #[arg(long)]
+    pub precision: Option<String>,
+    /// auto, cpu, cuda[:N] or metal[:N].
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Require `Authorization: Bearer KEY` on every /v1/ route.
+    #[arg(
+        long,
+        env = "SEMCLUST_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub api_key: Option<String>,
+    /// Largest request body in bytes (413 above).
+    #[arg(long, default_value_t = Limits::default().max_body_bytes, value_name = "BYTES")]
+    pub max_body_bytes: usize,
+    /// Most texts in one /v1/embeddings request (422 above).
+    #[arg(long, default_value_t = Limits::default().max_inputs, value_name = "N")]
+    pub max_inputs: usize,
+    /// Most tokens in one input text (422 above).
+    #[arg(long, default_value_t = Limits::default().max_input_tokens, value_name = "N")]
+    pub max_input_tokens: usize,
+    /// Most tokens in one request, all inputs together (422 above).
+    #[arg(long, default_value_t = Limits::default().max_request_tokens, value_name = "N")]
+    pub max_request_tokens: usize,
+    /// Largest k of search, related and themes (422 above).
+    #[arg(long, default_value_t = Limits::default().max_k, value_name = "N")]
+    pub max_k: usize,
+    /// Seconds a request may take (504 after); POST /v1/index is exempt.
+    #[arg(long, default_value_t = Limits::default().timeout.as_secs_f64(), value_name = "SECONDS")]
+    pub timeout: f64,
+    /// Tokens one forward pass gathers from concurrent requests at most.
+    #[arg(long, default_value_t = BatchConfig::default().max_batch_tokens, value_name = "N")]
+    pub max_batch_tokens: usize,
+    /// Milliseconds the first request of a batch waits for others to join.
+    #[arg(long, default_value_t = BatchConfig::default().max_wait.as_secs_f64() * 1e3, value_name = "MS")]
+    pub max_wait_ms: f64,
+    /// Requests waiting for the model at most; when full, 429 with Retry-After.
+    #[arg(long, default_value_t = BatchConfig::default().queue_capacity, value_name = "N")]
+    pub queue_capacity: usize,
+    /// No messages besides the address.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn positive(name: &str, v: usize) -> Result<usize> {
+    if v == 0 {
+        bail!("--{name} must be at least 1");
+    }
+    Ok(v)
+}
+
+fn seconds(name: &str, v: f64) -> Result<Duration> {
+    Duration::try_from_secs_f64(v)
+        .ok()
+        .filter(|d| !d.is_zero() || name == "max-wait-ms")
+        .with_context(|| format!("--{name} must be a positive number, not {v}"))
+}
+
+impl ServeArgs {
+    fn limits(&self) -> Result<Limits> {
+        Ok(Limits {
+            max_body_bytes: positive("max-body-bytes", self.max_body_bytes)?,
+            max_inputs: positive("max-inputs", self.max_inputs)?,
+            max_input_tokens: positive("max-input-tokens", self.max_input_tokens)?,
+            max_request_tokens: positive("max-request-tokens", self.max_request_tokens)?,
+            max_k: positive("max-k", self.max_k)?,
+            timeout: seconds("timeout", self.timeout)?,
+        })
+    }
+
+    fn batch(&self) -> Result<BatchConfig> {
+        Ok(BatchConfig {
+            max_batch_tokens: positive("max-batch-tokens", self.max_batch_tokens)?,
+            max_wait: seconds("max-wait-ms", self.max_wait_ms / 1e3)?,
+            queue_capacity: positive("queue-capacity", self.queue_capacity)?,
+        })
+    }
+}
+
+pub fn run(args: ServeArgs) -> Result<()> {
+    let quiet = args.quiet;
+    let report = |m: &str| {
+        if !quiet {
+            notify(m)
+        }
+    };
+    let config = ServerConfig {
+        index_dir: args.index.dir.clone(),
+        api_key: args.api_key.clone().filter(|k| !k.is_empty()),
+        limits: args.limits()?,
+        batch: args.batch()?,
+    };
+    // An existing index decides the model unless the user names one (a mismatch is reported
+    // by AppState::new with what to do).
+    let existing = if args
+        .index
+        .dir
+        .join(semclust::store::sqlite::DB_FILE)
+        .is_file()
+    {
+        let store = SqliteStore::open(&args.index.dir)?;
+        Some(store.fingerprint().clone())
+    } else {
+        None
+    };
+    let name = args
+        .model
+        .clone()
+        .or_else(|| existing.as_ref().map(|f| f.model.clone()))
+        .unwrap_or_else(|| semclust::model::DEFAULT_MODEL.to_string());
+    let precision: Option<Precision> = match (&args.precision, &existing) {
+        (Some(p), _) => Some(p.parse()?),
+        (None, Some(f)) if f.model == name => Some(f.precision.parse()?),
+        _ => None,
+    };
+    let spec = ModelSpec {
+        name,
+        model_dir: args.source.model_dir.clone(),
+        cache_dir: args.source.cache_dir.clone(),
+        hub: !args.source.no_hub,
+    };
+    let device: DeviceChoice = args.device.parse()?;
+    let embedder = Embedder::load_with(&spec, device, precision, &report)?;
+    report(&embedder.info().to_string());
+    let state = AppState::new(embedder, config)?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("semclust-http")
+        .build()
+        .context("cannot start the server's runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.addr))?;
+        let addr = listener
+            .local_addr()
+            .with_context(|| format!("cannot listen on {}", args.addr))?;
+        // Always printed, on stdout: scripts and tests read the port from it.
+        println!("semclust: listening on http://{addr}");
+        if !addr.ip().is_loopback() && state_has_no_key(&args.api_key) {
+            notify(&format!(
+                "warning: {addr} is reachable from other machines and no --api-key is set"
+            ));
+        }
+        server::serve(listener, state, shutdown_signal(quiet))
+            .await
+            .context("the server stopped")
+    })?;
+    report("stopped");
+    Ok(())
+}
+
+fn state_has_no_key(key: &Option<String>) -> bool {
+    key.as_deref().is_none_or(str::is_empty)
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal(quiet: bool) {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    if !quiet {
+        notify("shutting down: finishing the requests in flight");
+    }
+}

@@ -1,0 +1,741 @@
+//! The handlers. Each validates its input into a one-line 4xx error, sends model work through
+//! the batcher and index work to the blocking pool, and answers JSON.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::batcher::Submit;
+use super::error::{ApiError, ApiJson};
+use super::AppState;
+use crate::cluster::{self, KChoice, ThemeOptions, DEFAULT_SEED};
+use crate::corpus::{self, Format, SourceFile};
+use crate::embed::{Embeddings, InputKind};
+use crate::indexing::{self, DocumentPassages, API_PATH_PREFIX};
+use crate::search::{self, HitRecord, LexicalIndex, Mode};
+use crate::store::{
+    Exclude, SearchMethod, SqliteStore, StoredPassage, VectorStore, VectorStoreWrite,
+};
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Run blocking work (the index, tokenising) off the async threads.
+async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> ApiResult<R> + Send + 'static,
+) -> ApiResult<R> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("worker failed: {e}")))?
+}
+
+/// Tokenise, check the limits, queue for the model and wait for the vectors.
+async fn embed(
+    state: &Arc<AppState>,
+    texts: Vec<String>,
+    kind: InputKind,
+    field: &'static str,
+) -> ApiResult<Embeddings> {
+    let st = state.clone();
+    let tokens = blocking(move || {
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        Ok(st.embedder().tokenize(&refs, kind)?)
+    })
+    .await?;
+    let limits = state.config.limits;
+    let mut total = 0;
+    for i in 0..tokens.len() {
+        let n = tokens.content_len(i) + 2;
+        if n > limits.max_input_tokens {
+            let at = if tokens.len() == 1 && field != "input" {
+                field.to_string()
+            } else {
+                format!("{field}[{i}]")
+            };
+            return Err(ApiError::invalid(format!(
+                "{at} has {n} tokens, over the limit of {} per input (--max-input-tokens)",
+                limits.max_input_tokens
+            )));
+        }
+        total += n;
+    }
+    if total > limits.max_request_tokens {
+        return Err(ApiError::invalid(format!(
+            "the request has {total} tokens, over the limit of {} per request (--max-request-tokens); split it",
+            limits.max_request_tokens
+        )));
+    }
+    let rx = match state.batcher.try_submit(tokens) {
+        Ok(rx) => rx,
+        Err(Submit::Full) => {
+            state.metrics.rejected_full();
+            return Err(ApiError::overloaded());
+        }
+        Err(Submit::Closed) => return Err(ApiError::shutting_down()),
+    };
+    match rx.await {
+        Ok(r) => r.map_err(|e| ApiError::internal(e.to_string())),
+        Err(_) => Err(ApiError::shutting_down()),
+    }
+}
+
+// ---- /v1/embeddings -------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddingsRequest {
+    input: Value,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    encoding_format: Option<String>,
+    /// semclust's extension: `query` or `passage` (default), which picks the model's prefix.
+    #[serde(default)]
+    input_type: Option<String>,
+    #[serde(default)]
+    dimensions: Option<usize>,
+    /// OpenAI's end-user tag; accepted and ignored.
+    #[serde(default)]
+    #[allow(dead_code)]
+    user: Option<String>,
+}
+
+fn inputs(v: Value, max: usize) -> ApiResult<Vec<String>> {
+    let texts = match v {
+        Value::String(s) => vec![s],
+        Value::Array(items) => {
+            if items.is_empty() {
+                return Err(ApiError::invalid(
+                    "`input` is an empty array; send at least one text",
+                ));
+            }
+            if items.len() > max {
+                return Err(ApiError::invalid(format!(
+                    "`input` has {} texts, over the limit of {max} per request (--max-inputs); split it",
+                    items.len()
+                )));
+            }
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, it)| match it {
+                    Value::String(s) => Ok(s),
+                    Value::Number(_) | Value::Array(_) => Err(ApiError::invalid(format!(
+                        "input[{i}] is a token array; semclust tokenises itself: send the text"
+                    ))),
+                    _ => Err(ApiError::invalid(format!("input[{i}] must be a string"))),
+                })
+                .collect::<ApiResult<_>>()?
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "`input` must be a string or an array of strings",
+            ))
+        }
+    };
+    for (i, t) in texts.iter().enumerate() {
+        if t.trim().is_empty() {
+            return Err(ApiError::invalid(format!(
+                "input[{i}] is empty; every input needs some text"
+            )));
+        }
+    }
+    Ok(texts)
+}
+
+fn input_kind(v: Option<&str>, field: &str) -> ApiResult<InputKind> {
+    match v {
+        None | Some("passage") | Some("document") => Ok(InputKind::Passage),
+        Some("query") => Ok(InputKind::Query),
+        Some(other) => Err(ApiError::invalid(format!(
+            "{field} '{other}' is not known; use query or passage"
+        ))),
+    }
+}
+
+pub async fn embeddings(
+    State(state): State<Arc<AppState>>,
+    ApiJson(req): ApiJson<EmbeddingsRequest>,
+) -> ApiResult<Json<Value>> {
+    let served = &state.fingerprint.model;
+    let repo = &state.embedder().manifest().hub.repo;
+    if let Some(m) = &req.model {
+        if m != served && m != repo {
+            return Err(ApiError::invalid(format!(
+                "model '{m}' is not served here; this server runs '{served}' (send that, or leave `model` out)"
+            )));
+        }
+    }
+    let base64 = match req.encoding_format.as_deref() {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "encoding_format '{other}' is not known; use float or base64"
+            )))
+        }
+    };
+    let dim = state.fingerprint.dimension;
+    if let Some(d) = req.dimensions {
+        if d != dim {
+            return Err(ApiError::invalid(format!(
+                "dimensions {d}: {served} gives {dim}-d vectors and cannot shorten them; leave `dimensions` out"
+            )));
+        }
+    }
+    let kind = input_kind(req.input_type.as_deref(), "input_type")?;
+    let texts = inputs(req.input, state.config.limits.max_inputs)?;
+    let e = embed(&state, texts, kind, "input").await?;
+    let tokens: usize = e.token_counts().iter().sum();
+    let data: Vec<Value> = (0..e.rows())
+        .map(|i| {
+            let row = e.row(i);
+            let embedding = if base64 {
+                let bytes: Vec<u8> = row.iter().flat_map(|x| x.to_le_bytes()).collect();
+                Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+            } else {
+                json!(row)
+            };
+            json!({"object": "embedding", "index": i, "embedding": embedding})
+        })
+        .collect();
+    Ok(Json(json!({
+        "object": "list",
+        "data": data,
+        "model": served,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    })))
+}
+
+pub async fn models(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(json!({
+        "object": "list",
+        "data": [{
+            "id": state.fingerprint.model,
+            "object": "model",
+            "created": 0,
+            "owned_by": "semclust",
+        }],
+    }))
+}
+
+// ---- search and related ---------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    /// A question (the model's query prefix).
+    #[serde(default)]
+    query: Option<String>,
+    /// A passage-like text to find related passages for (the passage prefix).
+    #[serde(default)]
+    text: Option<String>,
+    /// A stored passage to find related passages for (itself excluded).
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    k: Option<usize>,
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(default)]
+    other_articles: bool,
+    #[serde(default)]
+    method: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct HitList<'a> {
+    object: &'static str,
+    model: &'a str,
+    mode: Mode,
+    /// The passage results are related to (`related` and search by `id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<PassageRecord<'a>>,
+    data: Vec<HitRecord<'a>>,
+}
+
+/// A stored passage as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct PassageRecord<'a> {
+    id: &'a str,
+    /// The article's title.
+    article: &'a str,
+    /// The article's key within its document (number, or the JSONL record's id).
+    article_key: &'a str,
+    paragraph: u32,
+    document: &'a str,
+    path: &'a str,
+    span: [u64; 2],
+    hash: &'a str,
+    text: &'a str,
+}
+
+impl<'a> From<&'a StoredPassage> for PassageRecord<'a> {
+    fn from(p: &'a StoredPassage) -> Self {
+        Self {
+            id: &p.id,
+            article: &p.title,
+            article_key: &p.article_key,
+            paragraph: p.paragraph,
+            document: &p.document,
+            path: &p.path,
+            span: [p.span.0, p.span.1],
+            hash: &p.hash,
+            text: &p.text,
+        }
+    }
+}
+
+fn check_k(k: Option<usize>, max: usize) -> ApiResult<usize> {
+    match k.unwrap_or(10) {
+        0 => Err(ApiError::invalid("k must be at least 1")),
+        k if k > max => Err(ApiError::invalid(format!(
+            "k {k} is over the server's limit of {max}"
+        ))),
+        k => Ok(k),
+    }
+}
+
+fn method(m: Option<&str>) -> ApiResult<SearchMethod> {
+    match m {
+        None | Some("auto") => Ok(SearchMethod::Auto),
+        Some("exact") => Ok(SearchMethod::Exact),
+        Some("ann") => Ok(SearchMethod::Approximate),
+        Some(o) => Err(ApiError::invalid(format!(
+            "method '{o}' is not known; use auto, exact or ann"
+        ))),
+    }
+}
+
+fn lexical<'a>(
+    store: &SqliteStore,
+    cache: &'a mut Option<(u64, LexicalIndex)>,
+) -> crate::Result<&'a LexicalIndex> {
+    let gen = store.generation()?;
+    if cache.as_ref().map(|(g, _)| *g) != Some(gen) {
+        let ix = LexicalIndex::open_or_build(store.dir(), gen, || store.passages())?;
+        *cache = Some((gen, ix));
+    }
+    match cache {
+        Some((_, ix)) => Ok(ix),
+        None => Err(crate::Error::InvalidArgument(
+            "lexical index missing".into(),
+        )),
+    }
+}
+
+/// What a search starts from, once the request is checked.
+enum From_ {
+    Query(String),
+    Text(String),
+    Id(String),
+}
+
+async fn run_search(
+    state: Arc<AppState>,
+    from: From_,
+    k: usize,
+    mode: Mode,
+    other_articles: bool,
+    method: SearchMethod,
+) -> ApiResult<Json<Value>> {
+    let (vector, text) = match &from {
+        From_::Query(q) if mode != Mode::Lexical => (
+            Some(
+                embed(&state, vec![q.clone()], InputKind::Query, "query")
+                    .await?
+                    .into_vec(),
+            ),
+            Some(q.clone()),
+        ),
+        From_::Query(q) => (None, Some(q.clone())),
+        From_::Text(t) => (
+            Some(
+                embed(&state, vec![t.clone()], InputKind::Passage, "text")
+                    .await?
+                    .into_vec(),
+            ),
+            None,
+        ),
+        From_::Id(_) => (None, None),
+    };
+    let st = state.clone();
+    blocking(move || {
+        st.read(|store, lex_cache| {
+            let mut exclude = Exclude::default();
+            let mut source = None;
+            let mut vector = vector;
+            if let From_::Id(id) = &from {
+                let p = store.passage(id)?.ok_or_else(|| {
+                    crate::Error::InvalidArgument(format!("no passage '{id}' in the index"))
+                })?;
+                vector = store.vector(id)?;
+                exclude.passage = Some(p.id.clone());
+                if other_articles {
+                    exclude.article = Some((p.document.clone(), p.article_key.clone()));
+                }
+                source = Some(p);
+            }
+            let lex = if mode == Mode::Dense {
+                None
+            } else {
+                Some(lexical(store, lex_cache)?)
+            };
+            let hits = search::search(
+                store,
+                lex,
+                &search::Query {
+                    vector: vector.as_deref(),
+                    text: text.as_deref(),
+                    k,
+                    mode,
+                    exclude,
+                    method,
+                },
+            )?;
+            let list = HitList {
+                object: "list",
+                model: &st.fingerprint.model,
+                mode,
+                source: source.as_ref().map(PassageRecord::from),
+                data: hits.iter().map(HitRecord::from).collect(),
+            };
+            serde_json::to_value(&list).map_err(|e| crate::Error::InvalidArgument(e.to_string()))
+        })
+        .map_err(not_found_passage)
+    })
+    .await
+    .map(Json)
+}
+
+/// "no passage 'X'" is a 404, not a 422.
+fn not_found_passage(e: ApiError) -> ApiError {
+    if e.status == StatusCode::UNPROCESSABLE_ENTITY && e.message.starts_with("no passage '") {
+        ApiError::not_found(e.message)
+    } else {
+        e
+    }
+}
+
+pub async fn search(
+    State(state): State<Arc<AppState>>,
+    ApiJson(req): ApiJson<SearchRequest>,
+) -> ApiResult<Json<Value>> {
+    let k = check_k(req.k, state.config.limits.max_k)?;
+    let mode: Mode = match req.mode.as_deref() {
+        None => Mode::Dense,
+        Some(m) => m.parse().map_err(ApiError::from_lib)?,
+    };
+    let method = method(req.method.as_deref())?;
+    let nonempty = |field: &str, s: String| {
+        if s.trim().is_empty() {
+            Err(ApiError::invalid(format!("`{field}` is empty")))
+        } else {
+            Ok(s)
+        }
+    };
+    let from = match (req.query, req.text, req.id) {
+        (Some(q), None, None) => From_::Query(nonempty("query", q)?),
+        (None, Some(t), None) => From_::Text(nonempty("text", t)?),
+        (None, None, Some(id)) => From_::Id(nonempty("id", id)?),
+        (None, None, None) => return Err(ApiError::invalid(
+            "give `query` (a question), `text` (find passages like it) or `id` (a stored passage)",
+        )),
+        _ => {
+            return Err(ApiError::invalid(
+                "give only one of `query`, `text` and `id`",
+            ))
+        }
+    };
+    if other_articles_needs_id(&from, req.other_articles) {
+        return Err(ApiError::invalid(
+            "`other_articles` needs `id`: a query or a free text belongs to no article",
+        ));
+    }
+    if mode != Mode::Dense && !matches!(from, From_::Query(_)) {
+        return Err(ApiError::invalid(
+            "related passages (`text`, `id`) are found by dense search only; leave `mode` out",
+        ));
+    }
+    run_search(state, from, k, mode, req.other_articles, method).await
+}
+
+fn other_articles_needs_id(from: &From_, other: bool) -> bool {
+    other && !matches!(from, From_::Id(_))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RelatedParams {
+    k: Option<usize>,
+    #[serde(default)]
+    other_articles: bool,
+    method: Option<String>,
+}
+
+/// `GET /v1/passages/{id}` and `GET /v1/passages/{id}/related`: ids hold slashes
+/// (`lemonde-ia-2025/3/12`), so the route takes the rest of the path, raw or percent-encoded.
+pub async fn passage(
+    State(state): State<Arc<AppState>>,
+    Path(rest): Path<String>,
+    Query(params): Query<RelatedParams>,
+) -> ApiResult<Response> {
+    if let Some(id) = rest.strip_suffix("/related") {
+        let k = check_k(params.k, state.config.limits.max_k)?;
+        let method = method(params.method.as_deref())?;
+        let r = run_search(
+            state,
+            From_::Id(id.to_string()),
+            k,
+            Mode::Dense,
+            params.other_articles,
+            method,
+        )
+        .await?;
+        return Ok(r.into_response());
+    }
+    let id = rest;
+    let st = state.clone();
+    let v = blocking(move || {
+        st.read(|store, _| {
+            Ok(store
+                .passage(&id)?
+                .map(|p| serde_json::to_value(PassageRecord::from(&p)).unwrap_or(Value::Null)))
+        })?
+        .ok_or_else(|| ApiError::not_found(format!("no passage '{id}' in the index")))
+    })
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+// ---- themes ---------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+pub struct ThemesParams {
+    k: Option<String>,
+    seed: Option<u64>,
+    restarts: Option<usize>,
+}
+
+pub async fn themes(
+    State(state): State<Arc<AppState>>,
+    Query(p): Query<ThemesParams>,
+) -> ApiResult<Json<Value>> {
+    let k_text = p.k.unwrap_or_else(|| "auto".into());
+    let k: KChoice = k_text
+        .parse()
+        .map_err(|e: crate::Error| ApiError::invalid(e.to_string().replace("--k", "k")))?;
+    if let KChoice::Fixed(n) = k {
+        if n > state.config.limits.max_k {
+            return Err(ApiError::invalid(format!(
+                "k {n} is over the server's limit of {}",
+                state.config.limits.max_k
+            )));
+        }
+    }
+    let seed = p.seed.unwrap_or(DEFAULT_SEED);
+    let restarts = p.restarts.unwrap_or(10);
+    if !(1..=100).contains(&restarts) {
+        return Err(ApiError::invalid("restarts must be between 1 and 100"));
+    }
+    // Computed once per index generation and parameters; concurrent requests wait for the
+    // first one instead of clustering again.
+    let mut cache = state.themes.lock().await;
+    let st = state.clone();
+    let generation = blocking(move || st.read(|s, _| s.generation())).await?;
+    if cache.0 != generation {
+        *cache = (generation, Default::default());
+    }
+    let key = (k_text.to_ascii_lowercase(), seed, restarts);
+    if let Some(v) = cache.1.get(&key) {
+        return Ok(Json((**v).clone()));
+    }
+    let st = state.clone();
+    let v = blocking(move || {
+        let opts = ThemeOptions {
+            k,
+            seed,
+            n_runs: restarts,
+            ..ThemeOptions::default()
+        };
+        st.read(|store, _| {
+            let t = cluster::themes(store, &opts, |_| {})?;
+            let mut v = serde_json::to_value(&t)
+                .map_err(|e| crate::Error::InvalidArgument(e.to_string()))?;
+            v["generation"] = store.generation()?.into();
+            Ok(v)
+        })
+    })
+    .await?;
+    let v = Arc::new(v);
+    cache.1.insert(key, v.clone());
+    Ok(Json((*v).clone()))
+}
+
+// ---- indexing -------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexRequest {
+    #[serde(default)]
+    documents: Vec<DocumentIn>,
+    /// Documents to remove, by name.
+    #[serde(default)]
+    delete: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentIn {
+    /// The document's key: passage ids are `NAME/ARTICLE/PARAGRAPH`.
+    name: String,
+    text: String,
+    /// markdown (default), text or jsonl.
+    #[serde(default)]
+    format: Option<String>,
+}
+
+pub async fn index(
+    State(state): State<Arc<AppState>>,
+    ApiJson(req): ApiJson<IndexRequest>,
+) -> ApiResult<Json<Value>> {
+    if req.documents.is_empty() && req.delete.is_empty() {
+        return Err(ApiError::invalid(
+            "send `documents` ([{name, text, format?}]) to add or replace, or `delete` ([name]) to remove",
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut docs = Vec::with_capacity(req.documents.len());
+    for (i, d) in req.documents.into_iter().enumerate() {
+        let key = corpus::document_key(&d.name);
+        if key.is_empty() {
+            return Err(ApiError::invalid(format!("documents[{i}].name is empty")));
+        }
+        if !seen.insert(key.clone()) {
+            return Err(ApiError::invalid(format!(
+                "documents[{i}].name '{key}' appears twice in the request"
+            )));
+        }
+        let format = match d.format.as_deref() {
+            None | Some("markdown") | Some("md") => Format::Markdown,
+            Some("text") | Some("txt") => Format::Text,
+            Some("jsonl") => Format::Jsonl,
+            Some(o) => {
+                return Err(ApiError::invalid(format!(
+                    "documents[{i}].format '{o}' is not known; use markdown, text or jsonl"
+                )))
+            }
+        };
+        let file = SourceFile {
+            path: std::path::PathBuf::from(&key),
+            key: key.clone(),
+            format,
+        };
+        let passages = corpus::split(&d.text, &file)
+            .map_err(|e| ApiError::invalid(format!("documents[{i}]: {e}")))?;
+        if passages.is_empty() {
+            return Err(ApiError::invalid(format!(
+                "documents[{i}] ('{key}') holds no paragraph to index"
+            )));
+        }
+        docs.push(DocumentPassages {
+            path: format!("{API_PATH_PREFIX}{key}"),
+            key,
+            passages,
+        });
+    }
+    let delete: Vec<String> = req.delete.iter().map(|d| corpus::document_key(d)).collect();
+    if let Some(d) = delete.iter().find(|d| seen.contains(*d)) {
+        return Err(ApiError::invalid(format!(
+            "'{d}' is both in `documents` and in `delete`"
+        )));
+    }
+
+    let _writing = state.writer.lock().await;
+    let st = state.clone();
+    let v = blocking(move || {
+        let started = Instant::now();
+        let mut store = SqliteStore::open_or_create(&st.config.index_dir, &st.fingerprint)?;
+        let report =
+            indexing::apply_documents(&mut store, &st.batcher, &docs, &delete, &mut |_| {})?;
+        let generation = store.generation()?;
+        // Built now, so that the next lexical search does not wait for it.
+        LexicalIndex::open_or_build(store.dir(), generation, || store.passages())?;
+        st.metrics.passages_indexed(report.added + report.updated);
+        let mut v = serde_json::to_value(&report).map_err(|e| ApiError::internal(e.to_string()))?;
+        v["documents"] = v["files"].take();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("files");
+        }
+        v["passages"] = store.len()?.into();
+        v["generation"] = generation.into();
+        v["seconds"] = started.elapsed().as_secs_f64().into();
+        Ok(v)
+    })
+    .await?;
+    Ok(Json(v))
+}
+
+// ---- service routes -------------------------------------------------------------------------
+
+pub async fn health(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let info = state.embedder().info();
+    let st = state.clone();
+    let passages = tokio::task::spawn_blocking(move || st.index_len())
+        .await
+        .ok()
+        .flatten();
+    Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "model": info.model,
+        "revision": info.revision,
+        "precision": info.precision,
+        "device": info.device,
+        "dimension": info.dimension,
+        "index": {
+            "dir": state.config.index_dir.display().to_string(),
+            "passages": passages,
+        },
+        "queue_depth": state.batcher.queue_depth(),
+        "uptime_seconds": state.started.elapsed().as_secs_f64(),
+    }))
+}
+
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let st = state.clone();
+    let passages = tokio::task::spawn_blocking(move || st.index_len())
+        .await
+        .ok()
+        .flatten();
+    let body = state.metrics.render(state.batcher.queue_depth(), passages);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+pub async fn openapi() -> Json<Value> {
+    Json(super::openapi::document())
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such route; the routes are listed at /openapi.json")
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request_error",
+        "this route does not take that method; see /openapi.json",
+    )
+}

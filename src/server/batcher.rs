@@ -1,0 +1,240 @@
+//! Dynamic batching: the model runs on one thread of its own, and requests queue for it. The
+//! thread takes the oldest job, then keeps gathering jobs until the batch holds
+//! [`BatchConfig::max_batch_tokens`] tokens or [`BatchConfig::max_wait`] has passed, and runs
+//! them as one forward pass: sixty-four clients sending one short text each share a few passes
+//! instead of queueing for sixty-four. The queue is bounded ([`BatchConfig::queue_capacity`]
+//! jobs); a request that finds it full is refused at once ([`Submit::Full`], HTTP 429) rather
+//! than held in memory.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use super::metrics::Metrics;
+use crate::embed::{Embedder, Embeddings, Encode, InputKind, Tokenized};
+use crate::error::{Error, Result};
+
+/// How requests are gathered into forward passes.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchConfig {
+    /// Tokens (special tokens included) one forward pass gathers at most; a single larger job
+    /// runs alone.
+    pub max_batch_tokens: usize,
+    /// How long the first job of a batch waits for others to join it.
+    pub max_wait: Duration,
+    /// Jobs waiting for the model at most.
+    pub queue_capacity: usize,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self {
+            max_batch_tokens: 8192,
+            max_wait: Duration::from_millis(2),
+            queue_capacity: 256,
+        }
+    }
+}
+
+struct Job {
+    tokens: Tokenized,
+    /// Estimated tokens of the job (content + special tokens per text).
+    cost: usize,
+    reply: oneshot::Sender<Result<Embeddings>>,
+}
+
+/// Why a job was not queued.
+pub enum Submit {
+    /// The queue is full: try again later.
+    Full,
+    /// The model thread has stopped (the server is shutting down).
+    Closed,
+}
+
+/// The handle requests use to reach the model thread.
+pub struct Batcher {
+    embedder: Arc<Embedder>,
+    tx: Option<SyncSender<Job>>,
+    depth: Arc<AtomicUsize>,
+    metrics: Arc<Metrics>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl Batcher {
+    /// Start the model thread.
+    pub fn start(embedder: Arc<Embedder>, config: BatchConfig, metrics: Arc<Metrics>) -> Self {
+        let (tx, rx) = mpsc::sync_channel::<Job>(config.queue_capacity.max(1));
+        let depth = Arc::new(AtomicUsize::new(0));
+        let worker = {
+            let embedder = embedder.clone();
+            let depth = depth.clone();
+            let metrics = metrics.clone();
+            std::thread::Builder::new()
+                .name("semclust-model".into())
+                .spawn(move || run(&embedder, &rx, config, &depth, &metrics))
+                .ok()
+        };
+        Self {
+            embedder,
+            tx: Some(tx),
+            depth,
+            metrics,
+            worker,
+        }
+    }
+
+    pub fn embedder(&self) -> &Embedder {
+        &self.embedder
+    }
+
+    /// Jobs waiting for the model.
+    pub fn queue_depth(&self) -> usize {
+        self.depth.load(Ordering::Relaxed)
+    }
+
+    fn job(&self, tokens: Tokenized) -> (Job, oneshot::Receiver<Result<Embeddings>>) {
+        let cost = (0..tokens.len()).map(|i| tokens.content_len(i) + 2).sum();
+        let (reply, rx) = oneshot::channel();
+        (
+            Job {
+                tokens,
+                cost,
+                reply,
+            },
+            rx,
+        )
+    }
+
+    /// Queue tokenised texts without waiting for room; the receiver gets the embeddings.
+    pub fn try_submit(
+        &self,
+        tokens: Tokenized,
+    ) -> std::result::Result<oneshot::Receiver<Result<Embeddings>>, Submit> {
+        let tx = self.tx.as_ref().ok_or(Submit::Closed)?;
+        let (job, rx) = self.job(tokens);
+        self.depth.fetch_add(1, Ordering::Relaxed);
+        match tx.try_send(job) {
+            Ok(()) => {
+                self.metrics.queue_depth(self.queue_depth());
+                Ok(rx)
+            }
+            Err(e) => {
+                self.depth.fetch_sub(1, Ordering::Relaxed);
+                Err(match e {
+                    TrySendError::Full(_) => Submit::Full,
+                    TrySendError::Disconnected(_) => Submit::Closed,
+                })
+            }
+        }
+    }
+
+    /// Stop taking jobs, let the model thread finish the queued ones, and wait for it.
+    pub fn shutdown(&mut self) {
+        self.tx = None;
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+impl Drop for Batcher {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Indexing through the server: the same queue, waiting for room instead of refusing (a large
+/// indexing request must not fail because searches are busy).
+impl Encode for Batcher {
+    fn encode(&self, texts: &[&str], kind: InputKind) -> Result<Embeddings> {
+        let closed = || Error::InvalidArgument("the server is shutting down".into());
+        let tokens = self.embedder.tokenize(texts, kind)?;
+        let tx = self.tx.as_ref().ok_or_else(closed)?;
+        let (job, rx) = self.job(tokens);
+        self.depth.fetch_add(1, Ordering::Relaxed);
+        if tx.send(job).is_err() {
+            self.depth.fetch_sub(1, Ordering::Relaxed);
+            return Err(closed());
+        }
+        rx.blocking_recv().map_err(|_| closed())?
+    }
+}
+
+fn run(
+    embedder: &Embedder,
+    rx: &mpsc::Receiver<Job>,
+    config: BatchConfig,
+    depth: &AtomicUsize,
+    metrics: &Metrics,
+) {
+    let mut carried: Option<Job> = None;
+    loop {
+        let first = match carried.take() {
+            Some(j) => j,
+            None => match rx.recv() {
+                Ok(j) => {
+                    depth.fetch_sub(1, Ordering::Relaxed);
+                    j
+                }
+                Err(_) => return,
+            },
+        };
+        let mut cost = first.cost;
+        let mut jobs = vec![first];
+        let deadline = Instant::now() + config.max_wait;
+        while cost < config.max_batch_tokens {
+            let left = deadline.saturating_duration_since(Instant::now());
+            // Past the deadline, still take whatever is already waiting.
+            let next = if left.is_zero() {
+                rx.try_recv().map_err(|_| RecvTimeoutError::Timeout)
+            } else {
+                rx.recv_timeout(left)
+            };
+            match next {
+                Ok(j) => {
+                    depth.fetch_sub(1, Ordering::Relaxed);
+                    if cost + j.cost > config.max_batch_tokens {
+                        carried = Some(j);
+                        break;
+                    }
+                    cost += j.cost;
+                    jobs.push(j);
+                }
+                Err(_) => break,
+            }
+        }
+        metrics.queue_depth(depth.load(Ordering::Relaxed));
+        // Callers that gave up (timeout, closed connection) need no forward pass.
+        jobs.retain(|j| !j.reply.is_closed());
+        if jobs.is_empty() {
+            continue;
+        }
+        let counts: Vec<usize> = jobs.iter().map(|j| j.tokens.len()).collect();
+        let mut all = Tokenized::default();
+        let mut replies = Vec::with_capacity(jobs.len());
+        for j in jobs {
+            all.extend(j.tokens);
+            replies.push(j.reply);
+        }
+        let started = Instant::now();
+        let result = embedder.embed_tokens(&all);
+        metrics.batch(all.len(), cost, started.elapsed());
+        match result {
+            Ok(e) => {
+                for (reply, part) in replies.into_iter().zip(e.split_rows(&counts)) {
+                    let _ = reply.send(Ok(part));
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for reply in replies {
+                    let _ = reply.send(Err(Error::InvalidArgument(msg.clone())));
+                }
+            }
+        }
+    }
+}

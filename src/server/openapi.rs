@@ -1,0 +1,312 @@
+//! The OpenAPI 3.1 description served at `/openapi.json`. Written by hand, next to the handlers;
+//! `tests/serve.rs` checks every path in it against the running server and every response the
+//! tests receive against its schema, so it cannot drift from what the server does.
+
+use serde_json::{json, Value};
+
+fn err_responses(codes: &[&str]) -> Value {
+    let mut m = serde_json::Map::new();
+    for c in codes {
+        let what = match *c {
+            "400" => "The body is not JSON.",
+            "401" => "The API key is missing or wrong (only when the server has one).",
+            "404" => "No such passage.",
+            "409" => "The index holds no passage yet.",
+            "413" => "The body is over the size limit.",
+            "415" => "The body is not declared as JSON.",
+            "422" => "The request is invalid; the message names the field and the limit.",
+            "429" => "The model's queue is full; retry after `Retry-After` seconds.",
+            "503" => "The server is shutting down.",
+            "504" => "The request took longer than the server's timeout.",
+            _ => "Error.",
+        };
+        m.insert(
+            c.to_string(),
+            json!({"description": what, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}),
+        );
+    }
+    Value::Object(m)
+}
+
+fn with_ok(schema: &str, what: &str, errors: &[&str]) -> Value {
+    let mut r = err_responses(errors);
+    r["200"] = json!({
+        "description": what,
+        "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}
+    });
+    r
+}
+
+fn body(schema: &str) -> Value {
+    json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let model = ["400", "401", "413", "415", "422", "429", "503", "504"];
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "semclust",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Embeddings (OpenAI-compatible), search, related passages, indexing and themes over one semclust index."
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": schemas(),
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/v1/embeddings": {"post": {
+                "summary": "Embed texts (OpenAI-compatible).",
+                "requestBody": body("EmbeddingsRequest"),
+                "responses": with_ok("EmbeddingsResponse", "One L2-normalised vector per input, in input order.", &model),
+            }},
+            "/v1/models": {"get": {
+                "summary": "The model this server runs (OpenAI-compatible).",
+                "responses": with_ok("ModelList", "The served model.", &["401"]),
+            }},
+            "/v1/search": {"post": {
+                "summary": "Passages that answer a query, or related to a text or a stored passage.",
+                "requestBody": body("SearchRequest"),
+                "responses": with_ok("HitList", "Best first.", &["400", "401", "404", "409", "413", "415", "422", "429", "503", "504"]),
+            }},
+            "/v1/passages/{id}": {"get": {
+                "summary": "One stored passage. The id holds slashes; send them as they are or percent-encoded.",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "example": "lemonde-ia-2025/3/12"}],
+                "responses": with_ok("Passage", "The passage.", &["401", "404", "409", "504"]),
+            }},
+            "/v1/passages/{id}/related": {"get": {
+                "summary": "Passages nearest to a stored passage (itself excluded).",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}},
+                    {"name": "k", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 10}},
+                    {"name": "other_articles", "in": "query", "schema": {"type": "boolean", "default": false}},
+                    {"name": "method", "in": "query", "schema": {"enum": ["auto", "exact", "ann"]}}
+                ],
+                "responses": with_ok("HitList", "Best first.", &["400", "401", "404", "409", "422", "504"]),
+            }},
+            "/v1/index": {"post": {
+                "summary": "Add, replace or delete documents; split and embedded as `semclust index` does, incrementally.",
+                "requestBody": body("IndexRequest"),
+                "responses": with_ok("IndexReport", "What changed.", &["400", "401", "413", "415", "422", "503"]),
+            }},
+            "/v1/themes": {"get": {
+                "summary": "Themes across articles (k-means), computed on demand and cached until the index changes.",
+                "parameters": [
+                    {"name": "k", "in": "query", "schema": {"type": "string", "default": "auto"}, "description": "A number of themes, or auto."},
+                    {"name": "seed", "in": "query", "schema": {"type": "integer", "default": 42}},
+                    {"name": "restarts", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}}
+                ],
+                "responses": with_ok("Themes", "The themes, as `semclust themes --json` prints them, with the index generation.", &["400", "401", "409", "422", "504"]),
+            }},
+            "/health": {"get": {
+                "summary": "Liveness and what the server runs (no key needed).",
+                "security": [],
+                "responses": with_ok("Health", "Up.", &[]),
+            }},
+            "/metrics": {"get": {
+                "summary": "Prometheus metrics (text format 0.0.4; no key needed).",
+                "security": [],
+                "responses": {"200": {"description": "Metrics.", "content": {"text/plain": {"schema": {"type": "string"}}}}},
+            }},
+            "/openapi.json": {"get": {
+                "summary": "This document.",
+                "security": [],
+                "responses": {"200": {"description": "OpenAPI 3.1.", "content": {"application/json": {"schema": {"type": "object"}}}}},
+            }},
+        },
+    })
+}
+
+fn schemas() -> Value {
+    let nullable_num = json!({"type": ["number", "null"]});
+    json!({
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {"error": {
+                "type": "object",
+                "required": ["message", "type"],
+                "properties": {
+                    "message": {"type": "string"},
+                    "type": {"type": "string"},
+                    "code": {"type": ["string", "null"]}
+                }
+            }}
+        },
+        "EmbeddingsRequest": {
+            "type": "object",
+            "required": ["input"],
+            "additionalProperties": false,
+            "properties": {
+                "input": {"oneOf": [
+                    {"type": "string", "minLength": 1},
+                    {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1, "maxItems": 2048}
+                ]},
+                "model": {"type": "string", "description": "The served model's id (or its Hugging Face repo); optional."},
+                "encoding_format": {"enum": ["float", "base64"], "default": "float", "description": "base64: the little-endian f32 bytes of each vector."},
+                "input_type": {"enum": ["query", "passage", "document"], "default": "passage", "description": "semclust's extension: which of the model's prefixes the inputs get."},
+                "dimensions": {"type": "integer", "description": "Must equal the model's dimension when given."},
+                "user": {"type": "string"}
+            }
+        },
+        "EmbeddingsResponse": {
+            "type": "object",
+            "required": ["object", "data", "model", "usage"],
+            "properties": {
+                "object": {"const": "list"},
+                "model": {"type": "string"},
+                "data": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["object", "index", "embedding"],
+                    "properties": {
+                        "object": {"const": "embedding"},
+                        "index": {"type": "integer", "minimum": 0},
+                        "embedding": {"oneOf": [
+                            {"type": "array", "items": {"type": "number"}},
+                            {"type": "string", "contentEncoding": "base64"}
+                        ]}
+                    }
+                }},
+                "usage": {
+                    "type": "object",
+                    "required": ["prompt_tokens", "total_tokens"],
+                    "properties": {
+                        "prompt_tokens": {"type": "integer", "minimum": 0},
+                        "total_tokens": {"type": "integer", "minimum": 0}
+                    }
+                }
+            }
+        },
+        "ModelList": {
+            "type": "object",
+            "required": ["object", "data"],
+            "properties": {
+                "object": {"const": "list"},
+                "data": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["id", "object", "created", "owned_by"],
+                    "properties": {"id": {"type": "string"}, "object": {"const": "model"}, "created": {"type": "integer"}, "owned_by": {"type": "string"}}
+                }}
+            }
+        },
+        "SearchRequest": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "Exactly one of query, text and id.",
+            "properties": {
+                "query": {"type": "string", "description": "A question, in any language the model knows."},
+                "text": {"type": "string", "description": "Find passages related to this text."},
+                "id": {"type": "string", "description": "Find passages related to this stored passage."},
+                "k": {"type": "integer", "minimum": 1, "default": 10},
+                "mode": {"enum": ["dense", "lexical", "hybrid"], "default": "dense", "description": "lexical and hybrid need `query`."},
+                "other_articles": {"type": "boolean", "default": false, "description": "With `id`: only passages of other articles."},
+                "method": {"enum": ["auto", "exact", "ann"], "default": "auto"}
+            }
+        },
+        "Hit": {
+            "type": "object",
+            "required": ["rank", "id", "score", "dense_score", "lexical_score", "article", "document", "path", "span", "text"],
+            "properties": {
+                "rank": {"type": "integer", "minimum": 1},
+                "id": {"type": "string"},
+                "score": {"type": "number"},
+                "dense_score": nullable_num,
+                "lexical_score": nullable_num,
+                "article": {"type": "string", "description": "The article's title."},
+                "document": {"type": "string"},
+                "path": {"type": "string"},
+                "span": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
+                "text": {"type": "string"}
+            }
+        },
+        "HitList": {
+            "type": "object",
+            "required": ["object", "model", "mode", "data"],
+            "properties": {
+                "object": {"const": "list"},
+                "model": {"type": "string"},
+                "mode": {"enum": ["dense", "lexical", "hybrid"]},
+                "source": {"$ref": "#/components/schemas/Passage"},
+                "data": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}}
+            }
+        },
+        "Passage": {
+            "type": "object",
+            "required": ["id", "article", "article_key", "paragraph", "document", "path", "span", "hash", "text"],
+            "properties": {
+                "id": {"type": "string"},
+                "article": {"type": "string"},
+                "article_key": {"type": "string"},
+                "paragraph": {"type": "integer", "minimum": 1},
+                "document": {"type": "string"},
+                "path": {"type": "string"},
+                "span": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
+                "hash": {"type": "string"},
+                "text": {"type": "string"}
+            }
+        },
+        "IndexRequest": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "documents": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["name", "text"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "name": {"type": "string", "description": "Passage ids are NAME/ARTICLE/PARAGRAPH."},
+                        "text": {"type": "string"},
+                        "format": {"enum": ["markdown", "md", "text", "txt", "jsonl"], "default": "markdown"}
+                    }
+                }},
+                "delete": {"type": "array", "items": {"type": "string"}}
+            }
+        },
+        "IndexReport": {
+            "type": "object",
+            "required": ["documents", "added", "updated", "removed", "kept", "embedded", "documents_removed", "passages", "generation", "seconds"],
+            "properties": {
+                "documents": {"type": "integer"},
+                "added": {"type": "integer"},
+                "updated": {"type": "integer"},
+                "removed": {"type": "integer"},
+                "kept": {"type": "integer"},
+                "embedded": {"type": "integer"},
+                "documents_removed": {"type": "integer"},
+                "passages": {"type": "integer"},
+                "generation": {"type": "integer"},
+                "seconds": {"type": "number"}
+            }
+        },
+        "Themes": {
+            "type": "object",
+            "required": ["facts", "themes", "table", "passages", "generation"],
+            "properties": {
+                "facts": {"type": "object", "required": ["k", "passages", "articles", "seed", "silhouette"]},
+                "k_scores": {"type": "array", "items": {"type": "object", "required": ["k", "silhouette", "inertia"]}},
+                "themes": {"type": "array", "items": {"type": "object", "required": ["label", "size", "key_terms", "representatives"]}},
+                "table": {"type": "array"},
+                "passages": {"type": "array", "items": {"type": "object", "required": ["id", "theme"]}},
+                "generation": {"type": "integer"}
+            }
+        },
+        "Health": {
+            "type": "object",
+            "required": ["status", "version", "model", "precision", "device", "dimension", "index", "queue_depth", "uptime_seconds"],
+            "properties": {
+                "status": {"const": "ok"},
+                "version": {"type": "string"},
+                "model": {"type": "string"},
+                "revision": {"type": "string"},
+                "precision": {"enum": ["q4", "f32", "f16"]},
+                "device": {"type": "string"},
+                "dimension": {"type": "integer"},
+                "index": {"type": "object", "required": ["dir", "passages"], "properties": {"dir": {"type": "string"}, "passages": {"type": ["integer", "null"]}}},
+                "queue_depth": {"type": "integer"},
+                "uptime_seconds": {"type": "number"}
+            }
+        }
+    })
+}
