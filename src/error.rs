@@ -42,6 +42,10 @@ pub enum Error {
     #[error("tokenizer {}: {message}", path.display())]
     Tokenizer { path: PathBuf, message: String },
 
+    /// The lexical (BM25) index failed; not the user's input.
+    #[error("lexical index: {0}")]
+    Lexical(String),
+
     #[error("model computation failed: {}", brief(.0))]
     Candle(#[from] candle_core::Error),
 }

@@ -392,14 +392,28 @@ impl Embedder {
 
     /// Embed tokenised texts; row `i` is the vector of text `i`.
     pub fn embed_tokens(&self, tokenized: &Tokenized) -> Result<Embeddings> {
+        match self.embed_tokens_while(tokenized, &|| true)? {
+            Some(e) => Ok(e),
+            None => Err(Error::InvalidArgument("embedding was cancelled".into())),
+        }
+    }
+
+    /// [`Embedder::embed_tokens`], asking `keep_going` before each forward pass and giving up
+    /// (`None`) when it says no: a server stops spending the model on a request whose client
+    /// has gone (timed out, disconnected).
+    pub fn embed_tokens_while(
+        &self,
+        tokenized: &Tokenized,
+        keep_going: &dyn Fn() -> bool,
+    ) -> Result<Option<Embeddings>> {
         let dim = self.dimension();
         let content = &tokenized.0;
         if content.is_empty() {
-            return Ok(Embeddings {
+            return Ok(Some(Embeddings {
                 data: Vec::new(),
                 dim,
                 tokens: Vec::new(),
-            });
+            }));
         }
         let windows = batch::windows(
             content,
@@ -412,6 +426,9 @@ impl Embedder {
         let mut weights = vec![0f64; content.len()];
         let mut tokens = vec![0usize; content.len()];
         for b in batch::batches(&windows, self.batch_size) {
+            if !keep_going() {
+                return Ok(None);
+            }
             let (ids, mask) = batch::pad(&windows, &b, self.model.config.pad_token_id);
             let len = ids.len() / b.len();
             let ids = candle_core::Tensor::from_vec(ids, (b.len(), len), &self.device)?;
@@ -437,6 +454,6 @@ impl Embedder {
                 *o = (m / norm) as f32;
             }
         }
-        Ok(Embeddings { data, dim, tokens })
+        Ok(Some(Embeddings { data, dim, tokens }))
     }
 }

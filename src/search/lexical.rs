@@ -8,7 +8,7 @@
 //! answers for. Query text is analysed into terms directly (no query syntax), so a question mark,
 //! a colon or a minus sign in a question means nothing special.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
@@ -37,7 +37,7 @@ pub struct LexicalIndex {
 }
 
 fn lex_err(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::InvalidArgument(format!("lexical index: {what}: {e}"))
+    Error::Lexical(format!("{what}: {e}"))
 }
 
 fn analyzer(lang: Language) -> TextAnalyzer {
@@ -90,6 +90,15 @@ impl LexicalIndex {
                 return Ok(ix);
             }
         }
+        // One build at a time in this process (a server's writer and its readers may all want
+        // the new generation); another process may still race us, which the rename settles.
+        static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _building = BUILDING.lock().unwrap_or_else(|p| p.into_inner());
+        if target.join("meta.json").is_file() {
+            if let Ok(ix) = Self::open(&target) {
+                return Ok(ix);
+            }
+        }
         let passages = passages()?;
         // Built in a temporary folder and renamed: a killed build leaves no half index behind.
         let tmp = tempfile::Builder::new()
@@ -98,12 +107,18 @@ impl LexicalIndex {
             .map_err(|e| Error::io(format!("cannot write in {}", dir.display()), e))?;
         Self::build(tmp.path(), &passages)?;
         let tmp = tmp.keep();
-        if target.exists() {
+        if target.exists() && !target.join("meta.json").is_file() {
+            // A half-written folder from an older version or a crash.
             let _ = std::fs::remove_dir_all(&target);
         }
-        std::fs::rename(&tmp, &target)
-            .map_err(|e| Error::io(format!("cannot write {}", target.display()), e))?;
-        remove_stale(dir, &target);
+        if let Err(e) = std::fs::rename(&tmp, &target) {
+            let _ = std::fs::remove_dir_all(&tmp);
+            // Another process built the same generation first: use its index.
+            if !target.join("meta.json").is_file() {
+                return Err(Error::io(format!("cannot write {}", target.display()), e));
+            }
+        }
+        remove_stale(dir, generation);
         Self::open(&target)
     }
 
@@ -213,14 +228,29 @@ impl LexicalIndex {
     }
 }
 
-fn remove_stale(dir: &Path, keep: &PathBuf) {
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            let name = p.file_name().unwrap_or_default().to_string_lossy();
-            if (name.starts_with("lexical-") || name.starts_with(".lexical-build-")) && &p != keep {
-                let _ = std::fs::remove_dir_all(&p);
-            }
+/// Removes the lexical indexes of older generations, and build folders left by killed runs (an
+/// hour old: a younger one may be another process's build in progress). Newer generations stay:
+/// a reader on an older snapshot may build its generation after a writer built the next.
+fn remove_stale(dir: &Path, generation: u64) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        let name = p.file_name().unwrap_or_default().to_string_lossy();
+        let stale = if let Some(g) = name.strip_prefix("lexical-") {
+            g.parse::<u64>().is_ok_and(|g| g < generation)
+        } else if name.starts_with(".lexical-build-") {
+            e.metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(3600))
+        } else {
+            false
+        };
+        if stale {
+            let _ = std::fs::remove_dir_all(&p);
         }
     }
 }

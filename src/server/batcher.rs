@@ -221,10 +221,13 @@ fn run(
             replies.push(j.reply);
         }
         let started = Instant::now();
-        let result = embedder.embed_tokens(&all);
+        // A long job whose callers all gave up stops between forward passes, so that the
+        // requests behind it do not wait for work nobody will read.
+        let result = embedder.embed_tokens_while(&all, &|| replies.iter().any(|r| !r.is_closed()));
         metrics.batch(all.len(), cost, started.elapsed());
         match result {
-            Ok(e) => {
+            Ok(None) => {}
+            Ok(Some(e)) => {
                 for (reply, part) in replies.into_iter().zip(e.split_rows(&counts)) {
                     let _ = reply.send(Ok(part));
                 }

@@ -10,6 +10,9 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::error::Error;
+use std::sync::Arc;
+
+use super::AppState;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -102,29 +105,33 @@ impl IntoResponse for ApiError {
 /// not parse is 400, JSON of the wrong shape 422, a missing content type 415.
 pub struct ApiJson<T>(pub T);
 
-impl<S, T> FromRequest<S> for ApiJson<T>
+impl<T> FromRequest<Arc<AppState>> for ApiJson<T>
 where
     T: DeserializeOwned,
-    S: Send + Sync,
 {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(Self(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
+            Err(rejection) => Err(json_rejection(
+                rejection,
+                state.config.limits.max_body_bytes,
+            )),
         }
     }
 }
 
-fn json_rejection(r: JsonRejection) -> ApiError {
+fn json_rejection(r: JsonRejection, max_body_bytes: usize) -> ApiError {
     let status = r.status();
     let text = r.body_text();
     match status {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             status,
             "request_too_large",
-            "the request body is over the server's limit (--max-body-bytes); send fewer or shorter inputs per request",
+            format!(
+                "the request body is over the server's limit of {max_body_bytes} bytes (--max-body-bytes); send fewer or shorter inputs per request"
+            ),
         ),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
             status,

@@ -121,7 +121,7 @@ pub fn document() -> Value {
 
 fn schemas() -> Value {
     let nullable_num = json!({"type": ["number", "null"]});
-    json!({
+    let mut s = json!({
         "Error": {
             "type": "object",
             "required": ["error"],
@@ -280,18 +280,6 @@ fn schemas() -> Value {
                 "seconds": {"type": "number"}
             }
         },
-        "Themes": {
-            "type": "object",
-            "required": ["facts", "themes", "table", "passages", "generation"],
-            "properties": {
-                "facts": {"type": "object", "required": ["k", "passages", "articles", "seed", "silhouette"]},
-                "k_scores": {"type": "array", "items": {"type": "object", "required": ["k", "silhouette", "inertia"]}},
-                "themes": {"type": "array", "items": {"type": "object", "required": ["label", "size", "key_terms", "representatives"]}},
-                "table": {"type": "array"},
-                "passages": {"type": "array", "items": {"type": "object", "required": ["id", "theme"]}},
-                "generation": {"type": "integer"}
-            }
-        },
         "Health": {
             "type": "object",
             "required": ["status", "version", "model", "precision", "device", "dimension", "index", "queue_depth", "uptime_seconds"],
@@ -307,6 +295,79 @@ fn schemas() -> Value {
                 "queue_depth": {"type": "integer"},
                 "uptime_seconds": {"type": "number"}
             }
+        }
+    });
+    s["Themes"] = themes_schema();
+    s
+}
+
+/// `GET /v1/themes`: what `semclust themes --json` prints, with the index generation.
+fn themes_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["facts", "themes", "table", "passages", "generation"],
+        "properties": {
+            "facts": {
+                "type": "object",
+                "required": ["model", "revision", "precision", "dimension", "passages", "articles", "k", "k_choice", "seed", "restarts", "silhouette", "inertia", "map_explained_variance"],
+                "properties": {
+                    "model": {"type": "string"}, "revision": {"type": "string"},
+                    "precision": {"type": "string"}, "dimension": {"type": "integer"},
+                    "passages": {"type": "integer"}, "articles": {"type": "integer"},
+                    "k": {"type": "integer"},
+                    "k_choice": {"type": "string", "description": "`fixed`, or `auto` followed by how k was chosen."},
+                    "seed": {"type": "integer"}, "restarts": {"type": "integer"},
+                    "silhouette": {"type": "number"}, "inertia": {"type": "number"},
+                    "map_explained_variance": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
+                }
+            },
+            "k_scores": {"type": "array", "description": "With k=auto: the silhouette and inertia of every k tried.", "items": {
+                "type": "object", "required": ["k", "silhouette", "inertia"],
+                "properties": {"k": {"type": "integer"}, "silhouette": {"type": "number"}, "inertia": {"type": "number"}}
+            }},
+            "themes": {"type": "array", "items": {
+                "type": "object",
+                "required": ["id", "label", "size", "terms", "representatives", "spread", "articles"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "label": {"type": "string", "description": "The first key terms."},
+                    "size": {"type": "integer", "description": "Passages in the theme."},
+                    "terms": {"type": "array", "description": "Key terms by class-based TF-IDF, best first.", "items": {
+                        "type": "object", "required": ["term", "weight"],
+                        "properties": {"term": {"type": "string"}, "weight": {"type": "number"}}
+                    }},
+                    "representatives": {"type": "array", "description": "The passages nearest the centroid.", "items": {
+                        "type": "object", "required": ["id", "article", "document", "similarity", "text"],
+                        "properties": {
+                            "id": {"type": "string"}, "article": {"type": "string"}, "document": {"type": "string"},
+                            "similarity": {"type": "number"}, "text": {"type": "string"}
+                        }
+                    }},
+                    "spread": {"type": "integer", "description": "Articles the theme spans."},
+                    "articles": {"type": "array", "items": {
+                        "type": "object", "required": ["article", "document", "passages"],
+                        "properties": {"article": {"type": "string"}, "document": {"type": "string"}, "passages": {"type": "integer"}}
+                    }}
+                }
+            }},
+            "table": {"type": "array", "description": "Article × theme paragraph counts.", "items": {
+                "type": "object", "required": ["article", "document", "counts", "total"],
+                "properties": {
+                    "article": {"type": "string"}, "document": {"type": "string"},
+                    "counts": {"type": "array", "items": {"type": "integer"}, "description": "Passages per theme, by theme id."},
+                    "total": {"type": "integer"}
+                }
+            }},
+            "passages": {"type": "array", "items": {
+                "type": "object", "required": ["id", "article", "document", "theme", "x", "y", "text"],
+                "properties": {
+                    "id": {"type": "string"}, "article": {"type": "string"}, "document": {"type": "string"},
+                    "theme": {"type": "integer"},
+                    "x": {"type": "number", "description": "Position on the map (PCA)."}, "y": {"type": "number"},
+                    "text": {"type": "string"}
+                }
+            }},
+            "generation": {"type": "integer", "description": "The index generation the themes were computed on."}
         }
     })
 }

