@@ -42,6 +42,10 @@ async fn embed(
     kind: InputKind,
     field: &'static str,
 ) -> ApiResult<Embeddings> {
+    if state.batcher.is_full() {
+        state.metrics.rejected_full();
+        return Err(ApiError::overloaded());
+    }
     let st = state.clone();
     let tokens = blocking(move || {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();

@@ -60,6 +60,7 @@ pub struct Batcher {
     embedder: Arc<Embedder>,
     tx: Option<SyncSender<Job>>,
     depth: Arc<AtomicUsize>,
+    capacity: usize,
     metrics: Arc<Metrics>,
     worker: Option<JoinHandle<()>>,
 }
@@ -82,6 +83,7 @@ impl Batcher {
             embedder,
             tx: Some(tx),
             depth,
+            capacity: config.queue_capacity.max(1),
             metrics,
             worker,
         }
@@ -94,6 +96,12 @@ impl Batcher {
     /// Jobs waiting for the model.
     pub fn queue_depth(&self) -> usize {
         self.depth.load(Ordering::Relaxed)
+    }
+
+    /// Whether a job would be refused now: checked before a request is tokenised, so that
+    /// refusing work under overload costs next to nothing.
+    pub fn is_full(&self) -> bool {
+        self.queue_depth() >= self.capacity
     }
 
     fn job(&self, tokens: Tokenized) -> (Job, oneshot::Receiver<Result<Embeddings>>) {
