@@ -13,6 +13,7 @@
 //! # Ok::<(), semclust::Error>(())
 //! ```
 
+pub mod bench;
 pub mod cluster;
 pub mod corpus;
 pub mod embed;

@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         cli::Command::Themes(a) => cli::themes::run_themes(a),
         cli::Command::Report(a) => cli::themes::run_report(a),
         cli::Command::Serve(a) => cli::serve::run(a),
+        cli::Command::Bench(a) => cli::bench::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

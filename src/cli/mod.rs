@@ -1,6 +1,7 @@
 //! Command-line definitions (clap), one file per subcommand. The binary parses, calls the
 //! library, prints; nothing here computes anything the library could.
 
+pub mod bench;
 pub mod embed;
 pub mod index;
 pub mod models;
@@ -45,6 +46,8 @@ pub enum Command {
     Report(themes::ReportArgs),
     /// Serve embeddings (OpenAI-compatible), search, related passages, indexing and themes over HTTP.
     Serve(serve::ServeArgs),
+    /// Measure inference speed, latency, memory and parity per device, precision and batch size.
+    Bench(bench::BenchArgs),
 }
 
 /// The index folder; shared by every command that reads or writes one.

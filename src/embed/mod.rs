@@ -122,6 +122,12 @@ pub struct Embeddings {
 }
 
 impl Embeddings {
+    /// Rows of `dim` values laid end to end, with each row's token count (for results put
+    /// together from several calls).
+    pub fn from_parts(data: Vec<f32>, dim: usize, tokens: Vec<usize>) -> Self {
+        debug_assert_eq!(data.len(), dim * tokens.len());
+        Self { data, dim, tokens }
+    }
     pub fn dim(&self) -> usize {
         self.dim
     }
@@ -320,13 +326,19 @@ impl Embedder {
     }
 
     pub fn with_batch_size(mut self, batch_size: usize) -> Result<Self> {
+        self.set_batch_size(batch_size)?;
+        Ok(self)
+    }
+
+    /// Inputs per forward pass (after sorting by length).
+    pub fn set_batch_size(&mut self, batch_size: usize) -> Result<()> {
         if batch_size == 0 {
             return Err(Error::InvalidArgument(
                 "batch size must be at least 1".into(),
             ));
         }
         self.batch_size = batch_size;
-        Ok(self)
+        Ok(())
     }
 
     pub fn with_long_text(mut self, policy: LongTextPolicy) -> Self {
