@@ -43,6 +43,9 @@ pub enum Error {
     Tokenizer { path: PathBuf, message: String },
 
     /// The lexical (BM25) index failed; not the user's input.
+    #[error("{target}: {message}")]
+    Postgres { target: String, message: String },
+
     #[error("lexical index: {0}")]
     Lexical(String),
 

@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use semclust::indexing::{self, Progress};
 use semclust::search::LexicalIndex;
-use semclust::store::{Fingerprint, SqliteStore, VectorStore, VectorStoreWrite};
+use semclust::store::{Fingerprint, HnswOptions, VectorStore, VectorStoreWrite};
 use semclust::{DeviceChoice, Embedder, Precision};
 
 use super::{notify, IndexDir, ModelArgs};
@@ -35,6 +35,14 @@ pub struct IndexArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// PostgreSQL store: links per node of the HNSW index (pgvector's `m`; default 16 or the
+    /// stored value). Changing it rebuilds the index.
+    #[arg(long, value_name = "M")]
+    pub hnsw_m: Option<usize>,
+    /// PostgreSQL store: candidate list size while building the HNSW index (default 64 or the
+    /// stored value). Changing it rebuilds the index.
+    #[arg(long, value_name = "EF")]
+    pub hnsw_ef_construction: Option<usize>,
 }
 
 pub fn run(args: IndexArgs) -> Result<()> {
@@ -66,8 +74,22 @@ pub fn run(args: IndexArgs) -> Result<()> {
         precision: info.precision.to_string(),
         dimension: info.dimension,
     };
-    let dir = args.index.dir;
-    let mut store = SqliteStore::open_or_create(&dir, &fp)?;
+    let location = args.index.location()?;
+    if let Some(m) = args.hnsw_m.filter(|m| !(2..=100).contains(m)) {
+        bail!("--hnsw-m {m}: pgvector takes 2 to 100");
+    }
+    if let Some(e) = args
+        .hnsw_ef_construction
+        .filter(|e| !(4..=1000).contains(e))
+    {
+        bail!("--hnsw-ef-construction {e}: pgvector takes 4 to 1000");
+    }
+    let hnsw = HnswOptions {
+        m: args.hnsw_m,
+        ef_construction: args.hnsw_ef_construction,
+        ef_search: None,
+    };
+    let mut store = location.open_or_create(&fp, &hnsw)?;
 
     let bar = if quiet || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
@@ -95,18 +117,18 @@ pub fn run(args: IndexArgs) -> Result<()> {
     let secs = started.elapsed().as_secs_f64();
     // The lexical index is built now, not at the first search.
     let gen = store.generation()?;
-    LexicalIndex::open_or_build(&dir, gen, || store.passages())?;
+    LexicalIndex::open_or_build(&store.cache_dir()?, gen, || store.passages())?;
     let total = store.len()?;
     if args.json {
         let mut v = serde_json::to_value(&summary)?;
         v["passages"] = total.into();
-        v["index"] = dir.display().to_string().into();
+        v["index"] = location.to_string().into();
         v["seconds"] = secs.into();
         println!("{v}");
     } else {
         println!(
             "{}: {} files, {} passages: {} added, {} updated, {} removed, {} kept ({} embedded in {:.1} s{})",
-            dir.display(),
+            location,
             summary.files,
             total,
             summary.added,

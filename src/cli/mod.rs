@@ -61,6 +61,17 @@ pub struct IndexDir {
         value_name = "DIR"
     )]
     pub dir: PathBuf,
+    /// A PostgreSQL + pgvector store instead of the folder:
+    /// postgres://USER@HOST:PORT/DATABASE[?schema=NAME&sslmode=require]. What the URL leaves out
+    /// comes from PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE and ~/.pgpass.
+    #[arg(long = "store", env = "SEMCLUST_STORE", value_name = "URL")]
+    pub store: Option<String>,
+}
+
+impl IndexDir {
+    pub fn location(&self) -> semclust::Result<semclust::store::StoreLocation> {
+        semclust::store::StoreLocation::new(&self.dir, self.store.as_deref())
+    }
 }
 
 /// Where a model comes from when the index names it.

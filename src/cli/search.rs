@@ -6,7 +6,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 
 use semclust::search::{self, Hit, HitRecord, LexicalIndex, Mode, Query};
-use semclust::store::{Exclude, SearchMethod, SqliteStore, VectorStore, VectorStoreWrite};
+use semclust::store::{AnyStore, Exclude, SearchMethod, VectorStore, VectorStoreWrite};
 use semclust::{DeviceChoice, Embedder, InputKind, ModelSpec};
 
 use super::{notify, IndexDir, SourceArgs};
@@ -69,22 +69,22 @@ fn method(s: &str) -> SearchMethod {
     }
 }
 
-fn open(args: &ResultArgs) -> Result<SqliteStore> {
+fn open(args: &ResultArgs) -> Result<AnyStore> {
     if args.k == 0 {
         bail!("-k must be at least 1");
     }
-    let store = SqliteStore::open(&args.index.dir)?;
+    let location = args.index.location()?;
+    let store = location.open()?;
     if store.is_empty()? {
         bail!(
-            "index {} holds no passage; run `semclust index PATH --index {}`",
-            args.index.dir.display(),
-            args.index.dir.display()
+            "index {location} holds no passage; run `semclust index PATH {}`",
+            location.flag()
         );
     }
     Ok(store)
 }
 
-fn embedder_for(store: &SqliteStore, args: &ResultArgs) -> Result<Embedder> {
+fn embedder_for(store: &AnyStore, args: &ResultArgs) -> Result<Embedder> {
     let fp = store.fingerprint();
     let quiet = args.quiet;
     let report = |m: &str| {
@@ -110,9 +110,9 @@ fn embedder_for(store: &SqliteStore, args: &ResultArgs) -> Result<Embedder> {
     Ok(e)
 }
 
-fn lexical(store: &SqliteStore) -> Result<LexicalIndex> {
+fn lexical(store: &AnyStore) -> Result<LexicalIndex> {
     Ok(LexicalIndex::open_or_build(
-        store.dir(),
+        &store.cache_dir()?,
         store.generation()?,
         || store.passages(),
     )?)
@@ -160,7 +160,7 @@ pub fn run_related(args: RelatedArgs) -> Result<()> {
             let Some(p) = store.passage(id)? else {
                 bail!(
                     "no passage '{id}' in {}; ids are printed by `semclust search`",
-                    args.out.index.dir.display()
+                    args.out.index.location()?
                 );
             };
             let v = store.vector(id)?.unwrap_or_default();

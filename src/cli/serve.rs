@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use semclust::server::{self, AppState, BatchConfig, Limits, ServerConfig};
-use semclust::store::{SqliteStore, VectorStore};
+use semclust::store::VectorStore;
 use semclust::{DeviceChoice, Embedder, ModelSpec, Precision};
 
 use super::{notify, IndexDir, SourceArgs};
@@ -114,24 +114,17 @@ pub fn run(args: ServeArgs) -> Result<()> {
         }
     };
     let config = ServerConfig {
-        index_dir: args.index.dir.clone(),
+        store: args.index.location()?,
         api_key: args.api_key.clone().filter(|k| !k.is_empty()),
         limits: args.limits()?,
         batch: args.batch()?,
     };
     // An existing index decides the model unless the user names one (a mismatch is reported
     // by AppState::new with what to do).
-    let existing = if args
-        .index
-        .dir
-        .join(semclust::store::sqlite::DB_FILE)
-        .is_file()
-    {
-        let store = SqliteStore::open(&args.index.dir)?;
-        Some(store.fingerprint().clone())
-    } else {
-        None
-    };
+    let existing = config
+        .store
+        .open_existing()?
+        .map(|s| s.fingerprint().clone());
     let name = args
         .model
         .clone()

@@ -9,7 +9,7 @@ use clap::Args;
 
 use semclust::cluster::{self, KChoice, KScore, ThemeOptions, Themes, DEFAULT_SEED};
 use semclust::report::{self, Format, Report};
-use semclust::store::{SqliteStore, VectorStore};
+use semclust::store::VectorStore;
 
 use super::{index, notify, IndexDir, ModelArgs};
 
@@ -70,13 +70,13 @@ fn compute(args: &ClusterArgs) -> Result<Themes> {
     if args.restarts == 0 {
         bail!("--restarts must be at least 1");
     }
-    let store = SqliteStore::open(&args.index.dir)?;
+    let location = args.index.location()?;
+    let store = location.open()?;
     let n = store.len()?;
     if n == 0 {
         bail!(
-            "index {} holds no passage; run `semclust index PATH --index {}`",
-            args.index.dir.display(),
-            args.index.dir.display()
+            "index {location} holds no passage; run `semclust index PATH {}`",
+            location.flag()
         );
     }
     let opts = ThemeOptions {
@@ -205,10 +205,12 @@ pub fn run_report(args: ReportArgs) -> Result<()> {
             device: args.device.clone(),
             quiet: args.cluster.quiet,
             json: false,
+            hnsw_m: None,
+            hnsw_ef_construction: None,
         })?;
     }
     let themes = compute(&args.cluster)?;
-    let rep = Report::new(&themes, &args.cluster.index.dir);
+    let rep = Report::new(&themes, &args.cluster.index.location()?.to_string());
     let written = report::write(&rep, &args.out, &formats)
         .with_context(|| format!("report folder {}", args.out.display()))?;
     let mut names = written.iter().map(|p| p.display().to_string());

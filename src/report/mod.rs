@@ -49,7 +49,7 @@ pub struct Report<'a> {
 }
 
 impl<'a> Report<'a> {
-    pub fn new(themes: &'a Themes, index: &Path) -> Self {
+    pub fn new(themes: &'a Themes, index: &str) -> Self {
         Self {
             title: format!(
                 "Themes of {} passages from {} articles",
@@ -57,7 +57,7 @@ impl<'a> Report<'a> {
             ),
             date: utc_now(),
             semclust_version: env!("CARGO_PKG_VERSION"),
-            index: index.display().to_string(),
+            index: index.to_string(),
             themes,
         }
     }

@@ -21,7 +21,7 @@ use crate::embed::{Embeddings, InputKind};
 use crate::indexing::{self, DocumentPassages, API_PATH_PREFIX};
 use crate::search::{self, HitRecord, LexicalIndex, Mode};
 use crate::store::{
-    Exclude, SearchMethod, SqliteStore, StoredPassage, VectorStore, VectorStoreWrite,
+    AnyStore, Exclude, HnswOptions, SearchMethod, StoredPassage, VectorStore, VectorStoreWrite,
 };
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -318,12 +318,12 @@ fn method(m: Option<&str>) -> ApiResult<SearchMethod> {
 }
 
 fn lexical<'a>(
-    store: &SqliteStore,
+    store: &AnyStore,
     cache: &'a mut Option<(u64, LexicalIndex)>,
 ) -> crate::Result<&'a LexicalIndex> {
     let gen = store.generation()?;
     if cache.as_ref().map(|(g, _)| *g) != Some(gen) {
-        let ix = LexicalIndex::open_or_build(store.dir(), gen, || store.passages())?;
+        let ix = LexicalIndex::open_or_build(&store.cache_dir()?, gen, || store.passages())?;
         *cache = Some((gen, ix));
     }
     match cache {
@@ -664,12 +664,15 @@ pub async fn index(
     let st = state.clone();
     let v = blocking(move || {
         let started = Instant::now();
-        let mut store = SqliteStore::open_or_create(&st.config.index_dir, &st.fingerprint)?;
+        let mut store = st
+            .config
+            .store
+            .open_or_create(&st.fingerprint, &HnswOptions::default())?;
         let report =
             indexing::apply_documents(&mut store, &st.batcher, &docs, &delete, &mut |_| {})?;
         let generation = store.generation()?;
         // Built now, so that the next lexical search does not wait for it.
-        LexicalIndex::open_or_build(store.dir(), generation, || store.passages())?;
+        LexicalIndex::open_or_build(&store.cache_dir()?, generation, || store.passages())?;
         st.metrics.passages_indexed(report.added + report.updated);
         let mut v = serde_json::to_value(&report).map_err(|e| ApiError::internal(e.to_string()))?;
         v["documents"] = v["files"].take();
@@ -703,7 +706,11 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Json<Value> {
         "device": info.device,
         "dimension": info.dimension,
         "index": {
-            "dir": state.config.index_dir.display().to_string(),
+            "dir": state.config.store.to_string(),
+            "backend": match state.config.store {
+                crate::store::StoreLocation::Dir(_) => "sqlite",
+                crate::store::StoreLocation::Postgres(_) => "postgres",
+            },
             "passages": passages,
         },
         "queue_depth": state.batcher.queue_depth(),

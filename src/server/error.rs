@@ -77,6 +77,12 @@ impl ApiError {
         match e {
             Error::InvalidArgument(m) => Self::invalid(m),
             Error::Input { .. } | Error::UnknownModel { .. } => Self::invalid(e.to_string()),
+            // The database is down or unreachable: the request may succeed later.
+            Error::Postgres { .. } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                e.to_string(),
+            ),
             other => Self::internal(other.to_string()),
         }
     }

@@ -15,7 +15,6 @@ pub mod openapi;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,7 +32,7 @@ pub use metrics::Metrics;
 use crate::embed::Embedder;
 use crate::error::Result;
 use crate::search::LexicalIndex;
-use crate::store::{Fingerprint, SqliteStore, VectorStore};
+use crate::store::{AnyStore, Fingerprint, StoreLocation, VectorStore};
 
 /// What one request may ask for.
 #[derive(Debug, Clone, Copy)]
@@ -70,7 +69,8 @@ impl Default for Limits {
 /// Everything `serve` needs besides the model.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    pub index_dir: PathBuf,
+    /// The index: a folder or a PostgreSQL schema.
+    pub store: StoreLocation,
     /// When set, every `/v1/` request must carry `Authorization: Bearer KEY`.
     pub api_key: Option<String>,
     pub limits: Limits,
@@ -79,7 +79,7 @@ pub struct ServerConfig {
 
 /// The index as the server sees it.
 struct Reader {
-    store: SqliteStore,
+    store: AnyStore,
     /// The lexical index and the generation it was built for.
     lexical: Option<(u64, LexicalIndex)>,
 }
@@ -110,16 +110,11 @@ impl AppState {
             precision: info.precision.to_string(),
             dimension: info.dimension,
         };
-        let reader = if config
-            .index_dir
-            .join(crate::store::sqlite::DB_FILE)
-            .is_file()
-        {
-            let store = SqliteStore::open(&config.index_dir)?;
+        let reader = if let Some(store) = config.store.open_existing()? {
             if store.fingerprint() != &fingerprint {
                 return Err(crate::Error::InvalidArgument(format!(
-                    "index {} was built with {}; the server loaded {fingerprint}: start it with --model {} --precision {}, or choose another --index",
-                    config.index_dir.display(),
+                    "index {} was built with {}; the server loaded {fingerprint}: start it with --model {} --precision {}, or choose another --index or --store",
+                    config.store,
                     store.fingerprint(),
                     store.fingerprint().model,
                     store.fingerprint().precision
@@ -150,30 +145,31 @@ impl AppState {
         self.batcher.embedder()
     }
 
-    /// Run `f` on a consistent snapshot of the index (see [`SqliteStore::snapshot`]).
+    /// Run `f` on a consistent snapshot of the index (see [`AnyStore::snapshot`]).
     fn read<R>(
         &self,
-        f: impl FnOnce(&SqliteStore, &mut Option<(u64, LexicalIndex)>) -> Result<R>,
+        f: impl FnOnce(&AnyStore, &mut Option<(u64, LexicalIndex)>) -> Result<R>,
     ) -> std::result::Result<R, ApiError> {
         let mut guard = self.reader.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
-            if !self
-                .config
-                .index_dir
-                .join(crate::store::sqlite::DB_FILE)
-                .is_file()
-            {
+            let Some(store) = self.config.store.open_existing()? else {
                 return Err(self.no_index());
-            }
+            };
             *guard = Some(Reader {
-                store: SqliteStore::open(&self.config.index_dir)?,
+                store,
                 lexical: None,
             });
         }
         let Some(Reader { store, lexical }) = guard.as_mut() else {
             return Err(self.no_index());
         };
-        Ok(store.snapshot(|s| f(s, lexical))?)
+        let result = store.snapshot(|s| f(s, lexical));
+        if let Err(crate::Error::Postgres { .. }) = &result {
+            // The connection may be gone (server restart, failover): the next request connects
+            // again instead of failing for ever.
+            *guard = None;
+        }
+        Ok(result?)
     }
 
     fn no_index(&self) -> ApiError {
@@ -181,9 +177,9 @@ impl AppState {
             StatusCode::CONFLICT,
             "index_empty",
             format!(
-                "the index {} holds no passage yet: POST documents to /v1/index, or run `semclust index PATH --index {}`",
-                self.config.index_dir.display(),
-                self.config.index_dir.display()
+                "the index {} holds no passage yet: POST documents to /v1/index, or run `semclust index PATH {}`",
+                self.config.store,
+                self.config.store.flag()
             ),
         )
     }

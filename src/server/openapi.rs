@@ -16,7 +16,7 @@ fn err_responses(codes: &[&str]) -> Value {
             "415" => "The body is not declared as JSON.",
             "422" => "The request is invalid; the message names the field and the limit.",
             "429" => "The model's queue is full; retry after `Retry-After` seconds.",
-            "503" => "The server is shutting down.",
+            "503" => "The server is shutting down, or its PostgreSQL store cannot be reached.",
             "504" => "The request took longer than the server's timeout.",
             _ => "Error.",
         };
@@ -291,7 +291,7 @@ fn schemas() -> Value {
                 "precision": {"enum": ["q4", "f32", "f16"]},
                 "device": {"type": "string"},
                 "dimension": {"type": "integer"},
-                "index": {"type": "object", "required": ["dir", "passages"], "properties": {"dir": {"type": "string"}, "passages": {"type": ["integer", "null"]}}},
+                "index": {"type": "object", "required": ["dir", "backend", "passages"], "properties": {"dir": {"type": "string", "description": "the index folder, or the PostgreSQL URL without its password"}, "backend": {"enum": ["sqlite", "postgres"]}, "passages": {"type": ["integer", "null"]}}},
                 "queue_depth": {"type": "integer"},
                 "uptime_seconds": {"type": "number"}
             }

@@ -7,6 +7,9 @@
 
 pub mod ann;
 pub mod flat;
+pub mod location;
+pub mod pgconn;
+pub mod postgres;
 pub mod sqlite;
 
 use std::collections::HashMap;
@@ -16,6 +19,9 @@ use serde::{Deserialize, Serialize};
 use crate::corpus::Passage;
 use crate::error::Result;
 
+pub use location::{AnyStore, StoreLocation};
+pub use pgconn::PgTarget;
+pub use postgres::{HnswOptions, PgStore};
 pub use sqlite::SqliteStore;
 
 /// What produced an index's vectors: vectors of another model (or precision) are not comparable.
@@ -61,7 +67,8 @@ pub struct StoredPassage {
 /// A dense search result.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ScoredRow {
-    /// Row number in the store's search order (see [`VectorStore::row_ids`]).
+    /// The store's key for the row, resolved by [`VectorStore::passages_by_rows`] (a row number
+    /// for SQLite, the row's identity for PostgreSQL).
     pub row: u32,
     /// Cosine similarity (inner product of normalised vectors).
     pub score: f32,

@@ -116,27 +116,47 @@ impl SqliteStore {
     /// data reloaded first if a writer has committed since it was loaded. A long-lived reader
     /// (the HTTP server) reads through this; one-shot commands need not.
     pub fn snapshot<R>(&mut self, f: impl FnOnce(&Self) -> Result<R>) -> Result<R> {
-        self.conn
-            .execute_batch("BEGIN DEFERRED")
-            .map_err(|e| self.err(e))?;
-        let result = (|| {
-            let generation = self.generation()?;
-            if self.cached_generation != Some(generation) {
-                self.loaded = OnceLock::new();
-                self.ann = OnceLock::new();
-                self.cached_generation = Some(generation);
-            }
-            f(self)
-        })();
-        // A read transaction has nothing to keep: ending it can only release the snapshot.
-        let end = self.conn.execute_batch("COMMIT").map_err(|e| self.err(e));
+        self.begin_read()?;
+        let result = f(self);
+        let end = self.end_read();
         let r = result?;
         end?;
         Ok(r)
     }
 
+    /// The first half of [`Self::snapshot`]: open the read transaction and drop search data a
+    /// writer has made stale.
+    pub(crate) fn begin_read(&mut self) -> Result<()> {
+        self.conn
+            .execute_batch("BEGIN DEFERRED")
+            .map_err(|e| self.err(e))?;
+        match self.generation() {
+            Ok(generation) => {
+                if self.cached_generation != Some(generation) {
+                    self.loaded = OnceLock::new();
+                    self.ann = OnceLock::new();
+                    self.cached_generation = Some(generation);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.end_read();
+                Err(e)
+            }
+        }
+    }
+
+    /// A read transaction has nothing to keep: ending it can only release the snapshot.
+    pub(crate) fn end_read(&self) -> Result<()> {
+        self.conn.execute_batch("COMMIT").map_err(|e| self.err(e))
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    pub fn ann_params(&self) -> AnnParams {
+        self.ann_params
     }
 
     pub fn set_ann_params(&mut self, p: AnnParams) {
