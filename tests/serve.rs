@@ -1410,3 +1410,92 @@ fn sigterm_finishes_requests_in_flight_and_leaves_the_index_consistent() {
         .unwrap();
     assert_eq!(n, 98 + 60);
 }
+
+#[test]
+fn the_server_works_the_same_on_a_postgres_store() {
+    let pg = common::pg::PgServer::start();
+    let url = pg.create_db("served");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--quiet", "--store", &url]);
+    let api = &server.api;
+
+    let m = api
+        .post("/v1/search", json!({"query": "bibliothèques"}))
+        .error(409, "index_empty")
+        .to_string();
+    assert!(m.contains("--store postgres://postgres@127.0.0.1"), "{m}");
+    let h = api.health();
+    assert_eq!(h["index"]["backend"], "postgres");
+    assert!(!h["index"]["dir"]
+        .as_str()
+        .unwrap()
+        .contains(common::pg::PASSWORD));
+
+    let doc = json!({"name": "notes/lyon", "text": article("Bibliothèques de Lyon", &[NOTE_A, NOTE_B, NOTE_C], "https://example.org/lyon")});
+    let r = api.post("/v1/index", json!({"documents": [doc]})).ok();
+    assert_eq!(
+        (r["added"].as_u64(), r["passages"].as_u64()),
+        (Some(3), Some(3))
+    );
+    let hits = api
+        .post(
+            "/v1/search",
+            json!({"query": "Which library lends e-readers?", "k": 1}),
+        )
+        .ok();
+    assert_eq!(hits["data"][0]["id"], "notes/lyon/1/1");
+    let p = api
+        .get("/v1/passages/{id}", "/v1/passages/notes/lyon/1/2")
+        .ok();
+    assert_eq!(p["text"], NOTE_B);
+
+    // The CLI writes into the same database while the server runs; the server sees it, in every
+    // search mode, and related passages come from other articles when asked.
+    let corpus = common::fixture("lemonde-ia-2025.md");
+    common::ok(&common::semclust(&[
+        "index",
+        corpus.to_str().unwrap(),
+        "--store",
+        &url,
+        "-q",
+    ]));
+    assert_eq!(api.health()["index"]["passages"], 101);
+    for mode in ["dense", "lexical", "hybrid"] {
+        let hits = api
+            .post(
+                "/v1/search",
+                json!({"query": "Brookfield centre de données", "k": 3, "mode": mode}),
+            )
+            .ok();
+        assert!(
+            hits["data"][0]["id"]
+                .as_str()
+                .unwrap()
+                .starts_with("lemonde-ia-2025/"),
+            "{mode}: {hits}"
+        );
+    }
+    let rel = api
+        .get(
+            "/v1/passages/{id}/related",
+            "/v1/passages/lemonde-ia-2025/2/2/related?k=5&other_articles=true",
+        )
+        .ok();
+    for h in rel["data"].as_array().unwrap() {
+        assert!(
+            !h["id"].as_str().unwrap().starts_with("lemonde-ia-2025/2/"),
+            "{h}"
+        );
+    }
+    let themes = api.get("/v1/themes", "/v1/themes?k=3").ok();
+    assert_eq!(themes["themes"].as_array().unwrap().len(), 3);
+
+    // The database goes away: 503 with what happened, and the server stays up.
+    drop(pg);
+    let m = api
+        .post("/v1/search", json!({"query": "bibliothèques"}))
+        .error(503, "unavailable_error")
+        .to_string();
+    assert!(m.contains("postgres://postgres@127.0.0.1"), "{m}");
+    assert_eq!(api.health()["status"], "ok");
+}

@@ -78,11 +78,14 @@ impl ApiError {
             Error::InvalidArgument(m) => Self::invalid(m),
             Error::Input { .. } | Error::UnknownModel { .. } => Self::invalid(e.to_string()),
             // The database is down or unreachable: the request may succeed later.
-            Error::Postgres { .. } => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "store_unavailable",
-                e.to_string(),
-            ),
+            Error::Postgres { .. } => Self {
+                retry_after: Some(5),
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable_error",
+                    e.to_string(),
+                )
+            },
             other => Self::internal(other.to_string()),
         }
     }

@@ -127,6 +127,10 @@ impl PgTarget {
                 .unwrap_or(10);
             config.connect_timeout(Duration::from_secs(secs.max(2)));
         }
+        if config.get_application_name().is_none() {
+            // Lets administrators see (and tests find) semclust's sessions in pg_stat_activity.
+            config.application_name("semclust");
+        }
         let tls_name = tls.or_else(|| env("PGSSLMODE"));
         let tls = match tls_name.as_deref() {
             None | Some("prefer") | Some("allow") => TlsMode::Prefer,

@@ -2,6 +2,8 @@
 //! (`SEMCLUST_CACHE` if set, else `target/tmp/semclust-cache`), and the parity fixtures.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};
