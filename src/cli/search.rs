@@ -23,6 +23,9 @@ pub struct ResultArgs {
     /// Exact scan, HNSW graph, or auto (exact up to 20,000 passages).
     #[arg(long, default_value = "auto", value_parser = ["auto", "exact", "ann"])]
     pub method: String,
+    /// Candidate list size of the HNSW search (default 128; higher: better recall, slower).
+    #[arg(long, value_name = "EF")]
+    pub ef_search: Option<usize>,
     /// auto, cpu, cuda[:N] or metal[:N] (for embedding the query).
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -74,7 +77,13 @@ fn open(args: &ResultArgs) -> Result<AnyStore> {
         bail!("-k must be at least 1");
     }
     let location = args.index.location()?;
-    let store = location.open()?;
+    let mut store = location.open()?;
+    if let Some(ef) = args.ef_search {
+        if !(1..=1000).contains(&ef) {
+            bail!("--ef-search {ef}: use 1 to 1000");
+        }
+        store.set_ef_search(ef);
+    }
     if store.is_empty()? {
         bail!(
             "index {location} holds no passage; run `semclust index PATH {}`",
