@@ -67,7 +67,9 @@ pub struct HnswOptions {
 /// The PostgreSQL store of one index (one schema).
 pub struct PgStore {
     target: PgTarget,
-    client: Mutex<Client>,
+    conn: Mutex<Conn>,
+    /// Passages in the index, for the exact-or-graph choice, valid for one generation.
+    len_cache: Mutex<Option<(u64, usize)>>,
     fingerprint: Fingerprint,
     ann: AnnParams,
     /// The `vector` type's OID differs per database: learnt once for COPY.
@@ -80,6 +82,13 @@ impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "PgStore({})", self.target)
     }
+}
+
+/// The connection and the search settings of its session.
+struct Conn {
+    client: Client,
+    ef_search: Option<usize>,
+    exact: bool,
 }
 
 /// Every passage id and its vector (row-major), in id order.
@@ -188,7 +197,12 @@ impl PgStore {
         }
         Ok(Self {
             target: target.clone(),
-            client: Mutex::new(client),
+            conn: Mutex::new(Conn {
+                client,
+                ef_search: None,
+                exact: false,
+            }),
+            len_cache: Mutex::new(None),
             fingerprint,
             ann,
             vector_type,
@@ -200,7 +214,8 @@ impl PgStore {
     /// re-created index whose generation counter started again.
     pub fn instance(&self) -> Result<String> {
         Ok(self
-            .client()
+            .conn()
+            .client
             .query_one(
                 &format!("SELECT value FROM {}.meta WHERE key = 'instance'", self.s()),
                 &[],
@@ -222,8 +237,8 @@ impl PgStore {
         self.ann.ef_search = ef;
     }
 
-    fn client(&self) -> MutexGuard<'_, Client> {
-        self.client.lock().unwrap_or_else(|p| p.into_inner())
+    fn conn(&self) -> MutexGuard<'_, Conn> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn err(&self, e: postgres::Error) -> Error {
@@ -234,10 +249,25 @@ impl PgStore {
         self.target.schema()
     }
 
+    /// `len` without counting the table again while the generation is unchanged.
+    fn cached_len(&self) -> Result<usize> {
+        let generation = self.generation()?;
+        let mut cache = self.len_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((g, n)) = *cache {
+            if g == generation {
+                return Ok(n);
+            }
+        }
+        let n = self.len()?;
+        *cache = Some((generation, n));
+        Ok(n)
+    }
+
     fn hnsw_present(&self) -> Result<bool> {
         let q = format!("{}.{HNSW_INDEX}", self.s());
         Ok(self
-            .client()
+            .conn()
+            .client
             .query_one("SELECT to_regclass($1) IS NOT NULL", &[&q])
             .map_err(|e| self.err(e))?
             .get(0))
@@ -248,8 +278,11 @@ impl PgStore {
         let t0 = std::time::Instant::now();
         let (s, ann, dim) = (self.s().to_string(), self.ann, self.fingerprint.dimension);
         let target = self.target.clone();
-        let mut client = self.client();
-        let mut tx = client.transaction().map_err(|e| query_error(&target, e))?;
+        let mut conn = self.conn();
+        let mut tx = conn
+            .client
+            .transaction()
+            .map_err(|e| query_error(&target, e))?;
         lock(&target, &mut tx)?;
         let n: i64 = tx
             .query_one(&format!("SELECT count(*) FROM {s}.passages"), &[])
@@ -305,7 +338,8 @@ impl PgStore {
             }
         }
         let rows = self
-            .client()
+            .conn()
+            .client
             .query(
                 &format!(
                     "SELECT id, embedding FROM {}.passages ORDER BY id COLLATE \"C\"",
@@ -358,16 +392,28 @@ impl PgStore {
             " ORDER BY embedding <#> $1 LIMIT ${}",
             params.len()
         ));
-        let mut client = self.client();
-        let mut tx = client.transaction().map_err(|e| self.err(e))?;
-        let setting = if exact {
-            "SET LOCAL enable_indexscan = off".to_string()
-        } else {
-            format!("SET LOCAL hnsw.ef_search = {ef_search}")
-        };
-        tx.batch_execute(&setting).map_err(|e| self.err(e))?;
-        let rows = tx.query(&sql, &params).map_err(|e| self.err(e))?;
-        tx.commit().map_err(|e| self.err(e))?;
+        // Session settings change only when the search kind does, so that a query is one round
+        // trip (it matters once the database is across a network).
+        let mut conn = self.conn();
+        let mut setup = String::new();
+        if conn.exact != exact {
+            setup.push_str(if exact {
+                "SET enable_indexscan = off;"
+            } else {
+                "RESET enable_indexscan;"
+            });
+        }
+        if !exact && conn.ef_search != Some(ef_search) {
+            setup.push_str(&format!("SET hnsw.ef_search = {ef_search};"));
+        }
+        if !setup.is_empty() {
+            conn.client.batch_execute(&setup).map_err(|e| self.err(e))?;
+            conn.exact = exact;
+            if !exact {
+                conn.ef_search = Some(ef_search);
+            }
+        }
+        let rows = conn.client.query(&sql, &params).map_err(|e| self.err(e))?;
         Ok(rows
             .iter()
             .map(|r| ScoredRow {
@@ -409,8 +455,8 @@ impl PgStore {
         let ann = self.ann;
         let vector_type = self.vector_type.clone();
         let e = |err: postgres::Error| query_error(&target, err);
-        let mut client = self.client();
-        let mut tx = client.transaction().map_err(e)?;
+        let mut conn = self.conn();
+        let mut tx = conn.client.transaction().map_err(e)?;
         lock(&target, &mut tx)?;
 
         if !changes.documents.is_empty() {
@@ -757,7 +803,8 @@ impl VectorStore for PgStore {
 
     fn len(&self) -> Result<usize> {
         let n: i64 = self
-            .client()
+            .conn()
+            .client
             .query_one(&format!("SELECT count(*) FROM {}.passages", self.s()), &[])
             .map_err(|e| self.err(e))?
             .get(0);
@@ -767,7 +814,8 @@ impl VectorStore for PgStore {
     fn passage(&self, id: &str) -> Result<Option<StoredPassage>> {
         let sql = format!("{} WHERE p.id = $1", self.select());
         Ok(self
-            .client()
+            .conn()
+            .client
             .query_opt(&sql, &[&id])
             .map_err(|e| self.err(e))?
             .map(|r| Self::from_row(&r).1))
@@ -777,7 +825,8 @@ impl VectorStore for PgStore {
         let rids: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
         let sql = format!("{} WHERE p.rid = ANY($1)", self.select());
         let found: HashMap<i64, StoredPassage> = self
-            .client()
+            .conn()
+            .client
             .query(&sql, &[&rids])
             .map_err(|e| self.err(e))?
             .iter()
@@ -790,7 +839,8 @@ impl VectorStore for PgStore {
     fn passages(&self) -> Result<Vec<StoredPassage>> {
         let sql = format!("{} ORDER BY p.id COLLATE \"C\"", self.select());
         Ok(self
-            .client()
+            .conn()
+            .client
             .query(&sql, &[])
             .map_err(|e| self.err(e))?
             .iter()
@@ -800,7 +850,8 @@ impl VectorStore for PgStore {
 
     fn vector(&self, id: &str) -> Result<Option<Vec<f32>>> {
         Ok(self
-            .client()
+            .conn()
+            .client
             .query_opt(
                 &format!("SELECT embedding FROM {}.passages WHERE id = $1", self.s()),
                 &[&id],
@@ -826,7 +877,7 @@ impl VectorStore for PgStore {
         let exact = match method {
             SearchMethod::Exact => true,
             SearchMethod::Approximate => false,
-            SearchMethod::Auto => self.len()? <= ANN_THRESHOLD,
+            SearchMethod::Auto => self.cached_len()? <= ANN_THRESHOLD,
         };
         if exact {
             return self.query_nearest(query, k, exclude, true, 0);
@@ -853,7 +904,8 @@ impl VectorStore for PgStore {
 impl VectorStoreWrite for PgStore {
     fn documents(&self) -> Result<HashMap<String, String>> {
         Ok(self
-            .client()
+            .conn()
+            .client
             .query(
                 &format!("SELECT key, path FROM {}.documents", self.s()),
                 &[],
@@ -865,8 +917,7 @@ impl VectorStoreWrite for PgStore {
     }
 
     fn document_state(&self, document: &str) -> Result<DocumentState> {
-        Ok(self
-            .client()
+        Ok(self.conn().client
             .query(
                 &format!(
                     "SELECT id, hash, article, paragraph, title, span_start, span_end FROM {}.passages WHERE document = $1",
@@ -893,7 +944,8 @@ impl VectorStoreWrite for PgStore {
 
     fn vector_for_hash(&self, hash: &str) -> Result<Option<Vec<f32>>> {
         Ok(self
-            .client()
+            .conn()
+            .client
             .query_opt(
                 &format!(
                     "SELECT embedding FROM {}.passages WHERE hash = $1 LIMIT 1",
@@ -911,7 +963,8 @@ impl VectorStoreWrite for PgStore {
 
     fn generation(&self) -> Result<u64> {
         let v: String = self
-            .client()
+            .conn()
+            .client
             .query_one(
                 &format!(
                     "SELECT value FROM {}.meta WHERE key = 'generation'",
