@@ -705,3 +705,90 @@ fn pg_environment_and_pgpass_complete_the_url() {
     ));
     assert!(line.contains("password"), "{line}");
 }
+
+#[test]
+fn tls_when_the_url_asks_for_it() {
+    let server = PgServer::start();
+    let url = server.create_db("tlsdb");
+    let corpus = common::fixture("lemonde-ia-2025.md");
+    ok(&semclust(&[
+        "index",
+        corpus.to_str().unwrap(),
+        "--store",
+        &url,
+        "-q",
+    ]));
+    let front = common::pg::TlsFront::start(server.port);
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = tmp.path().join("ca.pem");
+    std::fs::write(&ca, &front.ca_pem).unwrap();
+    let base = |host: &str, q: &str| {
+        format!(
+            "postgres://postgres:{}@{host}:{}/tlsdb?{q}",
+            common::pg::PASSWORD,
+            front.port
+        )
+    };
+    let search = |store: &str| {
+        semclust(&[
+            "search",
+            "data centers",
+            "--store",
+            store,
+            "--json",
+            "-k",
+            "3",
+        ])
+    };
+
+    // Encrypted without checking the certificate (libpq's require), and fully verified against
+    // the CA, by IP address and by name.
+    for store in [
+        base("127.0.0.1", "sslmode=require"),
+        base(
+            "127.0.0.1",
+            &format!("sslmode=verify-full&sslrootcert={}", ca.display()),
+        ),
+        base(
+            "localhost",
+            &format!("sslmode=verify-ca&sslrootcert={}", ca.display()),
+        ),
+    ] {
+        assert_eq!(jsonl(&ok(&search(&store))).len(), 3, "{store}");
+    }
+    // PGSSLMODE / PGSSLROOTCERT do the same.
+    let o = semclust_env(
+        &[
+            "search",
+            "data centers",
+            "--store",
+            &base("127.0.0.1", ""),
+            "--json",
+            "-k",
+            "3",
+        ],
+        &[
+            ("PGSSLMODE", "verify-full"),
+            ("PGSSLROOTCERT", ca.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(jsonl(&ok(&o)).len(), 3);
+
+    // Not trusted: the public roots do not know the test CA; a missing root file is named.
+    let line = error_line(&search(&base("127.0.0.1", "sslmode=verify-full")));
+    eprintln!("{line}");
+    assert!(
+        line.contains("TLS") && line.contains("sslrootcert"),
+        "{line}"
+    );
+    let line = error_line(&search(&base(
+        "127.0.0.1",
+        "sslmode=verify-full&sslrootcert=/nonexistent/root.crt",
+    )));
+    eprintln!("{line}");
+    assert!(line.contains("/nonexistent/root.crt"), "{line}");
+    // TLS refused outright when the URL says disable but the port only speaks TLS.
+    let line = error_line(&search(&base("127.0.0.1", "sslmode=disable")));
+    eprintln!("{line}");
+    assert!(line.contains(&front.port.to_string()), "{line}");
+}

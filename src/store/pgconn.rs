@@ -411,7 +411,14 @@ fn pgpass_fields(line: &str) -> Vec<String> {
 fn read_pem_certs(path: &Path) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>> {
     use rustls_pki_types::pem::PemObject;
     let certs: Vec<_> = rustls_pki_types::CertificateDer::pem_file_iter(path)
-        .map_err(|e| Error::bad_file(path, format!("cannot read root certificates: {e}")))?
+        .map_err(|e| {
+            Error::bad_file(
+                path,
+                format!(
+                    "cannot read the root certificates named by sslrootcert / PGSSLROOTCERT: {e}"
+                ),
+            )
+        })?
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| Error::bad_file(path, format!("not a PEM certificate file: {e}")))?;
     if certs.is_empty() {

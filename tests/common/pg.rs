@@ -372,3 +372,96 @@ impl Drop for PgServer {
         let _ = self.uid;
     }
 }
+
+/// A TLS front for a test server (whose PostgreSQL build has no SSL): it answers PostgreSQL's
+/// SSLRequest with "S", does the TLS handshake with a certificate for `localhost` and 127.0.0.1
+/// signed by a test CA, and relays the decrypted stream to the server. What the client does is
+/// what it does against a real TLS-enabled PostgreSQL.
+pub struct TlsFront {
+    pub port: u16,
+    /// The CA's certificate (PEM), for `sslrootcert`.
+    pub ca_pem: String,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl TlsFront {
+    pub fn start(upstream: u16) -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "semclust test CA");
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let params =
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+        let cert = params.signed_by(&key, &issuer).unwrap();
+
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        runtime.spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let mut req = [0u8; 8];
+                    if sock.read_exact(&mut req).await.is_err() {
+                        return;
+                    }
+                    // SSLRequest: length 8, code 80877103.
+                    if req != [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f] {
+                        return;
+                    }
+                    if sock.write_all(b"S").await.is_err() {
+                        return;
+                    }
+                    let Ok(mut tls) = acceptor.accept(sock).await else {
+                        return;
+                    };
+                    let Ok(mut up) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                    else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
+                });
+            }
+        });
+        Self {
+            port,
+            ca_pem: ca_cert.pem(),
+            runtime: Some(runtime),
+        }
+    }
+}
+
+impl Drop for TlsFront {
+    fn drop(&mut self) {
+        if let Some(r) = self.runtime.take() {
+            r.shutdown_background();
+        }
+    }
+}
