@@ -4,7 +4,8 @@
 //!
 //! For each size: exact top-10 on one thread, one query at a time and in one batch, beside the
 //! single-thread memory-bandwidth bound (a streaming read of the same matrix); then the HNSW
-//! graph (usearch, M=16, ef_construction=128) built on all threads, searched on one thread at
+//! graph (usearch, bf16 vectors, M=16, ef_construction=128, candidates rescored in f32 as the
+//! store does) built on all threads, searched on one thread at
 //! several ef, with recall@10 against the exact results. It writes `data-N.npy`,
 //! `queries-N.npy` and `truth-N.npy` to DIR (default target/search-bench) so that
 //! `benches/peers/search_peers.py` runs numpy, faiss and hnswlib on the same data.
@@ -110,7 +111,7 @@ fn main() -> anyhow::Result<()> {
             let t = Instant::now();
             let mut found = 0usize;
             for (qi, q) in queries.chunks(DIM).enumerate() {
-                let got = h.search(q, K, None)?;
+                let got = h.search_rescored(q, K, None, &data, DIM)?;
                 let want: Vec<u32> = truth[qi].iter().map(|r| r.row).collect();
                 found += got.iter().filter(|g| want.contains(&g.row)).count();
             }

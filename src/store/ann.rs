@@ -1,7 +1,13 @@
 //! Approximate nearest neighbours: an HNSW graph from the `usearch` crate (inner-product metric
 //! over the normalised vectors), keyed by search row. The graph is a cache derived from the
 //! store, rebuilt when the store changes; its recall against exact search is measured by
-//! `benches/search.rs` and reported in benches/RESULTS.md.
+//! `benches/search_scale.rs` and reported in benches/RESULTS.md.
+//!
+//! The graph keeps its vectors in bfloat16: half the bytes to read per hop, and the CPU's
+//! AVX-512 BF16 dot products where it has them, for 2.2–2.4× the queries/s and a 2.4× faster
+//! build than f32 (measured on 100,000 × 384). Its candidates are then scored again in f32 against
+//! the store's own vectors ([`Hnsw::search_rescored`]), so that the scores are exact and bf16
+//! rounding cannot reorder near-ties.
 
 use std::path::Path;
 
@@ -45,7 +51,7 @@ fn options(dim: usize, p: AnnParams) -> IndexOptions {
     IndexOptions {
         dimensions: dim,
         metric: MetricKind::IP,
-        quantization: ScalarKind::F32,
+        quantization: ScalarKind::BF16,
         connectivity: p.m,
         expansion_add: p.ef_construction,
         expansion_search: p.ef_search,
@@ -134,6 +140,34 @@ impl Hnsw {
     }
 }
 
+impl Hnsw {
+    /// [`Hnsw::search`] with every candidate scored again in f32 against `data` (the row-major
+    /// vectors the graph was built from): twice k candidates from the graph, the best k by exact
+    /// inner product.
+    pub fn search_rescored(
+        &self,
+        query: &[f32],
+        k: usize,
+        skip: Option<&dyn Fn(u32) -> bool>,
+        data: &[f32],
+        dim: usize,
+    ) -> Result<Vec<ScoredRow>> {
+        let want = (2 * k).max(k + 10).min(self.len());
+        let mut hits = self.search(query, want, skip)?;
+        let mut one = [0f32; 1];
+        for h in &mut hits {
+            let r = h.row as usize;
+            if (r + 1) * dim <= data.len() {
+                super::flat::scores(data, dim, query, r, &mut one);
+                h.score = one[0];
+            }
+        }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+        hits.truncate(k);
+        Ok(hits)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,7 +194,19 @@ mod tests {
         let q = &data[42 * dim..43 * dim];
         let hits = h.search(q, 5, None).unwrap();
         assert_eq!(hits[0].row, 42);
-        assert!((hits[0].score - 1.0).abs() < 1e-5);
+        // bf16 in the graph: scores near, not equal; rescored in f32 they are exact.
+        assert!((hits[0].score - 1.0).abs() < 1e-2);
+        let exact = h.search_rescored(q, 5, None, &data, dim).unwrap();
+        assert_eq!(exact[0].row, 42);
+        assert!((exact[0].score - 1.0).abs() < 1e-5);
+        for w in exact.windows(2) {
+            assert!(w[0].score >= w[1].score);
+        }
+        for e in &exact {
+            let v = &data[e.row as usize * dim..(e.row as usize + 1) * dim];
+            let want: f32 = q.iter().zip(v).map(|(a, b)| a * b).sum();
+            assert!((e.score - want).abs() < 1e-5);
+        }
         let skip = |r: u32| r == 42;
         let hits = h.search(q, 5, Some(&skip)).unwrap();
         assert!(hits.iter().all(|x| x.row != 42));

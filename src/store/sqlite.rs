@@ -3,7 +3,7 @@
 //! transaction in WAL mode, so a killed writer leaves the previous or the next state and readers
 //! never see half a change. Search loads the vectors once into one contiguous matrix (exact scan)
 //! and, above [`ANN_THRESHOLD`](super::ANN_THRESHOLD) passages, an HNSW graph cached beside the
-//! database as `hnsw-GENERATION.usearch`.
+//! database as `hnsw-bf16-GENERATION.usearch`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -294,13 +294,14 @@ impl SqliteStore {
         }
         let dim = self.fingerprint.dimension;
         let gen = self.generation()?;
-        let file = self.dir.join(format!("hnsw-{gen}.usearch"));
+        // "bf16" in the name: graphs of earlier versions (f32) are not loaded, only replaced.
+        let file = self.dir.join(format!("hnsw-bf16-{gen}.usearch"));
         let graph = match Hnsw::load(&file, dim, self.ann_params) {
             Ok(h) if h.len() == l.ids.len() && h.params().m == self.ann_params.m => h,
             _ => {
                 let h = Hnsw::build(&l.data, dim, self.ann_params)?;
                 // The graph is a cache: a read-only index folder only costs a rebuild next time.
-                let tmp = self.dir.join(format!("hnsw-{gen}.usearch.tmp"));
+                let tmp = self.dir.join(format!("hnsw-bf16-{gen}.usearch.tmp"));
                 if h.save(&tmp).is_ok() && std::fs::rename(&tmp, &file).is_ok() {
                     self.remove_stale_graphs(&file);
                 }
@@ -449,7 +450,7 @@ impl VectorStore for SqliteStore {
                 } else {
                     Some(&skip)
                 };
-                return h.search(query, k, f);
+                return h.search_rescored(query, k, f, &l.data, dim);
             }
         }
         Ok(if n > 50_000 {
