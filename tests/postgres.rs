@@ -792,3 +792,52 @@ fn tls_when_the_url_asks_for_it() {
     eprintln!("{line}");
     assert!(line.contains(&front.port.to_string()), "{line}");
 }
+
+/// First runs started together on databases with nothing in them: they race on CREATE EXTENSION,
+/// the migrations, and on the lexical index in the cache, which each newer generation replaces.
+/// Every one of them must succeed, and each database must end with the one passage.
+#[test]
+fn first_runs_started_together_all_succeed() {
+    let server = PgServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("one.md");
+    std::fs::write(
+        &f,
+        "## Un titre\n\nUn paragraphe assez long pour être un passage : les modèles de langue \
+         entrent dans les rédactions, et les éditeurs négocient avec leurs fabricants.\n\n\
+         [https://example.org/un-titre]\n",
+    )
+    .unwrap();
+    common::files("multilingual-e5-small");
+    for i in 0..6 {
+        let db = format!("first{i}");
+        let url = server.create_db(&db);
+        let children: Vec<_> = (0..4)
+            .map(|_| {
+                Command::new(env!("CARGO_BIN_EXE_semclust"))
+                    .args([
+                        "index",
+                        f.to_str().unwrap(),
+                        "--store",
+                        &url,
+                        "--json",
+                        "-q",
+                    ])
+                    .env("SEMCLUST_CACHE", common::cache_dir())
+                    .env("HF_HUB_OFFLINE", "1")
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for c in children {
+            let o = c.wait_with_output().unwrap();
+            assert_eq!(summary(&o)["passages"], 1, "database {db}");
+        }
+        assert_eq!(
+            count(&server, &db, "SELECT count(*) FROM semclust.passages"),
+            1
+        );
+    }
+}

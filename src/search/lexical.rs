@@ -77,12 +77,10 @@ fn register(index: &Index) {
 }
 
 impl LexicalIndex {
-    /// Open the lexical index of generation `generation` in `dir`, building it from `passages`
-    /// (called only when it is absent) and removing older generations.
-    pub fn open_or_build(
+    fn try_open_or_build(
         dir: &Path,
         generation: u64,
-        passages: impl FnOnce() -> Result<Vec<StoredPassage>>,
+        passages: &mut impl FnMut() -> Result<Vec<StoredPassage>>,
     ) -> Result<Self> {
         let target = dir.join(format!("lexical-{generation}"));
         if target.join("meta.json").is_file() {
@@ -120,6 +118,26 @@ impl LexicalIndex {
         }
         remove_stale(dir, generation);
         Self::open(&target)
+    }
+
+    /// Open the lexical index of generation `generation` in `dir`, building it from `passages`
+    /// (called only when it is absent) and removing older generations.
+    pub fn open_or_build(
+        dir: &Path,
+        generation: u64,
+        mut passages: impl FnMut() -> Result<Vec<StoredPassage>>,
+    ) -> Result<Self> {
+        // Another process that finished a newer generation removes ours, possibly between our
+        // rename and our open: build it again (each rival removes it at most once per build).
+        let mut attempts = 0;
+        loop {
+            match Self::try_open_or_build(dir, generation, &mut passages) {
+                Err(_) if attempts < 8 && !dir.join(format!("lexical-{generation}")).exists() => {
+                    attempts += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     fn build(path: &Path, passages: &[StoredPassage]) -> Result<()> {
@@ -240,7 +258,7 @@ fn remove_stale(dir: &Path, generation: u64) {
         let name = p.file_name().unwrap_or_default().to_string_lossy();
         let stale = if let Some(g) = name.strip_prefix("lexical-") {
             g.parse::<u64>().is_ok_and(|g| g < generation)
-        } else if name.starts_with(".lexical-build-") {
+        } else if name.starts_with(".lexical-build-") || name.starts_with(".lexical-trash-") {
             e.metadata()
                 .and_then(|m| m.modified())
                 .ok()
@@ -250,7 +268,14 @@ fn remove_stale(dir: &Path, generation: u64) {
             false
         };
         if stale {
-            let _ = std::fs::remove_dir_all(&p);
+            // Renamed away first, so that a process opening it sees the whole folder or none
+            // (and then builds its own), never one half deleted.
+            let trash = dir.join(format!(".lexical-trash-{}-{name}", std::process::id()));
+            if std::fs::rename(&p, &trash).is_ok() {
+                let _ = std::fs::remove_dir_all(&trash);
+            } else {
+                let _ = std::fs::remove_dir_all(&p);
+            }
         }
     }
 }

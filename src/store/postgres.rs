@@ -699,16 +699,31 @@ fn ensure_vector_extension(target: &PgTarget, client: &mut Client) -> Result<()>
             "the server has no pgvector extension: install pgvector (https://github.com/pgvector/pgvector) on it, or use a managed PostgreSQL that offers it",
         ));
     }
-    client
-        .batch_execute("CREATE EXTENSION IF NOT EXISTS vector")
-        .map_err(|e| {
+    // CREATE EXTENSION IF NOT EXISTS is not safe against itself: two first runs started together
+    // both pass the check and one fails on pg_extension's unique index. A database-wide advisory
+    // lock serialises them, and a unique violation still means somebody else installed it.
+    let created = client.transaction().and_then(|mut tx| {
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('semclust:create-extension'))",
+            &[],
+        )?;
+        tx.batch_execute("CREATE EXTENSION IF NOT EXISTS vector")?;
+        tx.commit()
+    });
+    match created {
+        Err(e) if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) => Ok(()),
+        other => other.map_err(|e| {
+            if e.as_db_error().is_none() {
+                return query_error(target, e);
+            }
             target.error(format!(
                 "the database has no `vector` extension and user \"{}\" may not create it ({}): ask an administrator to run CREATE EXTENSION vector; in database \"{}\"",
                 target.user(),
                 e.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| e.to_string()),
                 target.database()
             ))
-        })
+        }),
+    }
 }
 
 /// Create the schema and bring it to the newest version. Every migration runs once: the
