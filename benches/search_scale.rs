@@ -106,6 +106,7 @@ fn main() -> anyhow::Result<()> {
         let t = Instant::now();
         let mut h = Hnsw::build(&data, DIM, params)?;
         let build_s = t.elapsed().as_secs_f64();
+        let huge_mb = semclust::util::alloc::anon_huge_page_bytes() as f64 / (1 << 20) as f64;
         for ef in [32, 64, 128] {
             h.set_ef_search(ef);
             let t = Instant::now();
@@ -120,7 +121,7 @@ fn main() -> anyhow::Result<()> {
                 "{}",
                 serde_json::json!({"bench": "hnsw", "engine": "usearch", "n": n, "m": params.m,
                     "ef_construction": params.ef_construction, "ef_search": ef, "build_threads": threads,
-                    "build_s": build_s, "search_threads": 1, "qps": qps,
+                    "build_s": build_s, "huge_pages_mb": huge_mb, "search_threads": 1, "qps": qps,
                     "recall_at_10": found as f64 / (nq * K) as f64})
             );
         }

@@ -306,6 +306,15 @@ impl Attention {
         })
     }
 
+    fn qkv(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(match &self.qkv {
+            Qkv::Stacked(lin) => lin.forward(x)?,
+            Qkv::Separate([q, k, v]) => {
+                Tensor::cat(&[q.forward(x)?, k.forward(x)?, v.forward(x)?], 2)?
+            }
+        })
+    }
+
     fn split_heads(&self, x: Tensor) -> Result<Tensor> {
         let (b, l, _) = x.dims3()?;
         Ok(x.reshape((b, l, self.heads, self.head_dim))?
@@ -315,14 +324,18 @@ impl Attention {
 
     /// `mask` is additive, shape (batch, 1, 1, len): 0 for real tokens, a large negative for
     /// padding; `lens` holds the same information as lengths, for the fused CPU path.
-    fn forward(&self, x: &Tensor, mask: &Tensor, lens: &[usize]) -> Result<Tensor> {
-        let (b, l, h) = x.dims3()?;
-        let qkv = match &self.qkv {
-            Qkv::Stacked(lin) => lin.forward(x)?,
-            Qkv::Separate([q, k, v]) => {
-                Tensor::cat(&[q.forward(x)?, k.forward(x)?, v.forward(x)?], 2)?
+    fn forward(&self, x: &Tensor, rows: Rows<'_>) -> Result<Tensor> {
+        let (mask, lens) = match rows {
+            Rows::Packed { lens } => {
+                let qkv = self.qkv(x)?;
+                let ctx = super::ops::attention_packed(&qkv, lens, self.heads)?;
+                let out = self.output.forward(&ctx)?;
+                return Ok(self.norm.forward(&(out + x)?)?);
             }
+            Rows::Padded { mask, lens } => (mask, lens),
         };
+        let (b, l, h) = x.dims3()?;
+        let qkv = self.qkv(x)?;
         if let Some(ctx) = super::ops::attention(&qkv, lens, self.heads)? {
             let out = self.output.forward(&ctx)?;
             return Ok(self.norm.forward(&(out + x)?)?);
@@ -337,6 +350,18 @@ impl Attention {
         let out = self.output.forward(&ctx)?;
         Ok(self.norm.forward(&(out + x)?)?)
     }
+}
+
+/// How a batch's token rows are laid out between layers.
+#[derive(Clone, Copy)]
+enum Rows<'a> {
+    /// `(batch, len, hidden)`, each sequence padded to `len`; `mask` is the additive attention
+    /// mask, `lens` the real lengths.
+    Padded { mask: &'a Tensor, lens: &'a [usize] },
+    /// `(1, sum(lens), hidden)`: only real tokens, sequences back to back. Every layer but
+    /// attention works token by token, so padding would only cost time (12% more rows on the
+    /// sample corpus in length-sorted batches of 16).
+    Packed { lens: &'a [usize] },
 }
 
 // https://github.com/huggingface/transformers/blob/v4.46.0/src/transformers/models/bert/modeling_bert.py#L520
@@ -358,8 +383,8 @@ impl Layer {
         })
     }
 
-    fn forward(&self, x: &Tensor, mask: &Tensor, lens: &[usize]) -> Result<Tensor> {
-        let a = self.attention.forward(x, mask, lens)?;
+    fn forward(&self, x: &Tensor, rows: Rows<'_>) -> Result<Tensor> {
+        let a = self.attention.forward(x, rows)?;
         let i = super::ops::gelu_erf(&self.intermediate.forward(&a)?)?;
         let o = self.output.forward(&i)?;
         Ok(self.norm.forward(&(o + a)?)?)
@@ -409,8 +434,51 @@ impl Bert {
             additive
         };
         let mut x = self.embeddings.forward(ids, self.dtype)?;
+        let (b, l) = ids.dims2()?;
+        let hidden = self.config.hidden_size;
+        if super::ops::packed_attention_available(
+            ids.device(),
+            self.dtype,
+            hidden,
+            self.config.num_attention_heads,
+        ) {
+            // Real tokens lead each row (batches are padded at the end).
+            let keep: Vec<u32> = lens
+                .iter()
+                .enumerate()
+                .flat_map(|(s, &n)| (0..n.min(l)).map(move |j| (s * l + j) as u32))
+                .collect();
+            let keep = Tensor::new(keep, ids.device())?;
+            x = x
+                .reshape((b * l, hidden))?
+                .index_select(&keep, 0)?
+                .unsqueeze(0)?;
+            let lens: Vec<usize> = lens.iter().map(|&n| n.min(l)).collect();
+            for layer in &self.layers {
+                x = layer.forward(&x, Rows::Packed { lens: &lens })?;
+            }
+            let rows: Vec<f32> = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+            let mut pooled = vec![0f32; b * hidden];
+            let mut at = 0;
+            for (s, &n) in lens.iter().enumerate() {
+                let out = &mut pooled[s * hidden..(s + 1) * hidden];
+                for r in rows[at * hidden..(at + n) * hidden].chunks_exact(hidden) {
+                    for (o, &v) in out.iter_mut().zip(r) {
+                        *o += v;
+                    }
+                }
+                let inv = 1.0 / n.max(1) as f32;
+                out.iter_mut().for_each(|o| *o *= inv);
+                at += n;
+            }
+            return Ok(Tensor::from_vec(pooled, (b, hidden), ids.device())?);
+        }
+        let rows = Rows::Padded {
+            mask: &additive,
+            lens: &lens,
+        };
         for layer in &self.layers {
-            x = layer.forward(&x, &additive, &lens)?;
+            x = layer.forward(&x, rows)?;
         }
         let x = x.to_dtype(DType::F32)?;
         let m = maskf.unsqueeze(D::Minus1)?;

@@ -198,6 +198,8 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
 struct Attention {
     lens: Vec<usize>,
     heads: usize,
+    /// Sequences back to back with no padding: input `[1, sum(lens), 3 * hidden]`.
+    packed: bool,
 }
 
 impl CustomOp1 for Attention {
@@ -209,23 +211,43 @@ impl CustomOp1 for Attention {
         let qkv = contiguous_f32(s, l, self.name())?;
         let (b, len, three_h) = l.shape().dims3()?;
         let hidden = three_h / 3;
-        if self.lens.len() != b || three_h % 3 != 0 || hidden % self.heads != 0 {
+        let rows = b * len;
+        let starts: Vec<usize> = if self.packed {
+            self.lens
+                .iter()
+                .scan(0, |at, &n| {
+                    let s = *at;
+                    *at += n;
+                    Some(s)
+                })
+                .collect()
+        } else {
+            (0..b).map(|s| s * len).collect()
+        };
+        let fits = if self.packed {
+            b == 1 && self.lens.iter().sum::<usize>() == len
+        } else {
+            self.lens.len() == b && self.lens.iter().all(|&n| n <= len)
+        };
+        if !fits || three_h % 3 != 0 || hidden % self.heads != 0 {
             candle_core::bail!("semclust-attention: shape mismatch")
         }
-        let out = attention_cpu(qkv, b, len, hidden, self.heads, &self.lens);
+        let out = attention_cpu(qkv, rows, &starts, &self.lens, hidden, self.heads);
         Ok((CpuStorage::F32(out), (b, len, hidden).into()))
     }
 }
 
-/// `qkv` is `[b, len, 3 * hidden]`, each row `[q | k | v]`.
+/// `qkv` is `rows` rows of `[q | k | v]`; sequence `s` is the `lens[s]` rows from `starts[s]`.
+/// Rows that belong to no sequence (padding) come out as zeros.
 fn attention_cpu(
     qkv: &[f32],
-    b: usize,
-    len: usize,
+    rows: usize,
+    starts: &[usize],
+    lens: &[usize],
     hidden: usize,
     heads: usize,
-    lens: &[usize],
 ) -> Vec<f32> {
+    let b = lens.len();
     use rayon::prelude::*;
     let hd = hidden / heads;
     let scale = 1.0 / (hd as f32).sqrt();
@@ -234,7 +256,7 @@ fn attention_cpu(
         .into_par_iter()
         .map(|t| {
             let (s, h) = (t / heads, t % heads);
-            let n = lens[s].min(len);
+            let n = lens[s];
             // Keys transposed to [hd][n_pad] (zero-padded to a multiple of KEYS), values and
             // pre-scaled queries as [n][hd].
             let n_pad = n.div_ceil(KEYS) * KEYS;
@@ -242,7 +264,7 @@ fn attention_cpu(
             let mut vv = vec![0f32; n * hd];
             let mut qq = vec![0f32; n * hd];
             for j in 0..n {
-                let row = (s * len + j) * 3 * hidden + h * hd;
+                let row = (starts[s] + j) * 3 * hidden + h * hd;
                 let qr = &qkv[row..row + hd];
                 let kr = &qkv[row + hidden..row + hidden + hd];
                 let vr = &qkv[row + 2 * hidden..row + 2 * hidden + hd];
@@ -254,19 +276,28 @@ fn attention_cpu(
                     *o = x * scale;
                 }
             }
-            let mut ctx = vec![0f32; len * hd];
-            head_attention(&qq, &kt, &vv, n, n_pad, hd, &mut ctx[..n * hd]);
+            let mut ctx = vec![0f32; n * hd];
+            head_attention(&qq, &kt, &vv, n, n_pad, hd, &mut ctx);
             ctx
         })
         .collect();
-    // Every (sequence, position, head) block is written below: no zero-fill first.
-    let total = b * len * hidden;
-    let mut out: Vec<f32> = Vec::with_capacity(total);
-    let spare = &mut out.spare_capacity_mut()[..total];
+    // Packed input has no padding rows, and every row is written below: zero-fill only when
+    // some rows belong to no sequence.
+    let total = rows * hidden;
+    let covered: usize = lens.iter().sum();
+    let mut out: Vec<f32> = if covered == rows {
+        Vec::with_capacity(total)
+    } else {
+        vec![0f32; total]
+    };
+    // SAFETY: the vector's capacity is at least `total`; MaybeUninit views of initialised or
+    // uninitialised floats are both valid, and only writes go through it.
+    let spare: &mut [std::mem::MaybeUninit<f32>] =
+        unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast(), total) };
     for (t, ctx) in blocks.iter().enumerate() {
         let (s, h) = (t / heads, t % heads);
-        for i in 0..len {
-            let dst = (s * len + i) * hidden + h * hd;
+        for i in 0..lens[s] {
+            let dst = (starts[s] + i) * hidden + h * hd;
             for (o, &c) in spare[dst..dst + hd]
                 .iter_mut()
                 .zip(&ctx[i * hd..(i + 1) * hd])
@@ -275,8 +306,11 @@ fn attention_cpu(
             }
         }
     }
-    // SAFETY: the blocks cover b × len rows × heads × hd = all of `total`.
-    unsafe { out.set_len(total) };
+    // SAFETY: when `covered == rows` the sequences tile all rows and the blocks above wrote
+    // every row × heads × hd; otherwise the vector was zero-filled and already has its length.
+    if out.len() < total {
+        unsafe { out.set_len(total) };
+    }
     out
 }
 
@@ -470,8 +504,38 @@ pub(crate) fn attention(
     let op = Attention {
         lens: lens.to_vec(),
         heads,
+        packed: false,
     };
     Ok(Some(qkv.contiguous()?.apply_op1_no_bwd(&op)?))
+}
+
+/// Whether [`attention_packed`] runs for activations of this dtype and device.
+pub(crate) fn packed_attention_available(
+    device: &candle_core::Device,
+    dtype: DType,
+    hidden: usize,
+    heads: usize,
+) -> bool {
+    device.is_cpu()
+        && dtype == DType::F32
+        && heads > 0
+        && hidden.is_multiple_of(heads)
+        && hidden / heads <= MAX_HD
+}
+
+/// [`attention`] on sequences stored back to back with no padding: `qkv` is
+/// `[1, sum(lens), 3 * hidden]`. Only for activations where [`packed_attention_available`].
+pub(crate) fn attention_packed(
+    qkv: &Tensor,
+    lens: &[usize],
+    heads: usize,
+) -> candle_core::Result<Tensor> {
+    let op = Attention {
+        lens: lens.to_vec(),
+        heads,
+        packed: true,
+    };
+    qkv.contiguous()?.apply_op1_no_bwd(&op)
 }
 
 #[cfg(test)]
@@ -536,12 +600,40 @@ mod attention_tests {
             .unwrap();
         let a: Vec<Vec<Vec<f32>>> = ours.to_vec3().unwrap();
         let r: Vec<Vec<Vec<f32>>> = reference.to_vec3().unwrap();
+        // The same sequences with their padding rows dropped, back to back.
+        let keep: Vec<u32> = (0..b)
+            .flat_map(|s| (0..lens[s]).map(move |j| (s * len + j) as u32))
+            .collect();
+        let packed_in = qkv
+            .reshape((b * len, 3 * hidden))
+            .unwrap()
+            .index_select(&Tensor::new(keep, &Device::Cpu).unwrap(), 0)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
+        let packed: Vec<Vec<f32>> = attention_packed(&packed_in, &lens, heads)
+            .unwrap()
+            .squeeze(0)
+            .unwrap()
+            .to_vec2()
+            .unwrap();
+        let mut row = 0;
         for s in 0..b {
-            for i in 0..lens[s] {
+            for i in 0..len {
                 for d in 0..hidden {
-                    assert!((a[s][i][d] - r[s][i][d]).abs() < 1e-5, "{s} {i} {d}");
+                    if i < lens[s] {
+                        assert!((a[s][i][d] - r[s][i][d]).abs() < 1e-5, "{s} {i} {d}");
+                        assert!(
+                            (packed[row][d] - r[s][i][d]).abs() < 1e-5,
+                            "packed {s} {i} {d}"
+                        );
+                    } else {
+                        assert_eq!(a[s][i][d], 0.0, "padding row {s} {i}");
+                    }
                 }
+                row += usize::from(i < lens[s]);
             }
         }
+        assert_eq!(row, packed.len());
     }
 }

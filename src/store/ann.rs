@@ -63,22 +63,23 @@ impl Hnsw {
     /// Build over row-major `data` on all of rayon's threads.
     pub fn build(data: &[f32], dim: usize, params: AnnParams) -> Result<Self> {
         let n = data.len() / dim.max(1);
-        let index = Index::new(&options(dim, params)).map_err(|e| ann_err("create", e))?;
-        let threads = rayon::current_num_threads().max(1);
-        index
-            .reserve_capacity_and_threads(n, threads)
-            .map_err(|e| ann_err("reserve", e))?;
-        data.par_chunks(dim)
-            .enumerate()
-            .try_for_each(|(i, v)| index.add(i as u64, v))
-            .map_err(|e| ann_err("add", e))?;
-        Ok(Self { index, params })
+        crate::util::alloc::with_huge_pages(|| {
+            let index = Index::new(&options(dim, params)).map_err(|e| ann_err("create", e))?;
+            let threads = rayon::current_num_threads().max(1);
+            index
+                .reserve_capacity_and_threads(n, threads)
+                .map_err(|e| ann_err("reserve", e))?;
+            data.par_chunks(dim)
+                .enumerate()
+                .try_for_each(|(i, v)| index.add(i as u64, v))
+                .map_err(|e| ann_err("add", e))?;
+            Ok(Self { index, params })
+        })
     }
 
     pub fn load(path: &Path, dim: usize, params: AnnParams) -> Result<Self> {
         let index = Index::new(&options(dim, params)).map_err(|e| ann_err("create", e))?;
-        index
-            .load(&path.to_string_lossy())
+        crate::util::alloc::with_huge_pages(|| index.load(&path.to_string_lossy()))
             .map_err(|e| ann_err(&format!("load {}", path.display()), e))?;
         if index.dimensions() != dim {
             return Err(Error::bad_file(

@@ -42,3 +42,112 @@ pub fn huge_page_vec(len: usize) -> Vec<f32> {
     }
     v
 }
+
+/// Run `f`, then back the anonymous memory it mapped with 2 MB pages where the kernel can
+/// (Linux): the HNSW graph's arenas, which usearch maps itself. A graph search hops between
+/// random nodes; over a million nodes (about 1 GB) nearly every hop is a TLB miss with 4 KB
+/// pages. Blocks that `f` filled are collapsed at once (MADV_COLLAPSE), so no memory is added;
+/// blocks mostly untouched are only marked, for the kernel to use when they fill.
+/// `SEMCLUST_HUGE_PAGES=off` leaves the memory as it is (to measure the difference).
+pub fn with_huge_pages<T>(f: impl FnOnce() -> T) -> T {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("SEMCLUST_HUGE_PAGES").is_none_or(|v| v != "off") {
+        let before = huge::anonymous_mappings();
+        let out = f();
+        for (start, end) in huge::anonymous_mappings() {
+            if !before.contains(&(start, end)) {
+                huge::advise(start, end);
+            }
+        }
+        return out;
+    }
+    f()
+}
+
+/// Anonymous memory of this process in 2 MB pages, in bytes (Linux; 0 elsewhere).
+pub fn anon_huge_page_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/smaps_rollup")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("AnonHugePages:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+#[cfg(target_os = "linux")]
+mod huge {
+    const HUGE: usize = 2 << 20;
+    const PAGE: usize = 4096;
+
+    /// Private anonymous read-write mappings, from /proc/self/maps.
+    pub fn anonymous_mappings() -> Vec<(usize, usize)> {
+        let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+            return Vec::new();
+        };
+        maps.lines()
+            .filter_map(|l| {
+                let mut f = l.split_whitespace();
+                let range = f.next()?;
+                let perms = f.next()?;
+                let inode = f.nth(2)?;
+                let path = f.next();
+                if !perms.starts_with("rw") || inode != "0" || path.is_some() {
+                    return None;
+                }
+                let (a, b) = range.split_once('-')?;
+                let a = usize::from_str_radix(a, 16).ok()?;
+                let b = usize::from_str_radix(b, 16).ok()?;
+                (b - a >= HUGE).then_some((a, b))
+            })
+            .collect()
+    }
+
+    pub fn advise(start: usize, end: usize) {
+        let first = start.next_multiple_of(HUGE);
+        let last = end / HUGE * HUGE;
+        if last <= first {
+            return;
+        }
+        let mut resident = vec![0u8; HUGE / PAGE];
+        let mut run: Option<usize> = None;
+        let collapse = |from: usize, to: usize| {
+            // SAFETY: [from, to) lies inside a mapping of this process; MADV_COLLAPSE copies
+            // its pages into huge pages and leaves the contents as they were, or fails harmlessly.
+            unsafe {
+                libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_COLLAPSE);
+            }
+        };
+        // SAFETY: the range is inside one of our mappings; MADV_HUGEPAGE is only a hint.
+        unsafe {
+            libc::madvise(
+                first as *mut libc::c_void,
+                last - first,
+                libc::MADV_HUGEPAGE,
+            );
+        }
+        let mut block = first;
+        while block < last {
+            // SAFETY: mincore reads residency of our own pages into `resident` (one byte per
+            // 4 KB page of the 2 MB block).
+            let ok = unsafe {
+                libc::mincore(block as *mut libc::c_void, HUGE, resident.as_mut_ptr()) == 0
+            };
+            let full =
+                ok && resident.iter().filter(|&&b| b & 1 == 1).count() * 16 >= 15 * resident.len();
+            match (full, run) {
+                (true, None) => run = Some(block),
+                (false, Some(from)) => {
+                    collapse(from, block);
+                    run = None;
+                }
+                _ => {}
+            }
+            block += HUGE;
+        }
+        if let Some(from) = run {
+            collapse(from, last);
+        }
+    }
+}
