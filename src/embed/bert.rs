@@ -225,6 +225,36 @@ impl candle_core::CustomOp1 for PackedLinear {
     }
 }
 
+/// The LayerNorm after a residual connection: `LayerNorm(a + b)`, fused into one pass where
+/// semclust's op runs (f32 on the CPU).
+struct ResidualNorm {
+    norm: LayerNorm,
+    fused: Option<super::ops::AddLayerNorm>,
+}
+
+impl ResidualNorm {
+    fn load(w: &Weights, size: usize, eps: f64) -> Result<Self> {
+        let norm = layer_norm(w, size, eps)?;
+        let (g, b) = (norm.weight(), norm.bias());
+        let fused = match b {
+            Some(b) if g.device().is_cpu() && g.dtype() == DType::F32 => Some(
+                super::ops::AddLayerNorm::new(g.to_vec1()?, b.to_vec1()?, eps as f32),
+            ),
+            _ => None,
+        };
+        Ok(Self { norm, fused })
+    }
+
+    fn forward(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        if let Some(f) = &self.fused {
+            if let Some(t) = f.forward(a, b)? {
+                return Ok(t);
+            }
+        }
+        Ok(self.norm.forward(&(a + b)?)?)
+    }
+}
+
 fn layer_norm(w: &Weights, size: usize, eps: f64) -> Result<LayerNorm> {
     Ok(LayerNorm::new(
         w.tensor(&[size], "weight")?,
@@ -278,7 +308,7 @@ enum Qkv {
 struct Attention {
     qkv: Qkv,
     output: Linear,
-    norm: LayerNorm,
+    norm: ResidualNorm,
     heads: usize,
     head_dim: usize,
 }
@@ -300,7 +330,7 @@ impl Attention {
         Ok(Self {
             qkv,
             output: Linear::load(&ow.pp("dense"), h, h)?,
-            norm: layer_norm(&ow.pp("LayerNorm"), h, c.layer_norm_eps)?,
+            norm: ResidualNorm::load(&ow.pp("LayerNorm"), h, c.layer_norm_eps)?,
             heads: c.num_attention_heads,
             head_dim: h / c.num_attention_heads,
         })
@@ -330,7 +360,7 @@ impl Attention {
                 let qkv = self.qkv(x)?;
                 let ctx = super::ops::attention_packed(&qkv, lens, self.heads)?;
                 let out = self.output.forward(&ctx)?;
-                return Ok(self.norm.forward(&(out + x)?)?);
+                return self.norm.forward(&out, x);
             }
             Rows::Padded { mask, lens } => (mask, lens),
         };
@@ -338,7 +368,7 @@ impl Attention {
         let qkv = self.qkv(x)?;
         if let Some(ctx) = super::ops::attention(&qkv, lens, self.heads)? {
             let out = self.output.forward(&ctx)?;
-            return Ok(self.norm.forward(&(out + x)?)?);
+            return self.norm.forward(&out, x);
         }
         let q = self.split_heads(qkv.narrow(2, 0, h)?)?;
         let k = self.split_heads(qkv.narrow(2, h, h)?)?;
@@ -348,7 +378,7 @@ impl Attention {
         let probs = candle_nn::ops::softmax_last_dim(&scores)?;
         let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, l, h))?;
         let out = self.output.forward(&ctx)?;
-        Ok(self.norm.forward(&(out + x)?)?)
+        self.norm.forward(&out, x)
     }
 }
 
@@ -369,7 +399,7 @@ struct Layer {
     attention: Attention,
     intermediate: Linear,
     output: Linear,
-    norm: LayerNorm,
+    norm: ResidualNorm,
 }
 
 impl Layer {
@@ -379,7 +409,7 @@ impl Layer {
             attention: Attention::load(&w.pp("attention"), c)?,
             intermediate: Linear::load(&w.pp("intermediate").pp("dense"), h, f)?,
             output: Linear::load(&w.pp("output").pp("dense"), f, h)?,
-            norm: layer_norm(&w.pp("output").pp("LayerNorm"), h, c.layer_norm_eps)?,
+            norm: ResidualNorm::load(&w.pp("output").pp("LayerNorm"), h, c.layer_norm_eps)?,
         })
     }
 
@@ -387,7 +417,7 @@ impl Layer {
         let a = self.attention.forward(x, rows)?;
         let i = super::ops::gelu_erf(&self.intermediate.forward(&a)?)?;
         let o = self.output.forward(&i)?;
-        Ok(self.norm.forward(&(o + a)?)?)
+        self.norm.forward(&o, &a)
     }
 }
 

@@ -131,9 +131,193 @@ pub(crate) fn gelu_erf(x: &Tensor) -> candle_core::Result<Tensor> {
     }
 }
 
+/// `LayerNorm(a + b)` in one pass over each row: the residual sum, its mean and variance and
+/// the normalised, scaled output, with the row in L1 throughout. Candle's residual add and
+/// LayerNorm were two more passes over the activations, a zero-filled output, a scalar
+/// (not vectorised) reduction, and a hand-over to candle's own thread pool per add.
+pub(crate) struct AddLayerNorm {
+    gamma: Vec<f32>,
+    beta: Vec<f32>,
+    eps: f32,
+}
+
+impl AddLayerNorm {
+    pub(crate) fn new(gamma: Vec<f32>, beta: Vec<f32>, eps: f32) -> Self {
+        Self { gamma, beta, eps }
+    }
+
+    /// `LayerNorm(a + b)`, or `None` where this op does not run (not f32 on the CPU).
+    pub(crate) fn forward(&self, a: &Tensor, b: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        if !a.device().is_cpu() || a.dtype() != DType::F32 || b.dtype() != DType::F32 {
+            return Ok(None);
+        }
+        Ok(Some(
+            a.contiguous()?.apply_op2_no_bwd(&b.contiguous()?, self)?,
+        ))
+    }
+}
+
+#[inline(always)]
+fn add_norm_row(
+    a: &[f32],
+    b: &[f32],
+    g: &[f32],
+    beta: &[f32],
+    eps: f32,
+    out: &mut [MaybeUninit<f32>],
+) {
+    const L: usize = 16;
+    let n = a.len();
+    // The sum goes to `out` first (read back below), in L lanes so that the loop vectorises.
+    let mut lanes = [0f32; L];
+    let mut i = 0;
+    while i + L <= n {
+        for l in 0..L {
+            let v = a[i + l] + b[i + l];
+            out[i + l].write(v);
+            lanes[l] += v;
+        }
+        i += L;
+    }
+    let mut tail = 0f32;
+    for j in i..n {
+        let v = a[j] + b[j];
+        out[j].write(v);
+        tail += v;
+    }
+    // SAFETY: every element of `out` was written above.
+    let x: &mut [f32] = unsafe { &mut *(out as *mut [MaybeUninit<f32>] as *mut [f32]) };
+    let mean = (lanes.iter().sum::<f32>() + tail) / n as f32;
+    let mut lanes = [0f32; L];
+    let mut chunks = x.chunks_exact(L);
+    for c in &mut chunks {
+        for l in 0..L {
+            let d = c[l] - mean;
+            lanes[l] += d * d;
+        }
+    }
+    let tail: f32 = chunks
+        .remainder()
+        .iter()
+        .map(|v| (v - mean) * (v - mean))
+        .sum();
+    let var = (lanes.iter().sum::<f32>() + tail) / n as f32;
+    let inv = 1.0 / (var + eps).sqrt();
+    for ((v, &g), &bb) in x.iter_mut().zip(g).zip(beta) {
+        *v = (*v - mean) * inv * g + bb;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn add_norm_rows_avx2(
+    a: &[f32],
+    b: &[f32],
+    op: &AddLayerNorm,
+    out: &mut [MaybeUninit<f32>],
+) {
+    add_norm_rows(a, b, op, out)
+}
+
+#[inline(always)]
+fn add_norm_rows(a: &[f32], b: &[f32], op: &AddLayerNorm, out: &mut [MaybeUninit<f32>]) {
+    let h = op.gamma.len();
+    for ((a, b), o) in a
+        .chunks_exact(h)
+        .zip(b.chunks_exact(h))
+        .zip(out.chunks_exact_mut(h))
+    {
+        add_norm_row(a, b, &op.gamma, &op.beta, op.eps, o);
+    }
+}
+
+impl candle_core::CustomOp2 for AddLayerNorm {
+    fn name(&self) -> &'static str {
+        "semclust-add-layer-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        use rayon::prelude::*;
+        let a = contiguous_f32(s1, l1, self.name())?;
+        let b = contiguous_f32(s2, l2, self.name())?;
+        let h = self.gamma.len();
+        if l1.shape() != l2.shape() || h == 0 || l1.shape().dims().last() != Some(&h) {
+            candle_core::bail!("semclust-add-layer-norm: shape mismatch")
+        }
+        // Rows in chunks of 32 (48 KB of input at 384 wide): enough work per task for rayon.
+        let chunk = 32 * h;
+        let mut out: Vec<f32> = Vec::with_capacity(a.len());
+        out.spare_capacity_mut()[..a.len()]
+            .par_chunks_mut(chunk)
+            .zip(a.par_chunks(chunk).zip(b.par_chunks(chunk)))
+            .for_each(|(o, (a, b))| {
+                #[cfg(target_arch = "x86_64")]
+                if avx2_fma() {
+                    // SAFETY: the CPU supports the features the function is compiled for.
+                    unsafe { add_norm_rows_avx2(a, b, self, o) };
+                    return;
+                }
+                add_norm_rows(a, b, self, o);
+            });
+        // SAFETY: every row was written by one of the chunks above.
+        unsafe { out.set_len(a.len()) };
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn add_layer_norm_matches_candle() {
+        let dev = candle_core::Device::Cpu;
+        for (rows, h) in [(3, 384), (5, 37)] {
+            let mk = |seed: f32, n: usize| -> Vec<f32> {
+                (0..n)
+                    .map(|i| (i as f32 * 0.61 + seed).sin() * 3.0 + 0.5)
+                    .collect()
+            };
+            let a = Tensor::from_vec(mk(0.2, rows * h), (1, rows, h), &dev).unwrap();
+            let b = Tensor::from_vec(mk(1.9, rows * h), (1, rows, h), &dev).unwrap();
+            let g = mk(0.7, h);
+            let beta = mk(2.3, h);
+            let op = AddLayerNorm::new(g.clone(), beta.clone(), 1e-12);
+            let ours: Vec<f32> = op
+                .forward(&a, &b)
+                .unwrap()
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            let ln = candle_nn::LayerNorm::new(
+                Tensor::new(g, &dev).unwrap(),
+                Tensor::new(beta, &dev).unwrap(),
+                1e-12,
+            );
+            use candle_core::Module;
+            let want: Vec<f32> = ln
+                .forward(&(a + b).unwrap())
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            for (i, (x, y)) in ours.iter().zip(&want).enumerate() {
+                assert!(
+                    (x - y).abs() < 1e-4 * (1.0 + y.abs()),
+                    "{rows}x{h} [{i}]: {x} vs {y}"
+                );
+            }
+        }
+    }
 
     /// erf from the Abramowitz–Stegun-free route: the integral by Simpson's rule in f64.
     fn erf_ref(x: f64) -> f64 {
