@@ -1,10 +1,11 @@
 //! Exact and approximate search at scale, on synthetic normalised 384-d vectors.
 //!
-//! `cargo bench --bench search_scale -- [--sizes 100000,1000000] [--queries 1000] [--out DIR]`
+//! `cargo bench --bench search_scale -- [--sizes 100000,1000000] [--queries 1000] [--out DIR]
+//! [--shared W]`
 //!
 //! For each size: exact top-10 on one thread, one query at a time and in one batch, beside the
 //! single-thread memory-bandwidth bound (a streaming read of the same matrix); then the HNSW
-//! graph (usearch, bf16 vectors, M=16, ef_construction=128, candidates rescored in f32 as the
+//! graph (usearch, 8-bit vectors, M=16, ef_construction=128, candidates rescored in f32 as the
 //! store does) built on all threads, searched on one thread at
 //! several ef, with recall@10 against the exact results. It writes `data-N.npy`,
 //! `queries-N.npy` and `truth-N.npy` to DIR (default target/search-bench) so that
@@ -12,7 +13,10 @@
 //!
 //! The vectors are drawn around 2,000 random centres (like topics in a collection), so that
 //! neighbourhoods have structure, as real embeddings do; uniformly random vectors would be the
-//! worst case for any graph index.
+//! worst case for any graph index. `--shared W` adds W times one common unit direction to every
+//! vector before normalising: real sentence embeddings share a large component (the sample
+//! corpus's e5 vectors have a mean pairwise cosine of 0.85; W = 2.4 gives about that), which
+//! matters to how the graph's vectors are quantised.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -25,6 +29,7 @@ mod synth;
 use synth::{arg, centres, draw, Rng, DIM};
 
 const K: usize = 10;
+const PASSES: usize = 5;
 
 /// Single-thread streaming read bandwidth over `data`, in bytes/s (best of 5).
 fn read_bandwidth(data: &[f32]) -> f64 {
@@ -56,6 +61,7 @@ fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&out)?;
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
     let threads = rayon::current_num_threads();
+    let shared: f32 = arg("--shared").map_or(Ok(0.0), |s| s.parse())?;
     println!("# search_scale: dim {DIM}, k {K}, {nq} queries, build threads {threads}");
 
     for &n in &sizes {
@@ -64,7 +70,21 @@ fn main() -> anyhow::Result<()> {
         // The store keeps its matrix in huge pages; so does the benchmark.
         let mut data = semclust::util::alloc::huge_page_vec(n * DIM);
         data.extend(draw(&mut rng, &centres, n, 0.9));
-        let queries = draw(&mut rng, &centres, nq, 0.9);
+        let mut queries = draw(&mut rng, &centres, nq, 0.9);
+        if shared > 0.0 {
+            let common = synth::centres(&mut Rng(0xC0FFEE), 1);
+            for v in data.chunks_mut(DIM).chain(queries.chunks_mut(DIM)) {
+                v.iter_mut()
+                    .zip(&common)
+                    .for_each(|(x, c)| *x += shared * c);
+                synth::normalise(v);
+            }
+            let (a, b) = (&data[..DIM], &data[DIM..2 * DIM]);
+            eprintln!(
+                "# shared direction x{shared}: cosine of the first two vectors {:.3}",
+                a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>()
+            );
+        }
 
         // Exact, one thread.
         let single_n = nq.min(if n > 200_000 { 50 } else { 200 });
@@ -109,19 +129,28 @@ fn main() -> anyhow::Result<()> {
         let huge_mb = semclust::util::alloc::anon_huge_page_bytes() as f64 / (1 << 20) as f64;
         for ef in [32, 64, 128] {
             h.set_ef_search(ef);
-            let t = Instant::now();
+            // Median of PASSES passes: one pass at ~5k q/s lasts 0.2 s, too short to trust
+            // alone on a shared VM. Recall from the first (the passes give the same answers).
             let mut found = 0usize;
-            for (qi, q) in queries.chunks(DIM).enumerate() {
-                let got = h.search_rescored(q, K, None, &data, DIM)?;
-                let want: Vec<u32> = truth[qi].iter().map(|r| r.row).collect();
-                found += got.iter().filter(|g| want.contains(&g.row)).count();
+            let mut rates = Vec::with_capacity(PASSES);
+            for pass in 0..PASSES {
+                let t = Instant::now();
+                for (qi, q) in queries.chunks(DIM).enumerate() {
+                    let got = h.search_rescored(q, K, None, &data, DIM)?;
+                    if pass == 0 {
+                        let want: Vec<u32> = truth[qi].iter().map(|r| r.row).collect();
+                        found += got.iter().filter(|g| want.contains(&g.row)).count();
+                    }
+                }
+                rates.push(nq as f64 / t.elapsed().as_secs_f64());
             }
-            let qps = nq as f64 / t.elapsed().as_secs_f64();
+            rates.sort_by(f64::total_cmp);
+            let qps = rates[PASSES / 2];
             println!(
                 "{}",
                 serde_json::json!({"bench": "hnsw", "engine": "usearch", "n": n, "m": params.m,
                     "ef_construction": params.ef_construction, "ef_search": ef, "build_threads": threads,
-                    "build_s": build_s, "huge_pages_mb": huge_mb, "search_threads": 1, "qps": qps,
+                    "build_s": build_s, "huge_pages_mb": huge_mb, "search_threads": 1, "passes": PASSES, "qps": qps,
                     "recall_at_10": found as f64 / (nq * K) as f64})
             );
         }

@@ -502,3 +502,71 @@ fn bad_input_is_a_one_line_error_and_keeps_the_index() {
     ]));
     assert!(e.contains("index.sqlite"), "{e}");
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        // Another test may be writing the graph cache of the shared index; it is not copied.
+        if e.file_name().to_string_lossy().starts_with("hnsw-") {
+            continue;
+        }
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+/// The HNSW graph is a cache beside the database: written with its quantiser, an older graph
+/// format replaced, and a damaged quantiser answered by a rebuild, not an error.
+#[test]
+fn graph_cache_is_written_replaced_and_rebuilt_when_damaged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("index");
+    copy_dir(shared_index(), &dir);
+    let d = dir.to_str().unwrap();
+    let graphs = || {
+        let mut v: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("hnsw-"))
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(graphs().is_empty());
+    std::fs::write(dir.join("hnsw-bf16-1.usearch"), b"an older graph format").unwrap();
+    let search = || {
+        jsonl(&ok(&semclust(&[
+            "search",
+            "triche au lycée avec ChatGPT",
+            "--index",
+            d,
+            "--method",
+            "ann",
+            "--json",
+            "-q",
+        ])))
+    };
+    let first = search();
+    assert_eq!(first[0]["article"], TRICHE);
+    let files = graphs();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(
+        files[0].starts_with("hnsw-i8-") && files[0].ends_with(".usearch"),
+        "{files:?}"
+    );
+    assert_eq!(files[1], format!("{}.quant", files[0]));
+    let quant = dir.join(&files[1]);
+    assert_eq!(std::fs::metadata(&quant).unwrap().len(), 16);
+
+    std::fs::write(&quant, b"garbage").unwrap();
+    let again = search();
+    let ids = |h: &[serde_json::Value]| h.iter().map(|x| x["id"].clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&again), ids(&first));
+    assert_eq!(std::fs::metadata(&quant).unwrap().len(), 16);
+    assert_eq!(graphs(), files);
+}

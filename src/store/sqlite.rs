@@ -3,7 +3,7 @@
 //! transaction in WAL mode, so a killed writer leaves the previous or the next state and readers
 //! never see half a change. Search loads the vectors once into one contiguous matrix (exact scan)
 //! and, above [`ANN_THRESHOLD`](super::ANN_THRESHOLD) passages, an HNSW graph cached beside the
-//! database as `hnsw-bf16-GENERATION.usearch`.
+//! database as `hnsw-i8-GENERATION.usearch` (+ `.quant`, its quantiser).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -294,15 +294,23 @@ impl SqliteStore {
         }
         let dim = self.fingerprint.dimension;
         let gen = self.generation()?;
-        // "bf16" in the name: graphs of earlier versions (f32) are not loaded, only replaced.
-        let file = self.dir.join(format!("hnsw-bf16-{gen}.usearch"));
+        // "i8" in the name: graphs of earlier versions (f32, bf16) are not loaded, only replaced.
+        let file = self.dir.join(format!("hnsw-i8-{gen}.usearch"));
         let graph = match Hnsw::load(&file, dim, self.ann_params) {
             Ok(h) if h.len() == l.ids.len() && h.params().m == self.ann_params.m => h,
             _ => {
                 let h = Hnsw::build(&l.data, dim, self.ann_params)?;
                 // The graph is a cache: a read-only index folder only costs a rebuild next time.
-                let tmp = self.dir.join(format!("hnsw-bf16-{gen}.usearch.tmp"));
-                if h.save(&tmp).is_ok() && std::fs::rename(&tmp, &file).is_ok() {
+                // The quantiser is renamed into place first: a graph file is never there
+                // without its own.
+                let tmp = self.dir.join(format!("hnsw-i8-{gen}.usearch.tmp"));
+                let saved = h.save(&tmp).is_ok() && {
+                    let [tmp_graph, tmp_quant] = Hnsw::files(&tmp);
+                    let [graph, quant] = Hnsw::files(&file);
+                    std::fs::rename(&tmp_quant, &quant).is_ok()
+                        && std::fs::rename(&tmp_graph, &graph).is_ok()
+                };
+                if saved {
                     self.remove_stale_graphs(&file);
                 }
                 h
@@ -316,7 +324,7 @@ impl SqliteStore {
             for e in rd.flatten() {
                 let p = e.path();
                 let name = p.file_name().unwrap_or_default().to_string_lossy();
-                if name.starts_with("hnsw-") && p != keep {
+                if name.starts_with("hnsw-") && !Hnsw::files(keep).contains(&p) {
                     let _ = std::fs::remove_file(&p);
                 }
             }
