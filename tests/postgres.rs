@@ -27,6 +27,21 @@ fn jsonl(s: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// `semclust index PATH --store URL --json -q` started in the background, output captured. The
+/// caller fetches the model first, so that indexers meant to race start together.
+fn spawn_indexer(path: &Path, url: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_semclust"))
+        .arg("index")
+        .arg(path)
+        .args(["--store", url, "--json", "-q"])
+        .env("SEMCLUST_CACHE", common::cache_dir())
+        .env("HF_HUB_OFFLINE", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// The binary with extra environment (PG* variables), nothing inherited that names a store.
 fn semclust_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     common::files("multilingual-e5-small");
@@ -385,26 +400,14 @@ fn concurrent_indexers_neither_corrupt_nor_duplicate() {
     let tmp = tempfile::tempdir().unwrap();
     let docs = corpus_copy(tmp.path(), 2);
     common::files("multilingual-e5-small");
-    let spawn = |paths: &[PathBuf]| {
-        Command::new(env!("CARGO_BIN_EXE_semclust"))
-            .arg("index")
-            .args(paths)
-            .args(["--store", &url, "--json", "-q"])
-            .env("SEMCLUST_CACHE", common::cache_dir())
-            .env("HF_HUB_OFFLINE", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
     // Three writers on a database with no schema yet (the migrations race too): two index the
     // same file, one another file.
     let a = docs.join("lemonde-ia-2025.md");
     let b = docs.join("copy-1.md");
     let children = vec![
-        spawn(std::slice::from_ref(&a)),
-        spawn(std::slice::from_ref(&a)),
-        spawn(std::slice::from_ref(&b)),
+        spawn_indexer(&a, &url),
+        spawn_indexer(&a, &url),
+        spawn_indexer(&b, &url),
     ];
     for c in children {
         let o = c.wait_with_output().unwrap();
@@ -459,21 +462,7 @@ fn a_dropped_connection_is_one_clear_error_and_a_rerun_completes() {
     let tmp = tempfile::tempdir().unwrap();
     let docs = corpus_copy(tmp.path(), 5);
     common::files("multilingual-e5-small");
-    let child = Command::new(env!("CARGO_BIN_EXE_semclust"))
-        .args([
-            "index",
-            docs.to_str().unwrap(),
-            "--store",
-            &url,
-            "--json",
-            "-q",
-        ])
-        .env("SEMCLUST_CACHE", common::cache_dir())
-        .env("HF_HUB_OFFLINE", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_indexer(&docs, &url);
     // Once the first batches are committed, end semclust's session from the server side (what a
     // failover or an administrator does).
     let t0 = Instant::now();
@@ -812,25 +801,7 @@ fn first_runs_started_together_all_succeed() {
     for i in 0..6 {
         let db = format!("first{i}");
         let url = server.create_db(&db);
-        let children: Vec<_> = (0..4)
-            .map(|_| {
-                Command::new(env!("CARGO_BIN_EXE_semclust"))
-                    .args([
-                        "index",
-                        f.to_str().unwrap(),
-                        "--store",
-                        &url,
-                        "--json",
-                        "-q",
-                    ])
-                    .env("SEMCLUST_CACHE", common::cache_dir())
-                    .env("HF_HUB_OFFLINE", "1")
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
+        let children: Vec<_> = (0..4).map(|_| spawn_indexer(&f, &url)).collect();
         for c in children {
             let o = c.wait_with_output().unwrap();
             assert_eq!(summary(&o)["passages"], 1, "database {db}");
