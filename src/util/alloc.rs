@@ -27,18 +27,8 @@ pub fn huge_page_vec(len: usize) -> Vec<f32> {
     let v: Vec<f32> = Vec::with_capacity(len);
     #[cfg(target_os = "linux")]
     {
-        const HUGE: usize = 2 << 20;
         let start = v.as_ptr() as usize;
-        let end = start + len * std::mem::size_of::<f32>();
-        let aligned = start.next_multiple_of(HUGE);
-        if end > aligned + HUGE {
-            let span = (end - aligned) / HUGE * HUGE;
-            // SAFETY: the range lies inside the vector's allocation; madvise only gives the
-            // kernel a hint about pages not touched yet, and failure is harmless.
-            unsafe {
-                libc::madvise(aligned as *mut libc::c_void, span, libc::MADV_HUGEPAGE);
-            }
-        }
+        huge::mark(start, start + len * std::mem::size_of::<f32>());
     }
     v
 }
@@ -104,12 +94,32 @@ mod huge {
             .collect()
     }
 
-    pub fn advise(start: usize, end: usize) {
+    /// Mark the whole 2 MB pages inside [start, end) for huge pages and return them as
+    /// (first, last), or None when there is not one. MADV_HUGEPAGE is only a hint: pages the
+    /// kernel faults in later come as huge pages where it can.
+    pub fn mark(start: usize, end: usize) -> Option<(usize, usize)> {
         let first = start.next_multiple_of(HUGE);
         let last = end / HUGE * HUGE;
         if last <= first {
-            return;
+            return None;
         }
+        // SAFETY: the range lies inside one of our mappings or allocations; madvise only gives
+        // the kernel a hint, and failure is harmless.
+        unsafe {
+            libc::madvise(
+                first as *mut libc::c_void,
+                last - first,
+                libc::MADV_HUGEPAGE,
+            );
+        }
+        Some((first, last))
+    }
+
+    /// [`mark`], then collapse at once the blocks that are already (nearly) all resident.
+    pub fn advise(start: usize, end: usize) {
+        let Some((first, last)) = mark(start, end) else {
+            return;
+        };
         let mut resident = vec![0u8; HUGE / PAGE];
         let mut run: Option<usize> = None;
         let collapse = |from: usize, to: usize| {
@@ -119,14 +129,6 @@ mod huge {
                 libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_COLLAPSE);
             }
         };
-        // SAFETY: the range is inside one of our mappings; MADV_HUGEPAGE is only a hint.
-        unsafe {
-            libc::madvise(
-                first as *mut libc::c_void,
-                last - first,
-                libc::MADV_HUGEPAGE,
-            );
-        }
         let mut block = first;
         while block < last {
             // SAFETY: mincore reads residency of our own pages into `resident` (one byte per
