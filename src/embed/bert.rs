@@ -453,20 +453,10 @@ impl Bert {
             .iter()
             .map(|&n| n as usize)
             .collect();
-        let additive = ((maskf.ones_like()? - &maskf)? * -1e9f64)?
-            .to_dtype(self.dtype)?
-            .unsqueeze(1)?
-            .unsqueeze(1)?;
-        let additive = if self.dtype == DType::F16 {
-            // -1e9 is -inf in f16; exp(-inf) = 0 is what we want, but keep it finite for safety.
-            additive.clamp(-6.0e4f64, 0f64)?
-        } else {
-            additive
-        };
         let mut x = self.embeddings.forward(ids, self.dtype)?;
         let (b, l) = ids.dims2()?;
         let hidden = self.config.hidden_size;
-        if super::ops::packed_attention_available(
+        if super::ops::fused_attention_available(
             ids.device(),
             self.dtype,
             hidden,
@@ -503,6 +493,17 @@ impl Bert {
             }
             return Ok(Tensor::from_vec(pooled, (b, hidden), ids.device())?);
         }
+        // The additive attention mask is needed only on the padded path.
+        let additive = ((maskf.ones_like()? - &maskf)? * -1e9f64)?
+            .to_dtype(self.dtype)?
+            .unsqueeze(1)?
+            .unsqueeze(1)?;
+        let additive = if self.dtype == DType::F16 {
+            // -1e9 is -inf in f16; exp(-inf) = 0 is what we want, but keep it finite for safety.
+            additive.clamp(-6.0e4f64, 0f64)?
+        } else {
+            additive
+        };
         let rows = Rows::Padded {
             mask: &additive,
             lens: &lens,

@@ -681,8 +681,7 @@ pub(crate) fn attention(
     heads: usize,
 ) -> candle_core::Result<Option<Tensor>> {
     let hidden = qkv.dim(candle_core::D::Minus1)? / 3;
-    if !qkv.device().is_cpu() || qkv.dtype() != DType::F32 || heads == 0 || hidden / heads > MAX_HD
-    {
+    if !fused_attention_available(qkv.device(), qkv.dtype(), hidden, heads) {
         return Ok(None);
     }
     let op = Attention {
@@ -693,8 +692,9 @@ pub(crate) fn attention(
     Ok(Some(qkv.contiguous()?.apply_op1_no_bwd(&op)?))
 }
 
-/// Whether [`attention_packed`] runs for activations of this dtype and device.
-pub(crate) fn packed_attention_available(
+/// Whether the fused attention ([`attention`], [`attention_packed`]) runs for activations of
+/// this dtype and device and this head layout.
+pub(crate) fn fused_attention_available(
     device: &candle_core::Device,
     dtype: DType,
     hidden: usize,
@@ -708,7 +708,7 @@ pub(crate) fn packed_attention_available(
 }
 
 /// [`attention`] on sequences stored back to back with no padding: `qkv` is
-/// `[1, sum(lens), 3 * hidden]`. Only for activations where [`packed_attention_available`].
+/// `[1, sum(lens), 3 * hidden]`. Only for activations where [`fused_attention_available`].
 pub(crate) fn attention_packed(
     qkv: &Tensor,
     lens: &[usize],
