@@ -503,30 +503,17 @@ fn bad_input_is_a_one_line_error_and_keeps_the_index() {
     assert!(e.contains("index.sqlite"), "{e}");
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        // Another test may be writing the graph cache of the shared index; it is not copied.
-        if e.file_name().to_string_lossy().starts_with("hnsw-") {
-            continue;
-        }
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
 /// The HNSW graph is a cache beside the database: written with its quantiser, an older graph
 /// format replaced, and a damaged quantiser answered by a rebuild, not an error.
 #[test]
 fn graph_cache_is_written_replaced_and_rebuilt_when_damaged() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("index");
-    copy_dir(shared_index(), &dir);
+    // Another test may be writing the graph cache of the shared index; it is not copied.
+    common::pg::copy_tree(shared_index(), &dir, &|p: &Path| {
+        !p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("hnsw-"))
+    });
     let d = dir.to_str().unwrap();
     let graphs = || {
         let mut v: Vec<String> = std::fs::read_dir(&dir)

@@ -149,7 +149,9 @@ fn unzip(wheel: &Path, dest: &Path, keep: impl Fn(&str) -> bool) {
     }
 }
 
-fn copy_tree(from: &Path, to: &Path, keep: &dyn Fn(&Path) -> bool) {
+/// Copy the folder `from` to `to`, recursively, only the entries `keep` accepts (also used by
+/// tests that copy an index folder).
+pub fn copy_tree(from: &Path, to: &Path, keep: &dyn Fn(&Path) -> bool) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap().flatten() {
         let p = e.path();
