@@ -89,5 +89,6 @@ def main():
                           "search_threads": 1, "passes": PASSES, "qps": qps,
                           "recall_at_10": recall(found, truth)}))
 
+
 if __name__ == "__main__":
     main()
