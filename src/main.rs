@@ -30,8 +30,19 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
+            // The causes, each once: library errors already end with their source's text, which
+            // anyhow's `{:#}` would repeat.
+            let mut msg = String::new();
+            for cause in e.chain() {
+                let text = cause.to_string();
+                if !msg.contains(&text) {
+                    if !msg.is_empty() {
+                        msg.push_str(": ");
+                    }
+                    msg.push_str(&text);
+                }
+            }
             // One line: anything after a newline (a dependency's backtrace) is noise to a user.
-            let msg = format!("{e:#}");
             eprintln!("semclust: error: {}", msg.lines().next().unwrap_or(""));
             ExitCode::FAILURE
         }
