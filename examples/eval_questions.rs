@@ -43,8 +43,12 @@ fn main() -> Result<()> {
     )?;
     let roots = vec![std::path::PathBuf::from(&corpus)];
     let files = semclust::corpus::discover(&roots)?;
-    indexing::sync(&mut store, &embedder, &roots, &files, &mut |_| {})?;
-    let lex = LexicalIndex::open_or_build(dir.path(), store.generation()?, || store.passages())?;
+    let docs = indexing::read_documents(&files, &Default::default(), &mut |w| eprintln!("{w}"))?;
+    indexing::sync(&mut store, &embedder, &roots, &docs, &mut |_| {})?;
+    let lex =
+        LexicalIndex::open_or_build(dir.path(), &store.instance()?, store.generation()?, || {
+            store.passages()
+        })?;
 
     let texts: Vec<&str> = set.questions.iter().map(|q| q.q.as_str()).collect();
     let e = embedder.embed(&texts, InputKind::Query)?;

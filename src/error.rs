@@ -36,6 +36,18 @@ pub enum Error {
     #[error("{0}")]
     InvalidArgument(String),
 
+    /// Two files would share one document key (and so the same passage ids).
+    #[error("{path} would be indexed as '{key}', which the index already holds for {other}; indexing it would replace that document's passages. Rename one of the files, or index both from their common folder (their keys then include the folder's name)")]
+    KeyTaken {
+        key: String,
+        path: String,
+        other: String,
+    },
+
+    /// Work stopped because its caller went away (a request timed out or was cancelled).
+    #[error("cancelled")]
+    Cancelled,
+
     #[error("device '{device}' is not available: {reason}")]
     DeviceUnavailable { device: String, reason: String },
 

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::corpus::{self, Passage, SourceFile};
+use crate::corpus::{self, Passage, ReadLimits, SourceFile};
 use crate::embed::{Encode, InputKind};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::{Changes, PassageState, VectorStoreWrite};
 
 /// Passages embedded and committed together.
@@ -54,28 +54,72 @@ pub struct DocumentPassages {
 /// `semclust index` over files never removes them as "gone from disk".
 pub const API_PATH_PREFIX: &str = "api:";
 
-/// Index `files` (found under `roots`) into `store`. Stored documents that are gone from disk,
-/// or that lie under one of `roots` but were not found there now, are removed.
+/// Read and split `files` (a bad file stops here, before anything is written). A file that
+/// gives no passage is kept (a document emptied since the last run loses its passages) and
+/// reported to `warn`.
+pub fn read_documents(
+    files: &[SourceFile],
+    limits: &ReadLimits,
+    warn: &mut dyn FnMut(String),
+) -> Result<Vec<DocumentPassages>> {
+    files
+        .iter()
+        .map(|f| {
+            let path = std::path::absolute(&f.path).unwrap_or_else(|_| f.path.clone());
+            let passages = corpus::read(f, limits)?;
+            if passages.is_empty() {
+                warn(format!(
+                    "{}: no paragraph to index (the file is empty, or holds only headings, front matter or blank lines)",
+                    f.path.display()
+                ));
+            }
+            Ok(DocumentPassages {
+                key: f.key.clone(),
+                path: path.to_string_lossy().into_owned(),
+                passages,
+            })
+        })
+        .collect()
+}
+
+/// Index the documents `read` from files found under `roots` into `store`. Stored documents
+/// that are gone from disk, or that lie under one of `roots` but were not found there now, are
+/// removed.
+///
+/// A document key already held by another file that still exists is an error naming both
+/// files: a run over `b/notes.txt` must not silently replace the passages of `a/notes.txt`. A
+/// key whose stored file is gone from disk was moved, and is updated in place.
 pub fn sync(
     store: &mut dyn VectorStoreWrite,
     encoder: &dyn Encode,
     roots: &[PathBuf],
-    files: &[SourceFile],
+    read: &[DocumentPassages],
     progress: &mut dyn FnMut(Progress),
 ) -> Result<IndexReport> {
-    let read: Vec<DocumentPassages> = files
-        .iter()
-        .map(|f| {
-            let path = std::path::absolute(&f.path).unwrap_or_else(|_| f.path.clone());
-            Ok(DocumentPassages {
-                key: f.key.clone(),
-                path: path.to_string_lossy().into_owned(),
-                passages: corpus::read(f)?,
-            })
-        })
-        .collect::<Result<_>>()?;
-
     let stored_docs = store.documents()?;
+    for r in read {
+        let Some(stored) = stored_docs.get(&r.key) else {
+            continue;
+        };
+        if *stored == r.path {
+            continue;
+        }
+        let held_by = if let Some(api) = stored.strip_prefix(API_PATH_PREFIX) {
+            Some(format!("the document '{api}' sent over the HTTP API"))
+        } else if Path::new(stored).exists() {
+            Some(stored.clone())
+        } else {
+            None
+        };
+        if let Some(other) = held_by {
+            return Err(Error::KeyTaken {
+                key: r.key.clone(),
+                path: r.path.clone(),
+                other,
+            });
+        }
+    }
+
     let current: HashSet<&str> = read.iter().map(|r| r.key.as_str()).collect();
     let abs_roots: Vec<PathBuf> = roots
         .iter()
@@ -92,9 +136,7 @@ pub fn sync(
         })
         .map(|(k, _)| k.clone())
         .collect();
-    let mut report = apply_documents(store, encoder, &read, &gone, progress)?;
-    report.files = files.len();
-    Ok(report)
+    apply_documents(store, encoder, read, &gone, progress)
 }
 
 /// Bring `store` in line with `read` (each document's passages replace the stored ones: new ones

@@ -43,7 +43,13 @@ fn main() -> ExitCode {
                 }
             }
             // One line: anything after a newline (a dependency's backtrace) is noise to a user.
-            eprintln!("semclust: error: {}", msg.lines().next().unwrap_or(""));
+            // Passwords in URLs are removed whatever produced the message (a store URL can be
+            // quoted by a dependency's error as well as by ours).
+            let line = msg.lines().next().unwrap_or("");
+            eprintln!(
+                "semclust: error: {}",
+                semclust::util::text::redact_secrets(line)
+            );
             ExitCode::FAILURE
         }
     }

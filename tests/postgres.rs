@@ -100,7 +100,11 @@ fn passages_in(paths: &[PathBuf]) -> i64 {
     semclust::corpus::discover(paths)
         .unwrap()
         .iter()
-        .map(|f| semclust::corpus::read(f).unwrap().len() as i64)
+        .map(|f| {
+            semclust::corpus::read(f, &Default::default())
+                .unwrap()
+                .len() as i64
+        })
         .sum()
 }
 

@@ -48,9 +48,14 @@ struct Server {
 
 impl Server {
     fn start(index: &Path, extra: &[&str]) -> Server {
+        Self::start_limited(index, extra, None)
+    }
+
+    /// With at most `open_files` file descriptors (soft and hard limit), when given.
+    fn start_limited(index: &Path, extra: &[&str], open_files: Option<u64>) -> Server {
         common::files(MODEL);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_semclust"))
-            .args(["serve", "--addr", "127.0.0.1:0", "--no-hub", "--index"])
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_semclust"));
+        cmd.args(["serve", "--addr", "127.0.0.1:0", "--no-hub", "--index"])
             .arg(index)
             .args(extra)
             .env("SEMCLUST_CACHE", common::cache_dir())
@@ -58,9 +63,24 @@ impl Server {
             .env_remove("SEMCLUST_INDEX")
             .env_remove("SEMCLUST_API_KEY")
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::piped());
+        if let Some(n) = open_files {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe and touches only the child's own limits.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: n as libc::rlim_t,
+                        rlim_max: n as libc::rlim_t,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = cmd.spawn().unwrap();
         let stderr = Arc::new(Mutex::new(String::new()));
         {
             let mut pipe = child.stderr.take().unwrap();
@@ -1498,4 +1518,409 @@ fn the_server_works_the_same_on_a_postgres_store() {
         .to_string();
     assert!(m.contains("postgres://postgres@127.0.0.1"), "{m}");
     assert_eq!(api.health()["status"], "ok");
+}
+
+// ---- hostile clients ------------------------------------------------------------------------
+
+/// A raw TCP connection to the server, for what an HTTP client library will not send.
+fn raw(base: &str) -> std::net::TcpStream {
+    let addr = base.strip_prefix("http://").unwrap();
+    let s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+/// What the server sends on `s` until it closes the connection (or 10 s pass): the status
+/// line's code and the body, or None when it closed without answering.
+fn answer(s: &mut std::net::TcpStream) -> Option<(u16, String)> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("no answer and no close within 10 s: {e}"),
+        }
+        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&got[..end]).to_string();
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                })
+                .unwrap_or(0);
+            if got.len() >= end + 4 + len {
+                let status = head.split(' ').nth(1)?.parse().ok()?;
+                let body = String::from_utf8_lossy(&got[end + 4..end + 4 + len]).to_string();
+                return Some((status, body));
+            }
+        }
+    }
+    None
+}
+
+/// Catches: a client that sends half a request and waits holding its connection for ever
+/// (slowloris), connections piling up past the open-file limit until nobody can be answered,
+/// a declared body over the limit waited for instead of refused, a half-sent body outside any
+/// timeout (`POST /v1/index` has no request timeout).
+#[test]
+fn slow_and_excess_connections_are_cut_off_and_the_server_stays_reachable() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    // 128 open files at most: the server must lower its connection bound to fit (to 64).
+    let server = Server::start_limited(
+        dir.path(),
+        &[
+            "--header-read-timeout",
+            "2",
+            "--body-read-timeout",
+            "1",
+            "--max-body-bytes",
+            "10000",
+        ],
+        Some(128),
+    );
+    // 70 clients each send half a request line and wait.
+    let mut slow: Vec<std::net::TcpStream> = (0..70)
+        .map(|_| {
+            let mut s = raw(&server.base);
+            s.write_all(b"GET /health HT").unwrap();
+            s
+        })
+        .collect();
+    // The bound is 64: the last ones are answered 503 at once, in JSON, and closed.
+    let mut refused = 0;
+    let mut cut = 0;
+    for s in slow.iter_mut() {
+        match answer(s) {
+            Some((503, body)) => {
+                let v: Value = serde_json::from_str(&body).unwrap();
+                assert_eq!(v["error"]["code"], "too_many_connections", "{v}");
+                refused += 1;
+            }
+            // The others are closed by the header-read timeout (2 s), without an answer or
+            // with 408.
+            None | Some((408, _)) => cut += 1,
+            other => panic!("unexpected answer to half a request line: {other:?}"),
+        }
+    }
+    assert_eq!((refused, cut), (6, 64));
+    assert!(
+        server.stderr.lock().unwrap().contains("lowered to 64"),
+        "{}",
+        server.stderr.lock().unwrap()
+    );
+    // All slots are free again: a normal client is answered.
+    assert_eq!(server.api.health()["status"], "ok");
+    let m = server.api.metrics();
+    assert_eq!(metric(&m, "semclust_connections_rejected_total"), 6.0);
+
+    // A declared body over the limit: 413 at once, before any byte of it is sent.
+    let mut s = raw(&server.base);
+    s.write_all(b"POST /v1/index HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n")
+        .unwrap();
+    let (status, body) = answer(&mut s).expect("an answer");
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("--max-body-bytes"), "{body}");
+
+    // Half a body, then nothing: 408 after the body-read timeout, on /v1/index too.
+    let mut s = raw(&server.base);
+    s.write_all(b"POST /v1/index HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"documents\"")
+        .unwrap();
+    let (status, body) = answer(&mut s).expect("an answer");
+    assert_eq!(status, 408, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["error"]["code"], "body_timeout");
+}
+
+/// Catches: a server that waits for ever on a request that will never complete after SIGTERM.
+#[test]
+fn sigterm_with_a_half_sent_request_exits_within_the_shutdown_deadline() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(
+        dir.path(),
+        &["--body-read-timeout", "120", "--shutdown-timeout", "2"],
+    );
+    let mut s = raw(&server.base);
+    s.write_all(b"POST /v1/index HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"doc")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    server.sigterm();
+    // 2 s of deadline, and time to start and stop a process on a loaded CI machine.
+    let status = server.wait(Duration::from_secs(15));
+    assert!(status.success(), "exit {status:?}");
+    let log = server.stderr.lock().unwrap().clone();
+    assert!(log.contains("--shutdown-timeout"), "{log}");
+}
+
+/// Catches: label values taken from the request (any method string grew /metrics without
+/// bound, before authentication), a themes cache with one entry per seed for ever, and an
+/// input tokenised in full (seconds of CPU, hundreds of MB) before its size is checked.
+#[test]
+fn requests_cannot_grow_metrics_caches_or_tokeniser_work_without_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    indexed(dir.path());
+    let server = Server::start(
+        dir.path(),
+        &["--quiet", "--api-key", "k", "--themes-cache-entries", "3"],
+    );
+    let before = server.api.metrics().len();
+    let client = Client::new();
+    for i in 0..50 {
+        let method = format!("M{i}{}", "X".repeat(2000));
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let r = client
+            .request(m, format!("{}/v1/search", server.base))
+            .send()
+            .unwrap();
+        assert!(r.status().is_client_error(), "{}", r.status());
+    }
+    let after = server.api.metrics();
+    assert!(!after.contains("XXXX"), "a made-up method became a label");
+    assert!(
+        after.contains("method=\"other\""),
+        "unknown methods are not counted as other"
+    );
+    // The new lines: one series for `other` (and its status), not 50 × 2 KB.
+    assert!(
+        after.len() < before + 6000,
+        "{} → {} bytes",
+        before,
+        after.len()
+    );
+
+    // Themes for 8 seeds: the cache keeps 3.
+    for seed in 1..=8 {
+        server
+            .api
+            .get(
+                "/v1/themes",
+                &format!("/v1/themes?k=3&seed={seed}&restarts=1"),
+            )
+            .ok();
+    }
+    assert_eq!(metric(&server.api.metrics(), "semclust_themes_cached"), 3.0);
+
+    // One 3.9 MB word (under the body limit): refused on its bytes, before tokenising.
+    let word = "a".repeat(3_900_000);
+    let r = server.api.post("/v1/embeddings", json!({"input": word}));
+    let m = r.error(422, "invalid_request_error");
+    assert!(m.contains("--max-input-bytes"), "{m}");
+    assert_eq!(r.json["error"]["code"], "input_too_long");
+    // The same bound applies to passages sent for indexing.
+    let r = server.api.post(
+        "/v1/index",
+        json!({"documents": [{"name": "big", "text": "b".repeat(200_000), "format": "text"}]}),
+    );
+    let m = r.error(422, "invalid_request_error");
+    assert!(
+        m.contains("--max-input-bytes") || m.contains("bytes"),
+        "{m}"
+    );
+}
+
+/// Catches: clustering inside the index lock (a long themes request held up every search and
+/// `/health`), and clustering that runs on after its request has timed out.
+#[test]
+fn themes_leave_the_index_free_and_stop_when_their_request_times_out() {
+    let dir = tempfile::tempdir().unwrap();
+    // Ten copies of the sample corpus: 980 passages, 98 of them embedded (the copies reuse
+    // the vectors of the same text). k=auto with 100 restarts takes about 10 s on this
+    // machine; the request timeout is 2 s.
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    for i in 0..10 {
+        std::fs::copy(corpus(), src.join(format!("copy{i}.md"))).unwrap();
+    }
+    let index = dir.path().join("ix");
+    common::ok(&common::semclust(&[
+        "index",
+        src.to_str().unwrap(),
+        "--index",
+        index.to_str().unwrap(),
+        "--quiet",
+    ]));
+    let server = Server::start(&index, &["--quiet", "--timeout", "2"]);
+    let api = server.api.clone();
+    let themes =
+        std::thread::spawn(move || api.get("/v1/themes", "/v1/themes?k=auto&restarts=100&seed=7"));
+    std::thread::sleep(Duration::from_millis(300));
+    // While it runs: searches and health checks are answered (each within the 2 s request
+    // timeout, or they would be 504s).
+    for _ in 0..3 {
+        assert_eq!(server.api.health()["status"], "ok");
+        let hits = server
+            .api
+            .post("/v1/search", json!({"query": "Mistral AI", "k": 3}))
+            .ok();
+        assert_eq!(hits["data"].as_array().unwrap().len(), 3);
+    }
+    let r = themes.join().unwrap();
+    r.error(504, "timeout_error");
+    // The abandoned clustering stops at its next restart.
+    let started = Instant::now();
+    while metric(&server.api.metrics(), "semclust_cancelled_total") < 1.0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the timed-out themes run was not cancelled"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Catches: path and query-string rejections answered in plain text, `"code": null` in every
+/// error, and `Authorization: bearer KEY` (lower-case scheme, valid per RFC 9110) refused.
+#[test]
+fn every_error_is_json_with_a_stable_code_and_the_bearer_scheme_is_case_insensitive() {
+    let dir = tempfile::tempdir().unwrap();
+    indexed(dir.path());
+    let server = Server::start(dir.path(), &["--quiet", "--api-key", "k3y"]);
+    let api = &server.api;
+    let r = api.get("/v1/passages/{id}", "/v1/passages/abc%FFdef");
+    r.error(400, "invalid_request_error");
+    assert_eq!(r.json["error"]["code"], "invalid_path");
+    let r = api.get(
+        "/v1/passages/{id}/related",
+        "/v1/passages/lemonde-ia-2025/1/1/related?k=-1",
+    );
+    let m = r.error(422, "invalid_request_error");
+    assert!(m.contains('k'), "{m}");
+    assert_eq!(r.json["error"]["code"], "invalid_query");
+    let r = api.get("/v1/themes", "/v1/themes?seed=x");
+    r.error(422, "invalid_request_error");
+    assert_eq!(r.json["error"]["code"], "invalid_query");
+    let r = api.post("/v1/search", json!({"query": "x", "k": 0}));
+    r.error(422, "invalid_request_error");
+    assert_eq!(r.json["error"]["code"], "k_out_of_range");
+    let r = api.get("/v1/passages/{id}", "/v1/passages/nope/1/1");
+    r.error(404, "not_found_error");
+    assert_eq!(r.json["error"]["code"], "passage_not_found");
+    let r = Api::new(&server.base, None).get("/v1/models", "/v1/models");
+    r.error(401, "authentication_error");
+    assert_eq!(r.json["error"]["code"], "missing_api_key");
+
+    let client = Client::new();
+    for scheme in ["bearer", "BEARER", "Bearer", "bEaReR"] {
+        let r = client
+            .get(format!("{}/v1/models", server.base))
+            .header("Authorization", format!("{scheme} k3y"))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "scheme {scheme}");
+    }
+    let r = client
+        .get(format!("{}/v1/models", server.base))
+        .header("Authorization", "bearer wrong")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["error"]["code"], "invalid_api_key");
+}
+
+/// Catches: a request body that panics a handler, or that the server answers with something
+/// other than a documented JSON error. Arbitrary bytes and arbitrary JSON (keys drawn from the
+/// real field names, values of every type and depth) to every route that takes a body; each
+/// answer is checked against /openapi.json by `Api::call` (documented status, valid schema,
+/// never a 5xx but 503/504). Deterministic seed, bounded cases.
+#[test]
+fn arbitrary_request_bodies_get_documented_answers() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+    let dir = tempfile::tempdir().unwrap();
+    indexed(dir.path());
+    let server = Server::start(dir.path(), &["--quiet", "--max-inputs", "8"]);
+    let keys = prop::sample::select(vec![
+        "input",
+        "model",
+        "encoding_format",
+        "input_type",
+        "dimensions",
+        "user",
+        "query",
+        "text",
+        "id",
+        "k",
+        "mode",
+        "other_articles",
+        "method",
+        "documents",
+        "delete",
+        "name",
+        "format",
+        "x",
+    ]);
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        prop::sample::select(vec![
+            "",
+            " ",
+            "Mistral",
+            "query",
+            "passage",
+            "lexical",
+            "hybrid",
+            "ann",
+            "base64",
+            "multilingual-e5-small",
+            "jsonl",
+            "lemonde-ia-2025/1/1",
+            "# T\n\nUn paragraphe.",
+        ])
+        .prop_map(Value::from),
+        any::<String>().prop_map(Value::from),
+    ];
+    let json = leaf.prop_recursive(4, 48, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::vec((keys.clone(), inner), 0..6).prop_map(|kv| {
+                Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+            }),
+        ]
+    });
+    let body = prop_oneof![
+        3 => json.prop_map(|v| v.to_string().into_bytes()),
+        1 => prop::collection::vec(any::<u8>(), 0..200),
+    ];
+    let mut runner = TestRunner::new_with_rng(
+        Config {
+            cases: 96,
+            ..Config::default()
+        },
+        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+    );
+    let client = Client::new();
+    runner
+        .run(&body, |bytes| {
+            for route in ["/v1/embeddings", "/v1/search", "/v1/index"] {
+                let r = client
+                    .post(format!("{}{route}", server.base))
+                    .header("Content-Type", "application/json")
+                    .body(bytes.clone())
+                    .send()
+                    .unwrap();
+                let status = r.status().as_u16();
+                let text = r.text().unwrap();
+                let v: Value = serde_json::from_str(&text)
+                    .unwrap_or_else(|_| panic!("{route} {status}: not JSON: {text}"));
+                prop_assert!(status < 500, "{} {}: {}", route, status, v);
+                check_against_spec(spec(&server.base), route, "post", status, &v);
+                if status != 200 {
+                    prop_assert!(v["error"]["code"].is_string(), "{}", v);
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    // Still serving.
+    assert_eq!(server.api.health()["status"], "ok");
 }

@@ -195,7 +195,7 @@ pub fn inputs(file: Option<&Path>) -> Result<Vec<String>> {
                 key: "lemonde-ia-2025".into(),
                 format: crate::corpus::Format::Markdown,
             };
-            crate::corpus::split(SAMPLE_CORPUS, &f)?
+            crate::corpus::split(SAMPLE_CORPUS, &f, &Default::default())?
                 .into_iter()
                 .map(|p| p.text)
                 .collect()
@@ -209,7 +209,11 @@ pub fn inputs(file: Option<&Path>) -> Result<Vec<String>> {
                 let files = crate::corpus::discover(&[path.to_path_buf()])?;
                 let mut out = Vec::new();
                 for f in &files {
-                    out.extend(crate::corpus::read(f)?.into_iter().map(|p| p.text));
+                    out.extend(
+                        crate::corpus::read(f, &Default::default())?
+                            .into_iter()
+                            .map(|p| p.text),
+                    );
                 }
                 out
             } else {

@@ -47,13 +47,21 @@ pub struct EmbedArgs {
     /// Skip empty lines instead of failing on them (their rows are then absent from the output).
     #[arg(long)]
     pub skip_empty: bool,
+    /// Largest text (one line), in bytes: a longer line is an error naming it, before anything
+    /// is tokenised (a 50 MB line would take gigabytes and minutes).
+    #[arg(long, default_value_t = semclust::corpus::ReadLimits::default().max_passage_bytes, value_name = "BYTES")]
+    pub max_passage_bytes: usize,
     /// No progress messages.
     #[arg(long, short)]
     pub quiet: bool,
 }
 
-/// Split input bytes into lines, checking UTF-8 and emptiness line by line.
-pub fn read_lines(bytes: &[u8], skip_empty: bool) -> Result<Vec<String>, semclust::Error> {
+/// Split input bytes into lines, checking UTF-8, emptiness and size line by line.
+pub fn read_lines(
+    bytes: &[u8],
+    skip_empty: bool,
+    max_line_bytes: usize,
+) -> Result<Vec<String>, semclust::Error> {
     let mut out = Vec::new();
     let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     if body.is_empty() {
@@ -62,6 +70,15 @@ pub fn read_lines(bytes: &[u8], skip_empty: bool) -> Result<Vec<String>, semclus
     for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
         let line = i + 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.len() > max_line_bytes {
+            return Err(semclust::Error::Input {
+                line,
+                message: format!(
+                    "{} bytes, over the limit of {max_line_bytes} per text (--max-passage-bytes); split the line or raise the limit",
+                    raw.len()
+                ),
+            });
+        }
         let text = std::str::from_utf8(raw).map_err(|e| semclust::Error::Input {
             line,
             message: format!(
@@ -95,7 +112,11 @@ pub fn run(args: EmbedArgs) -> Result<()> {
         Some(path) => std::fs::read(path).with_context(|| format!("cannot read {path}"))?,
     };
     let source = args.input.as_deref().unwrap_or("-");
-    let lines = read_lines(&bytes, args.skip_empty).with_context(|| source.to_string())?;
+    if args.max_passage_bytes == 0 {
+        bail!("--max-passage-bytes must be at least 1");
+    }
+    let lines = read_lines(&bytes, args.skip_empty, args.max_passage_bytes)
+        .with_context(|| source.to_string())?;
     if lines.is_empty() {
         bail!("{source}: no text to embed (the input is empty)");
     }
@@ -193,18 +214,21 @@ mod tests {
 
     #[test]
     fn lines_are_checked_one_by_one() {
-        assert_eq!(read_lines(b"a\r\nb\n", false).unwrap(), vec!["a", "b"]);
-        assert_eq!(read_lines(b"a\nb", false).unwrap(), vec!["a", "b"]);
-        assert!(read_lines(b"", false).unwrap().is_empty());
-        let e = read_lines(b"ok\n\xff\xfe bad\n", false)
+        assert_eq!(read_lines(b"a\r\nb\n", false, 100).unwrap(), vec!["a", "b"]);
+        assert_eq!(read_lines(b"a\nb", false, 100).unwrap(), vec!["a", "b"]);
+        assert!(read_lines(b"", false, 100).unwrap().is_empty());
+        let e = read_lines(b"ok\n\xff\xfe bad\n", false, 100)
             .unwrap_err()
             .to_string();
         assert_eq!(
             e,
             "input line 2: not valid UTF-8 (byte 1 of the line); convert the file to UTF-8"
         );
-        let e = read_lines(b"a\n\nb\n", false).unwrap_err().to_string();
+        let e = read_lines(b"a\n\nb\n", false, 100).unwrap_err().to_string();
         assert!(e.starts_with("input line 2: empty line"), "{e}");
-        assert_eq!(read_lines(b"a\n  \nb\n", true).unwrap(), vec!["a", "b"]);
+        assert_eq!(
+            read_lines(b"a\n  \nb\n", true, 100).unwrap(),
+            vec!["a", "b"]
+        );
     }
 }

@@ -7,9 +7,9 @@ use anyhow::{bail, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use semclust::corpus::ReadLimits;
 use semclust::indexing::{self, Progress};
-use semclust::search::LexicalIndex;
-use semclust::store::{Fingerprint, HnswOptions, VectorStore, VectorStoreWrite};
+use semclust::store::{Fingerprint, HnswOptions, VectorStore};
 use semclust::{DeviceChoice, Embedder, Precision};
 
 use super::{notify, IndexDir, ModelArgs};
@@ -43,10 +43,49 @@ pub struct IndexArgs {
     /// stored value). Changing it rebuilds the index.
     #[arg(long, value_name = "EF")]
     pub hnsw_ef_construction: Option<usize>,
+    #[command(flatten)]
+    pub limits: ReadLimitArgs,
+}
+
+/// Bounds on what one file and one passage may hold (see docs/limits.md).
+#[derive(Debug, Clone, Args)]
+pub struct ReadLimitArgs {
+    /// Largest file read, in bytes; a larger file stops the run with an error naming it.
+    #[arg(long, default_value_t = ReadLimits::default().max_file_bytes, value_name = "BYTES")]
+    pub max_file_bytes: u64,
+    /// Largest passage (paragraph) text, in bytes; a larger one stops the run with an error
+    /// naming its file and line.
+    #[arg(long, default_value_t = ReadLimits::default().max_passage_bytes, value_name = "BYTES")]
+    pub max_passage_bytes: usize,
+}
+
+impl ReadLimitArgs {
+    pub fn limits(&self) -> Result<ReadLimits> {
+        if self.max_file_bytes == 0 || self.max_passage_bytes == 0 {
+            bail!("--max-file-bytes and --max-passage-bytes must be at least 1");
+        }
+        Ok(ReadLimits {
+            max_file_bytes: self.max_file_bytes,
+            max_passage_bytes: self.max_passage_bytes,
+        })
+    }
+}
+
+impl Default for ReadLimitArgs {
+    fn default() -> Self {
+        let d = ReadLimits::default();
+        Self {
+            max_file_bytes: d.max_file_bytes,
+            max_passage_bytes: d.max_passage_bytes,
+        }
+    }
 }
 
 pub fn run(args: IndexArgs) -> Result<()> {
-    let files = semclust::corpus::discover(&args.paths)?;
+    let quiet = args.quiet;
+    // Warnings are printed even with --quiet: they say what was not indexed.
+    let mut warn = |m: String| notify(&format!("warning: {m}"));
+    let files = semclust::corpus::discover_reporting(&args.paths, &mut warn)?;
     if files.is_empty() {
         bail!(
             "no .md, .txt or .jsonl file under {}",
@@ -57,7 +96,20 @@ pub fn run(args: IndexArgs) -> Result<()> {
                 .join(", ")
         );
     }
-    let quiet = args.quiet;
+    // Read before the model loads: bad or empty input fails at once.
+    let docs = indexing::read_documents(&files, &args.limits.limits()?, &mut warn)?;
+    if docs.iter().all(|d| d.passages.is_empty()) {
+        bail!(
+            "no paragraph to index in {} ({} file{}): every file is empty or holds only headings, front matter or blank lines",
+            args.paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            files.len(),
+            if files.len() == 1 { "" } else { "s" }
+        );
+    }
     let report = |m: &str| {
         if !quiet {
             notify(m)
@@ -107,7 +159,7 @@ pub fn run(args: IndexArgs) -> Result<()> {
         &mut store,
         &embedder,
         &args.paths,
-        &files,
+        &docs,
         &mut |p| match p {
             Progress::Embedding { total } => bar.set_length(total as u64),
             Progress::Embedded { done } => bar.set_position(done as u64),
@@ -116,8 +168,7 @@ pub fn run(args: IndexArgs) -> Result<()> {
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     // The lexical index is built now, not at the first search.
-    let gen = store.generation()?;
-    LexicalIndex::open_or_build(&store.cache_dir()?, gen, || store.passages())?;
+    semclust::search::lexical_index(&store)?;
     let total = store.len()?;
     if args.json {
         let mut v = serde_json::to_value(&summary)?;

@@ -64,7 +64,12 @@ pub struct IndexDir {
     /// A PostgreSQL + pgvector store instead of the folder:
     /// postgres://USER@HOST:PORT/DATABASE[?schema=NAME&sslmode=require]. What the URL leaves out
     /// comes from PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE and ~/.pgpass.
-    #[arg(long = "store", env = "SEMCLUST_STORE", value_name = "URL")]
+    #[arg(
+        long = "store",
+        env = "SEMCLUST_STORE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub store: Option<String>,
 }
 
@@ -119,7 +124,7 @@ impl ModelArgs {
 
 /// Progress lines go to stderr so that stdout stays data.
 pub fn notify(msg: &str) {
-    eprintln!("semclust: {msg}");
+    eprintln!("semclust: {}", semclust::util::text::redact_secrets(msg));
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 
 use semclust::search::{self, Hit, HitRecord, LexicalIndex, Mode, Query};
-use semclust::store::{AnyStore, Exclude, SearchMethod, VectorStore, VectorStoreWrite};
+use semclust::store::{AnyStore, Exclude, SearchMethod, VectorStore};
 use semclust::{DeviceChoice, Embedder, InputKind, ModelSpec};
 
 use super::{notify, IndexDir, SourceArgs};
@@ -120,11 +120,7 @@ fn embedder_for(store: &AnyStore, args: &ResultArgs) -> Result<Embedder> {
 }
 
 fn lexical(store: &AnyStore) -> Result<LexicalIndex> {
-    Ok(LexicalIndex::open_or_build(
-        &store.cache_dir()?,
-        store.generation()?,
-        || store.passages(),
-    )?)
+    Ok(search::lexical_index(store)?)
 }
 
 pub fn run_search(args: SearchArgs) -> Result<()> {

@@ -54,9 +54,31 @@ pub struct ServeArgs {
     /// Largest k of search, related and themes (422 above).
     #[arg(long, default_value_t = Limits::default().max_k, value_name = "N")]
     pub max_k: usize,
+    /// Largest input text (and indexed passage) in bytes (422 above), checked before
+    /// tokenising.
+    #[arg(long, default_value_t = Limits::default().max_input_bytes, value_name = "BYTES")]
+    pub max_input_bytes: usize,
     /// Seconds a request may take (504 after); POST /v1/index is exempt.
     #[arg(long, default_value_t = Limits::default().timeout.as_secs_f64(), value_name = "SECONDS")]
     pub timeout: f64,
+    /// Seconds a client has to send a request's headers (or start its next request on a
+    /// kept-alive connection); the connection is closed after.
+    #[arg(long, default_value_t = Limits::default().header_read_timeout.as_secs_f64(), value_name = "SECONDS")]
+    pub header_read_timeout: f64,
+    /// Seconds a client has to send a request's body (408 after).
+    #[arg(long, default_value_t = Limits::default().body_read_timeout.as_secs_f64(), value_name = "SECONDS")]
+    pub body_read_timeout: f64,
+    /// Connections open at once; one more is answered 503 and closed. Lowered at start to fit
+    /// the open-file limit.
+    #[arg(long, default_value_t = Limits::default().max_connections, value_name = "N")]
+    pub max_connections: usize,
+    /// Seconds given to requests in flight after SIGTERM or Ctrl-C; then the remaining
+    /// connections are dropped and the server exits.
+    #[arg(long, default_value_t = Limits::default().shutdown_timeout.as_secs_f64(), value_name = "SECONDS")]
+    pub shutdown_timeout: f64,
+    /// Theme results kept in memory (one per k, seed and restarts; the oldest is dropped).
+    #[arg(long, default_value_t = Limits::default().themes_cache_entries, value_name = "N")]
+    pub themes_cache_entries: usize,
     /// Tokens one forward pass gathers from concurrent requests at most.
     #[arg(long, default_value_t = BatchConfig::default().max_batch_tokens, value_name = "N")]
     pub max_batch_tokens: usize,
@@ -93,7 +115,13 @@ impl ServeArgs {
             max_input_tokens: positive("max-input-tokens", self.max_input_tokens)?,
             max_request_tokens: positive("max-request-tokens", self.max_request_tokens)?,
             max_k: positive("max-k", self.max_k)?,
+            max_input_bytes: positive("max-input-bytes", self.max_input_bytes)?,
             timeout: seconds("timeout", self.timeout)?,
+            header_read_timeout: seconds("header-read-timeout", self.header_read_timeout)?,
+            body_read_timeout: seconds("body-read-timeout", self.body_read_timeout)?,
+            max_connections: positive("max-connections", self.max_connections)?,
+            shutdown_timeout: seconds("shutdown-timeout", self.shutdown_timeout)?,
+            themes_cache_entries: self.themes_cache_entries,
         })
     }
 
@@ -169,6 +197,9 @@ pub fn run(args: ServeArgs) -> Result<()> {
             .await
             .context("the server stopped")
     })?;
+    // Connections dropped at the shutdown deadline may leave work on the blocking pool (an
+    // indexing run between two transactions): the process does not wait for it.
+    runtime.shutdown_timeout(Duration::from_millis(200));
     report("stopped");
     Ok(())
 }

@@ -207,6 +207,7 @@ pub fn run_report(args: ReportArgs) -> Result<()> {
             json: false,
             hnsw_m: None,
             hnsw_ef_construction: None,
+            limits: Default::default(),
         })?;
     }
     let themes = compute(&args.cluster)?;

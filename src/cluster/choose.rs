@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::kmeans::{kmeans, sq_dist, Clustering, KMeansParams};
+use super::kmeans::{kmeans_until, sq_dist, Clustering, KMeansParams};
 use crate::error::{Error, Result};
 
 /// Above this many rows the silhouette is computed on an evenly spaced sample of them: the
@@ -88,11 +88,15 @@ pub fn best_k(
     range: std::ops::RangeInclusive<usize>,
     base: &KMeansParams,
     mut progress: impl FnMut(&KScore),
+    cancelled: &dyn Fn() -> bool,
 ) -> Result<(Clustering, Vec<KScore>)> {
     let mut best: Option<(Clustering, f64)> = None;
     let mut scores = Vec::new();
     for k in range {
-        let c = kmeans(data, dim, &KMeansParams { k, ..*base })?;
+        let c = kmeans_until(data, dim, &KMeansParams { k, ..*base }, cancelled)?;
+        if cancelled() {
+            return Err(Error::Cancelled);
+        }
         let s = silhouette(data, dim, &c);
         let score = KScore {
             k,

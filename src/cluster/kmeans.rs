@@ -152,6 +152,17 @@ pub fn distinct_rows(data: &[f32], dim: usize, limit: usize) -> usize {
 
 /// Cluster the rows of `data` (`n × dim`) into `p.k` groups.
 pub fn kmeans(data: &[f32], dim: usize, p: &KMeansParams) -> Result<Clustering> {
+    kmeans_until(data, dim, p, &|| false)
+}
+
+/// [`kmeans`], stopping with [`Error::Cancelled`] when `cancelled` says so (asked before each
+/// restart).
+pub fn kmeans_until(
+    data: &[f32],
+    dim: usize,
+    p: &KMeansParams,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<Clustering> {
     let n = data.len().checked_div(dim).unwrap_or(0);
     if p.k == 0 {
         return Err(Error::InvalidArgument(
@@ -188,6 +199,9 @@ pub fn kmeans(data: &[f32], dim: usize, p: &KMeansParams) -> Result<Clustering> 
     // centroid up to date instead.
     let mut best: Option<(f32, ndarray::Array2<f32>)> = None;
     for _ in 0..p.n_runs.max(1) {
+        if cancelled() {
+            return Err(Error::Cancelled);
+        }
         let init = kmeans_plus_plus(data, dim, p.k, &mut rng);
         let init = ndarray::Array2::from_shape_vec((p.k, dim), init)
             .map_err(|e| Error::InvalidArgument(format!("centroids: {e}")))?;

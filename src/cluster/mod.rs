@@ -211,35 +211,76 @@ pub fn themes(
     opts: &ThemeOptions,
     progress: impl FnMut(&KScore),
 ) -> Result<Themes> {
-    let ids = store.row_ids()?;
-    if ids.is_empty() {
-        return Err(Error::InvalidArgument(
-            "the index holds no passages; add some with `semclust index PATH`".into(),
-        ));
+    ThemeInput::load(store)?.themes(opts, progress, &|| false)
+}
+
+/// What a theme run reads from a store, owned: read on a snapshot, it can be clustered after
+/// the store is released (the server does not hold its index while k-means runs).
+#[derive(Debug, Clone)]
+pub struct ThemeInput {
+    /// Row-major vectors, in reading order of `passages`.
+    data: Vec<f32>,
+    dim: usize,
+    passages: Vec<StoredPassage>,
+    fingerprint: crate::store::Fingerprint,
+}
+
+impl ThemeInput {
+    pub fn load(store: &dyn VectorStore) -> Result<Self> {
+        let ids = store.row_ids()?;
+        if ids.is_empty() {
+            return Err(Error::InvalidArgument(
+                "the index holds no passages; add some with `semclust index PATH`".into(),
+            ));
+        }
+        let vectors = store.vectors()?;
+        let dim = store.fingerprint().dimension;
+        let mut by_id: HashMap<String, StoredPassage> = store
+            .passages()?
+            .into_iter()
+            .map(|p| (p.id.clone(), p))
+            .collect();
+        let mut rows: Vec<(usize, StoredPassage)> = Vec::with_capacity(ids.len());
+        for (r, id) in ids.iter().enumerate() {
+            let p = by_id.remove(id).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "passage {id} has a vector but no text; re-run `semclust index`"
+                ))
+            })?;
+            rows.push((r, p));
+        }
+        rows.sort_by_key(|(_, p)| reading_key(p));
+        let mut data = Vec::with_capacity(rows.len() * dim);
+        for (r, _) in &rows {
+            data.extend_from_slice(&vectors[r * dim..(r + 1) * dim]);
+        }
+        Ok(Self {
+            data,
+            dim,
+            passages: rows.into_iter().map(|(_, p)| p).collect(),
+            fingerprint: store.fingerprint().clone(),
+        })
     }
-    let vectors = store.vectors()?;
-    let dim = store.fingerprint().dimension;
-    let by_id: HashMap<String, StoredPassage> = store
-        .passages()?
-        .into_iter()
-        .map(|p| (p.id.clone(), p))
-        .collect();
-    let mut rows: Vec<(usize, &StoredPassage)> = Vec::with_capacity(ids.len());
-    for (r, id) in ids.iter().enumerate() {
-        let p = by_id.get(id).ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "passage {id} has a vector but no text; re-run `semclust index`"
-            ))
-        })?;
-        rows.push((r, p));
+
+    /// Cluster; `cancelled` is asked between k-means restarts and between the k tried, and a
+    /// `true` stops the run with [`Error::Cancelled`].
+    pub fn themes(
+        &self,
+        opts: &ThemeOptions,
+        progress: impl FnMut(&KScore),
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<Themes> {
+        let passages: Vec<&StoredPassage> = self.passages.iter().collect();
+        build(
+            &self.data,
+            self.dim,
+            &passages,
+            &self.fingerprint,
+            opts,
+            progress,
+            cancelled,
+        )
     }
-    rows.sort_by_key(|(_, p)| reading_key(p));
-    let mut data = Vec::with_capacity(rows.len() * dim);
-    for (r, _) in &rows {
-        data.extend_from_slice(&vectors[r * dim..(r + 1) * dim]);
-    }
-    let passages: Vec<&StoredPassage> = rows.iter().map(|(_, p)| *p).collect();
-    build(&data, dim, &passages, store.fingerprint(), opts, progress)
 }
 
 /// Themes of `passages` whose vectors are the rows of `data`.
@@ -250,6 +291,7 @@ pub fn build(
     fp: &crate::store::Fingerprint,
     opts: &ThemeOptions,
     progress: impl FnMut(&KScore),
+    cancelled: &dyn Fn() -> bool,
 ) -> Result<Themes> {
     let n = passages.len();
     let base = KMeansParams {
@@ -257,16 +299,22 @@ pub fn build(
         ..KMeansParams::new(2, opts.seed)
     };
     let (clustering, k_scores) = match opts.k {
-        KChoice::Fixed(k) => (kmeans(data, dim, &KMeansParams { k, ..base })?, None),
+        KChoice::Fixed(k) => (
+            kmeans::kmeans_until(data, dim, &KMeansParams { k, ..base }, cancelled)?,
+            None,
+        ),
         KChoice::Auto => {
             let range = auto_range(n)?;
             // Duplicates cap the number of clusters k-means can fill.
             let distinct = kmeans::distinct_rows(data, dim, *range.end());
             let hi = (*range.end()).min(distinct.max(2));
-            let (c, s) = best_k(data, dim, *range.start()..=hi, &base, progress)?;
+            let (c, s) = best_k(data, dim, *range.start()..=hi, &base, progress, cancelled)?;
             (c, Some(s))
         }
     };
+    if cancelled() {
+        return Err(Error::Cancelled);
+    }
     let sil = silhouette(data, dim, &clustering);
 
     // Themes numbered by size, largest first; empty clusters (possible with duplicate

@@ -62,10 +62,45 @@ impl Format {
     }
 }
 
+/// How much one file and one passage may hold. Past either, reading stops with an error that
+/// names the file (and the line), before anything is embedded: a 50 MB paragraph would take
+/// gigabytes to tokenise and minutes to embed, and is almost always a file that is not prose
+/// (a minified page, a data dump) or has lost its line breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// Bytes of one file (`--max-file-bytes`).
+    pub max_file_bytes: u64,
+    /// Bytes of one passage's text (`--max-passage-bytes`).
+    pub max_passage_bytes: usize,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: 256 << 20,
+            max_passage_bytes: 1 << 20,
+        }
+    }
+}
+
 /// The files under `paths` (folders recursively, in a stable order; hidden entries and files of
 /// other types inside folders are skipped). A file named directly must be of a known type.
+/// Warnings (special files, links that loop or repeat a file) are dropped; see
+/// [`discover_reporting`].
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<SourceFile>> {
+    discover_reporting(paths, &mut |_| {})
+}
+
+/// [`discover`], telling `warn` about what it skipped. Each real file is visited once (a link to
+/// a file already found, or to a folder already walked, is skipped: `ln -s . again` would index
+/// every file again at each level), and FIFOs, sockets and devices are never opened (reading a
+/// FIFO waits for a writer for ever).
+pub fn discover_reporting(
+    paths: &[PathBuf],
+    warn: &mut dyn FnMut(String),
+) -> Result<Vec<SourceFile>> {
     let mut out: Vec<SourceFile> = Vec::new();
+    let mut seen = Seen::default();
     for root in paths {
         let meta = std::fs::metadata(root)
             .map_err(|e| Error::io(format!("cannot read {}", root.display()), e))?;
@@ -76,20 +111,32 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<SourceFile>> {
                     "unknown file type; semclust reads .md, .markdown, .txt and .jsonl files",
                 )
             })?;
+            if !seen.files.insert(FileId::of(root, &meta)) {
+                continue;
+            }
             let key = clean_key(&root.file_stem().unwrap_or_default().to_string_lossy());
             out.push(SourceFile {
                 path: root.clone(),
                 key,
                 format,
             });
+        } else if meta.is_dir() {
+            seen.dirs.insert(FileId::of(root, &meta));
+            walk(root, root, &mut out, &mut seen, warn)?;
         } else {
-            walk(root, root, &mut out)?;
+            return Err(Error::bad_file(
+                root,
+                format!(
+                    "not a regular file or a folder ({}); semclust reads files and folders",
+                    special_kind(&meta)
+                ),
+            ));
         }
     }
     // Two files with one key would give their passages the same ids.
-    let mut seen = std::collections::HashMap::new();
+    let mut keys = std::collections::HashMap::new();
     for f in &out {
-        if let Some(other) = seen.insert(f.key.clone(), f.path.clone()) {
+        if let Some(other) = keys.insert(f.key.clone(), f.path.clone()) {
             if other != f.path {
                 return Err(Error::InvalidArgument(format!(
                     "{} and {} would both be indexed as '{}'; rename one or index them from their common folder",
@@ -104,7 +151,58 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<SourceFile>> {
     Ok(out)
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<SourceFile>) -> Result<()> {
+/// What a walk has visited, by device and inode (links and hard links lead to the same ids).
+#[derive(Default)]
+struct Seen {
+    dirs: std::collections::HashSet<FileId>,
+    files: std::collections::HashSet<FileId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum FileId {
+    #[cfg(unix)]
+    Inode(u64, u64),
+    #[allow(dead_code)]
+    Path(PathBuf),
+}
+
+impl FileId {
+    #[cfg(unix)]
+    fn of(_path: &Path, meta: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        FileId::Inode(meta.dev(), meta.ino())
+    }
+
+    #[cfg(not(unix))]
+    fn of(path: &Path, _meta: &std::fs::Metadata) -> Self {
+        FileId::Path(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()))
+    }
+}
+
+fn special_kind(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a FIFO";
+        } else if t.is_socket() {
+            return "a socket";
+        } else if t.is_block_device() || t.is_char_device() {
+            return "a device";
+        }
+    }
+    let _ = meta;
+    "a special file"
+}
+
+fn walk(
+    root: &Path,
+    dir: &Path,
+    out: &mut Vec<SourceFile>,
+    seen: &mut Seen,
+    warn: &mut dyn FnMut(String),
+) -> Result<()> {
     let rd = std::fs::read_dir(dir)
         .map_err(|e| Error::io(format!("cannot list {}", dir.display()), e))?;
     let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
@@ -114,17 +212,51 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<SourceFile>) -> Result<()> {
         if name.starts_with('.') {
             continue;
         }
-        if path.is_dir() {
-            walk(root, &path, out)?;
-        } else if let Some(format) = Format::of(&path) {
-            let rel = path.strip_prefix(root).unwrap_or(&path).with_extension("");
-            let key = rel
-                .components()
-                .map(|c| clean_key(&c.as_os_str().to_string_lossy()))
-                .collect::<Vec<_>>()
-                .join("/");
-            out.push(SourceFile { path, key, format });
+        let format = Format::of(&path);
+        // Follows links: a link is indexed as what it points to, once.
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) => {
+                if format.is_some() {
+                    warn(format!("skipped {}: {e}", path.display()));
+                }
+                continue;
+            }
+        };
+        if meta.is_dir() {
+            if seen.dirs.insert(FileId::of(&path, &meta)) {
+                walk(root, &path, out, seen, warn)?;
+            } else {
+                warn(format!(
+                    "skipped {}: a link to a folder already read (a loop, or the same folder twice)",
+                    path.display()
+                ));
+            }
+            continue;
         }
+        let Some(format) = format else { continue };
+        if !meta.is_file() {
+            warn(format!(
+                "skipped {}: {}, not a regular file",
+                path.display(),
+                special_kind(&meta)
+            ));
+            continue;
+        }
+        if !seen.files.insert(FileId::of(&path, &meta)) {
+            warn(format!(
+                "skipped {}: the same file as one already read (a link)",
+                path.display()
+            ));
+            continue;
+        }
+        let rel = path.strip_prefix(root).unwrap_or(&path).with_extension("");
+        let key = rel
+            .components()
+            .map(|c| clean_key(&c.as_os_str().to_string_lossy()))
+            .collect::<Vec<_>>()
+            .join("/");
+        out.push(SourceFile { path, key, format });
     }
     Ok(())
 }
@@ -154,9 +286,46 @@ fn clean_key(s: &str) -> String {
 }
 
 /// Read a file and split it into passages.
-pub fn read(file: &SourceFile) -> Result<Vec<Passage>> {
-    let bytes = std::fs::read(&file.path)
-        .map_err(|e| Error::io(format!("cannot read {}", file.path.display()), e))?;
+pub fn read(file: &SourceFile, limits: &ReadLimits) -> Result<Vec<Passage>> {
+    use std::io::Read;
+    let cannot = |e| Error::io(format!("cannot read {}", file.path.display()), e);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    // Opened without waiting: a FIFO put in the file's place after discovery must not block.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut opts, libc::O_NONBLOCK);
+    let f = opts.open(&file.path).map_err(cannot)?;
+    let meta = f.metadata().map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(Error::bad_file(
+            &file.path,
+            format!("{}, not a regular file", special_kind(&meta)),
+        ));
+    }
+    if meta.len() > limits.max_file_bytes {
+        return Err(Error::bad_file(
+            &file.path,
+            format!(
+                "{} bytes, over the limit of {} per file (--max-file-bytes); split the file or raise the limit",
+                meta.len(),
+                limits.max_file_bytes
+            ),
+        ));
+    }
+    // Read no more than the limit even if the file grows meanwhile.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    f.take(limits.max_file_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > limits.max_file_bytes {
+        return Err(Error::bad_file(
+            &file.path,
+            format!(
+                "over the limit of {} bytes per file (--max-file-bytes); split the file or raise the limit",
+                limits.max_file_bytes
+            ),
+        ));
+    }
     let text = String::from_utf8(bytes).map_err(|e| {
         Error::bad_file(
             &file.path,
@@ -166,11 +335,12 @@ pub fn read(file: &SourceFile) -> Result<Vec<Passage>> {
             ),
         )
     })?;
-    split(&text, file)
+    split(&text, file, limits)
 }
 
-/// Split a document's text into passages according to its format.
-pub fn split(text: &str, file: &SourceFile) -> Result<Vec<Passage>> {
+/// Split a document's text into passages according to its format. A passage over
+/// `limits.max_passage_bytes` is an error naming the file and the line it starts on.
+pub fn split(text: &str, file: &SourceFile, limits: &ReadLimits) -> Result<Vec<Passage>> {
     let stem = || {
         file.path
             .file_stem()
@@ -189,6 +359,20 @@ pub fn split(text: &str, file: &SourceFile) -> Result<Vec<Passage>> {
         let title = art.title.unwrap_or_else(stem);
         for (pi, p) in art.paragraphs.into_iter().enumerate() {
             let paragraph = pi as u32 + 1;
+            if p.text.len() > limits.max_passage_bytes {
+                let at = match file.format {
+                    Format::Jsonl => format!("record '{article}'"),
+                    _ => format!("line {}", line_of(text, p.span.0)),
+                };
+                return Err(Error::bad_file(
+                    &file.path,
+                    format!(
+                        "the paragraph at {at} has {} bytes, over the limit of {} per passage (--max-passage-bytes); break it into paragraphs with blank lines, or raise the limit",
+                        p.text.len(),
+                        limits.max_passage_bytes
+                    ),
+                ));
+            }
             out.push(Passage {
                 id: format!("{}/{}/{}", file.key, article, paragraph),
                 document: file.key.clone(),
@@ -202,6 +386,15 @@ pub fn split(text: &str, file: &SourceFile) -> Result<Vec<Passage>> {
         }
     }
     Ok(out)
+}
+
+/// The 1-based line of the character at `char_offset`.
+fn line_of(text: &str, char_offset: u64) -> usize {
+    1 + text
+        .chars()
+        .take(char_offset as usize)
+        .filter(|&c| c == '\n')
+        .count()
 }
 
 pub fn hash(text: &str) -> String {
@@ -233,7 +426,7 @@ mod tests {
             key: "notes".into(),
             format: Format::Markdown,
         };
-        split(text, &f).unwrap()
+        split(text, &f, &ReadLimits::default()).unwrap()
     }
 
     #[test]
@@ -292,7 +485,7 @@ mod tests {
             format: Format::Text,
         };
         let text = "First para\ncontinues.\n\n\nSecond para.\n";
-        let p = split(text, &f).unwrap();
+        let p = split(text, &f, &ReadLimits::default()).unwrap();
         assert_eq!(p.len(), 2);
         assert_eq!(p[0].text, "First para continues.");
         assert_eq!(p[1].id, "memo/1/2");
@@ -309,5 +502,93 @@ mod tests {
     #[test]
     fn keys_are_readable() {
         assert_eq!(clean_key("Le Monde: IA"), "Le-Monde--IA");
+    }
+
+    /// Arbitrary input to every reader: no panic, no passage that breaks the invariants the
+    /// store and the reports rely on, and the passage bound holds. Deterministic (a fixed
+    /// seed), a bounded number of cases: a property test in the suite, not a fuzzing campaign.
+    #[test]
+    fn readers_survive_arbitrary_input() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+        // Fragments of the syntax the readers look for, mixed with any characters.
+        let fragment = prop_oneof![
+            prop::sample::select(vec![
+                "# ",
+                "## ",
+                "### ",
+                "\n",
+                "\n\n",
+                "\r\n",
+                "---\n",
+                "title: T\n",
+                "[a](b)",
+                "![i](s)",
+                "`",
+                "```\n",
+                "*",
+                "_",
+                "|",
+                "- ",
+                "1. ",
+                "> ",
+                "<b>",
+                "\\",
+                "\u{0}",
+                "{\"id\": 1, \"text\": \"x\"}\n",
+                "{\"text\": [1]}\n",
+                "{",
+                "\"",
+                "é",
+                "日本",
+                "\u{200b}",
+                "\t",
+                "  ",
+            ])
+            .prop_map(str::to_string),
+            any::<String>(),
+        ];
+        let text = prop::collection::vec(fragment, 0..40).prop_map(|v| v.concat());
+        let format = prop::sample::select(vec![Format::Markdown, Format::Text, Format::Jsonl]);
+        let limit = prop::sample::select(vec![16usize, 64, 1 << 20]);
+        let mut runner = TestRunner::new_with_rng(
+            Config {
+                cases: 512,
+                ..Config::default()
+            },
+            TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+        );
+        runner
+            .run(&(text, format, limit), |(text, format, max)| {
+                let f = SourceFile {
+                    path: "x/doc.md".into(),
+                    key: "doc".into(),
+                    format,
+                };
+                let limits = ReadLimits {
+                    max_file_bytes: 1 << 20,
+                    max_passage_bytes: max,
+                };
+                match split(&text, &f, &limits) {
+                    Err(Error::BadFile { .. }) => {}
+                    Err(e) => panic!("unexpected error kind: {e}"),
+                    Ok(ps) => {
+                        let chars = text.chars().count() as u64;
+                        let mut ids = std::collections::HashSet::new();
+                        for p in &ps {
+                            prop_assert!(!p.text.trim().is_empty(), "empty passage {:?}", p);
+                            prop_assert!(p.text.len() <= max);
+                            prop_assert!(ids.insert(p.id.clone()), "id twice: {}", p.id);
+                            prop_assert_eq!(&p.hash, &hash(&p.text));
+                            if format != Format::Jsonl {
+                                prop_assert!(p.span.0 <= p.span.1 && p.span.1 <= chars);
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
     }
 }

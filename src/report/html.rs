@@ -242,7 +242,8 @@ pub fn render(r: &Report<'_>) -> String {
         r.semclust_version
     );
 
-    // The passages for the hover panel; "</" is escaped so no text can close the script.
+    // The passages for the hover panel; every "<" is escaped, so no text can close the script or
+    // put the parser in a state that swallows the page's own script ("<!--<script>").
     let data: serde_json::Map<String, serde_json::Value> = t
         .passages
         .iter()
@@ -253,9 +254,7 @@ pub fn render(r: &Report<'_>) -> String {
             )
         })
         .collect();
-    let json = serde_json::Value::Object(data)
-        .to_string()
-        .replace("</", "<\\/");
+    let json = crate::util::text::json_for_script(&serde_json::Value::Object(data).to_string());
     let _ = write!(
         s,
         "<script type=\"application/json\" id=\"passage-data\">{json}</script>\n<script>{SCRIPT}</script>\n</body>\n</html>\n"

@@ -3,21 +3,31 @@
 use std::fmt::Write;
 
 use super::Report;
+use crate::util::text::escape_markdown as text;
 
-/// Markdown table cells cannot hold a raw `|` or a line break.
+/// Corpus text in a table cell: escaped (see [`text`]), which also covers `|` and line breaks.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    text(s)
+}
+
+/// An id as inline code; HTML is not read inside a code span, only a backtick could end it.
+fn code(s: &str) -> String {
+    if s.contains('`') || s.contains('\n') {
+        text(s)
+    } else {
+        format!("`{s}`")
+    }
 }
 
 pub fn render(r: &Report<'_>, map_file: &str) -> String {
     let t = r.themes;
     let f = &t.facts;
     let mut s = String::new();
-    let _ = writeln!(s, "# {}\n", r.title);
+    let _ = writeln!(s, "# {}\n", text(&r.title));
     let _ = writeln!(
         s,
         "{} · {} ({}, {}-d) · k = {} ({}) · silhouette {:.3} · {} · semclust {}\n",
-        r.index,
+        text(&r.index),
         f.model,
         f.precision,
         f.dimension,
@@ -83,13 +93,13 @@ pub fn render(r: &Report<'_>, map_file: &str) -> String {
             "\n<a id=\"theme-{}\"></a>\n## Theme {}: {}\n\n{} passages · spans {} of {} articles: {}\n",
             th.id,
             th.id,
-            th.label,
+            text(&th.label),
             th.size,
             th.spread,
             f.articles,
             th.articles
                 .iter()
-                .map(|a| format!("{} ({})", a.article, a.passages))
+                .map(|a| format!("{} ({})", text(&a.article), a.passages))
                 .collect::<Vec<_>>()
                 .join("; ")
         );
@@ -109,10 +119,10 @@ pub fn render(r: &Report<'_>, map_file: &str) -> String {
         for rep in &th.representatives {
             let _ = writeln!(
                 s,
-                "> {}\n>\n> — *{}* · `{}` · similarity to the theme's centre {:.3}\n",
-                rep.text.replace('\n', "\n> "),
-                rep.article,
-                rep.id,
+                "> {}\n>\n> — *{}* · {} · similarity to the theme's centre {:.3}\n",
+                text(&rep.text),
+                text(&rep.article),
+                code(&rep.id),
                 rep.similarity
             );
         }
@@ -138,7 +148,7 @@ pub fn render(r: &Report<'_>, map_file: &str) -> String {
          - Silhouette: {:.4}; inertia: {:.3}\n\
          - Key terms: class-based TF-IDF, French and English stop words removed\n\
          - Made: {} by semclust {}",
-        r.index,
+        text(&r.index),
         f.model,
         f.revision,
         f.precision,

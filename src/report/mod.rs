@@ -141,20 +141,10 @@ pub fn colour(t: usize) -> String {
     }
 }
 
-/// Text made safe for HTML and XML content and attribute values.
+/// Text made safe for HTML and XML content and attribute values (see
+/// [`crate::util::text::escape_xml`]).
 pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
+    crate::util::text::escape_xml(s)
 }
 
 /// At most `max` characters of `text`, cut at a word boundary, with an ellipsis when cut.

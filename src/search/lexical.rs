@@ -79,10 +79,11 @@ fn register(index: &Index) {
 impl LexicalIndex {
     fn try_open_or_build(
         dir: &Path,
+        instance: &str,
         generation: u64,
         passages: &mut impl FnMut() -> Result<Vec<StoredPassage>>,
     ) -> Result<Self> {
-        let target = dir.join(format!("lexical-{generation}"));
+        let target = dir.join(folder_name(instance, generation));
         if target.join("meta.json").is_file() {
             if let Ok(ix) = Self::open(&target) {
                 return Ok(ix);
@@ -116,14 +117,16 @@ impl LexicalIndex {
                 return Err(Error::io(format!("cannot write {}", target.display()), e));
             }
         }
-        remove_stale(dir, generation);
+        remove_stale(dir, instance, generation);
         Self::open(&target)
     }
 
-    /// Open the lexical index of generation `generation` in `dir`, building it from `passages`
-    /// (called only when it is absent) and removing older generations.
+    /// Open the lexical index of the store `instance` at `generation` in `dir`, building it
+    /// from `passages` (called only when it is absent) and removing older generations and the
+    /// indexes of other instances (a database deleted and made again).
     pub fn open_or_build(
         dir: &Path,
+        instance: &str,
         generation: u64,
         mut passages: impl FnMut() -> Result<Vec<StoredPassage>>,
     ) -> Result<Self> {
@@ -131,8 +134,8 @@ impl LexicalIndex {
         // rename and our open: build it again (each rival removes it at most once per build).
         let mut attempts = 0;
         loop {
-            match Self::try_open_or_build(dir, generation, &mut passages) {
-                Err(_) if attempts < 8 && !dir.join(format!("lexical-{generation}")).exists() => {
+            match Self::try_open_or_build(dir, instance, generation, &mut passages) {
+                Err(_) if attempts < 8 && !dir.join(folder_name(instance, generation)).exists() => {
                     attempts += 1;
                 }
                 other => return other,
@@ -209,11 +212,13 @@ impl LexicalIndex {
 
     /// BM25 top-k: (passage id, score), best first. A query with no indexable word gives nothing.
     pub fn search(&self, text: &str, k: usize) -> Result<Vec<(String, f32)>> {
+        let searcher = self.reader.searcher();
+        // tantivy sizes its heap for k up front: never more than there are documents.
+        let k = k.min(usize::try_from(searcher.num_docs()).unwrap_or(usize::MAX));
         if k == 0 {
             return Ok(Vec::new());
         }
         let q = self.query(text)?;
-        let searcher = self.reader.searcher();
         let top = searcher
             .search(&q, &TopDocs::with_limit(k).order_by_score())
             .map_err(|e| lex_err("search", e))?;
@@ -246,18 +251,30 @@ impl LexicalIndex {
     }
 }
 
-/// Removes the lexical indexes of older generations, and build folders left by killed runs (an
+/// `lexical-INSTANCE-GENERATION`: the generation alone repeats when a database is made again.
+fn folder_name(instance: &str, generation: u64) -> String {
+    format!("lexical-{instance}-{generation}")
+}
+
+/// Removes the lexical indexes of older generations and of other instances (including the
+/// `lexical-GENERATION` folders of earlier versions), and build folders left by killed runs (an
 /// hour old: a younger one may be another process's build in progress). Newer generations stay:
 /// a reader on an older snapshot may build its generation after a writer built the next.
-fn remove_stale(dir: &Path, generation: u64) {
+fn remove_stale(dir: &Path, instance: &str, generation: u64) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
     };
     for e in rd.flatten() {
         let p = e.path();
         let name = p.file_name().unwrap_or_default().to_string_lossy();
-        let stale = if let Some(g) = name.strip_prefix("lexical-") {
-            g.parse::<u64>().is_ok_and(|g| g < generation)
+        let stale = if let Some(rest) = name.strip_prefix("lexical-") {
+            match rest
+                .strip_prefix(instance)
+                .and_then(|r| r.strip_prefix('-'))
+            {
+                Some(g) => g.parse::<u64>().is_ok_and(|g| g < generation),
+                None => true,
+            }
         } else if name.starts_with(".lexical-build-") || name.starts_with(".lexical-trash-") {
             e.metadata()
                 .and_then(|m| m.modified())

@@ -55,6 +55,7 @@ pub struct Hit {
 }
 
 /// What to retrieve.
+#[derive(Clone)]
 pub struct Query<'a> {
     /// The query vector (dense and hybrid).
     pub vector: Option<&'a [f32]>,
@@ -111,6 +112,18 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// The lexical (BM25) index of the store's current state, built when missing. It is keyed by
+/// the store's instance and generation, so it never answers for another state of the index.
+pub fn lexical_index(store: &crate::store::AnyStore) -> Result<LexicalIndex> {
+    use crate::store::VectorStoreWrite;
+    LexicalIndex::open_or_build(
+        &store.cache_dir()?,
+        &store.instance()?,
+        store.generation()?,
+        || store.passages(),
+    )
+}
+
 /// Run a query against a store (and its lexical index for lexical/hybrid).
 pub fn search(
     store: &dyn VectorStore,
@@ -133,6 +146,14 @@ pub fn search(
         ));
     }
     let text = q.text.unwrap_or_default();
+    // k never exceeds what the index holds: results are allocated for k up front (by the exact
+    // scan, the graph and tantivy), and `-k 1000000000000` must not ask for terabytes. One rule
+    // for every front end and mode.
+    let k = q.k.min(store.len()?);
+    if k == 0 {
+        return Ok(Vec::new());
+    }
+    let q = &Query { k, ..q.clone() };
     let lex = || {
         lexical.ok_or_else(|| {
             Error::InvalidArgument("lexical search needs the index's lexical part".into())
@@ -174,7 +195,7 @@ pub fn search(
         Mode::Hybrid => {
             let v = vector.unwrap_or_default();
             // Each list goes deeper than k so that a passage ranked moderately by both can rise.
-            let depth = (q.k * 3).max(50);
+            let depth = q.k.saturating_mul(3).max(50);
             let rows = store.nearest(v, depth, &q.exclude, q.method)?;
             let dense = store.passages_by_rows(&rows.iter().map(|r| r.row).collect::<Vec<_>>())?;
             let lexical = lexical_candidates(store, lex()?, text, depth, &q.exclude)?;
@@ -227,7 +248,7 @@ fn lexical_candidates(
     // Over-fetch by what an exclusion can remove at most (one article), then filter.
     let extra = if ex.is_empty() { 0 } else { 200 };
     let mut out = Vec::new();
-    for (id, s) in lex.search(text, k + extra)? {
+    for (id, s) in lex.search(text, k.saturating_add(extra))? {
         if let Some(p) = store.passage(&id)? {
             if !excluded(&p, ex) {
                 out.push((p, s));

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::batcher::Submit;
-use super::error::{ApiError, ApiJson};
+use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::AppState;
 use crate::cluster::{self, KChoice, ThemeOptions, DEFAULT_SEED};
 use crate::corpus::{self, Format, SourceFile};
@@ -46,13 +46,30 @@ async fn embed(
         state.metrics.rejected_full();
         return Err(ApiError::overloaded());
     }
+    let limits = state.config.limits;
+    // Cheap bounds first: tokenising costs time and memory in proportion to the bytes, so
+    // bytes are checked before any tokeniser runs.
+    for (i, t) in texts.iter().enumerate() {
+        if t.len() > limits.max_input_bytes {
+            let at = if texts.len() == 1 && field != "input" {
+                field.to_string()
+            } else {
+                format!("{field}[{i}]")
+            };
+            return Err(ApiError::invalid(format!(
+                "{at} has {} bytes, over the limit of {} per input (--max-input-bytes); split it",
+                t.len(),
+                limits.max_input_bytes
+            ))
+            .with_code("input_too_long"));
+        }
+    }
     let st = state.clone();
     let tokens = blocking(move || {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         Ok(st.embedder().tokenize(&refs, kind)?)
     })
     .await?;
-    let limits = state.config.limits;
     let mut total = 0;
     for i in 0..tokens.len() {
         let n = tokens.content_len(i) + 2;
@@ -65,7 +82,8 @@ async fn embed(
             return Err(ApiError::invalid(format!(
                 "{at} has {n} tokens, over the limit of {} per input (--max-input-tokens)",
                 limits.max_input_tokens
-            )));
+            ))
+            .with_code("input_too_long"));
         }
         total += n;
     }
@@ -73,7 +91,8 @@ async fn embed(
         return Err(ApiError::invalid(format!(
             "the request has {total} tokens, over the limit of {} per request (--max-request-tokens); split it",
             limits.max_request_tokens
-        )));
+        ))
+        .with_code("request_too_long"));
     }
     let rx = match state.batcher.try_submit(tokens) {
         Ok(rx) => rx,
@@ -123,7 +142,8 @@ fn inputs(v: Value, max: usize) -> ApiResult<Vec<String>> {
                 return Err(ApiError::invalid(format!(
                     "`input` has {} texts, over the limit of {max} per request (--max-inputs); split it",
                     items.len()
-                )));
+                ))
+                .with_code("too_many_inputs"));
             }
             items
                 .into_iter()
@@ -298,10 +318,11 @@ impl<'a> From<&'a StoredPassage> for PassageRecord<'a> {
 
 fn check_k(k: Option<usize>, max: usize) -> ApiResult<usize> {
     match k.unwrap_or(10) {
-        0 => Err(ApiError::invalid("k must be at least 1")),
+        0 => Err(ApiError::invalid("k must be at least 1").with_code("k_out_of_range")),
         k if k > max => Err(ApiError::invalid(format!(
-            "k {k} is over the server's limit of {max}"
-        ))),
+            "k {k} is over the server's limit of {max} (--max-k)"
+        ))
+        .with_code("k_out_of_range")),
         k => Ok(k),
     }
 }
@@ -319,12 +340,12 @@ fn method(m: Option<&str>) -> ApiResult<SearchMethod> {
 
 fn lexical<'a>(
     store: &AnyStore,
-    cache: &'a mut Option<(u64, LexicalIndex)>,
+    cache: &'a mut Option<(super::CacheKey, LexicalIndex)>,
 ) -> crate::Result<&'a LexicalIndex> {
-    let gen = store.generation()?;
-    if cache.as_ref().map(|(g, _)| *g) != Some(gen) {
-        let ix = LexicalIndex::open_or_build(&store.cache_dir()?, gen, || store.passages())?;
-        *cache = Some((gen, ix));
+    let key = (store.instance()?, store.generation()?);
+    if cache.as_ref().map(|(k, _)| k) != Some(&key) {
+        let ix = search::lexical_index(store)?;
+        *cache = Some((key, ix));
     }
     match cache {
         Some((_, ix)) => Ok(ix),
@@ -421,7 +442,7 @@ async fn run_search(
 /// "no passage 'X'" is a 404, not a 422.
 fn not_found_passage(e: ApiError) -> ApiError {
     if e.status == StatusCode::UNPROCESSABLE_ENTITY && e.message.starts_with("no passage '") {
-        ApiError::not_found(e.message)
+        ApiError::not_found(e.message).with_code("passage_not_found")
     } else {
         e
     }
@@ -486,8 +507,8 @@ pub struct RelatedParams {
 /// (`lemonde-ia-2025/3/12`), so the route takes the rest of the path, raw or percent-encoded.
 pub async fn passage(
     State(state): State<Arc<AppState>>,
-    Path(rest): Path<String>,
-    Query(params): Query<RelatedParams>,
+    ApiPath(rest): ApiPath<String>,
+    ApiQuery(params): ApiQuery<RelatedParams>,
 ) -> ApiResult<Response> {
     if let Some(id) = rest.strip_suffix("/related") {
         let k = check_k(params.k, state.config.limits.max_k)?;
@@ -511,7 +532,10 @@ pub async fn passage(
                 .passage(&id)?
                 .map(|p| serde_json::to_value(PassageRecord::from(&p)).unwrap_or(Value::Null)))
         })?
-        .ok_or_else(|| ApiError::not_found(format!("no passage '{id}' in the index")))
+        .ok_or_else(|| {
+            ApiError::not_found(format!("no passage '{id}' in the index"))
+                .with_code("passage_not_found")
+        })
     })
     .await?;
     Ok(Json(v).into_response())
@@ -528,7 +552,7 @@ pub struct ThemesParams {
 
 pub async fn themes(
     State(state): State<Arc<AppState>>,
-    Query(p): Query<ThemesParams>,
+    ApiQuery(p): ApiQuery<ThemesParams>,
 ) -> ApiResult<Json<Value>> {
     let k_text = p.k.unwrap_or_else(|| "auto".into());
     let k: KChoice = k_text
@@ -537,9 +561,10 @@ pub async fn themes(
     if let KChoice::Fixed(n) = k {
         if n > state.config.limits.max_k {
             return Err(ApiError::invalid(format!(
-                "k {n} is over the server's limit of {}",
+                "k {n} is over the server's limit of {} (--max-k)",
                 state.config.limits.max_k
-            )));
+            ))
+            .with_code("k_out_of_range"));
         }
     }
     let seed = p.seed.unwrap_or(DEFAULT_SEED);
@@ -547,18 +572,32 @@ pub async fn themes(
     if !(1..=100).contains(&restarts) {
         return Err(ApiError::invalid("restarts must be between 1 and 100"));
     }
-    // Computed once per index generation and parameters; concurrent requests wait for the
+    // Computed once per state of the index and parameters; concurrent requests wait for the
     // first one instead of clustering again.
     let mut cache = state.themes.lock().await;
+    // The passages and vectors are read on a snapshot, and the index released before k-means
+    // runs: searches, indexing and /health go on meanwhile.
     let st = state.clone();
-    let generation = blocking(move || st.read(|s, _| s.generation())).await?;
-    if cache.0 != generation {
-        *cache = (generation, Default::default());
+    let (index_state, input) = blocking(move || {
+        st.read(|store, _| {
+            let key = (store.instance()?, store.generation()?);
+            Ok((key, cluster::ThemeInput::load(store)?))
+        })
+    })
+    .await?;
+    if cache.state.as_ref() != Some(&index_state) {
+        cache.state = Some(index_state.clone());
+        cache.entries.clear();
+        state.metrics.themes_cached(0);
     }
     let key = (k_text.to_ascii_lowercase(), seed, restarts);
-    if let Some(v) = cache.1.get(&key) {
+    if let Some((_, v)) = cache.entries.iter().find(|(k, _)| *k == key) {
         return Ok(Json((**v).clone()));
     }
+    // Set when this request's future is dropped (its timeout, or its client gone): the
+    // clustering stops at its next restart instead of running on for nobody.
+    let cancel = CancelOnDrop::default();
+    let flag = cancel.0.clone();
     let st = state.clone();
     let v = blocking(move || {
         let opts = ThemeOptions {
@@ -567,18 +606,41 @@ pub async fn themes(
             n_runs: restarts,
             ..ThemeOptions::default()
         };
-        st.read(|store, _| {
-            let t = cluster::themes(store, &opts, |_| {})?;
-            let mut v = serde_json::to_value(&t)
-                .map_err(|e| crate::Error::InvalidArgument(e.to_string()))?;
-            v["generation"] = store.generation()?.into();
-            Ok(v)
-        })
+        let cancelled = || flag.load(std::sync::atomic::Ordering::Relaxed);
+        let t = match input.themes(&opts, |_| {}, &cancelled) {
+            Err(crate::Error::Cancelled) => {
+                st.metrics.cancelled();
+                return Err(crate::Error::Cancelled.into());
+            }
+            r => r?,
+        };
+        let mut v = serde_json::to_value(&t).map_err(|e| ApiError::internal(e.to_string()))?;
+        v["generation"] = index_state.1.into();
+        Ok(v)
     })
     .await?;
+    drop(cancel);
     let v = Arc::new(v);
-    cache.1.insert(key, v.clone());
+    let bound = state.config.limits.themes_cache_entries;
+    while cache.entries.len() >= bound.max(1) {
+        cache.entries.pop_front();
+    }
+    if bound > 0 {
+        cache.entries.push_back((key, v.clone()));
+    }
+    state.metrics.themes_cached(cache.entries.len());
     Ok(Json((*v).clone()))
+}
+
+/// A flag set when dropped, for work on the blocking pool that must stop when the request
+/// that started it goes away.
+#[derive(Default)]
+struct CancelOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 // ---- indexing -------------------------------------------------------------------------------
@@ -640,7 +702,11 @@ pub async fn index(
             key: key.clone(),
             format,
         };
-        let passages = corpus::split(&d.text, &file)
+        let limits = corpus::ReadLimits {
+            max_file_bytes: state.config.limits.max_body_bytes as u64,
+            max_passage_bytes: state.config.limits.max_input_bytes,
+        };
+        let passages = corpus::split(&d.text, &file, &limits)
             .map_err(|e| ApiError::invalid(format!("documents[{i}]: {e}")))?;
         if passages.is_empty() {
             return Err(ApiError::invalid(format!(
@@ -672,7 +738,7 @@ pub async fn index(
             indexing::apply_documents(&mut store, &st.batcher, &docs, &delete, &mut |_| {})?;
         let generation = store.generation()?;
         // Built now, so that the next lexical search does not wait for it.
-        LexicalIndex::open_or_build(&store.cache_dir()?, generation, || store.passages())?;
+        search::lexical_index(&store)?;
         st.metrics.passages_indexed(report.added + report.updated);
         let mut v = serde_json::to_value(&report).map_err(|e| ApiError::internal(e.to_string()))?;
         v["documents"] = v["files"].take();
@@ -741,6 +807,7 @@ pub async fn openapi() -> Json<Value> {
 
 pub async fn not_found() -> ApiError {
     ApiError::not_found("no such route; the routes are listed at /openapi.json")
+        .with_code("unknown_route")
 }
 
 pub async fn method_not_allowed() -> ApiError {
@@ -749,4 +816,5 @@ pub async fn method_not_allowed() -> ApiError {
         "invalid_request_error",
         "this route does not take that method; see /openapi.json",
     )
+    .with_code("method_not_allowed")
 }

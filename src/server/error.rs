@@ -2,7 +2,8 @@
 //! the status that says whose fault it was. Bad input is never a 500.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -17,20 +18,31 @@ use super::AppState;
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
+    /// OpenAI's `type`: the class of error.
     pub kind: &'static str,
+    /// A stable string per error (`k_out_of_range`, `queue_full`…), for programs to match on;
+    /// the message is for people and may change.
+    pub code: &'static str,
     pub message: String,
     /// Seconds, for 429 and 503.
     pub retry_after: Option<u64>,
 }
 
 impl ApiError {
+    /// An error whose code is its type until [`Self::with_code`] names it better.
     pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             kind,
+            code: kind,
             message: message.into(),
             retry_after: None,
         }
+    }
+
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
     }
 
     /// A request that is well-formed JSON but asks for something invalid.
@@ -40,10 +52,22 @@ impl ApiError {
             "invalid_request_error",
             message,
         )
+        .with_code("invalid_value")
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found_error", message)
+        Self::new(StatusCode::NOT_FOUND, "not_found_error", message).with_code("not_found")
+    }
+
+    pub fn body_too_large(max_body_bytes: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request_too_large",
+            format!(
+                "the request body is over the server's limit of {max_body_bytes} bytes (--max-body-bytes); send fewer or shorter inputs per request"
+            ),
+        )
+        .with_code("body_too_large")
     }
 
     pub fn overloaded() -> Self {
@@ -54,6 +78,7 @@ impl ApiError {
                 "overloaded_error",
                 "the model's queue is full; retry after the number of seconds in Retry-After",
             )
+            .with_code("queue_full")
         }
     }
 
@@ -65,18 +90,33 @@ impl ApiError {
                 "unavailable_error",
                 "the server is shutting down",
             )
+            .with_code("shutting_down")
         }
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", message)
+            .with_code("internal_error")
     }
 
     /// A library error: what the user asked for is wrong (422), or a file or the model failed.
     pub fn from_lib(e: Error) -> Self {
         match e {
             Error::InvalidArgument(m) => Self::invalid(m),
-            Error::Input { .. } | Error::UnknownModel { .. } => Self::invalid(e.to_string()),
+            Error::Input { .. } | Error::UnknownModel { .. } | Error::BadFile { .. } => {
+                Self::invalid(e.to_string())
+            }
+            Error::KeyTaken { .. } => {
+                Self::new(StatusCode::CONFLICT, "invalid_request_error", e.to_string())
+                    .with_code("document_key_taken")
+            }
+            // The request went away (timeout, client gone): nobody reads this answer.
+            Error::Cancelled => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable_error",
+                "the request was cancelled",
+            )
+            .with_code("cancelled"),
             // The database is down or unreachable: the request may succeed later.
             Error::Postgres { .. } => Self {
                 retry_after: Some(5),
@@ -85,6 +125,7 @@ impl ApiError {
                     "unavailable_error",
                     e.to_string(),
                 )
+                .with_code("store_unavailable")
             },
             other => Self::internal(other.to_string()),
         }
@@ -99,7 +140,8 @@ impl From<Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"message": self.message, "type": self.kind, "code": null}});
+        let body =
+            json!({"error": {"message": self.message, "type": self.kind, "code": self.code}});
         let mut r = (self.status, Json(body)).into_response();
         if let Some(s) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
@@ -135,19 +177,70 @@ fn json_rejection(r: JsonRejection, max_body_bytes: usize) -> ApiError {
     let status = r.status();
     let text = r.body_text();
     match status {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            status,
-            "request_too_large",
-            format!(
-                "the request body is over the server's limit of {max_body_bytes} bytes (--max-body-bytes); send fewer or shorter inputs per request"
-            ),
-        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::body_too_large(max_body_bytes),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
             status,
             "invalid_request_error",
             "send the body as JSON with `Content-Type: application/json`",
-        ),
-        StatusCode::BAD_REQUEST => ApiError::new(status, "invalid_request_error", text),
-        _ => ApiError::invalid(text),
+        )
+        .with_code("unsupported_media_type"),
+        StatusCode::BAD_REQUEST => {
+            ApiError::new(status, "invalid_request_error", text).with_code("invalid_json")
+        }
+        _ => ApiError::invalid(text).with_code("invalid_body"),
+    }
+}
+
+/// `Path<T>` whose rejections are API errors (a path that is not valid percent-encoded UTF-8).
+pub struct ApiPath<T>(pub T);
+
+impl<T> FromRequestParts<Arc<AppState>> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(v)) => Ok(Self(v)),
+            Err(r) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                format!(
+                    "the path could not be read ({}); send passage ids as UTF-8, percent-encoded where needed",
+                    r.body_text()
+                ),
+            )
+            .with_code("invalid_path")),
+        }
+    }
+}
+
+/// `Query<T>` whose rejections are API errors naming the parameter (`k=-1`).
+pub struct ApiQuery<T>(pub T);
+
+impl<T> FromRequestParts<Arc<AppState>> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(v)) => Ok(Self(v)),
+            Err(r) => {
+                let text = r.body_text();
+                let detail = text
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .unwrap_or(&text);
+                Err(ApiError::invalid(format!("query string: {detail}")).with_code("invalid_query"))
+            }
+        }
     }
 }

@@ -75,6 +75,9 @@ struct Inner {
     forward: Histogram,
     queue_depth: usize,
     rejected_full: u64,
+    rejected_connections: u64,
+    cancelled: u64,
+    themes_cached: usize,
     passages_indexed: u64,
 }
 
@@ -95,6 +98,9 @@ impl Default for Metrics {
                 forward: Histogram::new(LATENCY_BOUNDS),
                 queue_depth: 0,
                 rejected_full: 0,
+                rejected_connections: 0,
+                cancelled: 0,
+                themes_cached: 0,
                 passages_indexed: 0,
             }),
         }
@@ -141,6 +147,21 @@ impl Metrics {
         self.with(|m| m.queue_depth = depth)
     }
 
+    /// Work stopped because its request went away (timed out, or its client closed).
+    pub fn cancelled(&self) {
+        self.with(|m| m.cancelled += 1);
+    }
+
+    /// Theme results held in the cache now.
+    pub fn themes_cached(&self, n: usize) {
+        self.with(|m| m.themes_cached = n);
+    }
+
+    /// A connection over `--max-connections`, answered 503 and closed.
+    pub fn rejected_connection(&self) {
+        self.with(|m| m.rejected_connections += 1);
+    }
+
     pub fn rejected_full(&self) {
         self.with(|m| m.rejected_full += 1)
     }
@@ -159,11 +180,17 @@ impl Metrics {
                 m.batch_size.clone(),
                 m.batch_tokens.clone(),
                 m.forward.clone(),
-                m.rejected_full,
+                (
+                    m.rejected_full,
+                    m.rejected_connections,
+                    m.cancelled,
+                    m.themes_cached,
+                ),
                 m.passages_indexed,
             )
         });
         let (requests, latency, batch_size, batch_tokens, forward, rejected, indexed) = m;
+        let (rejected, rejected_connections, cancelled, themes_cached) = rejected;
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -223,6 +250,27 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE semclust_queue_rejected_total counter");
         let _ = writeln!(out, "semclust_queue_rejected_total {rejected}");
+        let _ = writeln!(
+            out,
+            "# HELP semclust_connections_rejected_total Connections refused with 503 because --max-connections were open."
+        );
+        let _ = writeln!(out, "# TYPE semclust_connections_rejected_total counter");
+        let _ = writeln!(
+            out,
+            "semclust_connections_rejected_total {rejected_connections}"
+        );
+        let _ = writeln!(
+            out,
+            "# HELP semclust_cancelled_total Work stopped because its request timed out or its client went away."
+        );
+        let _ = writeln!(out, "# TYPE semclust_cancelled_total counter");
+        let _ = writeln!(out, "semclust_cancelled_total {cancelled}");
+        let _ = writeln!(
+            out,
+            "# HELP semclust_themes_cached Theme results held in memory (at most --themes-cache-entries)."
+        );
+        let _ = writeln!(out, "# TYPE semclust_themes_cached gauge");
+        let _ = writeln!(out, "semclust_themes_cached {themes_cached}");
         let _ = writeln!(
             out,
             "# HELP semclust_passages_indexed_total Passages added or updated through POST /v1/index."

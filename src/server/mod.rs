@@ -13,7 +13,6 @@ mod error;
 mod metrics;
 pub mod openapi;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -48,9 +47,25 @@ pub struct Limits {
     pub max_request_tokens: usize,
     /// `k` of search, related and themes.
     pub max_k: usize,
+    /// Bytes of one input text or one indexed passage (422 above), checked before tokenising:
+    /// a 4 MB single word takes seconds of CPU and hundreds of MB to tokenise.
+    pub max_input_bytes: usize,
     /// Time a request may take (504 after), `POST /v1/index` excepted: cutting an indexing run
     /// short would not undo what it committed.
     pub timeout: Duration,
+    /// Time a client has to send a request's headers, or on a kept-alive connection to start
+    /// the next request; the connection is closed after it.
+    pub header_read_timeout: Duration,
+    /// Time a client has to send a request's body (408 after).
+    pub body_read_timeout: Duration,
+    /// Connections open at once (one more is answered 503 and closed). Lowered at start to
+    /// fit the process's open-file limit.
+    pub max_connections: usize,
+    /// After SIGTERM or Ctrl-C: time left to the requests in flight; connections still open
+    /// then are dropped and the process exits.
+    pub shutdown_timeout: Duration,
+    /// Theme results kept (one per k, seed and restarts; the oldest is dropped).
+    pub themes_cache_entries: usize,
 }
 
 impl Default for Limits {
@@ -61,7 +76,13 @@ impl Default for Limits {
             max_input_tokens: 8192,
             max_request_tokens: 65_536,
             max_k: 1000,
+            max_input_bytes: 128 << 10,
             timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            max_connections: 512,
+            shutdown_timeout: Duration::from_secs(20),
+            themes_cache_entries: 16,
         }
     }
 }
@@ -77,14 +98,25 @@ pub struct ServerConfig {
     pub batch: BatchConfig,
 }
 
+/// (instance, generation): names one state of one index; see [`AnyStore::instance`].
+type CacheKey = (String, u64);
+
 /// The index as the server sees it.
 struct Reader {
     store: AnyStore,
-    /// The lexical index and the generation it was built for.
-    lexical: Option<(u64, LexicalIndex)>,
+    /// The lexical index and the state it was built for.
+    lexical: Option<(CacheKey, LexicalIndex)>,
 }
 
 type ThemesKey = (String, u64, usize);
+
+/// Theme results of one state of the index, the oldest dropped past a bound.
+#[derive(Default)]
+struct ThemesCache {
+    state: Option<CacheKey>,
+    /// In insertion order.
+    entries: std::collections::VecDeque<(ThemesKey, Arc<serde_json::Value>)>,
+}
 
 /// Shared by every request.
 pub struct AppState {
@@ -96,8 +128,11 @@ pub struct AppState {
     reader: Mutex<Option<Reader>>,
     /// One indexing request at a time.
     writer: tokio::sync::Mutex<()>,
-    /// Themes by (k, seed, restarts), valid for one generation of the index.
-    themes: tokio::sync::Mutex<(u64, HashMap<ThemesKey, Arc<serde_json::Value>>)>,
+    /// Themes by (k, seed, restarts), valid for one state of the index.
+    themes: tokio::sync::Mutex<ThemesCache>,
+    /// Passages in the index when it was last read (-1: not known yet), for `/health` and
+    /// `/metrics`, which never wait for the index.
+    passages: std::sync::atomic::AtomicI64,
 }
 
 impl AppState {
@@ -137,7 +172,8 @@ impl AppState {
             started: Instant::now(),
             reader: Mutex::new(reader),
             writer: tokio::sync::Mutex::new(()),
-            themes: tokio::sync::Mutex::new((u64::MAX, HashMap::new())),
+            themes: tokio::sync::Mutex::new(ThemesCache::default()),
+            passages: std::sync::atomic::AtomicI64::new(-1),
         }))
     }
 
@@ -148,7 +184,7 @@ impl AppState {
     /// Run `f` on a consistent snapshot of the index (see [`AnyStore::snapshot`]).
     fn read<R>(
         &self,
-        f: impl FnOnce(&AnyStore, &mut Option<(u64, LexicalIndex)>) -> Result<R>,
+        f: impl FnOnce(&AnyStore, &mut Option<(CacheKey, LexicalIndex)>) -> Result<R>,
     ) -> std::result::Result<R, ApiError> {
         let mut guard = self.reader.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
@@ -163,7 +199,13 @@ impl AppState {
         let Some(Reader { store, lexical }) = guard.as_mut() else {
             return Err(self.no_index());
         };
-        let result = store.snapshot(|s| f(s, lexical));
+        let result = store.snapshot(|s| {
+            if let Ok(n) = s.len() {
+                self.passages
+                    .store(n as i64, std::sync::atomic::Ordering::Relaxed);
+            }
+            f(s, lexical)
+        });
         if let Err(crate::Error::Postgres { .. }) = &result {
             // The connection may be gone (server restart, failover): the next request connects
             // again instead of failing for ever.
@@ -182,11 +224,30 @@ impl AppState {
                 self.config.store.flag()
             ),
         )
+        .with_code("index_empty")
     }
 
     /// Passages in the index, for `/health` and `/metrics` (None before the first indexing).
+    /// Read from the index when it is free, else the count of its last reader: a long search
+    /// or an index rebuild never holds up a health check.
     fn index_len(&self) -> Option<usize> {
-        self.read(|s, _| s.len()).ok()
+        use std::sync::atomic::Ordering;
+        if let Ok(mut guard) = self.reader.try_lock() {
+            if guard.is_none() {
+                if let Ok(Some(store)) = self.config.store.open_existing() {
+                    *guard = Some(Reader {
+                        store,
+                        lexical: None,
+                    });
+                }
+            }
+            if let Some(Reader { store, .. }) = guard.as_mut() {
+                if let Ok(n) = store.snapshot(|s| s.len()) {
+                    self.passages.store(n as i64, Ordering::Relaxed);
+                }
+            }
+        }
+        usize::try_from(self.passages.load(Ordering::Relaxed)).ok()
     }
 }
 
@@ -209,31 +270,171 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.limits.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), read_body))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
 
-/// Serve on `listener` until `shutdown` completes, then stop taking connections, finish the
-/// requests in flight, and stop the model thread after the jobs already queued.
+/// Serve on `listener` until `shutdown` completes, then stop taking connections, let the
+/// requests in flight finish within `--shutdown-timeout`, and return; connections still open
+/// then are dropped (their requests get no answer; an indexing run stops between transactions).
+///
+/// The accept loop is ours rather than `axum::serve`'s, for what a server facing the open
+/// network needs: a header-read timeout (a client that sends half a request line and waits is
+/// cut off), a bound on open connections that refuses the next one at once with 503 instead of
+/// letting accept fail on the open-file limit, and the shutdown deadline.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
     let app = router(state.clone());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
-    // Writers finish before the process ends: an indexing request whose client went away is
-    // still running on the blocking pool.
-    let _writing = state.writer.lock().await;
+    let limits = state.config.limits;
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections(
+        limits.max_connections,
+    )));
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors, or a connection reset before it was accepted: the
+                // listener is fine, try again shortly rather than spin or stop.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            state.metrics.rejected_connection();
+            tokio::spawn(refuse_connection(stream));
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let conn =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    // Writers finish before the process ends (an indexing request whose client went away is
+    // still running on the blocking pool), within the same deadline.
+    let drained = tokio::time::timeout(limits.shutdown_timeout, async {
+        graceful.shutdown().await;
+        let _writing = state.writer.lock().await;
+    })
+    .await;
+    if drained.is_err() {
+        crate::util::log(&format!(
+            "shutdown: requests still open after {} s (--shutdown-timeout) were dropped",
+            limits.shutdown_timeout.as_secs_f64()
+        ));
+    }
     Ok(())
 }
 
-/// Counts every response (including 401, 404, 413 and timeouts) by route template and status.
+/// `wanted`, lowered to fit the open-file limit (raised to its hard maximum first, as servers
+/// do): past it accept() fails and the server can answer nobody, /health included. A reserve
+/// stays for the index, the model and the lexical index's files.
+fn max_connections(wanted: usize) -> usize {
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit read and write the one struct passed, which lives here.
+        let files = unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+                if lim.rlim_cur < lim.rlim_max {
+                    let raised = libc::rlimit {
+                        rlim_cur: lim.rlim_max,
+                        rlim_max: lim.rlim_max,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                        lim.rlim_cur = lim.rlim_max;
+                    }
+                }
+                Some(lim.rlim_cur)
+            } else {
+                None
+            }
+        };
+        if let Some(files) = files {
+            let files = usize::try_from(files).unwrap_or(usize::MAX);
+            let reserve = (files / 4).max(64);
+            let fits = files.saturating_sub(reserve).max(1);
+            if fits < wanted {
+                crate::util::log(&format!(
+                    "--max-connections {wanted} lowered to {fits}: the open-file limit is {files} (raise it with `ulimit -n`)"
+                ));
+                return fits;
+            }
+        }
+    }
+    wanted
+}
+
+/// Answer a connection over the bound with 503 and close it, without waiting on the client.
+async fn refuse_connection(mut stream: tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = serde_json::json!({"error": {
+        "message": "the server has as many connections open as it takes (--max-connections); retry after the number of seconds in Retry-After",
+        "type": "unavailable_error",
+        "code": "too_many_connections",
+    }})
+    .to_string();
+    let head = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    // What the client already sent is read first (briefly): closing a socket with unread data
+    // resets it, and the client would see the reset instead of the answer.
+    let mut scratch = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_millis(50), stream.read(&mut scratch)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(body.as_bytes()).await?;
+        stream.shutdown().await
+    })
+    .await;
+}
+
+/// Method label values: a closed set, so that made-up methods cannot grow `/metrics`.
+fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Counts every response (including 401, 404, 413 and timeouts) by route template, method and
+/// status. Every label comes from a closed set: the route templates, [`method_label`], and
+/// `unmatched`.
 async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let route = match req.extensions().get::<MatchedPath>() {
         Some(m) if m.as_str() == "/v1/passages/{*id}" => {
             if req.uri().path().ends_with("/related") {
@@ -248,11 +449,67 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
     let response = next.run(req).await;
     state.metrics.request(
         &route,
-        &method,
+        method,
         response.status().as_u16(),
         started.elapsed(),
     );
     response
+}
+
+/// Reads the whole body before any handler runs, within `--body-read-timeout` (408 after) and
+/// `--max-body-bytes` (413; at once when `Content-Length` says so, without reading a byte). A
+/// client that sends half a body and waits is cut off here, on every route, `POST /v1/index`
+/// included.
+async fn read_body(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let limits = state.config.limits;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
+        return ApiError::body_too_large(limits.max_body_bytes).into_response();
+    }
+    let (parts, body) = req.into_parts();
+    let read = tokio::time::timeout(
+        limits.body_read_timeout,
+        http_body_util::BodyExt::collect(http_body_util::Limited::new(body, limits.max_body_bytes)),
+    )
+    .await;
+    let bytes = match read {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            return ApiError::body_too_large(limits.max_body_bytes).into_response()
+        }
+        Ok(Err(e)) => {
+            return ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                format!("the request body could not be read: {e}"),
+            )
+            .with_code("body_unreadable")
+            .into_response()
+        }
+        Err(_) => {
+            let mut r = ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout_error",
+                format!(
+                    "the request body did not arrive within {} s (--body-read-timeout)",
+                    limits.body_read_timeout.as_secs_f64()
+                ),
+            )
+            .with_code("body_timeout")
+            .into_response();
+            r.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+            return r;
+        }
+    };
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
 }
 
 async fn authenticate(
@@ -267,20 +524,31 @@ async fn authenticate(
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(bearer_token);
     match given {
         Some(g) if constant_time_eq(g.as_bytes(), key.as_bytes()) => next.run(req).await,
-        Some(_) => unauthorized("the API key is wrong"),
+        Some(_) => unauthorized("invalid_api_key", "the API key is wrong"),
         None => unauthorized(
+            "missing_api_key",
             "this server needs an API key: send `Authorization: Bearer KEY` (the key given to `semclust serve --api-key`)",
         ),
     }
 }
 
-fn unauthorized(msg: &str) -> Response {
-    let mut r =
-        ApiError::new(StatusCode::UNAUTHORIZED, "authentication_error", msg).into_response();
+/// The token of `Bearer TOKEN`; the scheme is case-insensitive (RFC 9110, 11.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let value = value.trim_start();
+    let (scheme, token) = value.split_once([' ', '\t'])?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+fn unauthorized(code: &'static str, msg: &str) -> Response {
+    let mut r = ApiError::new(StatusCode::UNAUTHORIZED, "authentication_error", msg)
+        .with_code(code)
+        .into_response();
     r.headers_mut().insert(
         header::WWW_AUTHENTICATE,
         header::HeaderValue::from_static("Bearer"),
@@ -308,13 +576,24 @@ async fn timeout(State(state): State<Arc<AppState>>, req: Request, next: Next) -
                 limit.as_secs_f64()
             ),
         )
+        .with_code("timeout")
         .into_response(),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::constant_time_eq;
+    use super::{bearer_token, constant_time_eq};
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token("Bearer k1"), Some("k1"));
+        assert_eq!(bearer_token("bearer k1"), Some("k1"));
+        assert_eq!(bearer_token("BEARER   k1 "), Some("k1"));
+        assert_eq!(bearer_token("Basic k1"), None);
+        assert_eq!(bearer_token("Bearer"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+    }
 
     #[test]
     fn key_comparison() {

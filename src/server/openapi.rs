@@ -8,7 +8,8 @@ fn err_responses(codes: &[&str]) -> Value {
     let mut m = serde_json::Map::new();
     for c in codes {
         let what = match *c {
-            "400" => "The body is not JSON.",
+            "400" => "The body is not JSON, or the path cannot be read (not UTF-8 once percent-decoded).",
+            "408" => "The body did not arrive within the server's body-read timeout.",
             "401" => "The API key is missing or wrong (only when the server has one).",
             "404" => "No such passage.",
             "409" => "The index holds no passage yet.",
@@ -16,7 +17,7 @@ fn err_responses(codes: &[&str]) -> Value {
             "415" => "The body is not declared as JSON.",
             "422" => "The request is invalid; the message names the field and the limit.",
             "429" => "The model's queue is full; retry after `Retry-After` seconds.",
-            "503" => "The server is shutting down, or its PostgreSQL store cannot be reached.",
+            "503" => "The server is shutting down, has as many connections open as it takes, or its PostgreSQL store cannot be reached.",
             "504" => "The request took longer than the server's timeout.",
             _ => "Error.",
         };
@@ -43,7 +44,9 @@ fn body(schema: &str) -> Value {
 
 /// The whole document.
 pub fn document() -> Value {
-    let model = ["400", "401", "413", "415", "422", "429", "503", "504"];
+    let model = [
+        "400", "401", "408", "413", "415", "422", "429", "503", "504",
+    ];
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -69,12 +72,12 @@ pub fn document() -> Value {
             "/v1/search": {"post": {
                 "summary": "Passages that answer a query, or related to a text or a stored passage.",
                 "requestBody": body("SearchRequest"),
-                "responses": with_ok("HitList", "Best first.", &["400", "401", "404", "409", "413", "415", "422", "429", "503", "504"]),
+                "responses": with_ok("HitList", "Best first.", &["400", "401", "404", "408", "409", "413", "415", "422", "429", "503", "504"]),
             }},
             "/v1/passages/{id}": {"get": {
                 "summary": "One stored passage. The id holds slashes; send them as they are or percent-encoded.",
                 "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "example": "lemonde-ia-2025/3/12"}],
-                "responses": with_ok("Passage", "The passage.", &["401", "404", "409", "504"]),
+                "responses": with_ok("Passage", "The passage.", &["400", "401", "404", "409", "422", "503", "504"]),
             }},
             "/v1/passages/{id}/related": {"get": {
                 "summary": "Passages nearest to a stored passage (itself excluded).",
@@ -84,12 +87,12 @@ pub fn document() -> Value {
                     {"name": "other_articles", "in": "query", "schema": {"type": "boolean", "default": false}},
                     {"name": "method", "in": "query", "schema": {"enum": ["auto", "exact", "ann"]}}
                 ],
-                "responses": with_ok("HitList", "Best first.", &["400", "401", "404", "409", "422", "504"]),
+                "responses": with_ok("HitList", "Best first.", &["400", "401", "404", "409", "422", "503", "504"]),
             }},
             "/v1/index": {"post": {
                 "summary": "Add, replace or delete documents; split and embedded as `semclust index` does, incrementally.",
                 "requestBody": body("IndexRequest"),
-                "responses": with_ok("IndexReport", "What changed.", &["400", "401", "413", "415", "422", "503"]),
+                "responses": with_ok("IndexReport", "What changed.", &["400", "401", "408", "413", "415", "422", "503"]),
             }},
             "/v1/themes": {"get": {
                 "summary": "Themes across articles (k-means), computed on demand and cached until the index changes.",
@@ -98,7 +101,7 @@ pub fn document() -> Value {
                     {"name": "seed", "in": "query", "schema": {"type": "integer", "default": 42}},
                     {"name": "restarts", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}}
                 ],
-                "responses": with_ok("Themes", "The themes, as `semclust themes --json` prints them, with the index generation.", &["400", "401", "409", "422", "504"]),
+                "responses": with_ok("Themes", "The themes, as `semclust themes --json` prints them, with the index generation.", &["400", "401", "409", "422", "503", "504"]),
             }},
             "/health": {"get": {
                 "summary": "Liveness and what the server runs (no key needed).",
@@ -127,11 +130,11 @@ fn schemas() -> Value {
             "required": ["error"],
             "properties": {"error": {
                 "type": "object",
-                "required": ["message", "type"],
+                "required": ["message", "type", "code"],
                 "properties": {
-                    "message": {"type": "string"},
-                    "type": {"type": "string"},
-                    "code": {"type": ["string", "null"]}
+                    "message": {"type": "string", "description": "For people; its wording may change."},
+                    "type": {"type": "string", "description": "The class of error (OpenAI's types)."},
+                    "code": {"type": "string", "description": "Stable, for programs: invalid_json, invalid_body, invalid_path, invalid_query, invalid_value, k_out_of_range, input_too_long, request_too_long, too_many_inputs, body_too_large, body_timeout, body_unreadable, unsupported_media_type, missing_api_key, invalid_api_key, not_found, passage_not_found, unknown_route, method_not_allowed, index_empty, queue_full, timeout, cancelled, shutting_down, too_many_connections, store_unavailable, document_key_taken, internal_error."}
                 }
             }}
         },

@@ -38,7 +38,8 @@ impl StoreLocation {
         match store.map(str::trim).filter(|s| !s.is_empty()) {
             Some(url) if is_postgres_url(url) => Ok(StoreLocation::Postgres(Box::new(PgTarget::parse(url)?))),
             Some(other) => Err(crate::Error::InvalidArgument(format!(
-                "--store {other}: expected a postgres://USER@HOST:PORT/DATABASE URL (for a folder use --index DIR)"
+                "--store {}: expected a postgres://USER@HOST:PORT/DATABASE URL (for a folder use --index DIR)",
+                crate::util::text::redact_secrets(other)
             ))),
             None => Ok(StoreLocation::Dir(dir.to_path_buf())),
         }
@@ -143,6 +144,14 @@ impl AnyStore {
                     .map_err(|e| crate::Error::io(format!("cannot create {}", dir.display()), e))?;
                 Ok(dir)
             }
+        }
+    }
+
+    /// Drawn when the store was created; with the generation it names every derived cache.
+    pub fn instance(&self) -> Result<String> {
+        match self {
+            AnyStore::Sqlite(s) => s.instance(),
+            AnyStore::Postgres(p) => p.instance(),
         }
     }
 

@@ -41,7 +41,7 @@ impl std::fmt::Display for Fingerprint {
             self.model,
             self.precision,
             self.dimension,
-            &self.revision[..self.revision.len().min(12)]
+            crate::util::text::prefix_chars(&self.revision, 12)
         )
     }
 }

@@ -75,6 +75,7 @@ impl PgTarget {
             Some((b, q)) => (b, q),
             None => (url, ""),
         };
+        let base = encode_password(base);
         let mut passed = Vec::new();
         let mut tls: Option<String> = None;
         let mut root_cert: Option<PathBuf> = None;
@@ -364,18 +365,30 @@ impl PgTarget {
     }
 }
 
+/// `scheme://user:pass@word@host/db` with the password's `@`, `/` and `#` percent-encoded: the
+/// user info ends at the last `@` (as people type passwords unencoded), where a URL parser
+/// would end it at the first and read the rest of the password as the host.
+fn encode_password(base: &str) -> String {
+    let Some(s) = base.find("://") else {
+        return base.to_string();
+    };
+    let (scheme, rest) = base.split_at(s + 3);
+    let Some(at) = rest.rfind('@') else {
+        return base.to_string();
+    };
+    let (userinfo, host) = rest.split_at(at);
+    let Some((user, password)) = userinfo.split_once(':') else {
+        return base.to_string();
+    };
+    let password = password
+        .replace('@', "%40")
+        .replace('/', "%2F")
+        .replace('#', "%23");
+    format!("{scheme}{user}:{password}{host}")
+}
+
 fn redact(url: &str) -> String {
-    // postgres://user:secret@host → postgres://user:***@host
-    match (url.find("://"), url.find('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((u, _)) => format!("{}{u}:***{}", &url[..s + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
+    crate::util::text::redact_secrets(url)
 }
 
 fn valid_identifier(s: &str) -> bool {

@@ -89,14 +89,29 @@ impl SqliteStore {
                 let json = serde_json::to_string(fingerprint)
                     .map_err(|e| Error::InvalidArgument(e.to_string()))?;
                 tx.execute(
-                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('fingerprint', ?1), ('schema_version', ?2), ('generation', '0')",
-                    params![json, SCHEMA_VERSION],
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('fingerprint', ?1), ('schema_version', ?2), ('generation', '0'), ('instance', ?3)",
+                    params![json, SCHEMA_VERSION, new_instance_id(&path)],
                 )
                 .map_err(|e| db_err(&path, e))?;
             }
         }
         tx.commit().map_err(|e| db_err(&path, e))?;
         Ok(Self::new(dir, conn, fingerprint.clone()))
+    }
+
+    /// Drawn when the database is created: caches beside it (lexical index, HNSW graph) are
+    /// keyed by it and the generation, so that a database deleted and indexed again, whose
+    /// generation counter starts again at 0, never meets the caches of the one before.
+    /// Databases made before it existed get one on their next write, and are "legacy" until.
+    pub fn instance(&self) -> Result<String> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'instance'", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))?
+            .unwrap_or_else(|| "legacy".to_string()))
     }
 
     fn new(dir: &Path, conn: Connection, fingerprint: Fingerprint) -> Self {
@@ -294,8 +309,10 @@ impl SqliteStore {
         }
         let dim = self.fingerprint.dimension;
         let gen = self.generation()?;
-        // "i8" in the name: graphs of earlier versions (f32, bf16) are not loaded, only replaced.
-        let file = self.dir.join(format!("hnsw-i8-{gen}.usearch"));
+        let instance = self.instance()?;
+        // "i8" in the name: graphs of earlier versions (f32, bf16) are not loaded, only replaced;
+        // the instance: a graph of a deleted database of the same generation is never loaded.
+        let file = self.dir.join(format!("hnsw-i8-{instance}-{gen}.usearch"));
         let graph = match Hnsw::load(&file, dim, self.ann_params) {
             Ok(h) if h.len() == l.ids.len() && h.params().m == self.ann_params.m => h,
             _ => {
@@ -303,7 +320,9 @@ impl SqliteStore {
                 // The graph is a cache: a read-only index folder only costs a rebuild next time.
                 // The quantiser is renamed into place first: a graph file is never there
                 // without its own.
-                let tmp = self.dir.join(format!("hnsw-i8-{gen}.usearch.tmp"));
+                let tmp = self
+                    .dir
+                    .join(format!("hnsw-i8-{instance}-{gen}.usearch.tmp"));
                 let saved = h.save(&tmp).is_ok() && {
                     let [tmp_graph, tmp_quant] = Hnsw::files(&tmp);
                     let [graph, quant] = Hnsw::files(&file);
@@ -605,6 +624,12 @@ impl VectorStoreWrite for SqliteStore {
                 [],
             )
             .map_err(|e| db_err(&path, e))?;
+            // Indexes made before the instance id existed get theirs with their next change.
+            tx.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('instance', ?1)",
+                params![new_instance_id(&path)],
+            )
+            .map_err(|e| db_err(&path, e))?;
         }
         tx.commit().map_err(|e| db_err(&path, e))?;
         self.loaded = OnceLock::new();
@@ -622,4 +647,25 @@ impl VectorStoreWrite for SqliteStore {
             .map(|g| g as u64)
             .map_err(|e| self.err(e))
     }
+}
+
+/// 128 random bits as hex, from the OS's randomness (the standard library's hasher keys are
+/// drawn from it) mixed with the time, the process and the path.
+fn new_instance_id(path: &Path) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = String::new();
+    for i in 0..2u8 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u8(i);
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0),
+        );
+        h.write_u32(std::process::id());
+        h.write(path.as_os_str().as_encoded_bytes());
+        out.push_str(&format!("{:016x}", h.finish()));
+    }
+    out
 }

@@ -3,3 +3,9 @@
 pub mod alloc;
 pub mod fs;
 pub mod npy;
+pub mod text;
+
+/// A line for the operator on standard error (the server's log), with secrets removed.
+pub fn log(msg: &str) {
+    eprintln!("semclust: {}", text::redact_secrets(msg));
+}
