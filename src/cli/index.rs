@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use semclust::corpus::ReadLimits;
 use semclust::indexing::{self, Progress};
-use semclust::store::{Fingerprint, HnswOptions, VectorStore};
+use semclust::store::{Fingerprint, HnswOptions, VectorStore, VectorStoreWrite};
 use semclust::{DeviceChoice, Embedder, Precision};
 
 use super::{notify, IndexDir, ModelArgs};
@@ -98,17 +98,26 @@ pub fn run(args: IndexArgs) -> Result<()> {
     }
     // Read before the model loads: bad or empty input fails at once.
     let docs = indexing::read_documents(&files, &args.limits.limits()?, &mut warn)?;
+    let location = args.index.location()?;
     if docs.iter().all(|d| d.passages.is_empty()) {
-        bail!(
-            "no paragraph to index in {} ({} file{}): every file is empty or holds only headings, front matter or blank lines",
-            args.paths
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-            files.len(),
-            if files.len() == 1 { "" } else { "s" }
-        );
+        // Nothing to index is an error, unless the files were indexed before: emptying them
+        // is how a user removes their passages.
+        let stored = match location.open_existing()? {
+            Some(store) => store.documents()?,
+            None => Default::default(),
+        };
+        if !docs.iter().any(|d| stored.contains_key(&d.key)) {
+            bail!(
+                "no paragraph to index in {} ({} file{}): every file is empty or holds only headings, front matter or blank lines",
+                args.paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                files.len(),
+                if files.len() == 1 { "" } else { "s" }
+            );
+        }
     }
     let report = |m: &str| {
         if !quiet {
@@ -126,7 +135,6 @@ pub fn run(args: IndexArgs) -> Result<()> {
         precision: info.precision.to_string(),
         dimension: info.dimension,
     };
-    let location = args.index.location()?;
     if let Some(m) = args.hnsw_m.filter(|m| !(2..=100).contains(m)) {
         bail!("--hnsw-m {m}: pgvector takes 2 to 100");
     }

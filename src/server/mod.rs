@@ -130,8 +130,8 @@ pub struct AppState {
     writer: tokio::sync::Mutex<()>,
     /// Themes by (k, seed, restarts), valid for one state of the index.
     themes: tokio::sync::Mutex<ThemesCache>,
-    /// Passages in the index when it was last read (-1: not known yet), for `/health` and
-    /// `/metrics`, which never wait for the index.
+    /// Passages in the index when `/health` or `/metrics` last counted them (-1: not yet):
+    /// what they report while the index is busy, as they never wait for it.
     passages: std::sync::atomic::AtomicI64,
 }
 
@@ -199,13 +199,7 @@ impl AppState {
         let Some(Reader { store, lexical }) = guard.as_mut() else {
             return Err(self.no_index());
         };
-        let result = store.snapshot(|s| {
-            if let Ok(n) = s.len() {
-                self.passages
-                    .store(n as i64, std::sync::atomic::Ordering::Relaxed);
-            }
-            f(s, lexical)
-        });
+        let result = store.snapshot(|s| f(s, lexical));
         if let Err(crate::Error::Postgres { .. }) = &result {
             // The connection may be gone (server restart, failover): the next request connects
             // again instead of failing for ever.
@@ -228,8 +222,8 @@ impl AppState {
     }
 
     /// Passages in the index, for `/health` and `/metrics` (None before the first indexing).
-    /// Read from the index when it is free, else the count of its last reader: a long search
-    /// or an index rebuild never holds up a health check.
+    /// Counted when the index is free, else the last count: a long search or a lexical-index
+    /// build never holds up a health check.
     fn index_len(&self) -> Option<usize> {
         use std::sync::atomic::Ordering;
         if let Ok(mut guard) = self.reader.try_lock() {
