@@ -100,10 +100,17 @@ fn bench_measures_cpu_rows_with_parity_and_writes_json_markdown_and_svg() {
         assert!(r["peak_rss_mb"].as_f64().unwrap() > 50.0);
         // Parity with the f32 CPU output: q4 within the Q4_0 error, f32 the same computation.
         let min = r["cosine_min"].as_f64().unwrap();
+        eprintln!(
+            "{} b{}: cosine_min {min:.9}",
+            r["precision"], r["batch_size"]
+        );
+        // Measured 2026-12-02 on AVX-512 VNNI and with SEMCLUST_MAX_ISA=avx2: q4 0.999930519 on
+        // both, f32 1.0. The q4 window catches a broken Q4 kernel (below) and a q4 row that
+        // secretly ran in f32 (above 0.99999); f32 must be the same computation as f32.
         if r["precision"] == "q4" {
-            assert!((0.99..1.0001).contains(&min), "q4 cosine {min}");
+            assert!((0.9998..0.99999).contains(&min), "q4 cosine {min}");
         } else {
-            assert!(min >= 0.99999, "f32 cosine {min}");
+            assert!(min >= 1.0 - 1e-8, "f32 cosine {min}");
         }
     }
     let cuda: Vec<&Value> = rows.iter().filter(|r| r["device"] == "cuda").collect();

@@ -69,7 +69,12 @@ fn multilingual_questions_find_their_article_and_paragraph() {
             c.top
         );
     }
-    // The answer paragraph itself is in the top 5 for at least 9 questions in 10.
+    // Bars on the answer paragraph itself (with five articles, an article in the top 3 is
+    // easy). 2026-12-02, 31 questions: first for 25, in the top 3 for 29, in the top 5 for
+    // 30, as sentence-transformers with the same model. The bars allow two more misses each:
+    // a wrong prefix, pooling or normalisation loses far more.
+    assert!(s.passage_at_1 >= 23.0 / 31.0, "{s:?}");
+    assert!(s.passage_at_3 >= 27.0 / 31.0, "{s:?}");
     assert!(s.passage_at_5 >= 0.9, "{s:?}");
 }
 

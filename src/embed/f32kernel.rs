@@ -11,7 +11,7 @@ const PANEL: usize = 16;
 pub(crate) fn available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::is_x86_feature_detected!("avx512f")
+        crate::util::cpu::avx512f()
     }
     #[cfg(not(target_arch = "x86_64"))]
     {

@@ -11,7 +11,7 @@ use candle_core::{CpuStorage, CustomOp1, DType, Layout, Shape, Tensor};
 /// Whether the AVX2 + FMA variants of semclust's CPU kernels can run here.
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn avx2_fma() -> bool {
-    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    crate::util::cpu::avx2_fma()
 }
 
 /// erf(x) for f32, branch-free so the loop vectorises.

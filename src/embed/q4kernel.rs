@@ -35,10 +35,7 @@ pub(crate) enum Isa {
 pub(crate) fn detect() -> Isa {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx512bw")
-            && std::is_x86_feature_detected!("avx512vnni")
-        {
+        if crate::util::cpu::avx512_vnni() {
             return Isa::Avx512Vnni;
         }
         if super::ops::avx2_fma() {

@@ -29,8 +29,9 @@ pub struct EvalSummary {
     /// Share of questions whose first hit is from an answer's article.
     pub article_at_1: f64,
     pub article_at_3: f64,
-    /// Share of questions with an answer paragraph first / in the top 5.
+    /// Share of questions with an answer paragraph first / in the top 3 / in the top 5.
     pub passage_at_1: f64,
+    pub passage_at_3: f64,
     pub passage_at_5: f64,
     pub mrr_at_10: f64,
 }
@@ -98,6 +99,7 @@ pub fn evaluate(
         article_at_1: share(&|c| c.article_rank == Some(1)),
         article_at_3: share(&|c| c.article_rank.is_some_and(|r| r <= 3)),
         passage_at_1: share(&|c| c.answer_rank == Some(1)),
+        passage_at_3: share(&|c| c.answer_rank.is_some_and(|r| r <= 3)),
         passage_at_5: share(&|c| c.answer_rank.is_some_and(|r| r <= 5)),
         mrr_at_10: cases
             .iter()

@@ -17,11 +17,16 @@ const BLOCK: usize = 512;
 
 /// Scores of `query` against rows `[r0, r0 + out.len())` of `data`.
 pub fn scores(data: &[f32], dim: usize, query: &[f32], r0: usize, out: &mut [f32]) {
-    debug_assert_eq!(query.len(), dim);
-    debug_assert!((r0 + out.len()) * dim <= data.len());
+    // Real asserts: the kernels below read through raw pointers on these bounds.
+    assert_eq!(query.len(), dim, "query length");
+    assert!(
+        (r0 + out.len()) * dim <= data.len(),
+        "rows {r0}..{} past the data",
+        r0 + out.len()
+    );
     #[cfg(target_arch = "x86_64")]
     {
-        if dim.is_multiple_of(16) && std::is_x86_feature_detected!("avx512f") {
+        if dim.is_multiple_of(16) && crate::util::cpu::avx512f() {
             // SAFETY: AVX-512F is present; bounds are asserted above and kept by the kernel.
             unsafe { x86::scores_avx512(data, dim, query, r0, out) };
             return;
