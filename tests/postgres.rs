@@ -15,7 +15,7 @@ use semclust::store::{
 use semclust::{InputKind, Precision};
 
 use common::pg::PgServer;
-use common::{error_line, ok, semclust};
+use common::{error_line, ok, semclust, OutputLimited};
 
 fn summary(o: &Output) -> serde_json::Value {
     serde_json::from_str(ok(o).trim()).unwrap()
@@ -65,7 +65,7 @@ fn semclust_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     for (k, v) in env {
         c.env(k, v);
     }
-    c.output().unwrap()
+    c.output_limited()
 }
 
 fn corpus_copy(dir: &Path, copies: usize) -> PathBuf {
@@ -414,7 +414,7 @@ fn concurrent_indexers_neither_corrupt_nor_duplicate() {
         spawn_indexer(&b, &url),
     ];
     for c in children {
-        let o = c.wait_with_output().unwrap();
+        let o = common::wait_limited(c);
         let s = summary(&o);
         assert_eq!(s["files"], 1, "{s}");
     }
@@ -490,7 +490,7 @@ fn a_dropped_connection_is_one_clear_error_and_a_rerun_completes() {
         .unwrap()
         .get(0);
     assert!(killed >= 1);
-    let o = child.wait_with_output().unwrap();
+    let o = common::wait_limited(child);
     let line = error_line(&o);
     eprintln!("{line}");
     assert!(
@@ -807,7 +807,7 @@ fn first_runs_started_together_all_succeed() {
         let url = server.create_db(&db);
         let children: Vec<_> = (0..4).map(|_| spawn_indexer(&f, &url)).collect();
         for c in children {
-            let o = c.wait_with_output().unwrap();
+            let o = common::wait_limited(c);
             assert_eq!(summary(&o)["passages"], 1, "database {db}");
         }
         assert_eq!(

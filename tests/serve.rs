@@ -17,7 +17,7 @@ use reqwest::blocking::Client;
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 
-use common::{cosine, parity_texts, reference};
+use common::{cosine, parity_texts, reference, OutputLimited};
 
 const MODEL: &str = "multilingual-e5-small";
 
@@ -486,8 +486,7 @@ fn openai_python() -> PathBuf {
                 .args(["--target"])
                 .arg(&dir)
                 .arg("openai==3.57.0")
-                .output()
-                .unwrap();
+                .output_limited();
             assert!(
                 o.status.success(),
                 "pip install openai: {}",
@@ -531,8 +530,7 @@ print(json.dumps(out))
         .arg(&server.base)
         .arg("sk-test-123")
         .env("PYTHONPATH", &py)
-        .output()
-        .unwrap();
+        .output_limited();
     assert!(
         o.status.success(),
         "openai client: {}",

@@ -378,3 +378,74 @@ fn bad_input_gets_one_line_errors_and_duplicates_cluster() {
     let e = error_line(&semclust(&["themes", "--index", dix, "--k", "5"]));
     assert!(e.contains("4 distinct passages"), "{e}");
 }
+
+/// Catches: a silhouette, an inertia or a Lloyd iteration that disagrees with scikit-learn's
+/// (before, they were only compared with semclust's own numbers). Data and expected values are
+/// someone else's: transformers' f32 embeddings of the 98 passages, and scikit-learn's
+/// `KMeans(init=rows, n_init=1, tol=0)` labels, inertia and `silhouette_score`, made by
+/// scripts/make_kmeans_references.py.
+#[test]
+fn kmeans_and_silhouette_match_scikit_learn_on_the_same_vectors() {
+    use semclust::cluster::kmeans::{kmeans_from, nearest_centroid};
+    use semclust::cluster::{silhouette, Clustering};
+    let refs = read_json(&common::fixture("parity/kmeans_sklearn.json"));
+    let (data, n, dim) = common::reference(refs["vectors"].as_str().unwrap());
+    assert_eq!(n, 98);
+    for run in refs["runs"].as_array().unwrap() {
+        let k = run["k"].as_u64().unwrap() as usize;
+        let start: Vec<usize> = run["start"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as usize)
+            .collect();
+        let init: Vec<f32> = start
+            .iter()
+            .flat_map(|&r| data[r * dim..(r + 1) * dim].iter().copied())
+            .collect();
+        // The inertia of given centroids.
+        let start_inertia: f64 = data
+            .chunks(dim)
+            .map(|row| nearest_centroid(row, &init, dim).1 as f64)
+            .sum();
+        let want = run["start_inertia"].as_f64().unwrap();
+        assert!(
+            (start_inertia - want).abs() <= 1e-5 * want,
+            "k={k}: inertia of the start {start_inertia} vs {want}"
+        );
+        // Lloyd from the same start: the same partition (labels numbered by the start's order)
+        // and the same inertia.
+        let c = kmeans_from(&data, dim, &init, 1000, 0.0).unwrap();
+        let labels: Vec<usize> = run["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as usize)
+            .collect();
+        assert_eq!(c.labels, labels, "k={k}: labels differ from scikit-learn's");
+        // Iterations, counted as scikit-learn counts them (the pass that finds nothing
+        // changed included).
+        assert_eq!(
+            c.iterations,
+            run["n_iter"].as_u64().unwrap() as usize,
+            "k={k}"
+        );
+        let want = run["inertia"].as_f64().unwrap();
+        assert!(
+            (c.inertia - want).abs() <= 1e-5 * want,
+            "k={k}: inertia {} vs {want}",
+            c.inertia
+        );
+        // Silhouette of scikit-learn's labels.
+        let theirs = Clustering {
+            labels,
+            ..c.clone()
+        };
+        let s = silhouette(&data, dim, &theirs);
+        let want = run["silhouette"].as_f64().unwrap();
+        assert!(
+            (s - want).abs() <= 1e-5,
+            "k={k}: silhouette {s} vs scikit-learn {want}"
+        );
+    }
+}

@@ -86,15 +86,14 @@ pub fn run(args: IndexArgs) -> Result<()> {
     // Warnings are printed even with --quiet: they say what was not indexed.
     let mut warn = |m: String| notify(&format!("warning: {m}"));
     let files = semclust::corpus::discover_reporting(&args.paths, &mut warn)?;
+    let named = args
+        .paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     if files.is_empty() {
-        bail!(
-            "no .md, .txt or .jsonl file under {}",
-            args.paths
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        bail!("no .md, .txt or .jsonl file under {named}");
     }
     // Read before the model loads: bad or empty input fails at once.
     let docs = indexing::read_documents(&files, &args.limits.limits()?, &mut warn)?;
@@ -108,12 +107,7 @@ pub fn run(args: IndexArgs) -> Result<()> {
         };
         if !docs.iter().any(|d| stored.contains_key(&d.key)) {
             bail!(
-                "no paragraph to index in {} ({} file{}): every file is empty or holds only headings, front matter or blank lines",
-                args.paths
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                "no paragraph to index in {named} ({} file{}): every file is empty or holds only headings, front matter or blank lines",
                 files.len(),
                 if files.len() == 1 { "" } else { "s" }
             );

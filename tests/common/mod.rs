@@ -5,11 +5,50 @@
 pub mod pg;
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
 use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use semclust::model::{self, ModelFiles};
 use semclust::{DeviceChoice, Embedder, ModelSpec, Precision};
+
+/// The longest any child process of a test may run (the slowest, a PostgreSQL indexing run or a
+/// pip download, take well under a minute): a hung child fails its test, killed, instead of
+/// eating CI's 90 minutes.
+pub const CHILD_LIMIT: Duration = Duration::from_secs(600);
+
+/// `Command::output`, killed after [`CHILD_LIMIT`] (standard input closed).
+pub trait OutputLimited {
+    fn output_limited(&mut self) -> Output;
+}
+
+impl OutputLimited for Command {
+    fn output_limited(&mut self) -> Output {
+        match semclust::util::process::output_within(self, CHILD_LIMIT) {
+            Ok(Some(o)) => o,
+            Ok(None) => panic!("{self:?} still running after {CHILD_LIMIT:?}: killed"),
+            Err(e) => panic!("cannot run {self:?}: {e}"),
+        }
+    }
+}
+
+/// `Child::wait_with_output` for a child started with piped output, killed after
+/// [`CHILD_LIMIT`].
+pub fn wait_limited(mut child: Child) -> Output {
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > CHILD_LIMIT {
+            let _ = child.kill();
+            let o = child.wait_with_output().unwrap();
+            panic!(
+                "child still running after {CHILD_LIMIT:?}: killed; stderr: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
 
 pub fn cache_dir() -> PathBuf {
     std::env::var_os("SEMCLUST_CACHE")
@@ -88,8 +127,7 @@ pub fn semclust(args: &[&str]) -> Output {
         .env("SEMCLUST_CACHE", cache_dir())
         .env("HF_HUB_OFFLINE", "1")
         .env_remove("SEMCLUST_INDEX")
-        .output()
-        .unwrap()
+        .output_limited()
 }
 
 /// Stdout of a run that must succeed.

@@ -74,8 +74,7 @@ pub fn install(with_vector: bool) -> PathBuf {
                 .arg("--dest")
                 .arg(&dl)
                 .arg(WHEEL)
-                .output()
-                .expect("python3 -m pip");
+                .output_limited();
             assert!(
                 out.status.success(),
                 "pip download {WHEEL} failed: {}",
@@ -261,8 +260,7 @@ impl PgServer {
             ])
             .arg(format!("--pwfile={}", pwfile.display()))
             .args(["-E", "UTF8", "--locale=C", "--no-sync"])
-            .output()
-            .expect("run initdb");
+            .output_limited();
         assert!(
             out.status.success(),
             "initdb failed: {}{}",
@@ -465,5 +463,20 @@ impl Drop for TlsFront {
         if let Some(r) = self.runtime.take() {
             r.shutdown_background();
         }
+    }
+}
+
+/// `Command::output` killed after 10 minutes (this file is also compiled into the pg_scale
+/// bench, without the test helpers of `common`).
+trait OutputLimited {
+    fn output_limited(&mut self) -> std::process::Output;
+}
+
+impl OutputLimited for Command {
+    fn output_limited(&mut self) -> std::process::Output {
+        let limit = Duration::from_secs(600);
+        semclust::util::process::output_within(self, limit)
+            .unwrap_or_else(|e| panic!("cannot run {self:?}: {e}"))
+            .unwrap_or_else(|| panic!("{self:?} still running after {limit:?}: killed"))
     }
 }
