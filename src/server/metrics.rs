@@ -238,49 +238,57 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE semclust_forward_seconds histogram");
         forward.write(&mut out, "semclust_forward_seconds", "");
-        let _ = writeln!(
-            out,
-            "# HELP semclust_queue_depth Jobs waiting for the model thread."
-        );
-        let _ = writeln!(out, "# TYPE semclust_queue_depth gauge");
-        let _ = writeln!(out, "semclust_queue_depth {queue_depth}");
-        let _ = writeln!(
-            out,
-            "# HELP semclust_queue_rejected_total Requests refused with 429 because the queue was full."
-        );
-        let _ = writeln!(out, "# TYPE semclust_queue_rejected_total counter");
-        let _ = writeln!(out, "semclust_queue_rejected_total {rejected}");
-        let _ = writeln!(
-            out,
-            "# HELP semclust_connections_rejected_total Connections refused with 503 because --max-connections were open."
-        );
-        let _ = writeln!(out, "# TYPE semclust_connections_rejected_total counter");
-        let _ = writeln!(
-            out,
-            "semclust_connections_rejected_total {rejected_connections}"
-        );
-        let _ = writeln!(
-            out,
-            "# HELP semclust_cancelled_total Work stopped because its request timed out or its client went away."
-        );
-        let _ = writeln!(out, "# TYPE semclust_cancelled_total counter");
-        let _ = writeln!(out, "semclust_cancelled_total {cancelled}");
-        let _ = writeln!(
-            out,
-            "# HELP semclust_themes_cached Theme results held in memory (at most --themes-cache-entries)."
-        );
-        let _ = writeln!(out, "# TYPE semclust_themes_cached gauge");
-        let _ = writeln!(out, "semclust_themes_cached {themes_cached}");
-        let _ = writeln!(
-            out,
-            "# HELP semclust_passages_indexed_total Passages added or updated through POST /v1/index."
-        );
-        let _ = writeln!(out, "# TYPE semclust_passages_indexed_total counter");
-        let _ = writeln!(out, "semclust_passages_indexed_total {indexed}");
-        if let Some(n) = index_passages {
-            let _ = writeln!(out, "# HELP semclust_index_passages Passages in the index.");
-            let _ = writeln!(out, "# TYPE semclust_index_passages gauge");
-            let _ = writeln!(out, "semclust_index_passages {n}");
+        let scalars: [(&str, &str, &str, Option<u64>); 7] = [
+            (
+                "semclust_queue_depth",
+                "gauge",
+                "Jobs waiting for the model thread.",
+                Some(queue_depth as u64),
+            ),
+            (
+                "semclust_queue_rejected_total",
+                "counter",
+                "Requests refused with 429 because the queue was full.",
+                Some(rejected),
+            ),
+            (
+                "semclust_connections_rejected_total",
+                "counter",
+                "Connections refused with 503 because --max-connections were open.",
+                Some(rejected_connections),
+            ),
+            (
+                "semclust_cancelled_total",
+                "counter",
+                "Work stopped because its request timed out or its client went away.",
+                Some(cancelled),
+            ),
+            (
+                "semclust_themes_cached",
+                "gauge",
+                "Theme results held in memory (at most --themes-cache-entries).",
+                Some(themes_cached as u64),
+            ),
+            (
+                "semclust_passages_indexed_total",
+                "counter",
+                "Passages added or updated through POST /v1/index.",
+                Some(indexed),
+            ),
+            (
+                "semclust_index_passages",
+                "gauge",
+                "Passages in the index.",
+                index_passages.map(|n| n as u64),
+            ),
+        ];
+        for (name, kind, help, value) in scalars {
+            if let Some(v) = value {
+                let _ = writeln!(
+                    out,
+                    "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+                );
+            }
         }
         out
     }
