@@ -116,12 +116,18 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// the store's instance and generation, so it never answers for another state of the index.
 pub fn lexical_index(store: &crate::store::AnyStore) -> Result<LexicalIndex> {
     use crate::store::VectorStoreWrite;
-    LexicalIndex::open_or_build(
-        &store.cache_dir()?,
-        &store.instance()?,
-        store.generation()?,
-        || store.passages(),
-    )
+    lexical_index_at(store, &store.instance()?, store.generation()?)
+}
+
+/// [`lexical_index`] for a state (instance, generation) the caller has already read.
+pub fn lexical_index_at(
+    store: &crate::store::AnyStore,
+    instance: &str,
+    generation: u64,
+) -> Result<LexicalIndex> {
+    LexicalIndex::open_or_build(&store.cache_dir()?, instance, generation, || {
+        store.passages()
+    })
 }
 
 /// Run a query against a store (and its lexical index for lexical/hybrid).

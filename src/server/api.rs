@@ -344,9 +344,9 @@ fn lexical<'a>(
     store: &AnyStore,
     cache: &'a mut Option<(super::CacheKey, LexicalIndex)>,
 ) -> crate::Result<&'a LexicalIndex> {
-    let key = (store.instance()?, store.generation()?);
+    let key = super::cache_key(store)?;
     if cache.as_ref().map(|(k, _)| k) != Some(&key) {
-        let ix = search::lexical_index(store)?;
+        let ix = search::lexical_index_at(store, &key.0, key.1)?;
         *cache = Some((key, ix));
     }
     match cache {
@@ -577,25 +577,22 @@ pub async fn themes(
     // Computed once per state of the index and parameters; concurrent requests wait for the
     // first one instead of clustering again.
     let mut cache = state.themes.lock().await;
-    // The passages and vectors are read on a snapshot, and the index released before k-means
-    // runs: searches, indexing and /health go on meanwhile.
+    let key = (k_text.to_ascii_lowercase(), seed, restarts);
+    let st = state.clone();
+    let current = blocking(move || st.read(|store, _| super::cache_key(store))).await?;
+    cache.follow(current, &state.metrics);
+    if let Some(v) = cache.get(&key) {
+        return Ok(Json((*v).clone()));
+    }
+    // A miss: the passages and vectors are read on a snapshot, and the index released before
+    // k-means runs: searches, indexing and /health go on meanwhile.
     let st = state.clone();
     let (index_state, input) = blocking(move || {
-        st.read(|store, _| {
-            let key = (store.instance()?, store.generation()?);
-            Ok((key, cluster::ThemeInput::load(store)?))
-        })
+        st.read(|store, _| Ok((super::cache_key(store)?, cluster::ThemeInput::load(store)?)))
     })
     .await?;
-    if cache.state.as_ref() != Some(&index_state) {
-        cache.state = Some(index_state.clone());
-        cache.entries.clear();
-        state.metrics.themes_cached(0);
-    }
-    let key = (k_text.to_ascii_lowercase(), seed, restarts);
-    if let Some((_, v)) = cache.entries.iter().find(|(k, _)| *k == key) {
-        return Ok(Json((**v).clone()));
-    }
+    // The index may have changed since the check above: the result belongs to what was read.
+    cache.follow(index_state.clone(), &state.metrics);
     // Set when this request's future is dropped (its timeout, or its client gone): the
     // clustering stops at its next restart instead of running on for nobody.
     let cancel = CancelOnDrop::default();
@@ -623,14 +620,12 @@ pub async fn themes(
     .await?;
     drop(cancel);
     let v = Arc::new(v);
-    let bound = state.config.limits.themes_cache_entries;
-    while cache.entries.len() >= bound.max(1) {
-        cache.entries.pop_front();
-    }
-    if bound > 0 {
-        cache.entries.push_back((key, v.clone()));
-    }
-    state.metrics.themes_cached(cache.entries.len());
+    cache.insert(
+        key,
+        v.clone(),
+        state.config.limits.themes_cache_entries,
+        &state.metrics,
+    );
     Ok(Json((*v).clone()))
 }
 

@@ -138,11 +138,16 @@ impl From<Error> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The documented body: `{"error": {"message", "type", "code"}}`.
+    pub fn body(&self) -> serde_json::Value {
+        json!({"error": {"message": self.message, "type": self.kind, "code": self.code}})
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body =
-            json!({"error": {"message": self.message, "type": self.kind, "code": self.code}});
-        let mut r = (self.status, Json(body)).into_response();
+        let mut r = (self.status, Json(self.body())).into_response();
         if let Some(s) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
                 r.headers_mut().insert(header::RETRY_AFTER, v);

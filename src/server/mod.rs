@@ -101,6 +101,11 @@ pub struct ServerConfig {
 /// (instance, generation): names one state of one index; see [`AnyStore::instance`].
 type CacheKey = (String, u64);
 
+fn cache_key(store: &AnyStore) -> Result<CacheKey> {
+    use crate::store::VectorStoreWrite;
+    Ok((store.instance()?, store.generation()?))
+}
+
 /// The index as the server sees it.
 struct Reader {
     store: AnyStore,
@@ -116,6 +121,41 @@ struct ThemesCache {
     state: Option<CacheKey>,
     /// In insertion order.
     entries: std::collections::VecDeque<(ThemesKey, Arc<serde_json::Value>)>,
+}
+
+impl ThemesCache {
+    /// Forget every result when the index is now in another state.
+    fn follow(&mut self, state: CacheKey, metrics: &Metrics) {
+        if self.state.as_ref() != Some(&state) {
+            self.state = Some(state);
+            self.entries.clear();
+            metrics.themes_cached(0);
+        }
+    }
+
+    fn get(&self, key: &ThemesKey) -> Option<Arc<serde_json::Value>> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Keep `v`, dropping the oldest results past `bound` (none kept when it is 0).
+    fn insert(
+        &mut self,
+        key: ThemesKey,
+        v: Arc<serde_json::Value>,
+        bound: usize,
+        metrics: &Metrics,
+    ) {
+        while self.entries.len() >= bound.max(1) {
+            self.entries.pop_front();
+        }
+        if bound > 0 {
+            self.entries.push_back((key, v));
+        }
+        metrics.themes_cached(self.entries.len());
+    }
 }
 
 /// Shared by every request.
@@ -187,15 +227,7 @@ impl AppState {
         f: impl FnOnce(&AnyStore, &mut Option<(CacheKey, LexicalIndex)>) -> Result<R>,
     ) -> std::result::Result<R, ApiError> {
         let mut guard = self.reader.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
-            let Some(store) = self.config.store.open_existing()? else {
-                return Err(self.no_index());
-            };
-            *guard = Some(Reader {
-                store,
-                lexical: None,
-            });
-        }
+        self.open_reader(&mut guard)?;
         let Some(Reader { store, lexical }) = guard.as_mut() else {
             return Err(self.no_index());
         };
@@ -206,6 +238,19 @@ impl AppState {
             *guard = None;
         }
         Ok(result?)
+    }
+
+    /// Open the index into `reader` on first use; it stays `None` while there is no index.
+    fn open_reader(&self, reader: &mut Option<Reader>) -> Result<()> {
+        if reader.is_none() {
+            if let Some(store) = self.config.store.open_existing()? {
+                *reader = Some(Reader {
+                    store,
+                    lexical: None,
+                });
+            }
+        }
+        Ok(())
     }
 
     fn no_index(&self) -> ApiError {
@@ -227,14 +272,7 @@ impl AppState {
     fn index_len(&self) -> Option<usize> {
         use std::sync::atomic::Ordering;
         if let Ok(mut guard) = self.reader.try_lock() {
-            if guard.is_none() {
-                if let Ok(Some(store)) = self.config.store.open_existing() {
-                    *guard = Some(Reader {
-                        store,
-                        lexical: None,
-                    });
-                }
-            }
+            let _ = self.open_reader(&mut guard);
             if let Some(Reader { store, .. }) = guard.as_mut() {
                 if let Ok(n) = store.snapshot(|s| s.len()) {
                     self.passages.store(n as i64, Ordering::Relaxed);
@@ -386,12 +424,14 @@ fn max_connections(wanted: usize) -> usize {
 /// Answer a connection over the bound with 503 and close it, without waiting on the client.
 async fn refuse_connection(mut stream: tokio::net::TcpStream) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let body = serde_json::json!({"error": {
-        "message": "the server has as many connections open as it takes (--max-connections); retry after the number of seconds in Retry-After",
-        "type": "unavailable_error",
-        "code": "too_many_connections",
-    }})
-    .to_string();
+    // Written by hand: this connection never reaches hyper or the router.
+    let error = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable_error",
+        "the server has as many connections open as it takes (--max-connections); retry after the number of seconds in Retry-After",
+    )
+    .with_code("too_many_connections");
+    let body = error.body().to_string();
     let head = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
         body.len()
