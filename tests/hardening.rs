@@ -57,6 +57,11 @@ fn run(args: &[&str]) -> Output {
     semclust_within(args, Duration::from_secs(300))
 }
 
+/// `semclust index FILE --index INDEX --quiet`, which must succeed.
+fn index_file(file: &Path, index: &Path) {
+    ok(&run(&["index", s(file), "--index", s(index), "--quiet"]));
+}
+
 /// `search QUERY --json` on `index` (extra flags after): each hit's JSON record.
 fn search(index: &Path, query: &str, extra: &[&str]) -> Vec<serde_json::Value> {
     let mut args = vec!["search", query, "--index", s(index), "--json", "--quiet"];
@@ -193,13 +198,7 @@ fn a_file_never_silently_replaces_another_with_the_same_key() {
     std::fs::copy(&files[0], a.join("notes.md")).unwrap();
     std::fs::copy(&files[1], b.join("notes.md")).unwrap();
     let index = dir.path().join("ix");
-    ok(&run(&[
-        "index",
-        s(&a.join("notes.md")),
-        "--index",
-        s(&index),
-        "--quiet",
-    ]));
+    index_file(&a.join("notes.md"), &index);
     let o = run(&[
         "index",
         s(&b.join("notes.md")),
@@ -224,13 +223,7 @@ fn a_file_never_silently_replaces_another_with_the_same_key() {
     );
     // A file that moved (the stored one is gone) is updated in place.
     std::fs::remove_file(a.join("notes.md")).unwrap();
-    ok(&run(&[
-        "index",
-        s(&b.join("notes.md")),
-        "--index",
-        s(&index),
-        "--quiet",
-    ]));
+    index_file(&b.join("notes.md"), &index);
 }
 
 /// Catches (item 7): the lexical index of a deleted database reused by the next one because
@@ -240,13 +233,7 @@ fn caches_of_a_deleted_database_are_never_reused() {
     let dir = tempfile::tempdir().unwrap();
     let files = article_files(&dir.path().join("src"));
     let index = dir.path().join("ix");
-    ok(&run(&[
-        "index",
-        s(&files[2]),
-        "--index",
-        s(&index),
-        "--quiet",
-    ]));
+    index_file(&files[2], &index);
     let hits = search(&index, "triche", &["--mode", "lexical"]);
     assert!(
         ids(&hits).iter().any(|id| id.starts_with("a3/")),
@@ -262,13 +249,7 @@ fn caches_of_a_deleted_database_are_never_reused() {
             std::fs::remove_file(p).unwrap();
         }
     }
-    ok(&run(&[
-        "index",
-        s(&files[4]),
-        "--index",
-        s(&index),
-        "--quiet",
-    ]));
+    index_file(&files[4], &index);
     // Article 5 (digital feudalism) holds "féodalisme"; article 3 (cheating at school) is gone.
     let hits = search(&index, "féodalisme", &["--mode", "lexical"]);
     assert!(!hits.is_empty(), "no result for a word of the new index");
@@ -289,13 +270,7 @@ fn absurd_k_and_odd_fingerprints_are_handled() {
     let dir = tempfile::tempdir().unwrap();
     let files = article_files(&dir.path().join("src"));
     let index = dir.path().join("ix");
-    ok(&run(&[
-        "index",
-        s(&files[0]),
-        "--index",
-        s(&index),
-        "--quiet",
-    ]));
+    index_file(&files[0], &index);
     let n = {
         let c = rusqlite::Connection::open(index.join("index.sqlite")).unwrap();
         c.query_row("SELECT count(*) FROM passages", [], |r| r.get::<_, i64>(0))

@@ -388,17 +388,19 @@ fn bad_input_gets_one_line_errors_and_duplicates_cluster() {
 fn kmeans_and_silhouette_match_scikit_learn_on_the_same_vectors() {
     use semclust::cluster::kmeans::{kmeans_from, nearest_centroid};
     use semclust::cluster::{silhouette, Clustering};
+    let usizes = |v: &Value| -> Vec<usize> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as usize)
+            .collect()
+    };
     let refs = read_json(&common::fixture("parity/kmeans_sklearn.json"));
     let (data, n, dim) = common::reference(refs["vectors"].as_str().unwrap());
     assert_eq!(n, 98);
     for run in refs["runs"].as_array().unwrap() {
         let k = run["k"].as_u64().unwrap() as usize;
-        let start: Vec<usize> = run["start"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap() as usize)
-            .collect();
+        let start = usizes(&run["start"]);
         let init: Vec<f32> = start
             .iter()
             .flat_map(|&r| data[r * dim..(r + 1) * dim].iter().copied())
@@ -416,12 +418,7 @@ fn kmeans_and_silhouette_match_scikit_learn_on_the_same_vectors() {
         // Lloyd from the same start: the same partition (labels numbered by the start's order)
         // and the same inertia.
         let c = kmeans_from(&data, dim, &init, 1000, 0.0).unwrap();
-        let labels: Vec<usize> = run["labels"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap() as usize)
-            .collect();
+        let labels = usizes(&run["labels"]);
         assert_eq!(c.labels, labels, "k={k}: labels differ from scikit-learn's");
         // Iterations, counted as scikit-learn counts them (the pass that finds nothing
         // changed included).

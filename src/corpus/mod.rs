@@ -302,15 +302,18 @@ pub fn read(file: &SourceFile, limits: &ReadLimits) -> Result<Vec<Passage>> {
             format!("{}, not a regular file", special_kind(&meta)),
         ));
     }
-    if meta.len() > limits.max_file_bytes {
-        return Err(Error::bad_file(
+    // `size`: what is known of the file's size when the limit is found to be passed.
+    let too_big = |size: String| {
+        Error::bad_file(
             &file.path,
             format!(
-                "{} bytes, over the limit of {} per file (--max-file-bytes); split the file or raise the limit",
-                meta.len(),
+                "{size}, over the limit of {} bytes per file (--max-file-bytes); split the file or raise the limit",
                 limits.max_file_bytes
             ),
-        ));
+        )
+    };
+    if meta.len() > limits.max_file_bytes {
+        return Err(too_big(format!("{} bytes", meta.len())));
     }
     // Read no more than the limit even if the file grows meanwhile.
     let mut bytes = Vec::with_capacity(meta.len() as usize);
@@ -318,13 +321,7 @@ pub fn read(file: &SourceFile, limits: &ReadLimits) -> Result<Vec<Passage>> {
         .read_to_end(&mut bytes)
         .map_err(cannot)?;
     if bytes.len() as u64 > limits.max_file_bytes {
-        return Err(Error::bad_file(
-            &file.path,
-            format!(
-                "over the limit of {} bytes per file (--max-file-bytes); split the file or raise the limit",
-                limits.max_file_bytes
-            ),
-        ));
+        return Err(too_big("grown while read".into()));
     }
     let text = String::from_utf8(bytes).map_err(|e| {
         Error::bad_file(

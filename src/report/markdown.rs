@@ -5,11 +5,6 @@ use std::fmt::Write;
 use super::Report;
 use crate::util::text::escape_markdown as text;
 
-/// Corpus text in a table cell: escaped (see [`text`]), which also covers `|` and line breaks.
-fn cell(s: &str) -> String {
-    text(s)
-}
-
 /// An id as inline code; HTML is not read inside a code span, only a backtick could end it.
 fn code(s: &str) -> String {
     if s.contains('`') || s.contains('\n') {
@@ -54,7 +49,7 @@ pub fn render(r: &Report<'_>, map_file: &str) -> String {
             s,
             "| {} | [{}](#theme-{}) | {} | {} |",
             th.id,
-            cell(&th.label),
+            text(&th.label),
             th.id,
             th.size,
             th.spread
@@ -71,7 +66,7 @@ pub fn render(r: &Report<'_>, map_file: &str) -> String {
     }
     s.push_str("---|\n");
     for row in &t.table {
-        let _ = write!(s, "| {} |", cell(&row.article));
+        let _ = write!(s, "| {} |", text(&row.article));
         for &c in &row.counts {
             if c == 0 {
                 s.push_str("  |");
@@ -110,7 +105,7 @@ pub fn render(r: &Report<'_>, map_file: &str) -> String {
             let _ = writeln!(
                 s,
                 "| {} | {:.4} | {} |",
-                cell(&term.term),
+                text(&term.term),
                 term.weight,
                 "█".repeat(blocks)
             );
