@@ -3,8 +3,11 @@
 
     python benches/peers/search_peers.py --dir target/search-bench --n 100000 [--build-threads 2]
 
-Prints one JSON object per measurement, the same fields as search_scale. Not a CI dependency:
-run it from a reference venv (numpy, faiss-cpu, hnswlib).
+Prints one JSON object per measurement, the same fields as search_scale, with the process's
+huge-page memory (AnonHugePages) and the system's transparent-huge-page mode: semclust asks for
+2 MB pages itself (madvise), the peers get them only when the mode is `always`, so run this under
+both modes to compare like with like. Not a CI dependency: run it from a reference venv (numpy,
+faiss-cpu, hnswlib).
 """
 import argparse
 import json
@@ -19,6 +22,21 @@ import numpy as np  # noqa: E402
 
 K = 10
 PASSES = 5
+
+
+def huge_pages():
+    """This process's anonymous memory in 2 MB pages (MB), and the THP mode in force."""
+    mb = 0.0
+    with open("/proc/self/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("AnonHugePages:"):
+                mb = int(line.split()[1]) / 1024
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+            mode = f.read().split("[")[1].split("]")[0]
+    except (OSError, IndexError):
+        mode = "unknown"
+    return {"huge_pages_mb": mb, "thp_mode": mode}
 
 
 def recall(found, truth):
@@ -62,7 +80,8 @@ def main():
     f_batch = nq / (time.perf_counter() - t)
     print(json.dumps({"bench": "exact", "engine": "faiss IndexFlatIP", "n": a.n, "threads": 1,
                       "single_query_qps": f_single, "batch_qps": f_batch,
-                      "recall_vs_semclust_exact": recall(ids, truth), "faiss": faiss.__version__}))
+                      "recall_vs_semclust_exact": recall(ids, truth), "faiss": faiss.__version__,
+                      **huge_pages()}))
 
     import hnswlib
     p = hnswlib.Index(space="ip", dim=data.shape[1])
@@ -87,7 +106,7 @@ def main():
                           "ef_construction": a.ef_construction, "ef_search": ef,
                           "build_threads": a.build_threads, "build_s": build_s,
                           "search_threads": 1, "passes": PASSES, "qps": qps,
-                          "recall_at_10": recall(found, truth)}))
+                          "recall_at_10": recall(found, truth), **huge_pages()}))
 
 
 if __name__ == "__main__":

@@ -172,7 +172,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let device: DeviceChoice = args.device.parse()?;
     let embedder = Embedder::load_with(&spec, device, precision, &report)?;
     report(&embedder.info().to_string());
-    let state = AppState::new(embedder, config)?;
+    let state = AppState::new(std::sync::Arc::new(embedder), config)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

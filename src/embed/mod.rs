@@ -179,6 +179,14 @@ impl Embeddings {
 pub struct Tokenized(Vec<Vec<u32>>);
 
 impl Tokenized {
+    /// Texts given as content token ids (special tokens excluded), one list per text.
+    pub fn from_ids(ids: Vec<Vec<u32>>) -> Self {
+        Self(ids)
+    }
+    /// The content token ids of text `i`.
+    pub fn ids(&self, i: usize) -> &[u32] {
+        &self.0[i]
+    }
     pub fn len(&self) -> usize {
         self.0.len()
     }
@@ -204,6 +212,48 @@ pub trait Encode {
 impl Encode for Embedder {
     fn encode(&self, texts: &[&str], kind: InputKind) -> Result<Embeddings> {
         self.embed(texts, kind)
+    }
+}
+
+/// A model as the server drives it: texts are tokenised first (so that a request's work is
+/// counted and bounded before it queues), then several requests' tokens go through the model
+/// together. [`Embedder`] is the real one; tests put a small fake here whose forward pass
+/// waits for the test to let it go, so that "a request is in flight" is a state the test
+/// sets rather than a race it hopes to win.
+pub trait TokenEncoder: Send + Sync {
+    /// The model's name, revision, precision and dimension, as the index fingerprint and
+    /// `/health` show them.
+    fn info(&self) -> &RuntimeInfo;
+    /// The hub repository of the model (`intfloat/multilingual-e5-small`): clients may name
+    /// the model that way too.
+    fn repo(&self) -> &str;
+    /// Content token ids of each text, with the prefix of `kind`.
+    fn tokenize(&self, texts: &[&str], kind: InputKind) -> Result<Tokenized>;
+    /// Embed tokenised texts, asking `keep_going` between forward passes and giving up
+    /// (`None`) when it says no.
+    fn embed_tokens_while(
+        &self,
+        tokenized: &Tokenized,
+        keep_going: &dyn Fn() -> bool,
+    ) -> Result<Option<Embeddings>>;
+}
+
+impl TokenEncoder for Embedder {
+    fn info(&self) -> &RuntimeInfo {
+        Embedder::info(self)
+    }
+    fn repo(&self) -> &str {
+        &self.manifest.hub.repo
+    }
+    fn tokenize(&self, texts: &[&str], kind: InputKind) -> Result<Tokenized> {
+        Embedder::tokenize(self, texts, kind)
+    }
+    fn embed_tokens_while(
+        &self,
+        tokenized: &Tokenized,
+        keep_going: &dyn Fn() -> bool,
+    ) -> Result<Option<Embeddings>> {
+        Embedder::embed_tokens_while(self, tokenized, keep_going)
     }
 }
 

@@ -190,7 +190,7 @@ pub async fn embeddings(
     ApiJson(req): ApiJson<EmbeddingsRequest>,
 ) -> ApiResult<Json<Value>> {
     let served = &state.fingerprint.model;
-    let repo = &state.embedder().manifest().hub.repo;
+    let repo = state.embedder().repo();
     if let Some(m) = &req.model {
         if m != served && m != repo {
             return Err(ApiError::invalid(format!(

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::metrics::Metrics;
-use crate::embed::{Embedder, Embeddings, Encode, InputKind, Tokenized};
+use crate::embed::{Embeddings, Encode, InputKind, TokenEncoder, Tokenized};
 use crate::error::{Error, Result};
 
 /// How requests are gathered into forward passes.
@@ -57,7 +57,7 @@ pub enum Submit {
 
 /// The handle requests use to reach the model thread.
 pub struct Batcher {
-    embedder: Arc<Embedder>,
+    embedder: Arc<dyn TokenEncoder>,
     tx: Option<SyncSender<Job>>,
     depth: Arc<AtomicUsize>,
     capacity: usize,
@@ -67,7 +67,11 @@ pub struct Batcher {
 
 impl Batcher {
     /// Start the model thread.
-    pub fn start(embedder: Arc<Embedder>, config: BatchConfig, metrics: Arc<Metrics>) -> Self {
+    pub fn start(
+        embedder: Arc<dyn TokenEncoder>,
+        config: BatchConfig,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let (tx, rx) = mpsc::sync_channel::<Job>(config.queue_capacity.max(1));
         let depth = Arc::new(AtomicUsize::new(0));
         let worker = {
@@ -76,7 +80,7 @@ impl Batcher {
             let metrics = metrics.clone();
             std::thread::Builder::new()
                 .name("semclust-model".into())
-                .spawn(move || run(&embedder, &rx, config, &depth, &metrics))
+                .spawn(move || run(&*embedder, &rx, config, &depth, &metrics))
                 .ok()
         };
         Self {
@@ -89,8 +93,8 @@ impl Batcher {
         }
     }
 
-    pub fn embedder(&self) -> &Embedder {
-        &self.embedder
+    pub fn embedder(&self) -> &dyn TokenEncoder {
+        &*self.embedder
     }
 
     /// Jobs waiting for the model.
@@ -173,7 +177,7 @@ impl Encode for Batcher {
 }
 
 fn run(
-    embedder: &Embedder,
+    embedder: &dyn TokenEncoder,
     rx: &mpsc::Receiver<Job>,
     config: BatchConfig,
     depth: &AtomicUsize,
@@ -234,7 +238,8 @@ fn run(
         let result = embedder.embed_tokens_while(&all, &|| replies.iter().any(|r| !r.is_closed()));
         metrics.batch(all.len(), cost, started.elapsed());
         match result {
-            Ok(None) => {}
+            // Every caller went away: the timeout middleware (504) or the client.
+            Ok(None) => metrics.cancelled(),
             Ok(Some(e)) => {
                 for (reply, part) in replies.into_iter().zip(e.split_rows(&counts)) {
                     let _ = reply.send(Ok(part));

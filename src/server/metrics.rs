@@ -79,6 +79,8 @@ struct Inner {
     cancelled: u64,
     themes_cached: usize,
     passages_indexed: u64,
+    /// Requests received and not yet answered.
+    in_flight: u64,
 }
 
 /// Everything `/metrics` reports, updated by the handlers and the model thread.
@@ -102,6 +104,7 @@ impl Default for Metrics {
                 cancelled: 0,
                 themes_cached: 0,
                 passages_indexed: 0,
+                in_flight: 0,
             }),
         }
     }
@@ -119,6 +122,17 @@ impl Metrics {
         // A panic while holding the lock cannot leave counters inconsistent in a harmful way.
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut g)
+    }
+
+    /// A request came in (`finished: false`) or was answered (`true`).
+    pub fn in_flight(&self, finished: bool) {
+        self.with(|m| {
+            m.in_flight = if finished {
+                m.in_flight.saturating_sub(1)
+            } else {
+                m.in_flight + 1
+            }
+        })
     }
 
     /// One finished request; `route` is the route template (`/v1/passages/{id}`), not the path.
@@ -186,10 +200,11 @@ impl Metrics {
                     m.cancelled,
                     m.themes_cached,
                 ),
-                m.passages_indexed,
+                (m.passages_indexed, m.in_flight),
             )
         });
-        let (requests, latency, batch_size, batch_tokens, forward, rejected, indexed) = m;
+        let (requests, latency, batch_size, batch_tokens, forward, rejected, (indexed, in_flight)) =
+            m;
         let (rejected, rejected_connections, cancelled, themes_cached) = rejected;
         let mut out = String::new();
         let _ = writeln!(
@@ -238,7 +253,13 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE semclust_forward_seconds histogram");
         forward.write(&mut out, "semclust_forward_seconds", "");
-        let scalars: [(&str, &str, &str, Option<u64>); 7] = [
+        let scalars: [(&str, &str, &str, Option<u64>); 8] = [
+            (
+                "semclust_http_requests_in_flight",
+                "gauge",
+                "Requests received and not yet answered (this one included).",
+                Some(in_flight),
+            ),
             (
                 "semclust_queue_depth",
                 "gauge",

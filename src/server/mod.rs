@@ -28,7 +28,7 @@ pub use batcher::{BatchConfig, Batcher};
 pub use error::ApiError;
 pub use metrics::Metrics;
 
-use crate::embed::Embedder;
+use crate::embed::TokenEncoder;
 use crate::error::Result;
 use crate::search::LexicalIndex;
 use crate::store::{AnyStore, Fingerprint, StoreLocation, VectorStore};
@@ -177,7 +177,8 @@ pub struct AppState {
 
 impl AppState {
     /// Start the model thread and check the index (if there is one) was built with this model.
-    pub fn new(embedder: Embedder, config: ServerConfig) -> Result<Arc<Self>> {
+    /// `embedder` is the loaded [`crate::embed::Embedder`], or a test's stand-in.
+    pub fn new(embedder: Arc<dyn TokenEncoder>, config: ServerConfig) -> Result<Arc<Self>> {
         let info = embedder.info();
         let fingerprint = Fingerprint {
             model: info.model.clone(),
@@ -203,7 +204,7 @@ impl AppState {
             None
         };
         let metrics = Arc::new(Metrics::default());
-        let batcher = Batcher::start(Arc::new(embedder), config.batch, metrics.clone());
+        let batcher = Batcher::start(embedder, config.batch, metrics.clone());
         Ok(Arc::new(Self {
             batcher,
             fingerprint,
@@ -217,7 +218,7 @@ impl AppState {
         }))
     }
 
-    pub fn embedder(&self) -> &Embedder {
+    pub fn embedder(&self) -> &dyn TokenEncoder {
         self.batcher.embedder()
     }
 
@@ -480,7 +481,17 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
         Some(m) => m.as_str().to_string(),
         None => "unmatched".to_string(),
     };
+    // Counted down by a guard: a request whose connection drops mid-way is dropped here too.
+    struct InFlight<'a>(&'a Metrics);
+    impl Drop for InFlight<'_> {
+        fn drop(&mut self) {
+            self.0.in_flight(true);
+        }
+    }
+    state.metrics.in_flight(false);
+    let guard = InFlight(&state.metrics);
     let response = next.run(req).await;
+    drop(guard);
     state.metrics.request(
         &route,
         method,

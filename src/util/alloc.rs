@@ -22,11 +22,12 @@ pub fn keep_large_buffers() {
 /// An empty vector with room for `len` floats whose pages the kernel may back with 2 MB huge
 /// pages (Linux, transparent huge pages in `madvise` mode). A flat scan streams the whole
 /// matrix per query: with 4 KB pages the TLB misses cost about a quarter of its bandwidth
-/// (measured: 20 vs 27 GB/s on 100,000 × 384 floats). Elsewhere a plain `Vec`.
+/// (measured: 20 vs 27 GB/s on 100,000 × 384 floats). Elsewhere, or with
+/// `SEMCLUST_HUGE_PAGES=off`, a plain `Vec`.
 pub fn huge_page_vec(len: usize) -> Vec<f32> {
     let v: Vec<f32> = Vec::with_capacity(len);
     #[cfg(target_os = "linux")]
-    {
+    if huge_pages_wanted() {
         let start = v.as_ptr() as usize;
         huge::mark(start, start + len * std::mem::size_of::<f32>());
     }
@@ -41,7 +42,7 @@ pub fn huge_page_vec(len: usize) -> Vec<f32> {
 /// `SEMCLUST_HUGE_PAGES=off` leaves the memory as it is (to measure the difference).
 pub fn with_huge_pages<T>(f: impl FnOnce() -> T) -> T {
     #[cfg(target_os = "linux")]
-    if std::env::var_os("SEMCLUST_HUGE_PAGES").is_none_or(|v| v != "off") {
+    if huge_pages_wanted() {
         let before = huge::anonymous_mappings();
         let out = f();
         for (start, end) in huge::anonymous_mappings() {
@@ -52,6 +53,13 @@ pub fn with_huge_pages<T>(f: impl FnOnce() -> T) -> T {
         return out;
     }
     f()
+}
+
+/// False when `SEMCLUST_HUGE_PAGES=off`: a benchmark can then measure search with 4 KB pages
+/// only, as peers get them unless the system's THP mode is `always`.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn huge_pages_wanted() -> bool {
+    std::env::var_os("SEMCLUST_HUGE_PAGES").is_none_or(|v| v != "off")
 }
 
 /// Anonymous memory of this process in 2 MB pages, in bytes (Linux; 0 elsewhere).
