@@ -325,10 +325,14 @@ fn models_list_shows_presence_size_and_source() {
     common::files("multilingual-e5-small");
     let o = semclust(&["models", "list", "--json"], None);
     assert!(o.status.success(), "{}", stderr(&o));
-    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let e5 = rows
-        .as_array()
+    // JSON Lines: one model per line.
+    let rows: Vec<serde_json::Value> = String::from_utf8(o.stdout.clone())
         .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2, "one line per known model");
+    let e5 = rows
         .iter()
         .find(|r| r["id"] == "multilingual-e5-small")
         .unwrap();

@@ -21,14 +21,15 @@ pub struct BenchArgs {
     /// this semclust was built with). One that is not available shows as unavailable.
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub devices: Option<Vec<String>>,
-    /// Precisions, comma-separated: q4, f32, f16.
+    /// Precisions, comma-separated: q4, f32, f16 (`--precision` is accepted too).
     #[arg(
         long,
+        visible_alias = "precision",
         default_value = "q4,f32,f16",
         value_delimiter = ',',
         value_name = "LIST"
     )]
-    pub precision: Vec<String>,
+    pub precisions: Vec<String>,
     /// Inputs per forward pass, comma-separated.
     #[arg(
         long,
@@ -37,6 +38,9 @@ pub struct BenchArgs {
         value_name = "LIST"
     )]
     pub batch_sizes: Vec<usize>,
+    /// Print the results as one JSON object (the content of bench.json) instead of the table.
+    #[arg(long)]
+    pub json: bool,
     /// Texts to embed: a .md or .jsonl file split into paragraphs as `index` splits it, or any
     /// other file with one text per line (default: the sample corpus's 98 paragraphs).
     #[arg(long, value_name = "FILE")]
@@ -120,7 +124,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         bail!("--devices takes cpu, cuda[:N] or metal[:N], not auto");
     }
     let precisions: Vec<Precision> = args
-        .precision
+        .precisions
         .iter()
         .map(|p| p.parse::<Precision>())
         .collect::<Result<_, _>>()?;
@@ -248,7 +252,12 @@ pub fn run(args: BenchArgs) -> Result<()> {
     write("bench.json", &serde_json::to_vec_pretty(&result)?)?;
     write("bench.md", md.as_bytes())?;
     write("bench.svg", bench::svg(&result).as_bytes())?;
-    print!("{md}");
+    if args.json {
+        // The bench.json document, on one line (single results are one object with --json).
+        println!("{}", serde_json::to_string(&result)?);
+    } else {
+        print!("{md}");
+    }
     report(&format!(
         "wrote {}/bench.json, bench.md and bench.svg",
         args.out.display()

@@ -39,7 +39,7 @@ pub struct IndexArgs {
     /// stored value). Changing it rebuilds the index.
     #[arg(long, value_name = "M")]
     pub hnsw_m: Option<usize>,
-    /// PostgreSQL store: candidate list size while building the HNSW index (default 64 or the
+    /// PostgreSQL store: candidate list size while building the HNSW index (default 128 or the
     /// stored value). Changing it rebuilds the index.
     #[arg(long, value_name = "EF")]
     pub hnsw_ef_construction: Option<usize>,

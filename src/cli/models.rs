@@ -22,6 +22,7 @@ pub enum ModelsCommand {
 pub struct ListArgs {
     #[arg(long, env = "SEMCLUST_CACHE", value_name = "DIR")]
     pub cache_dir: Option<std::path::PathBuf>,
+    /// One JSON object per model and line.
     #[arg(long)]
     pub json: bool,
 }
@@ -108,7 +109,10 @@ fn list(args: ListArgs) -> Result<()> {
         });
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        // A list: one JSON object per model and line, as every list is with --json.
+        for r in &rows {
+            println!("{}", serde_json::to_string(r)?);
+        }
         return Ok(());
     }
     println!(

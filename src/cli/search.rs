@@ -15,9 +15,9 @@ use super::{notify, IndexDir, SourceArgs};
 #[derive(Debug, Args)]
 pub struct ResultArgs {
     /// Number of results.
-    #[arg(short, default_value_t = 10)]
+    #[arg(short, long, default_value_t = 10)]
     pub k: usize,
-    /// One JSON object per result and line (fields documented in the README).
+    /// One JSON object per result and line (fields in docs/cli.md).
     #[arg(long)]
     pub json: bool,
     /// Exact scan, HNSW graph, or auto (exact up to 20,000 passages).

@@ -17,7 +17,7 @@ use super::{index, notify, IndexDir, ModelArgs};
 #[derive(Debug, Args)]
 pub struct ClusterArgs {
     /// Number of themes, or auto: try 2 to about √n (at most 30) and keep the best silhouette.
-    #[arg(long, default_value = "auto", value_name = "N|auto")]
+    #[arg(short, long, default_value = "auto", value_name = "N|auto")]
     pub k: String,
     /// Seed of the k-means++ draws: the same seed on the same index gives the same themes.
     #[arg(long, default_value_t = DEFAULT_SEED)]
@@ -36,7 +36,7 @@ pub struct ClusterArgs {
 pub struct ThemesArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
-    /// The themes and every passage with its theme as one JSON document (fields in the README).
+    /// The themes and every passage with its theme as one JSON document (fields in docs/cli.md).
     #[arg(long)]
     pub json: bool,
 }
@@ -53,8 +53,16 @@ pub struct ReportArgs {
     #[arg(long, default_value = "semclust-report", value_name = "DIR")]
     pub out: PathBuf,
     /// Formats to write, comma-separated: html, md, json.
-    #[arg(long, default_value = "html,md,json", value_delimiter = ',')]
-    pub format: Vec<String>,
+    #[arg(
+        long,
+        visible_alias = "format",
+        default_value = "html,md,json",
+        value_delimiter = ','
+    )]
+    pub formats: Vec<String>,
+    /// Print what was written as one JSON object (`written`: the files, `themes`, `passages`).
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub model: ModelArgs,
     /// For indexing PATHs: q4, f32 or f16 (default: q4 on CPU, f16 on GPU).
@@ -189,12 +197,12 @@ fn print_themes(out: &mut impl Write, t: &Themes) -> std::io::Result<()> {
 
 pub fn run_report(args: ReportArgs) -> Result<()> {
     let formats: Vec<Format> = args
-        .format
+        .formats
         .iter()
         .map(|s| s.parse())
         .collect::<Result<_, _>>()?;
     if formats.is_empty() {
-        bail!("--format: name at least one of html, md, json");
+        bail!("--formats: name at least one of html, md, json");
     }
     if !args.paths.is_empty() {
         index::run(index::IndexArgs {
@@ -214,6 +222,18 @@ pub fn run_report(args: ReportArgs) -> Result<()> {
     let rep = Report::new(&themes, &args.cluster.index.location()?.to_string());
     let written = report::write(&rep, &args.out, &formats)
         .with_context(|| format!("report folder {}", args.out.display()))?;
+    if args.json {
+        // One object, as every single-result command prints with --json.
+        println!(
+            "{}",
+            serde_json::json!({
+                "written": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+                "themes": themes.facts.k,
+                "passages": themes.facts.passages,
+            })
+        );
+        return Ok(());
+    }
     let mut names = written.iter().map(|p| p.display().to_string());
     let main = names.next().unwrap_or_default();
     let rest: Vec<String> = names.collect();
