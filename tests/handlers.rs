@@ -91,7 +91,7 @@ fn word_id(w: &str) -> u32 {
 
 /// The vector the fake gives `text`.
 fn vector_of(text: &str) -> Vec<f32> {
-    let mut v = vec![0f32; DIM];
+    let mut v = [0f32; DIM];
     for w in text.split_whitespace() {
         v[word_id(w) as usize % DIM] += 1.0;
     }
@@ -136,7 +136,7 @@ impl TokenEncoder for GatedEncoder {
         let mut data = Vec::with_capacity(tokenized.len() * DIM);
         let mut tokens = Vec::new();
         for i in 0..tokenized.len() {
-            let mut v = vec![0f32; DIM];
+            let mut v = [0f32; DIM];
             for &id in tokenized.ids(i) {
                 v[id as usize % DIM] += 1.0;
             }
