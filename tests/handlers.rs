@@ -247,6 +247,14 @@ impl Drop for InProcess {
     }
 }
 
+/// A fresh index folder, a fake model with its gate shut, and the server in front of them.
+fn gated(limits: Limits, batch: BatchConfig) -> (tempfile::TempDir, Arc<GatedEncoder>, InProcess) {
+    let dir = tempfile::tempdir().unwrap();
+    let model = GatedEncoder::new(false);
+    let server = InProcess::start(model.clone(), dir.path(), limits, batch);
+    (dir, model, server)
+}
+
 /// POST /v1/embeddings of one text on a thread of its own: (status, retry-after, vectors).
 fn embed_later(
     server: &InProcess,
@@ -310,11 +318,7 @@ fn assert_vector(got: &[Vec<f32>], text: &str) {
 /// burst; replies of one batched forward pass handed to the wrong requests.
 #[test]
 fn a_full_queue_answers_429_with_retry_after_and_recovers() {
-    let dir = tempfile::tempdir().unwrap();
-    let model = GatedEncoder::new(false);
-    let server = InProcess::start(
-        model.clone(),
-        dir.path(),
+    let (_dir, model, server) = gated(
         Limits::default(),
         BatchConfig {
             queue_capacity: 1,
@@ -355,14 +359,7 @@ fn a_full_queue_answers_429_with_retry_after_and_recovers() {
 /// own (no dynamic batching), or the rows of a shared pass split among the requests wrongly.
 #[test]
 fn requests_queued_behind_a_busy_model_share_one_forward_pass() {
-    let dir = tempfile::tempdir().unwrap();
-    let model = GatedEncoder::new(false);
-    let server = InProcess::start(
-        model.clone(),
-        dir.path(),
-        Limits::default(),
-        BatchConfig::default(),
-    );
+    let (_dir, model, server) = gated(Limits::default(), BatchConfig::default());
     let first = embed_later(&server, "premier arrivé");
     model.wait_for("the first request in the model", |m| m.passes().len() == 1);
     let texts = [
@@ -387,11 +384,7 @@ fn requests_queued_behind_a_busy_model_share_one_forward_pass() {
 /// `timeout`; the model going on with work nobody will read; a server that stays stuck after.
 #[test]
 fn a_request_past_the_timeout_gets_504_and_its_work_is_called_off() {
-    let dir = tempfile::tempdir().unwrap();
-    let model = GatedEncoder::new(false);
-    let server = InProcess::start(
-        model.clone(),
-        dir.path(),
+    let (_dir, model, server) = gated(
         Limits {
             timeout: Duration::from_millis(200),
             ..Limits::default()
@@ -427,14 +420,7 @@ fn a_request_past_the_timeout_gets_504_and_its_work_is_called_off() {
 /// done; an index left with part of a document.
 #[test]
 fn shutdown_stops_new_connections_and_finishes_requests_in_flight() {
-    let dir = tempfile::tempdir().unwrap();
-    let model = GatedEncoder::new(false);
-    let mut server = InProcess::start(
-        model.clone(),
-        dir.path(),
-        Limits::default(),
-        BatchConfig::default(),
-    );
+    let (dir, model, mut server) = gated(Limits::default(), BatchConfig::default());
     let embedding = embed_later(&server, "en vol");
     model.wait_for("the embedding in the model", |m| m.passes().len() == 1);
     // The sample corpus, 98 passages, sent for indexing: it queues behind the embedding.
