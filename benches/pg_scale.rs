@@ -154,7 +154,7 @@ fn main() -> anyhow::Result<()> {
     )?;
     let build = t.elapsed().as_secs_f64();
     // Fold the WAL into the database first, as PostgreSQL's size below leaves its WAL out.
-    let wal = dir_size(tmp.path());
+    let before_checkpoint = dir_size(tmp.path());
     rusqlite::Connection::open(tmp.path().join("index.sqlite"))?.query_row(
         "PRAGMA wal_checkpoint(TRUNCATE)",
         [],
@@ -166,7 +166,7 @@ fn main() -> anyhow::Result<()> {
         "{}",
         serde_json::json!({"store": "sqlite", "n": n, "insert_s": insert, "insert_per_s": n as f64 / insert,
             "hnsw_build_s": build, "disk_bytes_per_passage": size as f64 / n as f64,
-            "disk_bytes_per_passage_before_checkpoint": wal as f64 / n as f64,
+            "disk_bytes_per_passage_before_checkpoint": before_checkpoint as f64 / n as f64,
             "exact_qps": exact_qps, "exact_queries": exact_n, "exact_recall": exact_recall})
     );
     for &ef in &efs {

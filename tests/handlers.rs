@@ -89,14 +89,19 @@ fn word_id(w: &str) -> u32 {
     4 + h % 100_000
 }
 
-/// The vector the fake gives `text`.
-fn vector_of(text: &str) -> Vec<f32> {
+/// The fake's vector of token ids: counts per bucket, normalised.
+fn bucket_vector(ids: impl Iterator<Item = u32>) -> Vec<f32> {
     let mut v = [0f32; DIM];
-    for w in text.split_whitespace() {
-        v[word_id(w) as usize % DIM] += 1.0;
+    for id in ids {
+        v[id as usize % DIM] += 1.0;
     }
     let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
     v.iter().map(|x| x / n).collect()
+}
+
+/// The vector the fake gives `text`.
+fn vector_of(text: &str) -> Vec<f32> {
+    bucket_vector(text.split_whitespace().map(word_id))
 }
 
 impl TokenEncoder for GatedEncoder {
@@ -136,12 +141,7 @@ impl TokenEncoder for GatedEncoder {
         let mut data = Vec::with_capacity(tokenized.len() * DIM);
         let mut tokens = Vec::new();
         for i in 0..tokenized.len() {
-            let mut v = [0f32; DIM];
-            for &id in tokenized.ids(i) {
-                v[id as usize % DIM] += 1.0;
-            }
-            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-            data.extend(v.iter().map(|x| x / n));
+            data.extend(bucket_vector(tokenized.ids(i).iter().copied()));
             tokens.push(tokenized.ids(i).len() + 2);
         }
         Ok(Some(Embeddings::from_parts(data, DIM, tokens)))

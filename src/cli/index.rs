@@ -82,6 +82,61 @@ impl Default for ReadLimitArgs {
 }
 
 pub fn run(args: IndexArgs) -> Result<()> {
+    let json = args.json;
+    let run = sync(args)?;
+    if json {
+        println!("{}", run.json()?);
+    } else {
+        println!("{run}");
+    }
+    Ok(())
+}
+
+/// What one indexing run did, for the summary `index` prints (and `report PATH…` reports).
+pub struct IndexRun {
+    summary: indexing::IndexReport,
+    location: String,
+    passages: usize,
+    seconds: f64,
+}
+
+impl IndexRun {
+    /// The `index --json` object.
+    pub fn json(&self) -> Result<serde_json::Value> {
+        let mut v = serde_json::to_value(&self.summary)?;
+        v["passages"] = self.passages.into();
+        v["index"] = self.location.clone().into();
+        v["seconds"] = self.seconds.into();
+        Ok(v)
+    }
+}
+
+impl std::fmt::Display for IndexRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = &self.summary;
+        write!(
+            f,
+            "{}: {} files, {} passages: {} added, {} updated, {} removed, {} kept ({} embedded in {:.1} s{})",
+            self.location,
+            s.files,
+            self.passages,
+            s.added,
+            s.updated,
+            s.removed,
+            s.kept,
+            s.embedded,
+            self.seconds,
+            if s.embedded > 0 {
+                format!(", {:.1} passages/s", s.embedded as f64 / self.seconds)
+            } else {
+                String::new()
+            }
+        )
+    }
+}
+
+/// Index `args.paths`, printing nothing on stdout.
+pub fn sync(args: IndexArgs) -> Result<IndexRun> {
     let quiet = args.quiet;
     // Warnings are printed even with --quiet: they say what was not indexed.
     let mut warn = |m: String| notify(&format!("warning: {m}"));
@@ -171,31 +226,10 @@ pub fn run(args: IndexArgs) -> Result<()> {
     let secs = started.elapsed().as_secs_f64();
     // The lexical index is built now, not at the first search.
     semclust::search::lexical_index(&store)?;
-    let total = store.len()?;
-    if args.json {
-        let mut v = serde_json::to_value(&summary)?;
-        v["passages"] = total.into();
-        v["index"] = location.to_string().into();
-        v["seconds"] = secs.into();
-        println!("{v}");
-    } else {
-        println!(
-            "{}: {} files, {} passages: {} added, {} updated, {} removed, {} kept ({} embedded in {:.1} s{})",
-            location,
-            summary.files,
-            total,
-            summary.added,
-            summary.updated,
-            summary.removed,
-            summary.kept,
-            summary.embedded,
-            secs,
-            if summary.embedded > 0 {
-                format!(", {:.1} passages/s", summary.embedded as f64 / secs)
-            } else {
-                String::new()
-            }
-        );
-    }
-    Ok(())
+    Ok(IndexRun {
+        summary,
+        location: location.to_string(),
+        passages: store.len()?,
+        seconds: secs,
+    })
 }

@@ -60,7 +60,8 @@ pub struct ReportArgs {
         value_delimiter = ','
     )]
     pub formats: Vec<String>,
-    /// Print what was written as one JSON object (`written`: the files, `themes`, `passages`).
+    /// Print what was written as one JSON object (`written`: the files, `themes`, `passages`, and
+    /// `indexed`: the `index --json` object of the PATHs indexed first, or null).
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -204,8 +205,10 @@ pub fn run_report(args: ReportArgs) -> Result<()> {
     if formats.is_empty() {
         bail!("--formats: name at least one of html, md, json");
     }
-    if !args.paths.is_empty() {
-        index::run(index::IndexArgs {
+    let indexed = if args.paths.is_empty() {
+        None
+    } else {
+        Some(index::sync(index::IndexArgs {
             paths: args.paths.clone(),
             index: args.cluster.index.clone(),
             model: args.model.clone(),
@@ -216,7 +219,11 @@ pub fn run_report(args: ReportArgs) -> Result<()> {
             hnsw_m: None,
             hnsw_ef_construction: None,
             limits: Default::default(),
-        })?;
+        })?)
+    };
+    // With --json stdout holds one object, the indexing run inside it; else its usual line.
+    if let (Some(run), false) = (&indexed, args.json) {
+        println!("{run}");
     }
     let themes = compute(&args.cluster)?;
     let rep = Report::new(&themes, &args.cluster.index.location()?.to_string());
@@ -224,12 +231,14 @@ pub fn run_report(args: ReportArgs) -> Result<()> {
         .with_context(|| format!("report folder {}", args.out.display()))?;
     if args.json {
         // One object, as every single-result command prints with --json.
+        let indexed = indexed.as_ref().map(index::IndexRun::json).transpose()?;
         println!(
             "{}",
             serde_json::json!({
                 "written": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
                 "themes": themes.facts.k,
                 "passages": themes.facts.passages,
+                "indexed": indexed,
             })
         );
         return Ok(());
