@@ -23,7 +23,8 @@ mod synth;
 use synth::{centres, draw, Rng, DIM};
 
 fn embed(c: &mut Criterion) {
-    let texts = semclust::bench::inputs(None).expect("sample corpus");
+    let sample = include_str!("../tests/fixtures/lemonde-ia-2025.md");
+    let texts = semclust::bench::inputs(None, sample).expect("sample corpus");
     let texts: Vec<&str> = texts.iter().take(64).map(String::as_str).collect();
     let spec = ModelSpec::named(semclust::model::DEFAULT_MODEL);
     let mut devices = vec![DeviceChoice::Cpu];

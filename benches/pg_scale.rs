@@ -21,8 +21,8 @@ use std::time::Instant;
 
 use semclust::corpus::Passage;
 use semclust::store::{
-    flat, Changes, Exclude, Fingerprint, HnswOptions, PgStore, PgTarget, SearchMethod, SqliteStore,
-    VectorStore, VectorStoreWrite,
+    flat, Changes, Exclude, Fingerprint, HnswOptions, Nearest, PgStore, PgTarget, SearchMethod,
+    SqliteStore, VectorStore, VectorStoreWrite,
 };
 
 #[path = "common/synth.rs"]
@@ -74,8 +74,13 @@ fn measure(
     let mut found = 0usize;
     let mut n = 0usize;
     for (qi, q) in queries.chunks(DIM).enumerate().take(limit) {
-        let rows = store.nearest(q, K, &Exclude::default(), method)?;
-        let ps = store.passages_by_rows(&rows.iter().map(|r| r.row).collect::<Vec<_>>())?;
+        let rows = store.nearest(&Nearest {
+            vector: q,
+            k: K,
+            exclude: &Exclude::NONE,
+            method,
+        })?;
+        let ps = store.passages_by_keys(&rows.iter().map(|r| r.key).collect::<Vec<_>>())?;
         found += ps.iter().filter(|p| truth[qi].contains(&p.id)).count();
         n += 1;
     }
@@ -146,12 +151,12 @@ fn main() -> anyhow::Result<()> {
     lite.apply(changes(&data))?;
     let insert = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    lite.nearest(
-        &queries[..DIM],
-        K,
-        &Exclude::default(),
-        SearchMethod::Approximate,
-    )?;
+    lite.nearest(&Nearest {
+        vector: &queries[..DIM],
+        k: K,
+        exclude: &Exclude::NONE,
+        method: SearchMethod::Approximate,
+    })?;
     let build = t.elapsed().as_secs_f64();
     // Fold the WAL into the database first, as PostgreSQL's size below leaves its WAL out.
     let before_checkpoint = dir_size(tmp.path());
@@ -173,12 +178,12 @@ fn main() -> anyhow::Result<()> {
         let mut p = lite.ann_params();
         p.ef_search = ef;
         lite.set_ann_params(p);
-        lite.nearest(
-            &queries[..DIM],
-            K,
-            &Exclude::default(),
-            SearchMethod::Approximate,
-        )?;
+        lite.nearest(&Nearest {
+            vector: &queries[..DIM],
+            k: K,
+            exclude: &Exclude::NONE,
+            method: SearchMethod::Approximate,
+        })?;
         let (qps, recall) = measure(&lite, &queries, &truth, SearchMethod::Approximate, nq)?;
         println!(
             "{}",

@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use crate::store::{Fingerprint, StoreLocation};
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("unknown model '{name}'; known models: {known}")]
@@ -23,18 +25,68 @@ pub enum Error {
     #[error("model '{model}' could not be fetched from any source: {tried}")]
     NoSource { model: String, tried: String },
 
-    #[error("{context}: {source}")]
+    /// The cause is part of the message and not also a `source()`: every error prints its
+    /// cause once, and a front end prints an error's `Display` and nothing else.
+    #[error("{context}: {cause}")]
     Io {
         context: String,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     #[error("input line {line}: {message}")]
     Input { line: usize, message: String },
 
+    /// A value the caller chose is not acceptable. `field` is the library's name for it (`k`,
+    /// `ef_search`, `other_articles`); each front end shows it under its own name (`--k` on the
+    /// command line, `k` in a JSON request), so the message reads "FIELD REASON".
+    #[error("{field} {reason}")]
+    InvalidInput { field: &'static str, reason: String },
+
+    /// Bad input that has no field of its own to name (kept for the few such cases).
     #[error("{0}")]
     InvalidArgument(String),
+
+    /// Something asked for by name or id is not there.
+    #[error("no {kind} '{id}' in the index")]
+    NotFound { kind: &'static str, id: String },
+
+    /// A vector of the wrong length for this index.
+    #[error("{what} has {got} values, the index holds {expected}-d vectors")]
+    DimensionMismatch {
+        what: String,
+        expected: usize,
+        got: usize,
+    },
+
+    /// No index was ever created here (the front end says how to make one).
+    #[error("{}", no_index(.location))]
+    NoIndex { location: StoreLocation },
+
+    /// The index exists and holds no passage yet.
+    #[error("index {location} holds no passage")]
+    EmptyIndex { location: StoreLocation },
+
+    /// The index was built with another model, revision, precision or dimension: its vectors and
+    /// the ones this model gives are not comparable.
+    #[error("index {location} was built with {built_with}; this run uses {loaded}")]
+    ModelMismatch {
+        location: String,
+        built_with: Box<Fingerprint>,
+        loaded: Box<Fingerprint>,
+    },
+
+    /// A service this needs cannot be used now (the server is shutting down, its model thread
+    /// stopped); trying again later may work.
+    #[error("{0}")]
+    Unavailable(String),
+
+    /// What this machine lacks or an outside program failed at (python3, pip, a download).
+    #[error("{0}")]
+    Environment(String),
+
+    /// A failure that is nobody's input: a broken invariant, a serialiser error.
+    #[error("internal error: {0}")]
+    Internal(String),
 
     /// Two files would share one document key (and so the same passage ids).
     #[error("{path} would be indexed as '{key}', which the index already holds for {other}; indexing it would replace that document's passages. Rename one of the files, or index both from their common folder (their keys then include the folder's name)")]
@@ -61,8 +113,23 @@ pub enum Error {
     #[error("lexical index: {0}")]
     Lexical(String),
 
+    /// Only the first line of candle's message: some carry a backtrace. Not a `source()`
+    /// either, for the reason given at [`Error::Io`].
     #[error("model computation failed: {}", brief(.0))]
-    Candle(#[from] candle_core::Error),
+    Candle(candle_core::Error),
+}
+
+impl From<candle_core::Error> for Error {
+    fn from(e: candle_core::Error) -> Self {
+        Error::Candle(e)
+    }
+}
+
+fn no_index(location: &StoreLocation) -> String {
+    match location {
+        StoreLocation::Dir(d) => format!("no index at {}", d.display()),
+        StoreLocation::Postgres(t) => format!("{t} holds no semclust index"),
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -71,8 +138,19 @@ impl Error {
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
             context: context.into(),
-            source,
+            cause: source,
         }
+    }
+
+    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn internal(what: impl std::fmt::Display) -> Self {
+        Error::Internal(what.to_string())
     }
 
     pub(crate) fn bad_file(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::corpus::{self, Passage, ReadLimits, SourceFile};
+use crate::corpus::{self, Format, Passage, ReadLimits, SourceFile};
 use crate::embed::{Encode, InputKind};
 use crate::error::{Error, Result};
 use crate::store::{Changes, PassageState, VectorStoreWrite};
@@ -48,6 +48,35 @@ pub struct DocumentPassages {
     /// Where it came from: an absolute file path, or [`API_PATH_PREFIX`] + key.
     pub path: String,
     pub passages: Vec<Passage>,
+}
+
+impl DocumentPassages {
+    /// A document received as text (over the HTTP API) under `name`: its key is made from the
+    /// name as a file's is, its stored path is [`API_PATH_PREFIX`] + key. A text that gives no
+    /// passage is an error: sending it would only remove the document's passages.
+    pub fn from_text(name: &str, text: &str, format: Format, limits: &ReadLimits) -> Result<Self> {
+        let key = corpus::document_key(name);
+        if key.is_empty() {
+            return Err(Error::invalid("name", "is empty"));
+        }
+        let file = SourceFile {
+            path: PathBuf::from(&key),
+            key: key.clone(),
+            format,
+        };
+        let passages = corpus::split(text, &file, limits)?;
+        if passages.is_empty() {
+            return Err(Error::invalid(
+                "text",
+                format!("of '{key}' holds no paragraph to index"),
+            ));
+        }
+        Ok(Self {
+            path: format!("{API_PATH_PREFIX}{key}"),
+            key,
+            passages,
+        })
+    }
 }
 
 /// Documents sent to the HTTP API have no file: their stored path starts with this, and a run of

@@ -15,6 +15,7 @@
 
 pub mod bench;
 pub mod cluster;
+pub mod collection;
 pub mod corpus;
 pub mod embed;
 pub mod error;

@@ -1,5 +1,6 @@
-//! The `semclust` binary: parse, call the library, print. Errors are printed once, on one line,
-//! and map to exit code 1 (2 for usage errors, from clap); a closed pipe is a normal exit.
+//! The `semclust` binary: parse, call the library, print. Errors are printed once, on one line
+//! (see `cli::errors`), and map to exit code 1 (2 for usage errors); a closed pipe is a normal
+//! exit.
 
 mod cli;
 
@@ -9,7 +10,10 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     semclust::util::alloc::keep_large_buffers();
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => cli::errors::exit_on_parse_error(e),
+    };
     let result = match cli.command {
         cli::Command::Embed(a) => cli::embed::run(a),
         cli::Command::Models(c) => cli::models::run(c),
@@ -24,32 +28,15 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            let broken_pipe = |io: &std::io::Error| io.kind() == std::io::ErrorKind::BrokenPipe;
             if e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                c.downcast_ref::<std::io::Error>().is_some_and(broken_pipe)
+                    || matches!(c.downcast_ref::<semclust::Error>(),
+                        Some(semclust::Error::Io { cause, .. }) if broken_pipe(cause))
             }) {
                 return ExitCode::SUCCESS;
             }
-            // The causes, each once: library errors already end with their source's text, which
-            // anyhow's `{:#}` would repeat.
-            let mut msg = String::new();
-            for cause in e.chain() {
-                let text = cause.to_string();
-                if !msg.contains(&text) {
-                    if !msg.is_empty() {
-                        msg.push_str(": ");
-                    }
-                    msg.push_str(&text);
-                }
-            }
-            // One line: anything after a newline (a dependency's backtrace) is noise to a user.
-            // Passwords in URLs are removed whatever produced the message (a store URL can be
-            // quoted by a dependency's error as well as by ours).
-            let line = msg.lines().next().unwrap_or("");
-            eprintln!(
-                "semclust: error: {}",
-                semclust::util::text::redact_secrets(line)
-            );
+            eprintln!("semclust: error: {}", cli::errors::one_line(&e));
             ExitCode::FAILURE
         }
     }

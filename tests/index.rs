@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use semclust::search::eval::{evaluate, QuestionSet};
 use semclust::search::Mode;
-use semclust::store::{Exclude, SearchMethod, SqliteStore, VectorStore};
+use semclust::store::{Exclude, Nearest, RowKey, SearchMethod, SqliteStore, VectorStore};
 use semclust::{InputKind, Precision};
 
 use common::{error_line, ok, semclust};
@@ -166,9 +166,16 @@ fn lead_paragraphs_have_same_article_neighbours() {
             passage: Some(id.clone()),
             article: None,
         };
-        let rows = store.nearest(&v, 3, &ex, SearchMethod::Exact).unwrap();
-        let rows: Vec<u32> = rows.iter().map(|r| r.row).collect();
-        let ps = store.passages_by_rows(&rows).unwrap();
+        let rows = store
+            .nearest(&Nearest {
+                vector: &v,
+                k: 3,
+                exclude: &ex,
+                method: SearchMethod::Exact,
+            })
+            .unwrap();
+        let keys: Vec<RowKey> = rows.iter().map(|r| r.key).collect();
+        let ps = store.passages_by_keys(&keys).unwrap();
         assert!(ps.iter().all(|p| p.id != id), "itself excluded");
         assert!(
             ps.iter().any(|p| p.article_key == article.to_string()),
@@ -392,7 +399,12 @@ fn a_killed_indexer_leaves_a_readable_index_and_a_rerun_finishes() {
     // Readable: every stored passage has its vector, and search answers.
     let v = store.vector("big/a0/1").unwrap().unwrap();
     let hits = store
-        .nearest(&v, 5, &Exclude::default(), SearchMethod::Exact)
+        .nearest(&Nearest {
+            vector: &v,
+            k: 5,
+            exclude: &Exclude::NONE,
+            method: SearchMethod::Exact,
+        })
         .unwrap();
     assert_eq!(hits.len(), 5.min(n));
     drop(store);

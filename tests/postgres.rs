@@ -10,7 +10,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use semclust::store::{
-    Exclude, Fingerprint, HnswOptions, PgStore, PgTarget, SearchMethod, StoreLocation, VectorStore,
+    Exclude, Fingerprint, HnswOptions, Nearest, PgStore, PgTarget, SearchMethod, StoreLocation,
+    VectorStore,
 };
 use semclust::{InputKind, Precision};
 
@@ -163,9 +164,16 @@ fn postgres_answers_like_the_embedded_store() {
     let mut queries: Vec<Vec<f32>> = (0..qv.rows()).map(|i| qv.row(i).to_vec()).collect();
     queries.extend(a.iter().map(|p| pgs.vector(&p.id).unwrap().unwrap()));
     let ids = |store: &dyn VectorStore, q: &[f32], m: SearchMethod| -> Vec<(String, f32)> {
-        let rows = store.nearest(q, 10, &Exclude::default(), m).unwrap();
+        let rows = store
+            .nearest(&Nearest {
+                vector: q,
+                k: 10,
+                exclude: &Exclude::NONE,
+                method: m,
+            })
+            .unwrap();
         let ps = store
-            .passages_by_rows(&rows.iter().map(|r| r.row).collect::<Vec<_>>())
+            .passages_by_keys(&rows.iter().map(|r| r.key).collect::<Vec<_>>())
             .unwrap();
         ps.into_iter()
             .zip(rows)
@@ -174,8 +182,8 @@ fn postgres_answers_like_the_embedded_store() {
     };
     let (mut found, mut total) = (0usize, 0usize);
     for q in &queries {
-        let exact = ids(&sql, q, SearchMethod::Exact);
-        let pg_exact = ids(&pgs, q, SearchMethod::Exact);
+        let exact = ids(&*sql, q, SearchMethod::Exact);
+        let pg_exact = ids(&*pgs, q, SearchMethod::Exact);
         for ((i, s), (j, t)) in exact.iter().zip(&pg_exact) {
             assert!((s - t).abs() < 1e-5, "scores {s} vs {t}");
             if i != j {
@@ -184,7 +192,7 @@ fn postgres_answers_like_the_embedded_store() {
             }
         }
         let want: HashSet<&String> = exact.iter().map(|(i, _)| i).collect();
-        let ann = ids(&pgs, q, SearchMethod::Approximate);
+        let ann = ids(&*pgs, q, SearchMethod::Approximate);
         assert_eq!(ann.len(), 10);
         found += ann.iter().filter(|(i, _)| want.contains(i)).count();
         total += 10;
@@ -232,9 +240,16 @@ fn postgres_answers_like_the_embedded_store() {
         passage: Some("lemonde-ia-2025/3/2".into()),
         article: Some(("lemonde-ia-2025".into(), "3".into())),
     };
-    let rows = pgs.nearest(&v, 60, &ex, SearchMethod::Approximate).unwrap();
+    let rows = pgs
+        .nearest(&Nearest {
+            vector: &v,
+            k: 60,
+            exclude: &ex,
+            method: SearchMethod::Approximate,
+        })
+        .unwrap();
     let ps = pgs
-        .passages_by_rows(&rows.iter().map(|r| r.row).collect::<Vec<_>>())
+        .passages_by_keys(&rows.iter().map(|r| r.key).collect::<Vec<_>>())
         .unwrap();
     assert_eq!(ps.len(), 60);
     assert!(ps.iter().all(|p| p.article_key != "3"));

@@ -19,9 +19,6 @@ use crate::model::ModelSpec;
 
 pub use plot::svg;
 
-/// The sample corpus, the default input.
-pub const SAMPLE_CORPUS: &str = include_str!("../../tests/fixtures/lemonde-ia-2025.md");
-
 /// What was measured for one device × precision × batch size.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Row {
@@ -184,10 +181,11 @@ pub fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-/// The texts to embed: the sample corpus's paragraphs, or a file's. `.md` and `.jsonl` files are
-/// split into paragraphs as `semclust index` splits them; any other file is one text per line
-/// (blank lines skipped).
-pub fn inputs(file: Option<&Path>) -> Result<Vec<String>> {
+/// The texts to embed: a file's, or without one the paragraphs of `sample` (Markdown; the
+/// binary passes the sample corpus it carries). `.md` and `.jsonl` files are split into
+/// paragraphs as `semclust index` splits them; any other file is one text per line (blank lines
+/// skipped).
+pub fn inputs(file: Option<&Path>, sample: &str) -> Result<Vec<String>> {
     let texts: Vec<String> = match file {
         None => {
             let f = crate::corpus::SourceFile {
@@ -195,7 +193,7 @@ pub fn inputs(file: Option<&Path>) -> Result<Vec<String>> {
                 key: "lemonde-ia-2025".into(),
                 format: crate::corpus::Format::Markdown,
             };
-            crate::corpus::split(SAMPLE_CORPUS, &f, &Default::default())?
+            crate::corpus::split(sample, &f, &Default::default())?
                 .into_iter()
                 .map(|p| p.text)
                 .collect()
@@ -252,12 +250,13 @@ pub struct MeasureOptions {
 impl MeasureOptions {
     pub fn check(&self) -> Result<()> {
         if self.batch_sizes.is_empty() || self.batch_sizes.contains(&0) {
-            return Err(Error::InvalidArgument(
-                "every batch size must be at least 1 (--batch-sizes 1,8,32,64)".into(),
+            return Err(Error::invalid(
+                "batch_sizes",
+                "must each be at least 1: a batch size is a number of inputs per pass (e.g. 1,8,32,64)",
             ));
         }
         if self.runs == 0 {
-            return Err(Error::InvalidArgument("--runs must be at least 1".into()));
+            return Err(Error::invalid("runs", "must be at least 1"));
         }
         Ok(())
     }
@@ -348,7 +347,11 @@ pub fn measure(
     };
     let mut e = match Embedder::load_with(spec, device, Some(precision), &|_| {}) {
         Ok(e) => e,
-        Err(err @ (Error::DeviceUnavailable { .. } | Error::InvalidArgument(_))) => {
+        Err(
+            err @ (Error::DeviceUnavailable { .. }
+            | Error::InvalidArgument(_)
+            | Error::InvalidInput { .. }),
+        ) => {
             return Ok(Measured {
                 rows: unavailable(err.to_string()),
                 output: None,
@@ -647,7 +650,11 @@ mod tests {
 
     #[test]
     fn the_sample_corpus_is_the_default_input() {
-        let t = inputs(None).unwrap();
+        let t = inputs(
+            None,
+            include_str!("../../tests/fixtures/lemonde-ia-2025.md"),
+        )
+        .unwrap();
         assert_eq!(t.len(), 98);
     }
 

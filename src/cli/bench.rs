@@ -15,12 +15,15 @@ use semclust::{DeviceChoice, Precision};
 
 use super::{notify, ModelArgs};
 
+/// The sample corpus, the default input: carried by the binary, not by the library.
+const SAMPLE_CORPUS: &str = include_str!("../../tests/fixtures/lemonde-ia-2025.md");
+
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Devices, comma-separated: cpu, cuda[:N], metal[:N] (default: cpu and every GPU backend
     /// this semclust was built with). One that is not available shows as unavailable.
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    pub devices: Option<Vec<String>>,
+    pub devices: Option<Vec<DeviceChoice>>,
     /// Precisions, comma-separated: q4, f32, f16 (`--precision` is accepted too).
     #[arg(
         long,
@@ -29,7 +32,7 @@ pub struct BenchArgs {
         value_delimiter = ',',
         value_name = "LIST"
     )]
-    pub precisions: Vec<String>,
+    pub precisions: Vec<Precision>,
     /// Inputs per forward pass, comma-separated.
     #[arg(
         long,
@@ -98,43 +101,33 @@ impl From<&RuntimeInfo> for WorkerInfo {
     }
 }
 
-fn default_devices() -> Vec<String> {
-    let mut d = vec!["cpu".to_string()];
+fn default_devices() -> Vec<DeviceChoice> {
+    let mut d = vec![DeviceChoice::Cpu];
     if cfg!(feature = "cuda") || !cfg!(target_os = "macos") {
-        d.push("cuda".into());
+        d.push(DeviceChoice::Cuda(0));
     }
     if cfg!(feature = "metal") || cfg!(target_os = "macos") {
-        d.push("metal".into());
+        d.push(DeviceChoice::Metal(0));
     }
     d
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
-    let devices: Vec<DeviceChoice> = args
-        .devices
-        .clone()
-        .unwrap_or_else(default_devices)
-        .iter()
-        .map(|d| d.parse::<DeviceChoice>())
-        .collect::<Result<_, _>>()?;
+    let devices = args.devices.clone().unwrap_or_else(default_devices);
     if devices.is_empty() {
         bail!("--devices is empty; name at least one of cpu, cuda, metal");
     }
     if devices.contains(&DeviceChoice::Auto) {
         bail!("--devices takes cpu, cuda[:N] or metal[:N], not auto");
     }
-    let precisions: Vec<Precision> = args
-        .precisions
-        .iter()
-        .map(|p| p.parse::<Precision>())
-        .collect::<Result<_, _>>()?;
+    let precisions = args.precisions.clone();
     let opts = MeasureOptions {
         batch_sizes: args.batch_sizes.clone(),
         warmup: args.warmup,
         runs: args.runs,
     };
     opts.check()?;
-    let texts = bench::inputs(args.input.as_deref())?;
+    let texts = bench::inputs(args.input.as_deref(), SAMPLE_CORPUS)?;
     if args.worker {
         return worker(&args, devices[0], precisions[0], &texts, &opts);
     }
@@ -294,13 +287,13 @@ fn spawn(
     if let Some(i) = &args.input {
         cmd.arg("--input").arg(i);
     }
-    if let Some(d) = &args.model.model_dir {
+    if let Some(d) = &args.model.source.model_dir {
         cmd.arg("--model-dir").arg(d);
     }
-    if let Some(d) = &args.model.cache_dir {
+    if let Some(d) = &args.model.source.cache_dir {
         cmd.arg("--cache-dir").arg(d);
     }
-    if args.model.no_hub {
+    if args.model.source.no_hub {
         cmd.arg("--no-hub");
     }
     if let Some(r) = reference {

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 
-use semclust::{DeviceChoice, Embedder, InputKind, LongTextPolicy, Precision};
+use semclust::{Embedder, InputKind, LongTextPolicy};
 
-use super::{notify, ModelArgs};
+use super::{notify, ModelArgs, RuntimeArgs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -27,12 +27,8 @@ pub struct EmbedArgs {
     pub query: bool,
     #[command(flatten)]
     pub model: ModelArgs,
-    /// q4, f32 or f16 (default: q4 on CPU, f16 on GPU).
-    #[arg(long)]
-    pub precision: Option<String>,
-    /// auto, cpu, cuda[:N] or metal[:N].
-    #[arg(long, default_value = "auto")]
-    pub device: String,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
     #[arg(long, value_enum, default_value = "jsonl")]
     pub format: Format,
     /// Output file (default: standard output).
@@ -123,8 +119,7 @@ pub fn run(args: EmbedArgs) -> Result<()> {
     if args.batch_size == 0 {
         bail!("--batch-size must be at least 1");
     }
-    let device: DeviceChoice = args.device.parse()?;
-    let precision: Option<Precision> = args.precision.as_deref().map(str::parse).transpose()?;
+    let (device, precision) = (args.runtime.device, args.runtime.precision);
     let quiet = args.quiet;
     let report = |m: &str| {
         if !quiet {

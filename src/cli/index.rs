@@ -3,16 +3,17 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use semclust::collection::{Collection, FileBatch};
 use semclust::corpus::ReadLimits;
 use semclust::indexing::{self, Progress};
-use semclust::store::{Fingerprint, HnswOptions, VectorStore, VectorStoreWrite};
-use semclust::{DeviceChoice, Embedder, Precision};
+use semclust::store::HnswOptions;
+use semclust::Embedder;
 
-use super::{notify, IndexDir, ModelArgs};
+use super::{notify, IndexDir, ModelArgs, RuntimeArgs};
 
 #[derive(Debug, Args)]
 pub struct IndexArgs {
@@ -22,19 +23,22 @@ pub struct IndexArgs {
     #[command(flatten)]
     pub index: IndexDir,
     #[command(flatten)]
-    pub model: ModelArgs,
-    /// q4, f32 or f16 (default: q4 on CPU, f16 on GPU). An index keeps one precision.
-    #[arg(long)]
-    pub precision: Option<String>,
-    /// auto, cpu, cuda[:N] or metal[:N].
-    #[arg(long, default_value = "auto")]
-    pub device: String,
+    pub options: IndexOptions,
     /// No progress messages or bar.
     #[arg(long, short)]
     pub quiet: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// How files are indexed: by `index`, and by `report PATH…` before it clusters.
+#[derive(Debug, Clone, Args)]
+pub struct IndexOptions {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
     /// PostgreSQL store: links per node of the HNSW index (pgvector's `m`; default 16 or the
     /// stored value). Changing it rebuilds the index.
     #[arg(long, value_name = "M")]
@@ -62,7 +66,7 @@ pub struct ReadLimitArgs {
 impl ReadLimitArgs {
     pub fn limits(&self) -> Result<ReadLimits> {
         if self.max_file_bytes == 0 || self.max_passage_bytes == 0 {
-            bail!("--max-file-bytes and --max-passage-bytes must be at least 1");
+            anyhow::bail!("--max-file-bytes and --max-passage-bytes must be at least 1");
         }
         Ok(ReadLimits {
             max_file_bytes: self.max_file_bytes,
@@ -82,9 +86,8 @@ impl Default for ReadLimitArgs {
 }
 
 pub fn run(args: IndexArgs) -> Result<()> {
-    let json = args.json;
-    let run = sync(args)?;
-    if json {
+    let run = sync(&args.paths, &args.index, &args.options, args.quiet)?;
+    if args.json {
         println!("{}", run.json()?);
     } else {
         println!("{run}");
@@ -135,70 +138,36 @@ impl std::fmt::Display for IndexRun {
     }
 }
 
-/// Index `args.paths`, printing nothing on stdout.
-pub fn sync(args: IndexArgs) -> Result<IndexRun> {
-    let quiet = args.quiet;
+/// Index `paths` into `index`, printing nothing on stdout.
+pub fn sync(
+    paths: &[PathBuf],
+    index: &IndexDir,
+    args: &IndexOptions,
+    quiet: bool,
+) -> Result<IndexRun> {
+    let location = index.location()?;
     // Warnings are printed even with --quiet: they say what was not indexed.
     let mut warn = |m: String| notify(&format!("warning: {m}"));
-    let files = semclust::corpus::discover_reporting(&args.paths, &mut warn)?;
-    let named = args
-        .paths
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
-    if files.is_empty() {
-        bail!("no .md, .txt or .jsonl file under {named}");
-    }
     // Read before the model loads: bad or empty input fails at once.
-    let docs = indexing::read_documents(&files, &args.limits.limits()?, &mut warn)?;
-    let location = args.index.location()?;
-    if docs.iter().all(|d| d.passages.is_empty()) {
-        // Nothing to index is an error, unless the files were indexed before: emptying them
-        // is how a user removes their passages.
-        let stored = match location.open_existing()? {
-            Some(store) => store.documents()?,
-            None => Default::default(),
-        };
-        if !docs.iter().any(|d| stored.contains_key(&d.key)) {
-            bail!(
-                "no paragraph to index in {named} ({} file{}): every file is empty or holds only headings, front matter or blank lines",
-                files.len(),
-                if files.len() == 1 { "" } else { "s" }
-            );
-        }
-    }
+    let batch = FileBatch::read(paths, &args.limits.limits()?, &location, &mut warn)?;
     let report = |m: &str| {
         if !quiet {
             notify(m)
         }
     };
-    let device: DeviceChoice = args.device.parse()?;
-    let precision: Option<Precision> = args.precision.as_deref().map(str::parse).transpose()?;
-    let embedder = Embedder::load_with(&args.model.spec(), device, precision, &report)?;
-    let info = embedder.info();
-    report(&info.to_string());
-    let fp = Fingerprint {
-        model: info.model.clone(),
-        revision: info.revision.clone(),
-        precision: info.precision.to_string(),
-        dimension: info.dimension,
-    };
-    if let Some(m) = args.hnsw_m.filter(|m| !(2..=100).contains(m)) {
-        bail!("--hnsw-m {m}: pgvector takes 2 to 100");
-    }
-    if let Some(e) = args
-        .hnsw_ef_construction
-        .filter(|e| !(4..=1000).contains(e))
-    {
-        bail!("--hnsw-ef-construction {e}: pgvector takes 4 to 1000");
-    }
+    let embedder = Embedder::load_with(
+        &args.model.spec(),
+        args.runtime.device,
+        args.runtime.precision,
+        &report,
+    )?;
+    report(&embedder.info().to_string());
     let hnsw = HnswOptions {
         m: args.hnsw_m,
         ef_construction: args.hnsw_ef_construction,
         ef_search: None,
     };
-    let mut store = location.open_or_create(&fp, &hnsw)?;
+    let mut collection = Collection::create_or_open(&location, embedder.info(), &hnsw)?;
 
     let bar = if quiet || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
@@ -212,24 +181,17 @@ pub fn sync(args: IndexArgs) -> Result<IndexRun> {
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let started = std::time::Instant::now();
-    let summary = indexing::sync(
-        &mut store,
-        &embedder,
-        &args.paths,
-        &docs,
-        &mut |p| match p {
-            Progress::Embedding { total } => bar.set_length(total as u64),
-            Progress::Embedded { done } => bar.set_position(done as u64),
-        },
-    )?;
+    let summary = collection.sync_files(&embedder, &batch, &mut |p| match p {
+        Progress::Embedding { total } => bar.set_length(total as u64),
+        Progress::Embedded { done } => bar.set_position(done as u64),
+    })?;
     bar.finish_and_clear();
+    // The whole run: reading the stored state, embedding, committing, the lexical index.
     let secs = started.elapsed().as_secs_f64();
-    // The lexical index is built now, not at the first search.
-    semclust::search::lexical_index(&store)?;
     Ok(IndexRun {
         summary,
         location: location.to_string(),
-        passages: store.len()?,
+        passages: collection.len()?,
         seconds: secs,
     })
 }

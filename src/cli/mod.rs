@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod embed;
+pub mod errors;
 pub mod index;
 pub mod models;
 pub mod search;
@@ -79,10 +80,12 @@ impl IndexDir {
     }
 }
 
-/// Where a model comes from when the index names it.
+/// Where a model's files come from; shared by every command that loads a model (search and
+/// related load the one their index names).
 #[derive(Debug, Clone, Args)]
 pub struct SourceArgs {
-    /// A folder with the index's model (config.json, tokenizer.json, weights).
+    /// A folder with the model's config.json, tokenizer.json and model.safetensors or
+    /// model-q4_0.gguf; used instead of every other source.
     #[arg(long, value_name = "DIR")]
     pub model_dir: Option<PathBuf>,
     /// semclust's model cache.
@@ -93,33 +96,44 @@ pub struct SourceArgs {
     pub no_hub: bool,
 }
 
-/// Where the model comes from; shared by every command that loads one.
-#[derive(Debug, Clone, Args)]
-pub struct ModelArgs {
-    /// Model id from `semclust models list`.
-    #[arg(long, default_value = DEFAULT_MODEL)]
-    pub model: String,
-    /// A folder with config.json, tokenizer.json and model.safetensors or model-q4_0.gguf;
-    /// used instead of every other source.
-    #[arg(long, value_name = "DIR")]
-    pub model_dir: Option<PathBuf>,
-    /// semclust's model cache.
-    #[arg(long, env = "SEMCLUST_CACHE", value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
-    /// Do not try the Hugging Face hub.
-    #[arg(long)]
-    pub no_hub: bool,
-}
-
-impl ModelArgs {
-    pub fn spec(&self) -> ModelSpec {
+impl SourceArgs {
+    /// The model `name`, from these sources.
+    pub fn spec(&self, name: &str) -> ModelSpec {
         ModelSpec {
-            name: self.model.clone(),
+            name: name.to_string(),
             model_dir: self.model_dir.clone(),
             cache_dir: self.cache_dir.clone(),
             hub: !self.no_hub,
         }
     }
+}
+
+/// The model a command loads, and where from.
+#[derive(Debug, Clone, Args)]
+pub struct ModelArgs {
+    /// Model id from `semclust models list`.
+    #[arg(long, default_value = DEFAULT_MODEL)]
+    pub model: String,
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+impl ModelArgs {
+    pub fn spec(&self) -> ModelSpec {
+        self.source.spec(&self.model)
+    }
+}
+
+/// How the model runs; shared by every command that loads one for embedding.
+#[derive(Debug, Clone, Args)]
+pub struct RuntimeArgs {
+    /// q4, f32 or f16 (default: q4 on CPU, f16 on GPU; `serve` over an index: the index's). An
+    /// index keeps one precision.
+    #[arg(long)]
+    pub precision: Option<semclust::Precision>,
+    /// auto, cpu, cuda[:N] or metal[:N].
+    #[arg(long, default_value = "auto")]
+    pub device: semclust::DeviceChoice,
 }
 
 /// Progress lines go to stderr so that stdout stays data.
@@ -163,15 +177,15 @@ mod tests {
             panic!("not embed")
         };
         assert_eq!(a.input.as_deref(), Some("in.txt"));
-        assert!(a.query && a.truncate && a.skip_empty && a.model.no_hub);
+        assert!(a.query && a.truncate && a.skip_empty && a.model.source.no_hub);
         assert_eq!(a.model.model, "all-minilm-l6-v2");
-        assert_eq!(a.precision.as_deref(), Some("f32"));
-        assert_eq!(a.device, "cpu");
+        assert_eq!(a.runtime.precision, Some(semclust::Precision::F32));
+        assert_eq!(a.runtime.device, semclust::DeviceChoice::Cpu);
         assert_eq!(a.format, embed::Format::Npy);
         assert_eq!(a.out.as_deref(), Some(std::path::Path::new("o.npy")));
         assert_eq!(a.batch_size, 8);
         assert_eq!(
-            a.model.model_dir.as_deref(),
+            a.model.source.model_dir.as_deref(),
             Some(std::path::Path::new("/m"))
         );
     }
@@ -184,7 +198,7 @@ mod tests {
         assert_eq!(a.input, None);
         assert_eq!(a.model.model, DEFAULT_MODEL);
         assert_eq!(a.format, embed::Format::Jsonl);
-        assert_eq!(a.device, "auto");
+        assert_eq!(a.runtime.device, semclust::DeviceChoice::Auto);
         assert!(!a.query);
     }
 

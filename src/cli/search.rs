@@ -5,9 +5,10 @@ use std::io::Write;
 use anyhow::{bail, Result};
 use clap::Args;
 
-use semclust::search::{self, Hit, HitRecord, LexicalIndex, Mode, Query};
-use semclust::store::{AnyStore, Exclude, SearchMethod, VectorStore};
-use semclust::{DeviceChoice, Embedder, InputKind, ModelSpec};
+use semclust::collection::{Collection, SearchRequest, SearchResults, Target};
+use semclust::search::{Hit, HitRecord, Mode};
+use semclust::store::SearchMethod;
+use semclust::{DeviceChoice, Embedder};
 
 use super::{notify, IndexDir, SourceArgs};
 
@@ -21,14 +22,14 @@ pub struct ResultArgs {
     #[arg(long)]
     pub json: bool,
     /// Exact scan, HNSW graph, or auto (exact up to 20,000 passages).
-    #[arg(long, default_value = "auto", value_parser = ["auto", "exact", "ann"])]
-    pub method: String,
+    #[arg(long, value_enum, default_value_t = SearchMethod::Auto)]
+    pub method: SearchMethod,
     /// Candidate list size of the HNSW search (default 128; higher: better recall, slower).
     #[arg(long, value_name = "EF")]
     pub ef_search: Option<usize>,
     /// auto, cpu, cuda[:N] or metal[:N] (for embedding the query).
     #[arg(long, default_value = "auto")]
-    pub device: String,
+    pub device: DeviceChoice,
     #[command(flatten)]
     pub source: SourceArgs,
     #[command(flatten)]
@@ -43,8 +44,8 @@ pub struct SearchArgs {
     /// The question or words to look for, in any language the model knows.
     pub query: String,
     /// dense (embeddings), lexical (BM25) or hybrid (both, fused by reciprocal rank).
-    #[arg(long, default_value = "dense", value_parser = ["dense", "lexical", "hybrid"])]
-    pub mode: String,
+    #[arg(long, value_enum, default_value_t = Mode::Dense)]
+    pub mode: Mode,
     #[command(flatten)]
     pub out: ResultArgs,
 }
@@ -64,150 +65,68 @@ pub struct RelatedArgs {
     pub out: ResultArgs,
 }
 
-fn method(s: &str) -> SearchMethod {
-    match s {
-        "exact" => SearchMethod::Exact,
-        "ann" => SearchMethod::Approximate,
-        _ => SearchMethod::Auto,
-    }
-}
-
-fn open(args: &ResultArgs) -> Result<AnyStore> {
-    if args.k == 0 {
-        bail!("-k must be at least 1");
-    }
-    let location = args.index.location()?;
-    let mut store = location.open()?;
+/// Check the request, open the index, embed what needs embedding with the index's model, search.
+fn run(request: SearchRequest, args: &ResultArgs) -> Result<SearchResults> {
+    request.validate()?;
+    let mut collection = Collection::open_for_search(&args.index.location()?)?;
     if let Some(ef) = args.ef_search {
-        if !(1..=1000).contains(&ef) {
-            bail!("--ef-search {ef}: use 1 to 1000");
+        collection.set_ef_search(ef)?;
+    }
+    let vector = match request.to_embed() {
+        Some((text, kind)) => {
+            let e = embedder_for(&collection, args)?;
+            Some(e.embed(&[text], kind)?.into_vec())
         }
-        store.set_ef_search(ef);
-    }
-    if store.is_empty()? {
-        bail!(
-            "index {location} holds no passage; run `semclust index PATH {}`",
-            location.flag()
-        );
-    }
-    Ok(store)
+        None => None,
+    };
+    Ok(collection.search(&request, vector)?)
 }
 
-fn embedder_for(store: &AnyStore, args: &ResultArgs) -> Result<Embedder> {
-    let fp = store.fingerprint();
+/// The model the index was built with.
+fn embedder_for(collection: &Collection, args: &ResultArgs) -> Result<Embedder> {
+    let fp = collection.fingerprint();
     let quiet = args.quiet;
     let report = |m: &str| {
         if !quiet {
             notify(m)
         }
     };
-    let spec = ModelSpec {
-        name: fp.model.clone(),
-        model_dir: args.source.model_dir.clone(),
-        cache_dir: args.source.cache_dir.clone(),
-        hub: !args.source.no_hub,
-    };
-    let device: DeviceChoice = args.device.parse()?;
-    let e = Embedder::load_with(&spec, device, Some(fp.precision.parse()?), &report)?;
-    if e.info().revision != fp.revision || e.dimension() != fp.dimension {
-        bail!(
-            "the index was built with {fp}, the model found is revision {} ({}-d): point --model-dir at the model the index was built with, or index again",
-            e.info().revision,
-            e.dimension()
-        );
-    }
+    let spec = args.source.spec(&fp.model);
+    let e = Embedder::load_with(&spec, args.device, Some(fp.precision.parse()?), &report)?;
+    collection.check_model(e.info())?;
     Ok(e)
 }
 
-fn lexical(store: &AnyStore) -> Result<LexicalIndex> {
-    Ok(search::lexical_index(store)?)
-}
-
 pub fn run_search(args: SearchArgs) -> Result<()> {
-    let mode: Mode = args.mode.parse()?;
-    if args.query.trim().is_empty() {
-        bail!("the query is empty");
-    }
-    let store = open(&args.out)?;
-    let vector = if mode == Mode::Lexical {
-        None
-    } else {
-        let e = embedder_for(&store, &args.out)?;
-        Some(
-            e.embed(&[args.query.as_str()], InputKind::Query)?
-                .into_vec(),
-        )
+    let request = SearchRequest {
+        target: Target::Query(args.query),
+        k: args.out.k,
+        mode: args.mode,
+        method: args.out.method,
+        other_articles: false,
     };
-    let lex = if mode == Mode::Dense {
-        None
-    } else {
-        Some(lexical(&store)?)
-    };
-    let hits = search::search(
-        &store,
-        lex.as_ref(),
-        &Query {
-            vector: vector.as_deref(),
-            text: Some(&args.query),
-            k: args.out.k,
-            mode,
-            exclude: Exclude::default(),
-            method: method(&args.out.method),
-        },
-    )?;
-    print_hits(&hits, args.out.json)
+    let found = run(request, &args.out)?;
+    print_hits(&found.hits, args.out.json)
 }
 
 pub fn run_related(args: RelatedArgs) -> Result<()> {
-    let store = open(&args.out)?;
-    let (vector, exclude) = match (&args.id, &args.text) {
-        (Some(id), _) => {
-            let Some(p) = store.passage(id)? else {
-                bail!(
-                    "no passage '{id}' in {}; ids are printed by `semclust search`",
-                    args.out.index.location()?
-                );
-            };
-            let v = store.vector(id)?.unwrap_or_default();
-            let exclude = Exclude {
-                passage: Some(p.id.clone()),
-                article: args
-                    .other_articles
-                    .then(|| (p.document.clone(), p.article_key.clone())),
-            };
-            if !args.out.quiet && !args.out.json {
-                notify(&format!("passages related to {} ({})", p.id, p.title));
-            }
-            (v, exclude)
-        }
-        (None, Some(text)) => {
-            if text.trim().is_empty() {
-                bail!("--text is empty");
-            }
-            if args.other_articles {
-                bail!("--other-articles needs a passage ID: a free text belongs to no article");
-            }
-            let e = embedder_for(&store, &args.out)?;
-            (
-                e.embed(&[text.as_str()], InputKind::Passage)?.into_vec(),
-                Exclude::default(),
-            )
-        }
+    let target = match (args.id, args.text) {
+        (Some(id), _) => Target::Passage(id),
+        (None, Some(text)) => Target::Text(text),
         (None, None) => bail!("give a passage ID or --text"),
     };
-    let hits = search::search(
-        &store,
-        None,
-        &Query {
-            vector: Some(&vector),
-            text: None,
-            k: args.out.k,
-            mode: Mode::Dense,
-            exclude,
-            method: method(&args.out.method),
-        },
-    )?;
-    print_hits(&hits, args.out.json)
+    let request = SearchRequest {
+        target,
+        k: args.out.k,
+        mode: Mode::Dense,
+        method: args.out.method,
+        other_articles: args.other_articles,
+    };
+    let found = run(request, &args.out)?;
+    if let (Some(p), false, false) = (&found.source, args.out.quiet, args.out.json) {
+        notify(&format!("passages related to {} ({})", p.id, p.title));
+    }
+    print_hits(&found.hits, args.out.json)
 }
 
 fn snippet(text: &str, max: usize) -> String {

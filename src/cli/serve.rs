@@ -6,11 +6,11 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use semclust::collection::Collection;
 use semclust::server::{self, AppState, BatchConfig, Limits, ServerConfig};
-use semclust::store::VectorStore;
-use semclust::{DeviceChoice, Embedder, ModelSpec, Precision};
+use semclust::{Embedder, Precision};
 
-use super::{notify, IndexDir, SourceArgs};
+use super::{notify, IndexDir, RuntimeArgs, SourceArgs};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -23,12 +23,8 @@ pub struct ServeArgs {
     /// Model id (default: the index's model, or multilingual-e5-small without an index).
     #[arg(long)]
     pub model: Option<String>,
-    /// q4, f32 or f16 (default: the index's precision; without an index q4 on CPU, f16 on GPU).
-    #[arg(long)]
-    pub precision: Option<String>,
-    /// auto, cpu, cuda[:N] or metal[:N].
-    #[arg(long, default_value = "auto")]
-    pub device: String,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
     #[command(flatten)]
     pub source: SourceArgs,
     /// Require `Authorization: Bearer KEY` on every /v1/ route.
@@ -149,28 +145,19 @@ pub fn run(args: ServeArgs) -> Result<()> {
     };
     // An existing index decides the model unless the user names one (a mismatch is reported
     // by AppState::new with what to do).
-    let existing = config
-        .store
-        .open_existing()?
-        .map(|s| s.fingerprint().clone());
+    let existing = Collection::open_existing(&config.store)?.map(|c| c.fingerprint().clone());
     let name = args
         .model
         .clone()
         .or_else(|| existing.as_ref().map(|f| f.model.clone()))
         .unwrap_or_else(|| semclust::model::DEFAULT_MODEL.to_string());
-    let precision: Option<Precision> = match (&args.precision, &existing) {
-        (Some(p), _) => Some(p.parse()?),
+    let precision: Option<Precision> = match (&args.runtime.precision, &existing) {
+        (Some(p), _) => Some(*p),
         (None, Some(f)) if f.model == name => Some(f.precision.parse()?),
         _ => None,
     };
-    let spec = ModelSpec {
-        name,
-        model_dir: args.source.model_dir.clone(),
-        cache_dir: args.source.cache_dir.clone(),
-        hub: !args.source.no_hub,
-    };
-    let device: DeviceChoice = args.device.parse()?;
-    let embedder = Embedder::load_with(&spec, device, precision, &report)?;
+    let spec = args.source.spec(&name);
+    let embedder = Embedder::load_with(&spec, args.runtime.device, precision, &report)?;
     report(&embedder.info().to_string());
     let state = AppState::new(std::sync::Arc::new(embedder), config)?;
 

@@ -7,18 +7,19 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use semclust::cluster::{self, KChoice, KScore, ThemeOptions, Themes, DEFAULT_SEED};
+use semclust::cluster::{KChoice, KScore, ThemeOptions, Themes, DEFAULT_SEED};
+use semclust::collection::Collection;
 use semclust::report::{self, Format, Report};
-use semclust::store::VectorStore;
 
-use super::{index, notify, IndexDir, ModelArgs};
+use super::index::{self, IndexOptions};
+use super::{notify, IndexDir};
 
 /// Clustering options shared by `themes` and `report`.
 #[derive(Debug, Args)]
 pub struct ClusterArgs {
     /// Number of themes, or auto: try 2 to about √n (at most 30) and keep the best silhouette.
     #[arg(short, long, default_value = "auto", value_name = "N|auto")]
-    pub k: String,
+    pub k: KChoice,
     /// Seed of the k-means++ draws: the same seed on the same index gives the same themes.
     #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
@@ -64,38 +65,25 @@ pub struct ReportArgs {
     /// `indexed`: the `index --json` object of the PATHs indexed first, or null).
     #[arg(long)]
     pub json: bool,
+    /// How PATHs are indexed (as `semclust index` does).
     #[command(flatten)]
-    pub model: ModelArgs,
-    /// For indexing PATHs: q4, f32 or f16 (default: q4 on CPU, f16 on GPU).
-    #[arg(long)]
-    pub precision: Option<String>,
-    /// For indexing PATHs: auto, cpu, cuda[:N] or metal[:N].
-    #[arg(long, default_value = "auto")]
-    pub device: String,
+    pub indexing: IndexOptions,
 }
 
 fn compute(args: &ClusterArgs) -> Result<Themes> {
-    let k: KChoice = args.k.parse()?;
     if args.restarts == 0 {
         bail!("--restarts must be at least 1");
     }
-    let location = args.index.location()?;
-    let store = location.open()?;
-    let n = store.len()?;
-    if n == 0 {
-        bail!(
-            "index {location} holds no passage; run `semclust index PATH {}`",
-            location.flag()
-        );
-    }
+    let mut collection = Collection::open(&args.index.location()?)?;
+    let n = collection.len()?;
     let opts = ThemeOptions {
-        k,
+        k: args.k,
         seed: args.seed,
         n_runs: args.restarts,
         ..ThemeOptions::default()
     };
-    if !args.quiet {
-        match k {
+    if !args.quiet && n > 0 {
+        match args.k {
             KChoice::Auto => notify(&format!(
                 "clustering {n} passages, choosing k by silhouette ({} restarts per k)",
                 args.restarts
@@ -107,7 +95,7 @@ fn compute(args: &ClusterArgs) -> Result<Themes> {
         }
     }
     let quiet = args.quiet;
-    let themes = cluster::themes(&store, &opts, |s: &KScore| {
+    let themes = collection.themes(&opts, |s: &KScore| {
         if !quiet {
             notify(&format!(
                 "k = {:>2}: silhouette {:.4}, inertia {:.2}",
@@ -208,18 +196,12 @@ pub fn run_report(args: ReportArgs) -> Result<()> {
     let indexed = if args.paths.is_empty() {
         None
     } else {
-        Some(index::sync(index::IndexArgs {
-            paths: args.paths.clone(),
-            index: args.cluster.index.clone(),
-            model: args.model.clone(),
-            precision: args.precision.clone(),
-            device: args.device.clone(),
-            quiet: args.cluster.quiet,
-            json: false,
-            hnsw_m: None,
-            hnsw_ef_construction: None,
-            limits: Default::default(),
-        })?)
+        Some(index::sync(
+            &args.paths,
+            &args.cluster.index,
+            &args.indexing,
+            args.cluster.quiet,
+        )?)
     };
     // With --json stdout holds one object, the indexing run inside it; else its usual line.
     if let (Some(run), false) = (&indexed, args.json) {

@@ -22,10 +22,13 @@ pub struct KScore {
 /// The range `--k auto` sweeps for n passages: 2 to about √n, at most 30, at most n − 1.
 pub fn auto_range(n: usize) -> Result<std::ops::RangeInclusive<usize>> {
     if n < 3 {
-        return Err(Error::InvalidArgument(format!(
-            "--k auto needs at least 3 passages to compare clusterings, the index holds {n}; \
-             pass --k N or index more text"
-        )));
+        return Err(Error::invalid(
+            "k",
+            format!(
+                "auto needs at least 3 passages to compare clusterings, the index holds {n}; \
+                 give a number of themes or index more text"
+            ),
+        ));
     }
     let hi = ((n as f64).sqrt().round() as usize).clamp(2, 30).min(n - 1);
     Ok(2..=hi)
@@ -111,6 +114,6 @@ pub fn best_k(
     }
     match best {
         Some((c, _)) => Ok((c, scores)),
-        None => Err(Error::InvalidArgument("no k to try".into())),
+        None => Err(Error::internal("no k to try")),
     }
 }

@@ -173,15 +173,10 @@ pub fn kmeans_until(
 ) -> Result<Clustering> {
     let n = data.len().checked_div(dim).unwrap_or(0);
     if p.k == 0 {
-        return Err(Error::InvalidArgument(
-            "k must be at least 1 (or use --k auto)".into(),
-        ));
+        return Err(Error::invalid("k", "must be at least 1"));
     }
     if n == 0 {
-        return Err(Error::InvalidArgument(
-            "nothing to cluster: the index holds no passages; add some with `semclust index PATH`"
-                .into(),
-        ));
+        return Err(Error::invalid("data", "holds no rows: nothing to cluster"));
     }
     if p.k > n {
         return Err(Error::InvalidArgument(format!(
@@ -213,7 +208,7 @@ pub fn kmeans_until(
             best = Some(c);
         }
     }
-    best.ok_or_else(|| Error::InvalidArgument("k-means: no run".into()))
+    best.ok_or_else(|| Error::internal("k-means: no run"))
 }
 
 /// Lloyd's iterations from the given centroids (`k × dim`, row-major), once: the outcome
@@ -229,10 +224,13 @@ pub fn kmeans_from(
     let n = data.len().checked_div(dim).unwrap_or(0);
     let k = init.len().checked_div(dim).unwrap_or(0);
     if k == 0 || k > n || init.len() != k * dim {
-        return Err(Error::InvalidArgument(format!(
-            "k-means start: {} values are not k × {dim} centroids for {n} rows",
-            init.len()
-        )));
+        return Err(Error::invalid(
+            "init",
+            format!(
+                "has {} values, not k × {dim} centroids for {n} rows",
+                init.len()
+            ),
+        ));
     }
     iterate(data, dim, init.to_vec(), max_iterations, tolerance, &|| {
         false
@@ -344,17 +342,17 @@ fn linfa_iterations(
     let n = data.len() / dim;
     let k = init.len() / dim;
     let records = ArrayView2::from_shape((n, dim), data)
-        .map_err(|e| Error::InvalidArgument(format!("vectors: {e}")))?;
+        .map_err(|e| Error::internal(format!("vectors: {e}")))?;
     let dataset = DatasetBase::from(records);
     let init = ndarray::Array2::from_shape_vec((k, dim), init)
-        .map_err(|e| Error::InvalidArgument(format!("centroids: {e}")))?;
+        .map_err(|e| Error::internal(format!("centroids: {e}")))?;
     let model = KMeans::params_with(k, Xoshiro256Plus::seed_from_u64(0), FastL2)
         .n_runs(1)
         .max_n_iterations(max_iterations.max(1))
         .tolerance(tolerance.max(f32::MIN_POSITIVE))
         .init_method(KMeansInit::Precomputed(init))
         .fit(&dataset)
-        .map_err(|e| Error::InvalidArgument(format!("k-means: {e}")))?;
+        .map_err(|e| Error::internal(format!("k-means: {e}")))?;
     // linfa does not report its iterations.
     Ok((model.centroids().iter().copied().collect(), 0))
 }

@@ -37,13 +37,12 @@ impl std::str::FromStr for KChoice {
             return Ok(KChoice::Auto);
         }
         match s.parse::<usize>() {
-            Ok(0) => Err(Error::InvalidArgument(
-                "--k must be at least 1, or auto".into(),
-            )),
+            Ok(0) => Err(Error::invalid("k", "must be at least 1, or auto")),
             Ok(k) => Ok(KChoice::Fixed(k)),
-            Err(_) => Err(Error::InvalidArgument(format!(
-                "--k '{s}': expected a number of themes or auto"
-            ))),
+            Err(_) => Err(Error::invalid(
+                "k",
+                format!("'{s}': expected a number of themes or auto"),
+            )),
         }
     }
 }
@@ -229,8 +228,9 @@ impl ThemeInput {
     pub fn load(store: &dyn VectorStore) -> Result<Self> {
         let ids = store.row_ids()?;
         if ids.is_empty() {
-            return Err(Error::InvalidArgument(
-                "the index holds no passages; add some with `semclust index PATH`".into(),
+            return Err(Error::invalid(
+                "store",
+                "holds no passage: nothing to cluster",
             ));
         }
         let vectors = store.vectors()?;
@@ -242,11 +242,9 @@ impl ThemeInput {
             .collect();
         let mut rows: Vec<(usize, StoredPassage)> = Vec::with_capacity(ids.len());
         for (r, id) in ids.iter().enumerate() {
-            let p = by_id.remove(id).ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "passage {id} has a vector but no text; re-run `semclust index`"
-                ))
-            })?;
+            let p = by_id
+                .remove(id)
+                .ok_or_else(|| Error::internal(format!("passage {id} has a vector but no text")))?;
             rows.push((r, p));
         }
         rows.sort_by_key(|(_, p)| reading_key(p));

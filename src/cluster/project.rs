@@ -23,7 +23,7 @@ pub fn pca_2d(data: &[f32], dim: usize) -> Result<Projection> {
         });
     }
     let x = ArrayView2::from_shape((n, dim), data)
-        .map_err(|e| Error::InvalidArgument(format!("vectors: {e}")))?
+        .map_err(|e| Error::internal(format!("vectors: {e}")))?
         .mapv(f64::from);
     let mean = x.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(dim));
     let centred = &x - &mean;

@@ -43,9 +43,14 @@ pub struct SourceFile {
     pub format: Format,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a file's text is split; over HTTP `markdown` (or `md`), `text` (or `txt`) and `jsonl`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
+    #[default]
+    #[serde(alias = "md")]
     Markdown,
+    #[serde(alias = "txt")]
     Text,
     Jsonl,
 }

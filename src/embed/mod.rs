@@ -383,9 +383,7 @@ impl Embedder {
     /// Inputs per forward pass (after sorting by length).
     pub fn set_batch_size(&mut self, batch_size: usize) -> Result<()> {
         if batch_size == 0 {
-            return Err(Error::InvalidArgument(
-                "batch size must be at least 1".into(),
-            ));
+            return Err(Error::invalid("batch_size", "must be at least 1"));
         }
         self.batch_size = batch_size;
         Ok(())
@@ -456,7 +454,7 @@ impl Embedder {
     pub fn embed_tokens(&self, tokenized: &Tokenized) -> Result<Embeddings> {
         match self.embed_tokens_while(tokenized, &|| true)? {
             Some(e) => Ok(e),
-            None => Err(Error::InvalidArgument("embedding was cancelled".into())),
+            None => Err(Error::Cancelled),
         }
     }
 

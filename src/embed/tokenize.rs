@@ -136,7 +136,7 @@ impl TextTokenizer {
             Self::Hf(tok) => {
                 let enc = tok
                     .encode_batch(texts.to_vec(), false)
-                    .map_err(|e| Error::InvalidArgument(format!("tokenizer failed: {e}")))?;
+                    .map_err(|e| Error::internal(format!("tokenizer failed: {e}")))?;
                 Ok(enc.into_iter().map(|e| e.get_ids().to_vec()).collect())
             }
             Self::Unigram(u) => texts.iter().map(|t| u.encode(t)).collect(),
@@ -165,7 +165,7 @@ fn specials_from<P: PostProcessor>(
 
 impl CompactUnigram {
     fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        let fail = |e: tokenizers::Error| Error::InvalidArgument(format!("tokenizer failed: {e}"));
+        let fail = |e: tokenizers::Error| Error::internal(format!("tokenizer failed: {e}"));
         let mut pre = PreTokenizedString::from(text);
         if let Some(n) = &self.normalizer {
             pre.normalize(|s| tokenizers::Normalizer::normalize(n, s))

@@ -84,7 +84,7 @@ impl Manifest {
     /// The model's `config.json` as JSON text, built from the manifest.
     pub fn config_json(&self) -> Result<String> {
         serde_json::to_string_pretty(&self.config)
-            .map_err(|e| Error::InvalidArgument(format!("manifest {}: config: {e}", self.id)))
+            .map_err(|e| Error::internal(format!("manifest {}: config: {e}", self.id)))
     }
 
     pub fn wheel_label(w: &Wheel) -> String {

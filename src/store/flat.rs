@@ -11,7 +11,12 @@ use std::collections::BinaryHeap;
 
 use rayon::prelude::*;
 
-use super::ScoredRow;
+/// A row of the matrix and its score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scored {
+    pub row: u32,
+    pub score: f32,
+}
 
 const BLOCK: usize = 512;
 
@@ -44,7 +49,7 @@ pub fn scores(data: &[f32], dim: usize, query: &[f32], r0: usize, out: &mut [f32
 }
 
 #[derive(Clone, Copy, PartialEq)]
-struct Entry(ScoredRow);
+struct Entry(Scored);
 
 impl Eq for Entry {}
 
@@ -94,7 +99,7 @@ impl TopK {
         if self.k == 0 {
             return;
         }
-        let e = Entry(ScoredRow { row, score });
+        let e = Entry(Scored { row, score });
         if self.heap.len() < self.k {
             self.heap.push(e);
         } else if let Some(top) = self.heap.peek() {
@@ -113,7 +118,7 @@ impl TopK {
     }
 
     /// Best first.
-    pub fn into_sorted(self) -> Vec<ScoredRow> {
+    pub fn into_sorted(self) -> Vec<Scored> {
         let mut v: Vec<Entry> = self.heap.into_vec();
         v.sort();
         v.into_iter().map(|e| e.0).collect()
@@ -158,7 +163,7 @@ pub fn top_k(
     query: &[f32],
     k: usize,
     skip: &(dyn Fn(u32) -> bool + Sync),
-) -> Vec<ScoredRow> {
+) -> Vec<Scored> {
     let n = data.len() / dim.max(1);
     top_k_range(data, dim, query, k, 0, n, skip).into_sorted()
 }
@@ -170,7 +175,7 @@ pub fn top_k_parallel(
     query: &[f32],
     k: usize,
     skip: &(dyn Fn(u32) -> bool + Sync),
-) -> Vec<ScoredRow> {
+) -> Vec<Scored> {
     let n = data.len() / dim.max(1);
     let parts = rayon::current_num_threads().max(1);
     let chunk = n.div_ceil(parts).max(BLOCK);
@@ -201,7 +206,7 @@ const BATCH_CHUNK: usize = 2048;
 /// multiplied with all queries by the f32 GEMM kernel of the embedding engine (no horizontal
 /// sums, each panel reused by every query), which is compute-bound instead of bandwidth-bound.
 /// Work is spread over rayon's threads.
-pub fn top_k_batch(data: &[f32], dim: usize, queries: &[f32], k: usize) -> Vec<Vec<ScoredRow>> {
+pub fn top_k_batch(data: &[f32], dim: usize, queries: &[f32], k: usize) -> Vec<Vec<Scored>> {
     let nq = queries.len() / dim.max(1);
     let n = data.len() / dim.max(1);
     if !crate::embed::f32kernel::available() {

@@ -13,13 +13,14 @@ pub mod postgres;
 pub mod sqlite;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use crate::corpus::Passage;
 use crate::error::Result;
 
-pub use location::{AnyStore, StoreLocation};
+pub use location::StoreLocation;
 pub use pgconn::PgTarget;
 pub use postgres::{HnswOptions, PgStore};
 pub use sqlite::SqliteStore;
@@ -31,6 +32,17 @@ pub struct Fingerprint {
     pub revision: String,
     pub precision: String,
     pub dimension: usize,
+}
+
+impl From<&crate::embed::RuntimeInfo> for Fingerprint {
+    fn from(info: &crate::embed::RuntimeInfo) -> Self {
+        Self {
+            model: info.model.clone(),
+            revision: info.revision.clone(),
+            precision: info.precision.to_string(),
+            dimension: info.dimension,
+        }
+    }
 }
 
 impl std::fmt::Display for Fingerprint {
@@ -64,14 +76,42 @@ pub struct StoredPassage {
     pub text: String,
 }
 
+/// A store's name for one row of a search answer, to hand back to
+/// [`VectorStore::passages_by_keys`] of the same store. What it holds is the store's business (a
+/// row of the search matrix for SQLite, the row's identity for PostgreSQL) and is meaningful
+/// only for the state of the index the search read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RowKey(pub(crate) u64);
+
 /// A dense search result.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ScoredRow {
-    /// The store's key for the row, resolved by [`VectorStore::passages_by_rows`] (a row number
-    /// for SQLite, the row's identity for PostgreSQL).
-    pub row: u32,
+    pub key: RowKey,
     /// Cosine similarity (inner product of normalised vectors).
     pub score: f32,
+}
+
+/// A dense top-k query: the `k` rows of highest inner product with `vector`, best first.
+#[derive(Debug, Clone, Copy)]
+pub struct Nearest<'a> {
+    pub vector: &'a [f32],
+    pub k: usize,
+    pub exclude: &'a Exclude,
+    pub method: SearchMethod,
+}
+
+impl Nearest<'_> {
+    /// The query vector must have the index's dimension (both stores check it before reading).
+    pub(crate) fn check(&self, dimension: usize) -> Result<()> {
+        if self.vector.len() != dimension {
+            return Err(crate::Error::DimensionMismatch {
+                what: "the query vector".into(),
+                expected: dimension,
+                got: self.vector.len(),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Which rows a search must skip.
@@ -84,17 +124,29 @@ pub struct Exclude {
 }
 
 impl Exclude {
+    /// Nothing excluded.
+    pub const NONE: Exclude = Exclude {
+        passage: None,
+        article: None,
+    };
+
     pub fn is_empty(&self) -> bool {
         self.passage.is_none() && self.article.is_none()
     }
 }
 
-/// How dense search runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How dense search runs; named `auto`, `exact` and `ann` on the command line and over HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
 pub enum SearchMethod {
-    /// Exact below [`ANN_THRESHOLD`] passages, HNSW above.
+    /// Exact up to 20,000 passages, the HNSW graph above.
+    #[default]
     Auto,
+    /// An exact scan of every vector.
     Exact,
+    /// The HNSW graph.
+    #[serde(rename = "ann")]
+    #[value(name = "ann")]
     Approximate,
 }
 
@@ -102,7 +154,8 @@ pub enum SearchMethod {
 /// floats takes about 2 ms on one core, below that the graph does not pay for itself.
 pub const ANN_THRESHOLD: usize = 20_000;
 
-/// The reading side of a store.
+/// The reading side of a store: with [`VectorStoreWrite`], everything the rest of semclust
+/// asks of an index, whichever backend holds it.
 pub trait VectorStore {
     fn fingerprint(&self) -> &Fingerprint;
     fn len(&self) -> Result<usize>;
@@ -110,22 +163,58 @@ pub trait VectorStore {
         Ok(self.len()? == 0)
     }
     fn passage(&self, id: &str) -> Result<Option<StoredPassage>>;
-    fn passages_by_rows(&self, rows: &[u32]) -> Result<Vec<StoredPassage>>;
+    /// The passages of search results, in the order of `keys`; a passage deleted since the
+    /// search is left out.
+    fn passages_by_keys(&self, keys: &[RowKey]) -> Result<Vec<StoredPassage>>;
     /// All passages, in id order.
     fn passages(&self) -> Result<Vec<StoredPassage>>;
     fn vector(&self, id: &str) -> Result<Option<Vec<f32>>>;
     /// Dense top-k by inner product, best first.
-    fn nearest(
-        &self,
-        query: &[f32],
-        k: usize,
-        exclude: &Exclude,
-        method: SearchMethod,
-    ) -> Result<Vec<ScoredRow>>;
+    fn nearest(&self, query: &Nearest<'_>) -> Result<Vec<ScoredRow>>;
     /// The passage id of every search row.
     fn row_ids(&self) -> Result<Vec<String>>;
     /// All vectors, row-major, in `row_ids` order.
     fn vectors(&self) -> Result<Vec<f32>>;
+    /// Drawn when the index was created: with the generation it names every cache derived from
+    /// the index, so that a cache never answers for an index deleted and made again.
+    fn instance(&self) -> Result<String>;
+    /// The folder where caches derived from the index (the lexical index) live.
+    fn cache_dir(&self) -> Result<PathBuf>;
+    /// Candidate list size of graph (HNSW) searches; a store without a graph has nothing to set.
+    fn set_ef_search(&mut self, _ef: usize) {}
+    /// Start a consistent view for the reads until [`Self::end_read`] (see [`snapshot`]). A
+    /// store whose every statement already sees committed state has nothing to do.
+    fn begin_read(&mut self) -> Result<()> {
+        Ok(())
+    }
+    fn end_read(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// An opened index of either backend.
+pub type AnyStore = Box<dyn VectorStoreWrite + Send>;
+
+impl std::fmt::Debug for dyn VectorStoreWrite + Send {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "store of {}", self.fingerprint())
+    }
+}
+
+/// Run `f` on one consistent state of `store` while other processes or threads may write to
+/// it (SQLite: one read transaction, with search data reloaded if a writer committed since it
+/// was loaded; PostgreSQL: each statement sees committed state, and a passage deleted between
+/// a search and the fetch of its text is left out of the answer).
+pub fn snapshot<R>(
+    store: &mut AnyStore,
+    f: impl FnOnce(&dyn VectorStoreWrite) -> Result<R>,
+) -> Result<R> {
+    store.begin_read()?;
+    let result = f(&**store);
+    let end = store.end_read();
+    let r = result?;
+    end?;
+    Ok(r)
 }
 
 /// One stored passage as the indexer compares it with the file: content hash and where it sits.
@@ -168,6 +257,18 @@ pub struct Changes {
 }
 
 impl Changes {
+    /// Every vector must have the index's dimension: both stores check before writing anything.
+    pub(crate) fn check_dimension(&self, dimension: usize) -> Result<()> {
+        match self.upserts.iter().find(|(_, v)| v.len() != dimension) {
+            Some((p, v)) => Err(crate::Error::DimensionMismatch {
+                what: format!("the vector of passage {}", p.id),
+                expected: dimension,
+                got: v.len(),
+            }),
+            None => Ok(()),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.documents.is_empty()
             && self.upserts.is_empty()

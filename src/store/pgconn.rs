@@ -65,7 +65,7 @@ impl PgTarget {
     /// `PGSSLROOTCERT`, `PGCONNECT_TIMEOUT` and then `~/.pgpass` (or `PGPASSFILE`), as libpq
     /// does. semclust's own parameter `schema` names the schema holding the index.
     pub fn parse(url: &str) -> Result<Self> {
-        let bad = |m: String| Error::InvalidArgument(format!("--store {}: {m}", redact(url)));
+        let bad = |m: String| Error::invalid("store", format!("{}: {m}", redact(url)));
         if !is_postgres_url(url) {
             return Err(bad(
                 "not a postgres:// URL (expected postgres://USER@HOST:PORT/DATABASE)".into(),
@@ -519,8 +519,12 @@ mod tests {
             "postgres://a@h/db?schema=Bad-Name",
             "mysql://a@h/db",
         ] {
-            let e = PgTarget::parse(bad).unwrap_err().to_string();
-            assert!(e.starts_with("--store "), "{e}");
+            // Named by the library's field; the command line shows it as `--store`.
+            let e = PgTarget::parse(bad).unwrap_err();
+            assert!(
+                matches!(e, Error::InvalidInput { field: "store", .. }),
+                "{e}"
+            );
         }
         assert!(redact("postgres://u:pw@h/db").contains("u:***@h"));
     }

@@ -7,18 +7,20 @@
 //! so concurrent `semclust index` runs serialise their writes and cannot duplicate a passage.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use pgvector::Vector;
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::Type;
 use postgres::Client;
+use sha2::{Digest, Sha256};
 
 use super::ann::AnnParams;
 use super::pgconn::PgTarget;
 use super::{
-    Changes, DocumentState, Exclude, Fingerprint, PassageState, ScoredRow, SearchMethod,
-    StoredPassage, VectorStore, VectorStoreWrite, ANN_THRESHOLD,
+    Changes, DocumentState, Exclude, Fingerprint, Nearest, PassageState, RowKey, ScoredRow,
+    SearchMethod, StoredPassage, VectorStore, VectorStoreWrite, ANN_THRESHOLD,
 };
 use crate::error::{Error, Result};
 
@@ -125,11 +127,8 @@ impl PgStore {
 
     /// Open an index that must exist (search, related, themes).
     pub fn open(target: &PgTarget) -> Result<Self> {
-        Self::open_existing(target)?.ok_or_else(|| {
-            target.error(format!(
-                "holds no semclust index in schema \"{}\": run `semclust index PATH --store {target}` first",
-                target.schema()
-            ))
+        Self::open_existing(target)?.ok_or_else(|| Error::NoIndex {
+            location: super::StoreLocation::Postgres(Box::new(target.clone())),
         })
     }
 
@@ -147,12 +146,11 @@ impl PgStore {
         let stored = read_fingerprint(target, &mut client)?;
         if let Some(fp) = &stored {
             if fp != fingerprint {
-                return Err(target.error(format!(
-                    "schema \"{}\" holds an index built with {fp}, not {fingerprint}: index with --model {} --precision {}, or use another schema (?schema=NAME in the URL)",
-                    target.schema(),
-                    fp.model,
-                    fp.precision
-                )));
+                return Err(Error::ModelMismatch {
+                    location: format!("{target} (schema \"{}\")", target.schema()),
+                    built_with: Box::new(fp.clone()),
+                    loaded: Box::new(fingerprint.clone()),
+                });
             }
         }
         let mut store = Self::new(target, client, fingerprint.clone())?;
@@ -210,20 +208,6 @@ impl PgStore {
         })
     }
 
-    /// Drawn when the schema is created: a cache keyed by it never outlives a dropped and
-    /// re-created index whose generation counter started again.
-    pub fn instance(&self) -> Result<String> {
-        Ok(self
-            .conn()
-            .client
-            .query_one(
-                &format!("SELECT value FROM {}.meta WHERE key = 'instance'", self.s()),
-                &[],
-            )
-            .map_err(|e| self.err(e))?
-            .get(0))
-    }
-
     pub fn target(&self) -> &PgTarget {
         &self.target
     }
@@ -231,10 +215,6 @@ impl PgStore {
     /// HNSW parameters: `m` and `ef_construction` as built, `ef_search` for queries.
     pub fn ann_params(&self) -> AnnParams {
         self.ann
-    }
-
-    pub fn set_ef_search(&mut self, ef: usize) {
-        self.ann.ef_search = ef;
     }
 
     fn conn(&self) -> MutexGuard<'_, Conn> {
@@ -417,7 +397,7 @@ impl PgStore {
         Ok(rows
             .iter()
             .map(|r| ScoredRow {
-                row: r.get::<_, i64>(0) as u32,
+                key: RowKey(r.get::<_, i64>(0) as u64),
                 score: r.get::<_, f64>(1) as f32,
             })
             .collect())
@@ -441,15 +421,7 @@ impl PgStore {
             return Ok(());
         }
         let dim = self.fingerprint.dimension;
-        for (p, v) in &changes.upserts {
-            if v.len() != dim {
-                return Err(Error::InvalidArgument(format!(
-                    "passage {}: vector of {} values, the index holds {dim}",
-                    p.id,
-                    v.len()
-                )));
-            }
-        }
+        changes.check_dimension(dim)?;
         let target = self.target.clone();
         let s = self.s().to_string();
         let ann = self.ann;
@@ -836,8 +808,9 @@ impl VectorStore for PgStore {
             .map(|r| Self::from_row(&r).1))
     }
 
-    fn passages_by_rows(&self, rows: &[u32]) -> Result<Vec<StoredPassage>> {
-        let rids: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
+    fn passages_by_keys(&self, keys: &[RowKey]) -> Result<Vec<StoredPassage>> {
+        // Keys are the rows' identities, made from non-negative bigints.
+        let rids: Vec<i64> = keys.iter().map(|k| k.0 as i64).collect();
         let sql = format!("{} WHERE p.rid = ANY($1)", self.select());
         let found: HashMap<i64, StoredPassage> = self
             .conn()
@@ -875,21 +848,10 @@ impl VectorStore for PgStore {
             .map(|r| r.get::<_, Vector>(0).to_vec()))
     }
 
-    fn nearest(
-        &self,
-        query: &[f32],
-        k: usize,
-        exclude: &Exclude,
-        method: SearchMethod,
-    ) -> Result<Vec<ScoredRow>> {
-        let dim = self.fingerprint.dimension;
-        if query.len() != dim {
-            return Err(Error::InvalidArgument(format!(
-                "query vector has {} values, the index holds {dim}-d vectors",
-                query.len()
-            )));
-        }
-        let exact = match method {
+    fn nearest(&self, q: &Nearest<'_>) -> Result<Vec<ScoredRow>> {
+        q.check(self.fingerprint.dimension)?;
+        let (query, k, exclude) = (q.vector, q.k, q.exclude);
+        let exact = match q.method {
             SearchMethod::Exact => true,
             SearchMethod::Approximate => false,
             SearchMethod::Auto => self.cached_len()? <= ANN_THRESHOLD,
@@ -913,6 +875,36 @@ impl VectorStore for PgStore {
 
     fn vectors(&self) -> Result<Vec<f32>> {
         Ok(self.all()?.1.clone())
+    }
+
+    /// Drawn when the schema is created: a cache keyed by it never outlives a dropped and
+    /// re-created index whose generation counter started again.
+    fn instance(&self) -> Result<String> {
+        Ok(self
+            .conn()
+            .client
+            .query_one(
+                &format!("SELECT value FROM {}.meta WHERE key = 'instance'", self.s()),
+                &[],
+            )
+            .map_err(|e| self.err(e))?
+            .get(0))
+    }
+
+    /// A folder in semclust's cache named after the server, database, schema and index
+    /// instance.
+    fn cache_dir(&self) -> Result<PathBuf> {
+        let key = format!("{}#{}", self.target.cache_key(), self.instance()?);
+        let digest = Sha256::digest(key.as_bytes());
+        let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let dir = crate::model::cache_root().join("postgres").join(name);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        Ok(dir)
+    }
+
+    fn set_ef_search(&mut self, ef: usize) {
+        self.ann.ef_search = ef;
     }
 }
 

@@ -13,8 +13,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::ann::{AnnParams, Hnsw};
 use super::{
-    flat, Changes, DocumentState, Exclude, Fingerprint, PassageState, ScoredRow, SearchMethod,
-    StoredPassage, VectorStore, VectorStoreWrite, ANN_THRESHOLD,
+    flat, Changes, DocumentState, Fingerprint, Nearest, PassageState, RowKey, ScoredRow,
+    SearchMethod, StoredPassage, VectorStore, VectorStoreWrite, ANN_THRESHOLD,
 };
 use crate::error::{Error, Result};
 
@@ -51,11 +51,9 @@ impl SqliteStore {
     pub fn open(dir: &Path) -> Result<Self> {
         let path = dir.join(DB_FILE);
         if !path.is_file() {
-            return Err(Error::InvalidArgument(format!(
-                "no index at {}; build one with `semclust index PATH --index {}`",
-                dir.display(),
-                dir.display()
-            )));
+            return Err(Error::NoIndex {
+                location: super::StoreLocation::Dir(dir.to_path_buf()),
+            });
         }
         let conn = Self::connect(&path)?;
         let fingerprint = Self::read_fingerprint(&conn, &path)?.ok_or_else(|| {
@@ -77,17 +75,15 @@ impl SqliteStore {
         let tx = conn.unchecked_transaction().map_err(|e| db_err(&path, e))?;
         match Self::read_fingerprint(&tx, &path)? {
             Some(existing) if &existing != fingerprint => {
-                return Err(Error::InvalidArgument(format!(
-                    "index {} was built with {existing}; this run uses {fingerprint}: pass --model {} --precision {}, or choose another --index",
-                    dir.display(),
-                    existing.model,
-                    existing.precision
-                )))
+                return Err(Error::ModelMismatch {
+                    location: dir.display().to_string(),
+                    built_with: Box::new(existing),
+                    loaded: Box::new(fingerprint.clone()),
+                })
             }
             Some(_) => {}
             None => {
-                let json = serde_json::to_string(fingerprint)
-                    .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+                let json = serde_json::to_string(fingerprint).map_err(Error::internal)?;
                 tx.execute(
                     "INSERT OR REPLACE INTO meta(key, value) VALUES ('fingerprint', ?1), ('schema_version', ?2), ('generation', '0'), ('instance', ?3)",
                     params![json, SCHEMA_VERSION, new_instance_id(&path)],
@@ -97,21 +93,6 @@ impl SqliteStore {
         }
         tx.commit().map_err(|e| db_err(&path, e))?;
         Ok(Self::new(dir, conn, fingerprint.clone()))
-    }
-
-    /// Drawn when the database is created: caches beside it (lexical index, HNSW graph) are
-    /// keyed by it and the generation, so that a database deleted and indexed again, whose
-    /// generation counter starts again at 0, never meets the caches of the one before.
-    /// Databases made before it existed get one on their next write, and are "legacy" until.
-    pub fn instance(&self) -> Result<String> {
-        Ok(self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = 'instance'", [], |r| {
-                r.get::<_, String>(0)
-            })
-            .optional()
-            .map_err(|e| self.err(e))?
-            .unwrap_or_else(|| "legacy".to_string()))
     }
 
     fn new(dir: &Path, conn: Connection, fingerprint: Fingerprint) -> Self {
@@ -124,46 +105,6 @@ impl SqliteStore {
             ann_params: AnnParams::default(),
             cached_generation: None,
         }
-    }
-
-    /// Run `f` on one consistent state of the index while other processes or threads may be
-    /// writing to it: one read transaction (WAL keeps its snapshot), with the in-memory search
-    /// data reloaded first if a writer has committed since it was loaded. A long-lived reader
-    /// (the HTTP server) reads through this; one-shot commands need not.
-    pub fn snapshot<R>(&mut self, f: impl FnOnce(&Self) -> Result<R>) -> Result<R> {
-        self.begin_read()?;
-        let result = f(self);
-        let end = self.end_read();
-        let r = result?;
-        end?;
-        Ok(r)
-    }
-
-    /// The first half of [`Self::snapshot`]: open the read transaction and drop search data a
-    /// writer has made stale.
-    pub(crate) fn begin_read(&mut self) -> Result<()> {
-        self.conn
-            .execute_batch("BEGIN DEFERRED")
-            .map_err(|e| self.err(e))?;
-        match self.generation() {
-            Ok(generation) => {
-                if self.cached_generation != Some(generation) {
-                    self.loaded = OnceLock::new();
-                    self.ann = OnceLock::new();
-                    self.cached_generation = Some(generation);
-                }
-                Ok(())
-            }
-            Err(e) => {
-                let _ = self.end_read();
-                Err(e)
-            }
-        }
-    }
-
-    /// A read transaction has nothing to keep: ending it can only release the snapshot.
-    pub(crate) fn end_read(&self) -> Result<()> {
-        self.conn.execute_batch("COMMIT").map_err(|e| self.err(e))
     }
 
     pub fn dir(&self) -> &Path {
@@ -400,17 +341,20 @@ impl VectorStore for SqliteStore {
             .map_err(|e| self.err(e))
     }
 
-    fn passages_by_rows(&self, rows: &[u32]) -> Result<Vec<StoredPassage>> {
+    fn passages_by_keys(&self, keys: &[RowKey]) -> Result<Vec<StoredPassage>> {
         let l = self.loaded()?;
         let mut stmt = self
             .conn
             .prepare_cached(&format!("SELECT {} WHERE p.id = ?1", Self::PASSAGE_COLUMNS))
             .map_err(|e| self.err(e))?;
-        rows.iter()
-            .map(|&r| {
-                let id = l.ids.get(r as usize).ok_or_else(|| {
-                    Error::InvalidArgument(format!("row {r} is not in the index"))
-                })?;
+        keys.iter()
+            .map(|&RowKey(r)| {
+                let id = usize::try_from(r)
+                    .ok()
+                    .and_then(|r| l.ids.get(r))
+                    .ok_or_else(|| {
+                        Error::internal(format!("search row {r} is not in the index"))
+                    })?;
                 stmt.query_row([id], Self::row_to_passage)
                     .map_err(|e| self.err(e))
             })
@@ -439,20 +383,10 @@ impl VectorStore for SqliteStore {
             .map_err(|e| self.err(e))
     }
 
-    fn nearest(
-        &self,
-        query: &[f32],
-        k: usize,
-        exclude: &Exclude,
-        method: SearchMethod,
-    ) -> Result<Vec<ScoredRow>> {
+    fn nearest(&self, q: &Nearest<'_>) -> Result<Vec<ScoredRow>> {
         let dim = self.fingerprint.dimension;
-        if query.len() != dim {
-            return Err(Error::InvalidArgument(format!(
-                "query vector has {} values, the index holds {dim}-d vectors",
-                query.len()
-            )));
-        }
+        q.check(dim)?;
+        let (query, k, exclude) = (q.vector, q.k, q.exclude);
         let l = self.loaded()?;
         let skip_row = exclude
             .passage
@@ -465,7 +399,7 @@ impl VectorStore for SqliteStore {
         let skip =
             |r: u32| Some(r) == skip_row || skip_group.is_some_and(|g| l.groups[r as usize] == g);
         let n = l.ids.len();
-        let use_ann = match method {
+        let use_ann = match q.method {
             SearchMethod::Exact => false,
             SearchMethod::Approximate => true,
             SearchMethod::Auto => n > ANN_THRESHOLD,
@@ -477,14 +411,14 @@ impl VectorStore for SqliteStore {
                 } else {
                     Some(&skip)
                 };
-                return h.search_rescored(query, k, f, &l.data, dim);
+                return Ok(keyed(h.search_rescored(query, k, f, &l.data, dim)?));
             }
         }
-        Ok(if n > 50_000 {
+        Ok(keyed(if n > 50_000 {
             flat::top_k_parallel(&l.data, dim, query, k, &skip)
         } else {
             flat::top_k(&l.data, dim, query, k, &skip)
-        })
+        }))
     }
 
     fn row_ids(&self) -> Result<Vec<String>> {
@@ -494,6 +428,68 @@ impl VectorStore for SqliteStore {
     fn vectors(&self) -> Result<Vec<f32>> {
         Ok(self.loaded()?.data.clone())
     }
+
+    /// Drawn when the database is created, so that an index deleted and made again, whose
+    /// generation counter starts again at 0, never meets the caches of the one before.
+    /// Databases made before it existed get one on their next write, and are "legacy" until.
+    fn instance(&self) -> Result<String> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'instance'", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))?
+            .unwrap_or_else(|| "legacy".to_string()))
+    }
+
+    /// The index folder itself.
+    fn cache_dir(&self) -> Result<PathBuf> {
+        Ok(self.dir.clone())
+    }
+
+    fn set_ef_search(&mut self, ef: usize) {
+        let mut p = self.ann_params;
+        p.ef_search = ef;
+        self.set_ann_params(p);
+    }
+
+    /// One read transaction (WAL keeps its snapshot); search data a writer has made stale since
+    /// it was loaded is dropped, to be loaded again from this snapshot.
+    fn begin_read(&mut self) -> Result<()> {
+        self.conn
+            .execute_batch("BEGIN DEFERRED")
+            .map_err(|e| self.err(e))?;
+        match self.generation() {
+            Ok(generation) => {
+                if self.cached_generation != Some(generation) {
+                    self.loaded = OnceLock::new();
+                    self.ann = OnceLock::new();
+                    self.cached_generation = Some(generation);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.end_read();
+                Err(e)
+            }
+        }
+    }
+
+    /// A read transaction has nothing to keep: ending it can only release the snapshot.
+    fn end_read(&mut self) -> Result<()> {
+        self.conn.execute_batch("COMMIT").map_err(|e| self.err(e))
+    }
+}
+
+/// Search hits of the flat scan or the graph as store results: the key is the row.
+fn keyed(hits: Vec<flat::Scored>) -> Vec<ScoredRow> {
+    hits.into_iter()
+        .map(|h| ScoredRow {
+            key: RowKey(u64::from(h.row)),
+            score: h.score,
+        })
+        .collect()
 }
 
 impl VectorStoreWrite for SqliteStore {
@@ -546,7 +542,7 @@ impl VectorStoreWrite for SqliteStore {
         if changes.is_empty() {
             return Ok(());
         }
-        let dim = self.fingerprint.dimension;
+        changes.check_dimension(self.fingerprint.dimension)?;
         let path = self.path();
         let tx = self.conn.transaction().map_err(|e| db_err(&path, e))?;
         {
@@ -569,13 +565,6 @@ impl VectorStoreWrite for SqliteStore {
                 )
                 .map_err(|e| db_err(&path, e))?;
             for (p, v) in &changes.upserts {
-                if v.len() != dim {
-                    return Err(Error::InvalidArgument(format!(
-                        "passage {}: vector of {} values, the index holds {dim}",
-                        p.id,
-                        v.len()
-                    )));
-                }
                 up.execute(params![
                     p.id,
                     p.document,

@@ -1,0 +1,449 @@
+//! The service layer: one index and everything the two front ends (the command line and the
+//! HTTP server) do with it. A front end parses its input into the types here, calls one
+//! operation and prints or serialises the answer; the workflows (which passage a related search
+//! starts from and what it leaves out, when the lexical index is rebuilt, what indexing checks
+//! before the model loads) are written once, here.
+//!
+//! A [`Collection`] owns an opened store, its fingerprint and the caches derived from it (the
+//! lexical index; the HNSW graph lives inside the SQLite store). Caches are keyed by the store's
+//! [`IndexState`] and rebuilt by the collection when the store has changed under them, whoever
+//! changed it (another process, another request).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::cluster::{KScore, ThemeInput, ThemeOptions, Themes};
+use crate::corpus::{self, ReadLimits};
+use crate::embed::{Encode, InputKind, RuntimeInfo};
+use crate::error::{Error, Result};
+use crate::indexing::{self, DocumentPassages, IndexReport, Progress};
+use crate::search::{self, Hit, LexicalIndex, Mode};
+use crate::store::{
+    snapshot, AnyStore, Exclude, Fingerprint, HnswOptions, SearchMethod, StoreLocation,
+    StoredPassage, VectorStoreWrite,
+};
+
+/// One state of one index: the instance drawn when the index was created (a database deleted
+/// and made again is another instance) and the generation every write bumps. A cache derived
+/// from the index is valid for one state.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct IndexState {
+    pub instance: String,
+    pub generation: u64,
+}
+
+/// Where a search starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A question, embedded with the model's query prefix; the only target lexical and hybrid
+    /// search take.
+    Query(String),
+    /// A passage-like text: passages related to it (the passage prefix).
+    Text(String),
+    /// A stored passage: passages related to it, itself left out.
+    Passage(String),
+}
+
+impl Target {
+    /// The request field that holds this target.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Target::Query(_) => "query",
+            Target::Text(_) => "text",
+            Target::Passage(_) => "id",
+        }
+    }
+}
+
+/// A search or related-passages request, as both front ends take it.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    pub target: Target,
+    pub k: usize,
+    pub mode: Mode,
+    pub method: SearchMethod,
+    /// Leave out every passage of the target passage's article (related search by id only).
+    pub other_articles: bool,
+}
+
+impl SearchRequest {
+    /// Check what does not need the index: k, empty text, and the combinations that make no
+    /// sense (a lexical related search, other articles of a free text).
+    pub fn validate(&self) -> Result<()> {
+        if self.k == 0 {
+            return Err(Error::invalid("k", "must be at least 1"));
+        }
+        let (Target::Query(s) | Target::Text(s) | Target::Passage(s)) = &self.target;
+        if s.trim().is_empty() {
+            return Err(Error::invalid(self.target.field(), "is empty"));
+        }
+        if self.other_articles && !matches!(self.target, Target::Passage(_)) {
+            return Err(Error::invalid(
+                "other_articles",
+                "needs a stored passage's id: a query or a free text belongs to no article",
+            ));
+        }
+        if self.mode != Mode::Dense && !matches!(self.target, Target::Query(_)) {
+            return Err(Error::invalid(
+                "mode",
+                "must be dense for related passages: lexical and hybrid search take a query",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The text the front end must embed before [`Collection::search`], and as what; `None`
+    /// when the search needs no model (lexical, or related to a stored passage).
+    pub fn to_embed(&self) -> Option<(&str, InputKind)> {
+        match &self.target {
+            Target::Query(q) if self.mode != Mode::Lexical => Some((q, InputKind::Query)),
+            Target::Text(t) => Some((t, InputKind::Passage)),
+            _ => None,
+        }
+    }
+}
+
+/// What a search found.
+#[derive(Debug, Clone)]
+pub struct SearchResults {
+    /// The stored passage a related search started from.
+    pub source: Option<StoredPassage>,
+    pub hits: Vec<Hit>,
+}
+
+/// Files read and split for indexing, before any model is loaded: bad or empty input fails
+/// here, at once.
+#[derive(Debug)]
+pub struct FileBatch {
+    /// The paths as given: stored documents under a folder among them that are no longer found
+    /// there are removed.
+    roots: Vec<PathBuf>,
+    documents: Vec<DocumentPassages>,
+}
+
+impl FileBatch {
+    /// Find the files under `paths`, read and split them. Skipped and empty files are told to
+    /// `warn`. Finding no file is an error; so is finding no passage in files `location` has
+    /// not indexed before (emptying an indexed file is how its passages are removed).
+    pub fn read(
+        paths: &[PathBuf],
+        limits: &ReadLimits,
+        location: &StoreLocation,
+        warn: &mut dyn FnMut(String),
+    ) -> Result<Self> {
+        let files = corpus::discover_reporting(paths, warn)?;
+        let named = paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if files.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "no .md, .txt or .jsonl file under {named}"
+            )));
+        }
+        let documents = indexing::read_documents(&files, limits, warn)?;
+        if documents.iter().all(|d| d.passages.is_empty()) {
+            let stored = match Collection::open_existing(location)? {
+                Some(c) => c.store.documents()?,
+                None => HashMap::new(),
+            };
+            if !documents.iter().any(|d| stored.contains_key(&d.key)) {
+                return Err(Error::InvalidArgument(format!(
+                    "no paragraph to index in {named} ({} file{}): every file is empty or holds only headings, front matter or blank lines",
+                    files.len(),
+                    if files.len() == 1 { "" } else { "s" }
+                )));
+            }
+        }
+        Ok(Self {
+            roots: paths.to_vec(),
+            documents,
+        })
+    }
+}
+
+/// Bounds of the HNSW graph's search list, on both stores.
+const EF_SEARCH: std::ops::RangeInclusive<usize> = 1..=1000;
+
+/// One opened index and its caches.
+pub struct Collection {
+    location: StoreLocation,
+    store: AnyStore,
+    /// The lexical index and the state it was built for.
+    lexical: Option<(IndexState, LexicalIndex)>,
+}
+
+impl std::fmt::Debug for Collection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Collection({})", self.location)
+    }
+}
+
+impl Collection {
+    fn new(location: &StoreLocation, store: AnyStore) -> Self {
+        Self {
+            location: location.clone(),
+            store,
+            lexical: None,
+        }
+    }
+
+    /// The index at `location`, if one was ever created there.
+    pub fn open_existing(location: &StoreLocation) -> Result<Option<Self>> {
+        Ok(location
+            .open_existing()?
+            .map(|store| Self::new(location, store)))
+    }
+
+    /// The index at `location`, which must exist.
+    pub fn open(location: &StoreLocation) -> Result<Self> {
+        Self::open_existing(location)?.ok_or_else(|| Error::NoIndex {
+            location: location.clone(),
+        })
+    }
+
+    /// The index at `location` for searching: it must hold passages.
+    pub fn open_for_search(location: &StoreLocation) -> Result<Self> {
+        let c = Self::open(location)?;
+        if c.store.is_empty()? {
+            return Err(Error::EmptyIndex {
+                location: location.clone(),
+            });
+        }
+        Ok(c)
+    }
+
+    /// The index at `location` for writing vectors of the model `info` describes, created when
+    /// absent; an index of another model is an error. `hnsw` is checked against pgvector's
+    /// bounds (it applies to PostgreSQL only).
+    pub fn create_or_open(
+        location: &StoreLocation,
+        info: &RuntimeInfo,
+        hnsw: &HnswOptions,
+    ) -> Result<Self> {
+        if let Some(m) = hnsw.m.filter(|m| !(2..=100).contains(m)) {
+            return Err(Error::invalid(
+                "hnsw_m",
+                format!("{m}: pgvector takes 2 to 100"),
+            ));
+        }
+        if let Some(e) = hnsw.ef_construction.filter(|e| !(4..=1000).contains(e)) {
+            return Err(Error::invalid(
+                "hnsw_ef_construction",
+                format!("{e}: pgvector takes 4 to 1000"),
+            ));
+        }
+        let store = location.open_or_create(&Fingerprint::from(info), hnsw)?;
+        Ok(Self::new(location, store))
+    }
+
+    pub fn location(&self) -> &StoreLocation {
+        &self.location
+    }
+
+    /// What produced the index's vectors.
+    pub fn fingerprint(&self) -> &Fingerprint {
+        self.store.fingerprint()
+    }
+
+    /// Passages in the index.
+    pub fn len(&mut self) -> Result<usize> {
+        snapshot(&mut self.store, |s| s.len())
+    }
+
+    pub fn is_empty(&mut self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// The index's current state.
+    pub fn state(&self) -> Result<IndexState> {
+        state_of(&*self.store)
+    }
+
+    /// A model whose vectors can be compared with the index's: same model, revision, precision
+    /// and dimension.
+    pub fn check_model(&self, info: &RuntimeInfo) -> Result<()> {
+        let loaded = Fingerprint::from(info);
+        if &loaded != self.fingerprint() {
+            return Err(Error::ModelMismatch {
+                location: self.location.to_string(),
+                built_with: Box::new(self.fingerprint().clone()),
+                loaded: Box::new(loaded),
+            });
+        }
+        Ok(())
+    }
+
+    /// Candidate list size of HNSW searches (both stores).
+    pub fn set_ef_search(&mut self, ef: usize) -> Result<()> {
+        if !EF_SEARCH.contains(&ef) {
+            return Err(Error::invalid(
+                "ef_search",
+                format!("{ef}: use {} to {}", EF_SEARCH.start(), EF_SEARCH.end()),
+            ));
+        }
+        self.store.set_ef_search(ef);
+        Ok(())
+    }
+
+    /// Bring the index up to date with `batch`: new and edited passages embedded by `encoder`,
+    /// vanished ones removed (see [`indexing::sync`]). The lexical index is built before
+    /// returning, so that the first lexical search does not wait for it.
+    pub fn sync_files(
+        &mut self,
+        encoder: &dyn Encode,
+        batch: &FileBatch,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<IndexReport> {
+        let report = indexing::sync(
+            &mut *self.store,
+            encoder,
+            &batch.roots,
+            &batch.documents,
+            progress,
+        )?;
+        self.refresh_lexical()?;
+        Ok(report)
+    }
+
+    /// Replace the passages of `documents` and remove the documents `delete` (see
+    /// [`indexing::apply_documents`]); the lexical index is rebuilt before returning.
+    pub fn apply_documents(
+        &mut self,
+        encoder: &dyn Encode,
+        documents: &[DocumentPassages],
+        delete: &[String],
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<IndexReport> {
+        let report =
+            indexing::apply_documents(&mut *self.store, encoder, documents, delete, progress)?;
+        self.refresh_lexical()?;
+        Ok(report)
+    }
+
+    fn refresh_lexical(&mut self) -> Result<()> {
+        let Self { store, lexical, .. } = self;
+        snapshot(store, |s| lexical_for(s, lexical).map(|_| ()))
+    }
+
+    /// One stored passage.
+    pub fn passage(&mut self, id: &str) -> Result<StoredPassage> {
+        snapshot(&mut self.store, |s| s.passage(id))?.ok_or_else(|| not_found(id))
+    }
+
+    /// Run a search. `vector` is the embedding of [`SearchRequest::to_embed`] when it asks for
+    /// one (the front end embeds: the server through its batcher, outside the index's lock).
+    /// Everything is read on one snapshot of the index.
+    pub fn search(
+        &mut self,
+        request: &SearchRequest,
+        vector: Option<Vec<f32>>,
+    ) -> Result<SearchResults> {
+        request.validate()?;
+        if request.to_embed().is_some() && vector.is_none() {
+            return Err(Error::internal(format!(
+                "a {} search needs the embedding of its {}",
+                match request.mode {
+                    Mode::Dense => "dense",
+                    Mode::Lexical => "lexical",
+                    Mode::Hybrid => "hybrid",
+                },
+                request.target.field()
+            )));
+        }
+        let Self { store, lexical, .. } = self;
+        snapshot(store, |s| {
+            let mut exclude = Exclude::default();
+            let mut source = None;
+            let mut vector = vector;
+            if let Target::Passage(id) = &request.target {
+                let p = s.passage(id)?.ok_or_else(|| not_found(id))?;
+                vector = s.vector(id)?;
+                exclude.passage = Some(p.id.clone());
+                if request.other_articles {
+                    exclude.article = Some((p.document.clone(), p.article_key.clone()));
+                }
+                source = Some(p);
+            }
+            let lex = match request.mode {
+                Mode::Dense => None,
+                Mode::Lexical | Mode::Hybrid => Some(lexical_for(s, lexical)?),
+            };
+            let text = match &request.target {
+                Target::Query(q) => Some(q.as_str()),
+                _ => None,
+            };
+            let hits = search::search(
+                s,
+                lex,
+                &search::Query {
+                    vector: vector.as_deref(),
+                    text,
+                    k: request.k,
+                    mode: request.mode,
+                    exclude,
+                    method: request.method,
+                },
+            )?;
+            Ok(SearchResults { source, hits })
+        })
+    }
+
+    /// The passages and vectors a theme run needs, read on one snapshot, with the state they
+    /// were read in: clustering then runs without the index (see [`ThemeInput::themes`]).
+    pub fn theme_input(&mut self) -> Result<(IndexState, ThemeInput)> {
+        let location = self.location.clone();
+        snapshot(&mut self.store, |s| {
+            if s.is_empty()? {
+                return Err(Error::EmptyIndex { location });
+            }
+            Ok((state_of(s)?, ThemeInput::load(s)?))
+        })
+    }
+
+    /// Themes of everything in the index. `progress` hears about each k tried by `--k auto`.
+    pub fn themes(&mut self, opts: &ThemeOptions, progress: impl FnMut(&KScore)) -> Result<Themes> {
+        let (_, input) = self.theme_input()?;
+        input.themes(opts, progress, &|| false)
+    }
+}
+
+fn state_of(store: &dyn VectorStoreWrite) -> Result<IndexState> {
+    Ok(IndexState {
+        instance: store.instance()?,
+        generation: store.generation()?,
+    })
+}
+
+fn not_found(id: &str) -> Error {
+    Error::NotFound {
+        kind: "passage",
+        id: id.to_string(),
+    }
+}
+
+/// The lexical index of `store`'s current state: the one in `cache` when it is of that state,
+/// else opened (or built) from the store's cache folder.
+fn lexical_for<'a>(
+    store: &dyn VectorStoreWrite,
+    cache: &'a mut Option<(IndexState, LexicalIndex)>,
+) -> Result<&'a LexicalIndex> {
+    let state = state_of(store)?;
+    let fresh = matches!(cache, Some((s, _)) if *s == state);
+    if !fresh {
+        let ix = LexicalIndex::open_or_build(
+            &store.cache_dir()?,
+            &state.instance,
+            state.generation,
+            || store.passages(),
+        )?;
+        *cache = Some((state, ix));
+    }
+    match cache {
+        Some((_, ix)) => Ok(ix),
+        None => Err(Error::internal("the lexical index was not kept")),
+    }
+}

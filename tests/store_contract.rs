@@ -1,0 +1,301 @@
+//! The store contract: the same cases, word for word, against the embedded SQLite store and
+//! against PostgreSQL + pgvector on a server the harness starts (tests/common/pg.rs). Synthetic
+//! vectors whose answers follow from their geometry, no model: what a front end may rely on from
+//! any store, whichever backend holds the index.
+
+mod common;
+
+use std::path::PathBuf;
+
+use semclust::corpus::Passage;
+use semclust::store::{
+    AnyStore, Changes, Exclude, Fingerprint, HnswOptions, Nearest, SearchMethod, StoreLocation,
+};
+use semclust::Error;
+
+use common::pg::PgServer;
+
+const DIM: usize = 8;
+
+fn fingerprint() -> Fingerprint {
+    Fingerprint {
+        model: "contract-model".into(),
+        revision: "r1".into(),
+        precision: "f32".into(),
+        dimension: DIM,
+    }
+}
+
+/// Unit vector at angle `a` in the plane of the first two axes: the cosine of two such vectors
+/// is the cosine of their angle, so the nearest neighbours of any angle are known in advance.
+fn at(a: f32) -> Vec<f32> {
+    let mut v = vec![0.0; DIM];
+    v[0] = a.cos();
+    v[1] = a.sin();
+    v
+}
+
+/// Passage `i` of article `article` of `doc`, at angle i × 0.1 rad.
+fn passage(doc: &str, article: u32, i: u32) -> (Passage, Vec<f32>) {
+    let text = format!("passage {i} of {doc} article {article}");
+    (
+        Passage {
+            id: format!("{doc}/{article}/{i}"),
+            document: doc.into(),
+            article: article.to_string(),
+            paragraph: i,
+            title: format!("{doc} article {article}"),
+            span: (u64::from(i) * 100, u64::from(i) * 100 + 40),
+            hash: format!("hash-{doc}-{article}-{i}"),
+            text,
+        },
+        at(i as f32 * 0.1),
+    )
+}
+
+/// Ten passages: `a/1/0..5` and `a/2/5..10`, at angles 0.0 to 0.9.
+fn ten() -> Changes {
+    let mut upserts: Vec<_> = (0..5).map(|i| passage("a", 1, i)).collect();
+    upserts.extend((5..10).map(|i| passage("a", 2, i)));
+    Changes {
+        documents: vec![("a".into(), "/corpus/a.md".into())],
+        upserts,
+        ..Default::default()
+    }
+}
+
+fn nearest<'a>(
+    vector: &'a [f32],
+    k: usize,
+    exclude: &'a Exclude,
+    method: SearchMethod,
+) -> Nearest<'a> {
+    Nearest {
+        vector,
+        k,
+        exclude,
+        method,
+    }
+}
+
+fn ids(store: &AnyStore, query: &[f32], k: usize, exclude: &Exclude) -> Vec<String> {
+    let rows = store
+        .nearest(&nearest(query, k, exclude, SearchMethod::Exact))
+        .unwrap();
+    let ps = store
+        .passages_by_keys(&rows.iter().map(|r| r.key).collect::<Vec<_>>())
+        .unwrap();
+    ps.into_iter().map(|p| p.id).collect()
+}
+
+/// Every case, in order, on one fresh store at `location`.
+fn contract(location: &StoreLocation) {
+    let fp = fingerprint();
+    assert!(
+        location.open_existing().unwrap().is_none(),
+        "{location}: not empty at start"
+    );
+    let mut store = location
+        .open_or_create(&fp, &HnswOptions::default())
+        .unwrap();
+    assert_eq!(store.fingerprint(), &fp);
+    assert!(store.is_empty().unwrap());
+    let g0 = store.generation().unwrap();
+
+    // Writes land whole, and every read gives back what was written.
+    store.apply(ten()).unwrap();
+    assert_eq!(store.len().unwrap(), 10);
+    assert!(
+        store.generation().unwrap() > g0,
+        "{location}: generation not bumped"
+    );
+    let (want, want_v) = passage("a", 2, 7);
+    let got = store.passage("a/2/7").unwrap().expect("stored passage");
+    assert_eq!(
+        (
+            &got.id,
+            &got.document,
+            &got.article_key,
+            got.paragraph,
+            &got.title,
+            got.span,
+            &got.hash,
+            &got.text
+        ),
+        (
+            &want.id,
+            &want.document,
+            &want.article,
+            want.paragraph,
+            &want.title,
+            want.span,
+            &want.hash,
+            &want.text
+        ),
+    );
+    assert_eq!(got.path, "/corpus/a.md");
+    assert_eq!(
+        store.vector("a/2/7").unwrap().unwrap(),
+        want_v,
+        "{location}: f32 round trip"
+    );
+    assert_eq!(store.vector_for_hash(&want.hash).unwrap().unwrap(), want_v);
+    assert!(store.passage("a/9/9").unwrap().is_none());
+    assert!(store.vector("a/9/9").unwrap().is_none());
+    let all: Vec<String> = store
+        .passages()
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    let mut sorted = all.clone();
+    sorted.sort();
+    assert_eq!(all, sorted, "{location}: passages() not in id order");
+    assert_eq!(all.len(), 10);
+    // row_ids and vectors describe the same rows.
+    let (rows, vectors) = (store.row_ids().unwrap(), store.vectors().unwrap());
+    assert_eq!(vectors.len(), rows.len() * DIM);
+    for (r, id) in rows.iter().enumerate() {
+        assert_eq!(
+            &vectors[r * DIM..(r + 1) * DIM],
+            store.vector(id).unwrap().unwrap()
+        );
+    }
+    assert_eq!(
+        store.documents().unwrap().get("a").map(String::as_str),
+        Some("/corpus/a.md")
+    );
+    let state = store.document_state("a").unwrap();
+    assert_eq!(state.len(), 10);
+    assert_eq!(state["a/1/3"].hash, "hash-a-1-3");
+
+    // Nearest by angle: 0.52 rad lies 0.02 from passage 5, then 6 (0.08), 4 (0.12), 7, 3.
+    let q = at(0.52);
+    assert_eq!(
+        ids(&store, &q, 5, &Exclude::default()),
+        ["a/2/5", "a/2/6", "a/1/4", "a/2/7", "a/1/3"]
+    );
+    let best = store
+        .nearest(&nearest(&q, 1, &Exclude::NONE, SearchMethod::Exact))
+        .unwrap();
+    assert!(
+        (best[0].score - 0.02f32.cos()).abs() < 1e-5,
+        "{location}: score {}",
+        best[0].score
+    );
+    // The graph finds the same on ten points.
+    let ann = store
+        .nearest(&nearest(&q, 3, &Exclude::NONE, SearchMethod::Approximate))
+        .unwrap();
+    let ann_ids: Vec<String> = store
+        .passages_by_keys(&ann.iter().map(|r| r.key).collect::<Vec<_>>())
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(ann_ids, ["a/2/5", "a/2/6", "a/1/4"], "{location}: HNSW");
+    // k past the size gives everything once.
+    assert_eq!(ids(&store, &q, 50, &Exclude::default()).len(), 10);
+    // Exclusions: the passage itself, then its whole article.
+    let ex = Exclude {
+        passage: Some("a/2/5".into()),
+        article: None,
+    };
+    assert_eq!(ids(&store, &q, 2, &ex), ["a/2/6", "a/1/4"]);
+    let ex = Exclude {
+        passage: Some("a/2/5".into()),
+        article: Some(("a".into(), "2".into())),
+    };
+    assert_eq!(ids(&store, &q, 3, &ex), ["a/1/4", "a/1/3", "a/1/2"]);
+
+    // A vector of the wrong length is refused and nothing of that change is kept.
+    let before = store.generation().unwrap();
+    let (mut bad, _) = passage("b", 1, 0);
+    bad.document = "b".into();
+    let err = store
+        .apply(Changes {
+            documents: vec![("b".into(), "/corpus/b.md".into())],
+            upserts: vec![(bad, vec![1.0; DIM + 1])],
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::DimensionMismatch { expected: DIM, got, .. } if got == DIM + 1),
+        "{location}: {err}"
+    );
+    assert_eq!(
+        store.len().unwrap(),
+        10,
+        "{location}: a refused change left rows"
+    );
+    assert!(!store.documents().unwrap().contains_key("b"));
+    assert_eq!(store.generation().unwrap(), before);
+    let err = store
+        .nearest(&nearest(&[1.0; 3], 1, &Exclude::NONE, SearchMethod::Exact))
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::DimensionMismatch { got: 3, .. }),
+        "{location}: {err}"
+    );
+
+    // Metadata touched in place keeps the vector; deletions remove rows and documents.
+    let (mut moved, v) = passage("a", 1, 2);
+    moved.title = "renamed".into();
+    moved.span = (7, 9);
+    store
+        .apply(Changes {
+            touched: vec![moved],
+            deleted_passages: vec!["a/1/0".into()],
+            ..Default::default()
+        })
+        .unwrap();
+    let p = store.passage("a/1/2").unwrap().unwrap();
+    assert_eq!((p.title.as_str(), p.span), ("renamed", (7, 9)));
+    assert_eq!(store.vector("a/1/2").unwrap().unwrap(), v);
+    assert!(store.passage("a/1/0").unwrap().is_none());
+    assert_eq!(store.len().unwrap(), 9);
+    assert_eq!(ids(&store, &at(0.0), 1, &Exclude::default()), ["a/1/1"]);
+    store
+        .apply(Changes {
+            deleted_documents: vec!["a".into()],
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(store.is_empty().unwrap());
+    assert!(store.documents().unwrap().is_empty());
+    drop(store);
+
+    // Reopened, the store is the same index; another model's vectors are refused.
+    let again = location.open().unwrap();
+    assert_eq!(again.fingerprint(), &fp);
+    let other = Fingerprint {
+        dimension: DIM * 2,
+        ..fingerprint()
+    };
+    let err = location
+        .open_or_create(&other, &HnswOptions::default())
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::ModelMismatch { .. }),
+        "{location}: {err}"
+    );
+}
+
+/// An empty folder of this test's own.
+fn tmp(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[test]
+fn sqlite_store_keeps_the_contract() {
+    contract(&StoreLocation::Dir(tmp("contract-sqlite")));
+}
+
+#[test]
+fn postgres_store_keeps_the_contract() {
+    let server = PgServer::start();
+    let url = server.create_db("contract");
+    contract(&StoreLocation::new(&tmp("contract-pg"), Some(&url)).unwrap());
+}
