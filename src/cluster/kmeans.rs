@@ -46,50 +46,7 @@ impl Distance<f32> for FastL2 {
     }
 }
 
-/// Squared Euclidean distance of two equally long slices.
-pub fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if crate::util::cpu::avx512f() {
-            // SAFETY: AVX-512F is present; the body only indexes within the slices.
-            return unsafe { sq_dist_avx512(a, b) };
-        }
-        if crate::embed::ops::avx2_fma() {
-            // SAFETY: AVX2 and FMA are present.
-            return unsafe { sq_dist_avx2(a, b) };
-        }
-    }
-    sq_dist_portable(a, b)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn sq_dist_avx512(a: &[f32], b: &[f32]) -> f32 {
-    sq_dist_portable(a, b)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn sq_dist_avx2(a: &[f32], b: &[f32]) -> f32 {
-    sq_dist_portable(a, b)
-}
-
-/// Sixteen independent sums: the compiler keeps them in vector registers, which a single
-/// running sum (a chain of dependent float additions it may not reorder) would forbid.
-#[inline(always)]
-fn sq_dist_portable(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 16];
-    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for i in 0..16 {
-            let d = x[i] - y[i];
-            acc[i] += d * d;
-        }
-    }
-    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| (x - y) * (x - y)).sum();
-    acc.iter().sum::<f32>() + tail
-}
+pub use crate::kernels::dot::sq_dist;
 
 /// k-means settings.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -7,10 +7,10 @@ use candle_core::{DType, Module, Tensor, D};
 use candle_nn::LayerNorm;
 use serde::Deserialize;
 
-use super::f32kernel::PackedF32;
-use super::q4kernel::PackedQ4;
 use super::weights::{Embedding, Weights};
 use crate::error::{Error, Result};
+use crate::kernels::gemm_f32::{self, PackedF32};
+use crate::kernels::gemm_q4::PackedQ4;
 
 /// The fields of Hugging Face's `config.json` that the forward pass needs.
 #[derive(Debug, Clone, Deserialize)]
@@ -184,7 +184,7 @@ impl PackedLinear {
     fn f32(weight: &Tensor, bias: &Tensor) -> Result<Option<Self>> {
         if weight.dtype() != DType::F32
             || !weight.device().is_cpu()
-            || !super::f32kernel::available()
+            || !gemm_f32::available()
             || std::env::var("SEMCLUST_F32_KERNEL").is_ok_and(|v| v == "candle")
         {
             return Ok(None);

@@ -10,9 +10,7 @@
 mod batch;
 mod bert;
 pub mod device;
-pub(crate) mod f32kernel;
 pub(crate) mod ops;
-mod q4kernel;
 mod tokenize;
 mod weights;
 

@@ -10,7 +10,6 @@ use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_transformers::quantized_var_builder::VarBuilder as QVarBuilder;
 
-use super::q4kernel;
 use super::Precision;
 use crate::error::{Error, Result};
 
@@ -167,7 +166,7 @@ impl Weights {
     pub fn packed_q4_enabled(&self) -> bool {
         self.precision == Precision::Q4
             && self.device.is_cpu()
-            && q4kernel::detect() != q4kernel::Isa::Scalar
+            && crate::kernels::gemm_q4::available()
             && !std::env::var("SEMCLUST_Q4_KERNEL").is_ok_and(|v| v == "candle")
     }
 

@@ -20,33 +20,8 @@ pub struct Scored {
 
 const BLOCK: usize = 512;
 
-/// Scores of `query` against rows `[r0, r0 + out.len())` of `data`.
-pub fn scores(data: &[f32], dim: usize, query: &[f32], r0: usize, out: &mut [f32]) {
-    // Real asserts: the kernels below read through raw pointers on these bounds.
-    assert_eq!(query.len(), dim, "query length");
-    assert!(
-        (r0 + out.len()) * dim <= data.len(),
-        "rows {r0}..{} past the data",
-        r0 + out.len()
-    );
-    #[cfg(target_arch = "x86_64")]
-    {
-        if dim.is_multiple_of(16) && crate::util::cpu::avx512f() {
-            // SAFETY: AVX-512F is present; bounds are asserted above and kept by the kernel.
-            unsafe { x86::scores_avx512(data, dim, query, r0, out) };
-            return;
-        }
-        if dim.is_multiple_of(8) && crate::embed::ops::avx2_fma() {
-            // SAFETY: AVX2 and FMA are present.
-            unsafe { x86::scores_avx2(data, dim, query, r0, out) };
-            return;
-        }
-    }
-    for (i, o) in out.iter_mut().enumerate() {
-        let row = &data[(r0 + i) * dim..(r0 + i + 1) * dim];
-        *o = row.iter().zip(query).map(|(a, b)| a * b).sum();
-    }
-}
+/// The scores kernel lives with the other SIMD kernels.
+pub use crate::kernels::dot::scores;
 
 #[derive(Clone, Copy, PartialEq)]
 struct Entry(Scored);
@@ -209,7 +184,7 @@ const BATCH_CHUNK: usize = 2048;
 pub fn top_k_batch(data: &[f32], dim: usize, queries: &[f32], k: usize) -> Vec<Vec<Scored>> {
     let nq = queries.len() / dim.max(1);
     let n = data.len() / dim.max(1);
-    if !crate::embed::f32kernel::available() {
+    if !crate::kernels::gemm_f32::available() {
         return (0..nq)
             .into_par_iter()
             .map(|q| top_k(data, dim, &queries[q * dim..(q + 1) * dim], k, &|_| false))
@@ -232,7 +207,7 @@ pub fn top_k_batch(data: &[f32], dim: usize, queries: &[f32], k: usize) -> Vec<V
             padded.resize(cols * dim, 0.0);
             &padded
         };
-        let Some(packed) = crate::embed::f32kernel::PackedF32::new(w, cols, dim, vec![0.0; cols])
+        let Some(packed) = crate::kernels::gemm_f32::PackedF32::new(w, cols, dim, vec![0.0; cols])
         else {
             unreachable!("cols is a multiple of 16 and w holds cols × dim values")
         };
@@ -252,109 +227,12 @@ pub fn top_k_batch(data: &[f32], dim: usize, queries: &[f32], k: usize) -> Vec<V
     tops.into_iter().map(TopK::into_sorted).collect()
 }
 
-#[cfg(target_arch = "x86_64")]
-mod x86 {
-    use std::arch::x86_64::*;
-
-    /// One row at a time, four accumulators along the row: the rows are read as one sequential
-    /// stream (interleaving four rows measured half the bandwidth: four streams defeat the
-    /// prefetcher here).
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn scores_avx512(
-        data: &[f32],
-        dim: usize,
-        query: &[f32],
-        r0: usize,
-        out: &mut [f32],
-    ) {
-        let q = query.as_ptr();
-        for (i, o) in out.iter_mut().enumerate() {
-            let base = data.as_ptr().add((r0 + i) * dim);
-            let (mut a, mut b, mut c, mut d) = (
-                _mm512_setzero_ps(),
-                _mm512_setzero_ps(),
-                _mm512_setzero_ps(),
-                _mm512_setzero_ps(),
-            );
-            let mut j = 0;
-            while j + 64 <= dim {
-                a = _mm512_fmadd_ps(_mm512_loadu_ps(base.add(j)), _mm512_loadu_ps(q.add(j)), a);
-                b = _mm512_fmadd_ps(
-                    _mm512_loadu_ps(base.add(j + 16)),
-                    _mm512_loadu_ps(q.add(j + 16)),
-                    b,
-                );
-                c = _mm512_fmadd_ps(
-                    _mm512_loadu_ps(base.add(j + 32)),
-                    _mm512_loadu_ps(q.add(j + 32)),
-                    c,
-                );
-                d = _mm512_fmadd_ps(
-                    _mm512_loadu_ps(base.add(j + 48)),
-                    _mm512_loadu_ps(q.add(j + 48)),
-                    d,
-                );
-                j += 64;
-            }
-            while j < dim {
-                a = _mm512_fmadd_ps(_mm512_loadu_ps(base.add(j)), _mm512_loadu_ps(q.add(j)), a);
-                j += 16;
-            }
-            *o = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a, b), _mm512_add_ps(c, d)));
-        }
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn scores_avx2(
-        data: &[f32],
-        dim: usize,
-        query: &[f32],
-        r0: usize,
-        out: &mut [f32],
-    ) {
-        let q = query.as_ptr();
-        for (i, o) in out.iter_mut().enumerate() {
-            let base = data.as_ptr().add((r0 + i) * dim);
-            let (mut a, mut b) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-            let mut j = 0;
-            while j + 16 <= dim {
-                a = _mm256_fmadd_ps(_mm256_loadu_ps(base.add(j)), _mm256_loadu_ps(q.add(j)), a);
-                b = _mm256_fmadd_ps(
-                    _mm256_loadu_ps(base.add(j + 8)),
-                    _mm256_loadu_ps(q.add(j + 8)),
-                    b,
-                );
-                j += 16;
-            }
-            if j < dim {
-                a = _mm256_fmadd_ps(_mm256_loadu_ps(base.add(j)), _mm256_loadu_ps(q.add(j)), a);
-            }
-            let s = _mm256_add_ps(a, b);
-            let hi = _mm256_extractf128_ps(s, 1);
-            let lo = _mm256_castps256_ps128(s);
-            let s4 = _mm_add_ps(hi, lo);
-            let s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-            let s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));
-            *o = _mm_cvtss_f32(s1);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn data(n: usize, dim: usize) -> Vec<f32> {
-        // A deterministic pseudo-random matrix (xorshift), values in [-1, 1).
-        let mut s = 0x9E3779B97F4A7C15u64;
-        (0..n * dim)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-            })
-            .collect()
+        crate::kernels::test_values(n * dim, 0x9E3779B97F4A7C15)
     }
 
     fn brute(d: &[f32], dim: usize, q: &[f32], k: usize, skip: impl Fn(u32) -> bool) -> Vec<u32> {

@@ -30,7 +30,9 @@ impl StoreLocation {
     /// `--store URL` wins over `--index DIR`.
     pub fn new(dir: &Path, store: Option<&str>) -> Result<Self> {
         match store.map(str::trim).filter(|s| !s.is_empty()) {
-            Some(url) if is_postgres_url(url) => Ok(StoreLocation::Postgres(Box::new(PgTarget::parse(url)?))),
+            Some(url) if is_postgres_url(url) => {
+                Ok(StoreLocation::Postgres(Box::new(PgTarget::parse(url)?)))
+            }
             Some(other) => Err(crate::Error::invalid(
                 "store",
                 format!(

@@ -9,5 +9,4 @@ pub mod text;
 pub fn log(msg: &str) {
     eprintln!("semclust: {}", text::redact_secrets(msg));
 }
-pub mod cpu;
 pub mod process;

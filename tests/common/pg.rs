@@ -216,13 +216,9 @@ fn as_user(cmd: &mut Command, uid: Option<(u32, u32)>) -> &mut Command {
 fn chown(path: &Path, uid: Option<(u32, u32)>) {
     if let Some((u, g)) = uid {
         let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(
-            unsafe { libc::chown(c.as_ptr(), u, g) },
-            0,
-            "chown {}",
-            path.display()
-        );
+        // SAFETY: a valid NUL-terminated path that lives across the call.
+        let rc = unsafe { libc::chown(c.as_ptr(), u, g) };
+        assert_eq!(rc, 0, "chown {}", path.display());
     }
 }
 

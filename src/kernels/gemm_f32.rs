@@ -1,4 +1,5 @@
-//! An f32 GEMM with AVX-512 for `y = x · Wᵀ + b` on CPUs that have it. candle's CPU matmul (the
+//! An f32 GEMM with AVX-512 for `y = x · Wᵀ + b` on CPUs that have it (the tile is in
+//! `x86/avx512.rs`). candle's CPU matmul (the
 //! `gemm` crate on stable Rust) uses AVX2 kernels only, half the FMA width such CPUs offer. The
 //! weights are repacked once into panels of 16 output columns (`[panel][k][16]`), and the kernel
 //! keeps a 6-row × 32-column tile of accumulators in registers while it streams `k`. Without
@@ -6,25 +7,23 @@
 
 use std::mem::MaybeUninit;
 
-const PANEL: usize = 16;
+use super::isa::Isa;
 
+/// Output columns per panel.
+pub(in crate::kernels) const PANEL: usize = 16;
+
+/// Whether the AVX-512 kernel runs here (else callers keep candle's matmul).
 pub(crate) fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        crate::util::cpu::avx512f()
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    Isa::best() >= Isa::Avx512
 }
 
 /// f32 weights `[n, k]` repacked into 16-column panels.
 pub(crate) struct PackedF32 {
     pub n: usize,
     pub k: usize,
-    data: Vec<f32>,
-    bias: Vec<f32>,
+    /// `[panel][k][16]`.
+    pub(in crate::kernels) data: Vec<f32>,
+    pub(in crate::kernels) bias: Vec<f32>,
 }
 
 impl PackedF32 {
@@ -44,16 +43,29 @@ impl PackedF32 {
     }
 
     /// `x` is `[m, k]` row-major; returns `[m, n]`.
+    ///
+    /// # Panics
+    /// When `x` does not hold `m × k` values.
     pub fn forward(&self, x: &[f32], m: usize) -> Vec<f32> {
-        super::ops::par_rows(m, self.n, 6, |r0, rows, out| {
+        self.forward_at(Isa::best(), x, m)
+    }
+
+    /// [`Self::forward`] with the kernels of `isa` (at most [`Isa::best`]).
+    pub(crate) fn forward_at(&self, isa: Isa, x: &[f32], m: usize) -> Vec<f32> {
+        assert_eq!(Some(x.len()), m.checked_mul(self.k), "x is not m × k");
+        assert!(isa <= Isa::best(), "{isa:?} is not available here");
+        let fill = |r0: usize, rows: usize, out: &mut [MaybeUninit<f32>]| {
             #[cfg(target_arch = "x86_64")]
-            if available() {
-                // SAFETY: AVX-512F is present (checked above).
-                unsafe { x86::rows(self, x, r0, rows, out) };
+            if isa >= Isa::Avx512 {
+                // SAFETY: AVX-512F is available (asserted); rows r0..r0 + rows lie within the m
+                // rows of `x` (asserted) and `out` is rows × n.
+                unsafe { super::x86::avx512::gemm_f32_rows(self, x, r0, rows, out) };
                 return;
             }
             self.rows_scalar(x, r0, rows, out);
-        })
+        };
+        // SAFETY: both paths of `fill` write every element of their chunk (all `rows × n`).
+        unsafe { super::par_rows(m, self.n, 6, fill) }
     }
 
     fn rows_scalar(&self, x: &[f32], r0: usize, rows: usize, out: &mut [MaybeUninit<f32>]) {
@@ -66,83 +78,6 @@ impl PackedF32 {
                     acc += xv * self.data[(panel * self.k + kk) * PANEL + lane];
                 }
                 out[r * self.n + col].write(acc);
-            }
-        }
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-mod x86 {
-    use super::*;
-    use std::arch::x86_64::*;
-
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn rows(
-        w: &PackedF32,
-        x: &[f32],
-        r0: usize,
-        rows: usize,
-        out: &mut [MaybeUninit<f32>],
-    ) {
-        let panels = w.n / PANEL;
-        let mut p = 0;
-        while p < panels {
-            let two = p + 1 < panels;
-            let mut r = 0;
-            while r < rows {
-                let take = (rows - r).min(6);
-                match (take, two) {
-                    (6, true) => tile::<6, 2>(w, x, r0 + r, p, out, r),
-                    (6, false) => tile::<6, 1>(w, x, r0 + r, p, out, r),
-                    (_, true) => {
-                        for i in 0..take {
-                            tile::<1, 2>(w, x, r0 + r + i, p, out, r + i)
-                        }
-                    }
-                    (_, false) => {
-                        for i in 0..take {
-                            tile::<1, 1>(w, x, r0 + r + i, p, out, r + i)
-                        }
-                    }
-                }
-                r += take;
-            }
-            p += if two { 2 } else { 1 };
-        }
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn tile<const R: usize, const P: usize>(
-        w: &PackedF32,
-        x: &[f32],
-        row: usize,
-        panel: usize,
-        out: &mut [MaybeUninit<f32>],
-        out_row: usize,
-    ) {
-        let k = w.k;
-        let mut acc = [[_mm512_setzero_ps(); P]; R];
-        let wp: [*const f32; P] =
-            std::array::from_fn(|j| w.data.as_ptr().add((panel + j) * k * PANEL));
-        let xp = x.as_ptr().add(row * k);
-        for kk in 0..k {
-            let wv: [__m512; P] = std::array::from_fn(|j| _mm512_loadu_ps(wp[j].add(kk * PANEL)));
-            for (i, a) in acc.iter_mut().enumerate() {
-                let xv = _mm512_set1_ps(*xp.add(i * k + kk));
-                for j in 0..P {
-                    a[j] = _mm512_fmadd_ps(xv, wv[j], a[j]);
-                }
-            }
-        }
-        for (i, a) in acc.iter().enumerate() {
-            for (j, &v) in a.iter().enumerate() {
-                let col = (panel + j) * PANEL;
-                let bias = _mm512_loadu_ps(w.bias.as_ptr().add(col));
-                _mm512_storeu_ps(
-                    (out.as_mut_ptr() as *mut f32).add((out_row + i) * w.n + col),
-                    _mm512_add_ps(v, bias),
-                );
             }
         }
     }
@@ -163,6 +98,16 @@ mod tests {
             .collect();
         let bias: Vec<f32> = (0..n).map(|i| i as f32 * 0.01).collect();
         let p = PackedF32::new(&w, n, k, bias.clone()).unwrap();
+        for isa in Isa::available() {
+            let y = p.forward_at(isa, &x, m);
+            for r in 0..m {
+                for c in 0..n {
+                    let want: f32 =
+                        (0..k).map(|i| x[r * k + i] * w[c * k + i]).sum::<f32>() + bias[c];
+                    assert!((y[r * n + c] - want).abs() < 1e-4, "{isa:?} r{r} c{c}");
+                }
+            }
+        }
         let y = p.forward(&x, m);
         let mut scalar = vec![MaybeUninit::new(f32::NAN); m * n];
         p.rows_scalar(&x, 0, m, &mut scalar);

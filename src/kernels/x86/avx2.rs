@@ -1,0 +1,248 @@
+//! Every kernel compiled for AVX2 and FMA: the flat scan's scores, k-means' squared distance,
+//! the Q4 × Q8 GEMM tile and its activation quantiser, and the element-wise and attention
+//! loops (portable code that the compiler vectorises when it may use these features).
+//!
+//! Each function is `unsafe`: its caller guarantees [`Isa::Avx2`] is at most [`Isa::best`],
+//! plus the bounds its `# Safety` section names, which the safe entry point in the job's file
+//! has asserted.
+//!
+//! [`Isa::Avx2`]: crate::kernels::isa::Isa::Avx2
+//! [`Isa::best`]: crate::kernels::isa::Isa::best
+
+use std::arch::x86_64::*;
+use std::mem::MaybeUninit;
+
+use crate::kernels::gemm_q4::{PackedQ4, QuantizedRows, BLOCK_BYTES, PANEL, QK};
+
+/// Scores of `query` against each `query.len()`-wide row of `rows`, two accumulators per row.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; `query.len()` is a multiple of 8 and `rows` holds `out.len()` rows.
+#[target_feature(enable = "avx2,fma")]
+pub(in crate::kernels) unsafe fn scores(rows: &[f32], query: &[f32], out: &mut [f32]) {
+    let (q, dim) = (query.as_ptr(), query.len());
+    for (i, o) in out.iter_mut().enumerate() {
+        // SAFETY: row i lies within `rows`; each load reads 8 floats at j with j + 8 <= dim
+        // (dim is a multiple of 8), per the contract above.
+        unsafe {
+            let base = rows.as_ptr().add(i * dim);
+            let (mut a, mut b) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+            let mut j = 0;
+            while j + 16 <= dim {
+                a = _mm256_fmadd_ps(_mm256_loadu_ps(base.add(j)), _mm256_loadu_ps(q.add(j)), a);
+                b = _mm256_fmadd_ps(
+                    _mm256_loadu_ps(base.add(j + 8)),
+                    _mm256_loadu_ps(q.add(j + 8)),
+                    b,
+                );
+                j += 16;
+            }
+            if j < dim {
+                a = _mm256_fmadd_ps(_mm256_loadu_ps(base.add(j)), _mm256_loadu_ps(q.add(j)), a);
+            }
+            let s = _mm256_add_ps(a, b);
+            let hi = _mm256_extractf128_ps(s, 1);
+            let lo = _mm256_castps256_ps128(s);
+            let s4 = _mm_add_ps(hi, lo);
+            let s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+            let s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));
+            *o = _mm_cvtss_f32(s1);
+        }
+    }
+}
+
+/// [`crate::kernels::dot::sq_dist_portable`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(in crate::kernels) unsafe fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
+    crate::kernels::dot::sq_dist_portable(a, b)
+}
+
+/// [`crate::kernels::elementwise::gelu_into`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(in crate::kernels) unsafe fn gelu(x: &[f32], out: &mut [MaybeUninit<f32>]) {
+    crate::kernels::elementwise::gelu_into(x, out)
+}
+
+/// [`crate::kernels::elementwise::add_norm_rows`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(in crate::kernels) unsafe fn add_norm_rows(
+    a: &[f32],
+    b: &[f32],
+    norm: &crate::kernels::elementwise::LayerNorm,
+    out: &mut [MaybeUninit<f32>],
+) {
+    crate::kernels::elementwise::add_norm_rows(a, b, norm, out)
+}
+
+/// [`crate::kernels::attention::head_attention_impl`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(in crate::kernels) unsafe fn head_attention(
+    q: &[f32],
+    kt: &[f32],
+    v: &[f32],
+    n: usize,
+    n_pad: usize,
+    hd: usize,
+    ctx: &mut [f32],
+) {
+    crate::kernels::attention::head_attention_impl(q, kt, v, n, n_pad, hd, ctx)
+}
+
+/// The scalar quantisation of one row, 32 values per step (rounding to nearest even).
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; `x` and `q` hold `d.len() * 32` values and `s.len() == d.len()`.
+#[target_feature(enable = "avx2,fma")]
+pub(in crate::kernels) unsafe fn quantize_row(
+    x: &[f32],
+    q: &mut [i8],
+    d: &mut [f32],
+    s: &mut [f32],
+) {
+    let sign = _mm256_set1_ps(-0.0);
+    let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for b in 0..d.len() {
+        // SAFETY: block b's 32 values lie within `x` and `q` (see the contract above).
+        unsafe {
+            let p = x.as_ptr().add(b * QK);
+            let v = [
+                _mm256_loadu_ps(p),
+                _mm256_loadu_ps(p.add(8)),
+                _mm256_loadu_ps(p.add(16)),
+                _mm256_loadu_ps(p.add(24)),
+            ];
+            let m = _mm256_max_ps(
+                _mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
+                _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])),
+            );
+            let m = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+            let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+            let m = _mm_max_ss(m, _mm_movehdup_ps(m));
+            let scale = _mm_cvtss_f32(m) / 127.0;
+            let inv = _mm256_set1_ps(if scale > 0.0 { 1.0 / scale } else { 0.0 });
+            let i: [__m256i; 4] =
+                std::array::from_fn(|j| _mm256_cvtps_epi32(_mm256_mul_ps(v[j], inv)));
+            let total =
+                _mm256_add_epi32(_mm256_add_epi32(i[0], i[1]), _mm256_add_epi32(i[2], i[3]));
+            let t = _mm_add_epi32(
+                _mm256_castsi256_si128(total),
+                _mm256_extracti128_si256(total, 1),
+            );
+            let t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0b01_00_11_10));
+            let t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0b10_11_00_01));
+            // Pack 32 i32 to 32 i8; the packs interleave 128-bit lanes, the permute restores
+            // order.
+            let p16a = _mm256_packs_epi32(i[0], i[1]);
+            let p16b = _mm256_packs_epi32(i[2], i[3]);
+            let p8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p16a, p16b), order);
+            _mm256_storeu_si256(q.as_mut_ptr().add(b * QK) as *mut __m256i, p8);
+            d[b] = scale;
+            s[b] = _mm_cvtsi128_si32(t) as f32;
+        }
+    }
+}
+
+/// Q4 × Q8 rows `r0..r0 + rows` into `out`: the same panels as the VNNI kernel, 8 columns per
+/// register, `vpmaddubsw` + `vpmaddwd` for the dot products.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; `qa` holds at least `r0 + rows` rows of `w.k` values and `out`
+/// exactly `rows * w.n` elements (all written here).
+#[target_feature(enable = "avx2,fma")]
+pub(in crate::kernels) unsafe fn q4_rows(
+    w: &PackedQ4,
+    qa: &QuantizedRows,
+    r0: usize,
+    rows: usize,
+    out: &mut [MaybeUninit<f32>],
+) {
+    let kb = w.k / QK;
+    let panels = w.n / PANEL;
+    let mut r = 0;
+    while r < rows {
+        let take = (rows - r).min(4);
+        for p in 0..panels {
+            // SAFETY: every tile stays within the rows and panels of this function's contract.
+            unsafe {
+                if take == 4 {
+                    q4_tile::<4>(w, qa, r0 + r, p, kb, out, r);
+                } else {
+                    for i in 0..take {
+                        q4_tile::<1>(w, qa, r0 + r + i, p, kb, out, r + i);
+                    }
+                }
+            }
+        }
+        r += take;
+    }
+}
+
+/// # Safety
+/// As [`q4_rows`], for rows `row..row + R`, panel `panel` and output rows `out_row..out_row + R`.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn q4_tile<const R: usize>(
+    w: &PackedQ4,
+    qa: &QuantizedRows,
+    row: usize,
+    panel: usize,
+    kb: usize,
+    out: &mut [MaybeUninit<f32>],
+    out_row: usize,
+) {
+    let k = w.k;
+    let ones = _mm256_set1_epi16(1);
+    let mut accf = [[_mm256_setzero_ps(); 2]; R];
+    // SAFETY: each (panel, k-block) holds BLOCK_BYTES bytes (16 scales, 8 groups of 64 weight
+    // bytes); activation rows are `k` bytes; the caller keeps rows and panels in bounds.
+    unsafe {
+        for b in 0..kb {
+            let block = w.data.as_ptr().add((panel * kb + b) * BLOCK_BYTES);
+            let mut acci = [[_mm256_setzero_si256(); 2]; R];
+            for g in 0..8 {
+                let lo = _mm256_loadu_si256(block.add(PANEL * 4 + g * 64) as *const __m256i);
+                let hi = _mm256_loadu_si256(block.add(PANEL * 4 + g * 64 + 32) as *const __m256i);
+                for (i, acc) in acci.iter_mut().enumerate() {
+                    let ap = qa.q.as_ptr().add((row + i) * k + b * QK + g * 4) as *const i32;
+                    let av = _mm256_set1_epi32(ap.read_unaligned());
+                    let plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, av), ones);
+                    let phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, av), ones);
+                    acc[0] = _mm256_add_epi32(acc[0], plo);
+                    acc[1] = _mm256_add_epi32(acc[1], phi);
+                }
+            }
+            let dw = [
+                _mm256_loadu_ps(block as *const f32),
+                _mm256_loadu_ps((block as *const f32).add(8)),
+            ];
+            for i in 0..R {
+                let da = _mm256_set1_ps(qa.d[(row + i) * kb + b]);
+                let corr = _mm256_set1_ps(8.0 * qa.sum[(row + i) * kb + b]);
+                for j in 0..2 {
+                    let t = _mm256_sub_ps(_mm256_cvtepi32_ps(acci[i][j]), corr);
+                    accf[i][j] = _mm256_fmadd_ps(t, _mm256_mul_ps(dw[j], da), accf[i][j]);
+                }
+            }
+        }
+        for (i, acc) in accf.iter().enumerate() {
+            for (j, &v) in acc.iter().enumerate() {
+                let col = panel * PANEL + j * 8;
+                let bias = _mm256_loadu_ps(w.bias.as_ptr().add(col));
+                let dst = (out.as_mut_ptr() as *mut f32).add((out_row + i) * w.n + col);
+                _mm256_storeu_ps(dst, _mm256_add_ps(v, bias));
+            }
+        }
+    }
+}
