@@ -20,7 +20,7 @@ pub mod corpus;
 pub mod embed;
 pub mod error;
 pub mod indexing;
-pub mod kernels;
+pub(crate) mod kernels;
 pub mod model;
 pub mod report;
 pub mod search;

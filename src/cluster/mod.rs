@@ -3,10 +3,10 @@
 //! theme table and a 2-D map. [`Themes`] is the report's model: the CLI prints it, the report
 //! renders it as HTML, Markdown or JSON.
 
-pub mod choose;
+mod choose;
 pub mod kmeans;
-pub mod project;
-pub mod terms;
+mod project;
+mod terms;
 
 use std::collections::HashMap;
 

@@ -119,39 +119,8 @@ pub(crate) fn describe(device: &Device) -> String {
     }
 }
 
-/// The CPU's SIMD features that matter for candle's kernels, as detected at run time.
-pub fn cpu_features() -> Vec<&'static str> {
-    let mut v = Vec::new();
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx2") {
-            v.push("avx2");
-        }
-        if std::is_x86_feature_detected!("fma") {
-            v.push("fma");
-        }
-        if std::is_x86_feature_detected!("f16c") {
-            v.push("f16c");
-        }
-        if std::is_x86_feature_detected!("avx512f") {
-            v.push("avx512f");
-        }
-        if std::is_x86_feature_detected!("avx512vnni") {
-            v.push("avx512vnni");
-        }
-    }
-    #[cfg(target_arch = "aarch64")]
-    {
-        v.push("neon");
-    }
-    if cfg!(feature = "mkl") {
-        v.push("mkl");
-    }
-    if cfg!(feature = "accelerate") {
-        v.push("accelerate");
-    }
-    v
-}
+/// What the CPU has, for reports (the kernels' own choice is [`crate::kernels::isa::Isa`]).
+pub use crate::kernels::isa::cpu_features;
 
 #[cfg(test)]
 mod tests {

@@ -9,7 +9,7 @@
 
 mod batch;
 mod bert;
-pub mod device;
+pub(crate) mod device;
 pub(crate) mod ops;
 mod tokenize;
 mod weights;

@@ -3,7 +3,8 @@
 //! tested on a wider CPU (the parity tolerances hold on both AVX-512 and AVX2 machines).
 //!
 //! Every kernel asks [`Isa::best`] (or is handed a level no wider than it); no other code
-//! detects CPU features.
+//! detects CPU features ([`cpu_features`] reports them for `semclust bench` and the run
+//! summary).
 
 use std::sync::OnceLock;
 
@@ -35,6 +36,7 @@ impl Isa {
     }
 
     /// Every level up to [`Isa::best`], narrowest first: what the tests run each kernel at.
+    #[cfg(test)]
     pub fn available() -> Vec<Isa> {
         [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Avx512Vnni]
             .into_iter()
@@ -60,17 +62,37 @@ fn detect() -> Isa {
     Isa::Scalar
 }
 
-/// AVX2 and FMA may be used.
-pub fn avx2_fma() -> bool {
-    Isa::best() >= Isa::Avx2
-}
-
-/// AVX-512F may be used.
-pub fn avx512f() -> bool {
-    Isa::best() >= Isa::Avx512
-}
-
-/// AVX-512 VNNI may be used.
-pub fn avx512_vnni() -> bool {
-    Isa::best() >= Isa::Avx512Vnni
+/// The CPU's SIMD features that matter for semclust's and candle's kernels, as detected at run
+/// time (what the CPU has, whatever `SEMCLUST_MAX_ISA` allows).
+pub fn cpu_features() -> Vec<&'static str> {
+    let mut v = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            v.push("avx2");
+        }
+        if std::is_x86_feature_detected!("fma") {
+            v.push("fma");
+        }
+        if std::is_x86_feature_detected!("f16c") {
+            v.push("f16c");
+        }
+        if std::is_x86_feature_detected!("avx512f") {
+            v.push("avx512f");
+        }
+        if std::is_x86_feature_detected!("avx512vnni") {
+            v.push("avx512vnni");
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        v.push("neon");
+    }
+    if cfg!(feature = "mkl") {
+        v.push("mkl");
+    }
+    if cfg!(feature = "accelerate") {
+        v.push("accelerate");
+    }
+    v
 }

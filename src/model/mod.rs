@@ -11,10 +11,10 @@
 //! (`model-q4_0.gguf` and/or `model.safetensors`) and `source.json`, written last, which records
 //! where the files came from and makes the folder count as complete.
 
-pub mod e5s1;
-pub mod hub;
-pub mod manifest;
-pub mod wheel;
+mod e5s1;
+mod hub;
+mod manifest;
+mod wheel;
 
 use std::path::{Path, PathBuf};
 

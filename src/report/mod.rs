@@ -2,9 +2,9 @@
 //! key-term bars, representative passages, the article × theme table), as Markdown (with the
 //! map beside it as an SVG file) and as JSON. All three carry the same content.
 
-pub mod html;
-pub mod markdown;
-pub mod svg;
+mod html;
+mod markdown;
+mod svg;
 
 use std::path::{Path, PathBuf};
 

@@ -3,7 +3,7 @@
 //! calibration between a cosine and a BM25 score.
 
 pub mod eval;
-pub mod lexical;
+mod lexical;
 
 use std::collections::HashMap;
 

@@ -8,10 +8,10 @@
 //! keep running while documents are embedded.
 
 mod api;
-pub mod batcher;
+mod batcher;
 mod error;
 mod metrics;
-pub mod openapi;
+mod openapi;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};

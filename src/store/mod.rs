@@ -7,10 +7,10 @@
 
 pub mod ann;
 pub mod flat;
-pub mod location;
-pub mod pgconn;
-pub mod postgres;
-pub mod sqlite;
+mod location;
+mod pgconn;
+mod postgres;
+mod sqlite;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -22,7 +22,7 @@ use crate::error::Result;
 
 pub use location::StoreLocation;
 pub use pgconn::PgTarget;
-pub use postgres::{HnswOptions, PgStore};
+pub use postgres::{HnswOptions, LoadTiming, PgStore};
 pub use sqlite::SqliteStore;
 
 /// What produced an index's vectors: vectors of another model (or precision) are not comparable.
