@@ -1,0 +1,204 @@
+//! The embedded store: one SQLite database per index folder (`index.sqlite`) holding documents,
+//! passages, their vectors (little-endian f32 blobs) and the model fingerprint. Every change is one
+//! transaction in WAL mode, so a killed writer leaves the previous or the next state and readers
+//! never see half a change. Search loads the vectors once into one contiguous matrix (exact scan)
+//! and, above [`ANN_THRESHOLD`](super::ANN_THRESHOLD) passages, an HNSW graph cached beside the
+//! database as `hnsw-i8-GENERATION.usearch` (+ `.quant`, its quantiser).
+//!
+//! This file opens and creates stores; `read.rs` answers reads and searches, `write.rs` applies
+//! changes.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+mod read;
+mod write;
+
+use write::new_instance_id;
+
+use super::ann::{AnnParams, Hnsw};
+use super::{
+    flat, Changes, DocumentState, Fingerprint, Nearest, PassageState, RowKey, ScoredRow,
+    SearchMethod, StoredPassage, VectorStore, VectorStoreWrite, ANN_THRESHOLD,
+};
+use crate::error::{Error, Result};
+
+const SCHEMA_VERSION: &str = "1";
+pub const DB_FILE: &str = "index.sqlite";
+
+pub struct SqliteStore {
+    dir: PathBuf,
+    conn: Connection,
+    fingerprint: Fingerprint,
+    loaded: OnceLock<Loaded>,
+    ann: OnceLock<Option<Hnsw>>,
+    ann_params: AnnParams,
+    /// The generation `loaded` and `ann` were read at, once [`SqliteStore::snapshot`] is used.
+    cached_generation: Option<u64>,
+}
+
+/// The search side, loaded on first use.
+struct Loaded {
+    ids: Vec<String>,
+    /// (document, article) group of each row, for `Exclude::article`.
+    groups: Vec<u32>,
+    group_of: HashMap<(String, String), u32>,
+    row_of: HashMap<String, u32>,
+    data: Vec<f32>,
+}
+
+fn db_err(path: &Path, e: rusqlite::Error) -> Error {
+    Error::bad_file(path, format!("index database: {e}"))
+}
+
+impl SqliteStore {
+    /// Open an existing index for reading and searching.
+    pub fn open(dir: &Path) -> Result<Self> {
+        let path = dir.join(DB_FILE);
+        if !path.is_file() {
+            return Err(Error::NoIndex {
+                location: super::StoreLocation::Dir(dir.to_path_buf()),
+            });
+        }
+        let conn = Self::connect(&path)?;
+        let fingerprint = Self::read_fingerprint(&conn, &path)?.ok_or_else(|| {
+            Error::bad_file(
+                &path,
+                "not a semclust index (no model fingerprint); delete the folder and index again",
+            )
+        })?;
+        Ok(Self::new(dir, conn, fingerprint))
+    }
+
+    /// Open an index for writing, creating it if absent. An index made with another model,
+    /// revision, precision or dimension is an error: its vectors would not be comparable.
+    pub fn open_or_create(dir: &Path, fingerprint: &Fingerprint) -> Result<Self> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("cannot create index folder {}", dir.display()), e))?;
+        let path = dir.join(DB_FILE);
+        let conn = Self::connect(&path)?;
+        let tx = conn.unchecked_transaction().map_err(|e| db_err(&path, e))?;
+        match Self::read_fingerprint(&tx, &path)? {
+            Some(existing) if &existing != fingerprint => {
+                return Err(Error::ModelMismatch {
+                    location: dir.display().to_string(),
+                    built_with: Box::new(existing),
+                    loaded: Box::new(fingerprint.clone()),
+                })
+            }
+            Some(_) => {}
+            None => {
+                let json = serde_json::to_string(fingerprint).map_err(Error::internal)?;
+                tx.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('fingerprint', ?1), ('schema_version', ?2), ('generation', '0'), ('instance', ?3)",
+                    params![json, SCHEMA_VERSION, new_instance_id(&path)],
+                )
+                .map_err(|e| db_err(&path, e))?;
+            }
+        }
+        tx.commit().map_err(|e| db_err(&path, e))?;
+        Ok(Self::new(dir, conn, fingerprint.clone()))
+    }
+
+    fn new(dir: &Path, conn: Connection, fingerprint: Fingerprint) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            conn,
+            fingerprint,
+            loaded: OnceLock::new(),
+            ann: OnceLock::new(),
+            ann_params: AnnParams::default(),
+            cached_generation: None,
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn ann_params(&self) -> AnnParams {
+        self.ann_params
+    }
+
+    pub fn set_ann_params(&mut self, p: AnnParams) {
+        self.ann_params = p;
+        self.ann = OnceLock::new();
+    }
+
+    fn connect(path: &Path) -> Result<Connection> {
+        let conn = Connection::open(path).map_err(|e| db_err(path, e))?;
+        // Another writer (a second `semclust index`) waits instead of failing at once.
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(|e| db_err(path, e))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA foreign_keys = ON;
+             CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS documents(key TEXT PRIMARY KEY, path TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS passages(
+                 id TEXT PRIMARY KEY,
+                 document TEXT NOT NULL REFERENCES documents(key) ON DELETE CASCADE,
+                 article TEXT NOT NULL,
+                 paragraph INTEGER NOT NULL,
+                 title TEXT NOT NULL,
+                 span_start INTEGER NOT NULL,
+                 span_end INTEGER NOT NULL,
+                 hash TEXT NOT NULL,
+                 text TEXT NOT NULL,
+                 vector BLOB NOT NULL);
+             CREATE INDEX IF NOT EXISTS passages_hash ON passages(hash);
+             CREATE INDEX IF NOT EXISTS passages_document ON passages(document);",
+        )
+        .map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => {
+                Error::bad_file(path, "not a SQLite database; delete it and index again")
+            }
+            e => db_err(path, e),
+        })?;
+        Ok(conn)
+    }
+
+    fn read_fingerprint(conn: &Connection, path: &Path) -> Result<Option<Fingerprint>> {
+        let version: Option<String> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| db_err(path, e))?;
+        if let Some(v) = version {
+            if v != SCHEMA_VERSION {
+                return Err(Error::bad_file(
+                    path,
+                    format!("index schema version {v}, this semclust reads {SCHEMA_VERSION}: index the files again into a new folder"),
+                ));
+            }
+        }
+        let json: Option<String> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'fingerprint'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| db_err(path, e))?;
+        json.map(|j| {
+            serde_json::from_str(&j)
+                .map_err(|e| Error::bad_file(path, format!("damaged model fingerprint: {e}")))
+        })
+        .transpose()
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.join(DB_FILE)
+    }
+
+    fn err(&self, e: rusqlite::Error) -> Error {
+        db_err(&self.path(), e)
+    }
+}
