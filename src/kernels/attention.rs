@@ -66,7 +66,13 @@ pub(crate) fn attention_cpu(
                 }
             }
             let mut ctx = vec![0f32; n * hd];
-            head_attention(&qq, &kt, &vv, n, n_pad, hd, &mut ctx);
+            #[cfg(target_arch = "x86_64")]
+            if Isa::best() >= Isa::Avx2 {
+                // SAFETY: the level is available: `Isa::best` decided it.
+                unsafe { super::x86::avx2::head_attention(&qq, &kt, &vv, n, n_pad, hd, &mut ctx) };
+                return ctx;
+            }
+            head_attention_impl(&qq, &kt, &vv, n, n_pad, hd, &mut ctx);
             ctx
         })
         .collect();
@@ -250,24 +256,6 @@ fn pv_rows<const W: usize>(
     }
 }
 
-/// One head of one sequence (see [`head_attention_impl`]), at the widest level available.
-fn head_attention(
-    q: &[f32],
-    kt: &[f32],
-    v: &[f32],
-    n: usize,
-    n_pad: usize,
-    hd: usize,
-    ctx: &mut [f32],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if Isa::best() >= Isa::Avx2 {
-        // SAFETY: the level is available: `Isa::best` decided it.
-        return unsafe { super::x86::avx2::head_attention(q, kt, v, n, n_pad, hd, ctx) };
-    }
-    head_attention_impl(q, kt, v, n, n_pad, hd, ctx)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,7 +293,17 @@ mod tests {
             let mut scalar = vec![0f32; n * hd];
             head_attention_impl(&q, &kt, &v, n, n_pad, hd, &mut scalar);
             let mut best = vec![0f32; n * hd];
-            head_attention(&q, &kt, &v, n, n_pad, hd, &mut best);
+            #[cfg(target_arch = "x86_64")]
+            if Isa::best() >= Isa::Avx2 {
+                // SAFETY: the level is available: `Isa::best` decided it.
+                unsafe {
+                    crate::kernels::x86::avx2::head_attention(&q, &kt, &v, n, n_pad, hd, &mut best)
+                };
+            } else {
+                head_attention_impl(&q, &kt, &v, n, n_pad, hd, &mut best);
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            head_attention_impl(&q, &kt, &v, n, n_pad, hd, &mut best);
             for (i, w) in want.iter().enumerate() {
                 assert!(
                     (scalar[i] as f64 - w).abs() < 1e-5,

@@ -50,6 +50,12 @@ struct Loaded {
     data: Vec<f32>,
 }
 
+/// A value of the `meta` table, if the key is there.
+fn meta(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()
+}
+
 fn db_err(path: &Path, e: rusqlite::Error) -> Error {
     Error::bad_file(path, format!("index database: {e}"))
 }
@@ -163,15 +169,7 @@ impl SqliteStore {
     }
 
     fn read_fingerprint(conn: &Connection, path: &Path) -> Result<Option<Fingerprint>> {
-        let version: Option<String> = conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'schema_version'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| db_err(path, e))?;
-        if let Some(v) = version {
+        if let Some(v) = meta(conn, "schema_version").map_err(|e| db_err(path, e))? {
             if v != SCHEMA_VERSION {
                 return Err(Error::bad_file(
                     path,
@@ -179,14 +177,7 @@ impl SqliteStore {
                 ));
             }
         }
-        let json: Option<String> = conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'fingerprint'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| db_err(path, e))?;
+        let json = meta(conn, "fingerprint").map_err(|e| db_err(path, e))?;
         json.map(|j| {
             serde_json::from_str(&j)
                 .map_err(|e| Error::bad_file(path, format!("damaged model fingerprint: {e}")))

@@ -239,12 +239,7 @@ impl VectorStore for SqliteStore {
     /// generation counter starts again at 0, never meets the caches of the one before.
     /// Databases made before it existed get one on their next write, and are "legacy" until.
     fn instance(&self) -> Result<String> {
-        Ok(self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = 'instance'", [], |r| {
-                r.get::<_, String>(0)
-            })
-            .optional()
+        Ok(meta(&self.conn, "instance")
             .map_err(|e| self.err(e))?
             .unwrap_or_else(|| "legacy".to_string()))
     }
