@@ -15,26 +15,23 @@ use regex::Regex;
 
 use super::{RawArticle, RawParagraph};
 
-static LINK_ONLY: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(\[[^\]]*\]\([^)]*\)\s*(et\s*)?)+$").expect("valid regex"));
+/// A pattern written in this file (a typo in one fails every test that reads Markdown).
+fn regex(pattern: &str) -> Regex {
+    Regex::new(pattern).expect("valid regex")
+}
+
+static LINK_ONLY: LazyLock<Regex> = LazyLock::new(|| regex(r"^(\[[^\]]*\]\([^)]*\)\s*(et\s*)?)+$"));
 static CHROME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(\d+[–-]\d+ Minuten|Publié .*|Article réservé aux abonnés|Lire .*)$")
-        .expect("valid regex")
+    regex(r"^(\d+[–-]\d+ Minuten|Publié .*|Article réservé aux abonnés|Lire .*)$")
 });
-static URL_LINE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\[https?://").expect("valid regex"));
-static BOLD_ONLY: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\*\*[^*]+\*\*$").expect("valid regex"));
-static LINK: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\[([^\]]*)\]\([^)]*\)").expect("valid regex"));
-static TRAILING_LINK: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\]\([^)]*\)$").expect("valid regex"));
-static EMPHASIS: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\*{1,3}([^*\s][^*]*?)\*{1,3}").expect("valid regex"));
+static URL_LINE: LazyLock<Regex> = LazyLock::new(|| regex(r"^\[https?://"));
+static BOLD_ONLY: LazyLock<Regex> = LazyLock::new(|| regex(r"^\*\*[^*]+\*\*$"));
+static LINK: LazyLock<Regex> = LazyLock::new(|| regex(r"\[([^\]]*)\]\([^)]*\)"));
+static TRAILING_LINK: LazyLock<Regex> = LazyLock::new(|| regex(r"\]\([^)]*\)$"));
+static EMPHASIS: LazyLock<Regex> = LazyLock::new(|| regex(r"\*{1,3}([^*\s][^*]*?)\*{1,3}"));
 static HTML_TAG: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"</?[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>").expect("valid regex"));
-static ESCAPE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\\([\\`*_{}\[\]()#+\-.!|])").expect("valid regex"));
+    LazyLock::new(|| regex(r"</?[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>"));
+static ESCAPE: LazyLock<Regex> = LazyLock::new(|| regex(r"\\([\\`*_{}\[\]()#+\-.!|])"));
 
 /// A block of non-blank lines: its text (lines trimmed, joined by spaces) and character span.
 struct Block {

@@ -58,30 +58,42 @@ impl fmt::Display for DeviceChoice {
     }
 }
 
-fn open_cuda(ordinal: usize) -> Result<Device> {
-    if !cfg!(feature = "cuda") {
-        return Err(Error::DeviceUnavailable {
-            device: format!("cuda:{ordinal}"),
-            reason: "this semclust was built without CUDA; rebuild with `cargo build --release --features cuda`".into(),
-        });
-    }
-    Device::new_cuda(ordinal).map_err(|e| Error::DeviceUnavailable {
-        device: format!("cuda:{ordinal}"),
-        reason: e.to_string().lines().next().unwrap_or("").to_string(),
-    })
+/// A GPU backend: its cargo feature and name, whether this build has it, and candle's opener.
+struct Gpu {
+    feature: &'static str,
+    name: &'static str,
+    built: bool,
+    open: fn(usize) -> candle_core::Result<Device>,
 }
 
-fn open_metal(ordinal: usize) -> Result<Device> {
-    if !cfg!(feature = "metal") {
-        return Err(Error::DeviceUnavailable {
-            device: format!("metal:{ordinal}"),
-            reason: "this semclust was built without Metal; rebuild with `cargo build --release --features metal`".into(),
-        });
+const CUDA: Gpu = Gpu {
+    feature: "cuda",
+    name: "CUDA",
+    built: cfg!(feature = "cuda"),
+    open: Device::new_cuda,
+};
+
+const METAL: Gpu = Gpu {
+    feature: "metal",
+    name: "Metal",
+    built: cfg!(feature = "metal"),
+    open: Device::new_metal,
+};
+
+/// Device `ordinal` of `gpu`, or why not: not compiled in, or the driver's first line.
+fn open_gpu(gpu: &Gpu, ordinal: usize) -> Result<Device> {
+    let unavailable = |reason: String| Error::DeviceUnavailable {
+        device: format!("{}:{ordinal}", gpu.feature),
+        reason,
+    };
+    if !gpu.built {
+        return Err(unavailable(format!(
+            "this semclust was built without {}; rebuild with `cargo build --release --features {}`",
+            gpu.name, gpu.feature
+        )));
     }
-    Device::new_metal(ordinal).map_err(|e| Error::DeviceUnavailable {
-        device: format!("metal:{ordinal}"),
-        reason: e.to_string().lines().next().unwrap_or("").to_string(),
-    })
+    (gpu.open)(ordinal)
+        .map_err(|e| unavailable(e.to_string().lines().next().unwrap_or("").to_string()))
 }
 
 /// Open the chosen device. For `Auto`, the returned note says why a GPU was not used (only when
@@ -89,18 +101,18 @@ fn open_metal(ordinal: usize) -> Result<Device> {
 pub(crate) fn open(choice: DeviceChoice) -> Result<(Device, Option<String>)> {
     match choice {
         DeviceChoice::Cpu => Ok((Device::Cpu, None)),
-        DeviceChoice::Cuda(i) => Ok((open_cuda(i)?, None)),
-        DeviceChoice::Metal(i) => Ok((open_metal(i)?, None)),
+        DeviceChoice::Cuda(i) => Ok((open_gpu(&CUDA, i)?, None)),
+        DeviceChoice::Metal(i) => Ok((open_gpu(&METAL, i)?, None)),
         DeviceChoice::Auto => {
             let mut notes = Vec::new();
             if cfg!(feature = "cuda") {
-                match open_cuda(0) {
+                match open_gpu(&CUDA, 0) {
                     Ok(d) => return Ok((d, None)),
                     Err(e) => notes.push(e.to_string()),
                 }
             }
             if cfg!(feature = "metal") {
-                match open_metal(0) {
+                match open_gpu(&METAL, 0) {
                     Ok(d) => return Ok((d, None)),
                     Err(e) => notes.push(e.to_string()),
                 }

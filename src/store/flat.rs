@@ -108,7 +108,7 @@ pub fn top_k_range(
     k: usize,
     from: usize,
     to: usize,
-    skip: &(dyn Fn(u32) -> bool + Sync),
+    skip: &Skip<'_>,
 ) -> TopK {
     let mut top = TopK::new(k);
     let mut buf = [0f32; BLOCK];
@@ -131,14 +131,11 @@ pub fn top_k_range(
     top
 }
 
+/// Which rows a scan leaves out.
+pub type Skip<'a> = dyn Fn(u32) -> bool + Sync + 'a;
+
 /// Exact top-k on the calling thread.
-pub fn top_k(
-    data: &[f32],
-    dim: usize,
-    query: &[f32],
-    k: usize,
-    skip: &(dyn Fn(u32) -> bool + Sync),
-) -> Vec<Scored> {
+pub fn top_k(data: &[f32], dim: usize, query: &[f32], k: usize, skip: &Skip<'_>) -> Vec<Scored> {
     let n = data.len() / dim.max(1);
     top_k_range(data, dim, query, k, 0, n, skip).into_sorted()
 }
@@ -149,7 +146,7 @@ pub fn top_k_parallel(
     dim: usize,
     query: &[f32],
     k: usize,
-    skip: &(dyn Fn(u32) -> bool + Sync),
+    skip: &Skip<'_>,
 ) -> Vec<Scored> {
     let n = data.len() / dim.max(1);
     let parts = rayon::current_num_threads().max(1);
