@@ -345,12 +345,8 @@ impl Collection {
         request.validate()?;
         if request.to_embed().is_some() && vector.is_none() {
             return Err(Error::internal(format!(
-                "a {} search needs the embedding of its {}",
-                match request.mode {
-                    Mode::Dense => "dense",
-                    Mode::Lexical => "lexical",
-                    Mode::Hybrid => "hybrid",
-                },
+                "a {:?} search needs the embedding of its {}",
+                request.mode,
                 request.target.field()
             )));
         }

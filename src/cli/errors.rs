@@ -2,7 +2,6 @@
 //! names turned into this front end's flags (`k` → `--k`) and, for the errors that have one,
 //! the command that fixes it.
 
-use semclust::store::StoreLocation;
 use semclust::Error;
 
 /// The flag (or argument) through which the command line sets a library field.
@@ -14,21 +13,16 @@ pub fn flag(field: &str) -> String {
     }
 }
 
-/// The flag that names a store, for the commands a message suggests.
-fn store_flag(location: &StoreLocation) -> String {
-    location.flag()
-}
-
 /// A library error as the command line says it.
 pub fn describe(e: &Error) -> String {
     match e {
         Error::InvalidInput { field, reason } => format!("{} {reason}", flag(field)),
         Error::NoIndex { location } => format!(
             "{e}; build one with `semclust index PATH {}`",
-            store_flag(location)
+            location.flag()
         ),
         Error::EmptyIndex { location } => {
-            format!("{e}; run `semclust index PATH {}`", store_flag(location))
+            format!("{e}; run `semclust index PATH {}`", location.flag())
         }
         Error::ModelMismatch { built_with, .. } => format!(
             "{e}: pass --model {} --precision {} (and --model-dir if it came from a folder), or choose another --index or --store",
