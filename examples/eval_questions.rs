@@ -44,7 +44,7 @@ fn main() -> Result<()> {
     let roots = vec![std::path::PathBuf::from(&corpus)];
     let files = semclust::corpus::discover(&roots)?;
     let docs = indexing::read_documents(&files, &Default::default(), &mut |w| eprintln!("{w}"))?;
-    indexing::sync(&mut store, &embedder, &roots, &docs, &mut |_| {})?;
+    indexing::apply_documents(&mut store, &embedder, &docs, &[], &mut |_| {})?;
     let lex =
         LexicalIndex::open_or_build(dir.path(), &store.instance()?, store.generation()?, || {
             store.passages()

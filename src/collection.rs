@@ -290,7 +290,7 @@ impl Collection {
     }
 
     /// Bring the index up to date with `batch`: new and edited passages embedded by `encoder`,
-    /// vanished ones removed (see [`indexing::sync`]). The lexical index is built before
+    /// vanished ones removed (see [`indexing::removed_documents`]). The lexical index is built before
     /// returning, so that the first lexical search does not wait for it.
     pub fn sync_files(
         &mut self,
@@ -298,15 +298,8 @@ impl Collection {
         batch: &FileBatch,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<IndexReport> {
-        let report = indexing::sync(
-            &mut *self.store,
-            encoder,
-            &batch.roots,
-            &batch.documents,
-            progress,
-        )?;
-        self.refresh_lexical()?;
-        Ok(report)
+        let gone = indexing::removed_documents(&*self.store, &batch.roots, &batch.documents)?;
+        self.apply_documents(encoder, &batch.documents, &gone, progress)
     }
 
     /// Replace the passages of `documents` and remove the documents `delete` (see

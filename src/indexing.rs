@@ -111,20 +111,17 @@ pub fn read_documents(
         .collect()
 }
 
-/// Index the documents `read` from files found under `roots` into `store`. Stored documents
-/// that are gone from disk, or that lie under one of `roots` but were not found there now, are
-/// removed.
+/// The stored documents that indexing `read` (files found under `roots`) removes: those gone
+/// from disk, or that lie under one of `roots` but were not found there now.
 ///
 /// A document key already held by another file that still exists is an error naming both
 /// files: a run over `b/notes.txt` must not silently replace the passages of `a/notes.txt`. A
 /// key whose stored file is gone from disk was moved, and is updated in place.
-pub fn sync(
-    store: &mut dyn VectorStoreWrite,
-    encoder: &dyn Encode,
+pub fn removed_documents(
+    store: &dyn VectorStoreWrite,
     roots: &[PathBuf],
     read: &[DocumentPassages],
-    progress: &mut dyn FnMut(Progress),
-) -> Result<IndexReport> {
+) -> Result<Vec<String>> {
     let stored_docs = store.documents()?;
     for r in read {
         let Some(stored) = stored_docs.get(&r.key) else {
@@ -165,7 +162,7 @@ pub fn sync(
         })
         .map(|(k, _)| k.clone())
         .collect();
-    apply_documents(store, encoder, read, &gone, progress)
+    Ok(gone)
 }
 
 /// Bring `store` in line with `read` (each document's passages replace the stored ones: new ones

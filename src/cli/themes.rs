@@ -126,11 +126,8 @@ fn print_themes(out: &mut impl Write, t: &Themes) -> std::io::Result<()> {
         f.k, f.passages, f.articles, f.k_choice, f.silhouette, f.seed
     )?;
     if let Some(scores) = &t.k_scores {
-        let tried: Vec<String> = scores
-            .iter()
-            .map(|s| format!("k={} {:.3}", s.k, s.silhouette))
-            .collect();
-        writeln!(out, "silhouette by k: {}", tried.join(", "))?;
+        let tried = joined(scores, ", ", |s| format!("k={} {:.3}", s.k, s.silhouette));
+        writeln!(out, "silhouette by k: {tried}")?;
     }
     for th in &t.themes {
         writeln!(
@@ -138,14 +135,12 @@ fn print_themes(out: &mut impl Write, t: &Themes) -> std::io::Result<()> {
             "\nTheme {}: {}  ({} passages, {} of {} articles)",
             th.id, th.label, th.size, th.spread, f.articles
         )?;
-        let terms: Vec<&str> = th.terms.iter().map(|x| x.term.as_str()).collect();
-        writeln!(out, "  key terms: {}", terms.join(", "))?;
-        let arts: Vec<String> = th
-            .articles
-            .iter()
-            .map(|a| format!("{} ({})", report::snippet(&a.article, 50), a.passages))
-            .collect();
-        writeln!(out, "  articles:  {}", arts.join("; "))?;
+        let terms = joined(&th.terms, ", ", |x| x.term.clone());
+        writeln!(out, "  key terms: {terms}")?;
+        let arts = joined(&th.articles, "; ", |a| {
+            format!("{} ({})", report::snippet(&a.article, 50), a.passages)
+        });
+        writeln!(out, "  articles:  {arts}")?;
         for r in &th.representatives {
             writeln!(
                 out,
@@ -239,4 +234,9 @@ pub fn run_report(args: ReportArgs) -> Result<()> {
         themes.facts.passages
     );
     Ok(())
+}
+
+/// `items` written by `f` and joined by `sep`.
+fn joined<T>(items: &[T], sep: &str, f: impl Fn(&T) -> String) -> String {
+    items.iter().map(f).collect::<Vec<_>>().join(sep)
 }

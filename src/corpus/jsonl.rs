@@ -3,7 +3,7 @@
 //! article in passage ids, the line number otherwise. Paragraphs are the text's blocks between
 //! blank lines (its lines, when it has no blank line).
 
-use super::{RawArticle, RawParagraph};
+use super::{blocks, RawArticle, RawParagraph};
 
 pub(crate) fn articles(text: &str) -> Result<Vec<RawArticle>, String> {
     let mut out = Vec::new();
@@ -57,41 +57,9 @@ pub(crate) fn articles(text: &str) -> Result<Vec<RawArticle>, String> {
 }
 
 fn paragraphs(body: &str) -> Vec<RawParagraph> {
-    let sep = if body.contains("\n\n") || body.contains("\n\r\n") {
-        "blank"
-    } else {
-        "line"
-    };
-    let mut out = Vec::new();
-    let mut cur: Option<RawParagraph> = None;
-    let mut pos = 0u64;
-    for line in body.split('\n') {
-        let len = line.chars().count() as u64;
-        let t = line.trim();
-        if t.is_empty() {
-            out.extend(cur.take());
-        } else {
-            let lead = line.chars().take_while(|c| c.is_whitespace()).count() as u64;
-            let (start, end) = (pos + lead, pos + lead + t.chars().count() as u64);
-            match &mut cur {
-                Some(p) if sep == "blank" => {
-                    p.text.push(' ');
-                    p.text.push_str(t);
-                    p.span.1 = end;
-                }
-                _ => {
-                    out.extend(cur.take());
-                    cur = Some(RawParagraph {
-                        text: t.to_string(),
-                        span: (start, end),
-                    });
-                }
-            }
-        }
-        pos += len + 1;
-    }
-    out.extend(cur);
-    out
+    // A text with no blank line is one paragraph a line (an export of short notes); otherwise
+    // blank lines separate paragraphs and lines inside one are joined.
+    blocks(body, body.contains("\n\n") || body.contains("\n\r\n"))
 }
 
 #[cfg(test)]

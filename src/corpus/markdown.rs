@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{RawArticle, RawParagraph};
+use super::{blocks, RawArticle, RawParagraph};
 
 /// A pattern written in this file (a typo in one fails every test that reads Markdown).
 fn regex(pattern: &str) -> Regex {
@@ -32,47 +32,6 @@ static EMPHASIS: LazyLock<Regex> = LazyLock::new(|| regex(r"\*{1,3}([^*\s][^*]*?
 static HTML_TAG: LazyLock<Regex> =
     LazyLock::new(|| regex(r"</?[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>"));
 static ESCAPE: LazyLock<Regex> = LazyLock::new(|| regex(r"\\([\\`*_{}\[\]()#+\-.!|])"));
-
-/// A block of non-blank lines: its text (lines trimmed, joined by spaces) and character span.
-struct Block {
-    text: String,
-    start: u64,
-    end: u64,
-}
-
-fn blocks(text: &str) -> Vec<Block> {
-    let mut out = Vec::new();
-    let mut cur: Option<Block> = None;
-    let mut pos: u64 = 0;
-    for line in text.split('\n') {
-        let len = line.chars().count() as u64;
-        let trimmed = line.trim();
-        if trimmed.is_empty() {
-            out.extend(cur.take());
-        } else {
-            let lead = line.chars().take_while(|c| c.is_whitespace()).count() as u64;
-            let start = pos + lead;
-            let end = start + trimmed.chars().count() as u64;
-            match &mut cur {
-                Some(b) => {
-                    b.text.push(' ');
-                    b.text.push_str(trimmed);
-                    b.end = end;
-                }
-                None => {
-                    cur = Some(Block {
-                        text: trimmed.to_string(),
-                        start,
-                        end,
-                    })
-                }
-            }
-        }
-        pos += len + 1;
-    }
-    out.extend(cur);
-    out
-}
 
 /// Markdown as plain text: link syntax, emphasis markers, inline HTML tags (`3<sup>e</sup>`) and
 /// backslash escapes removed.
@@ -104,13 +63,13 @@ pub(crate) fn articles(text: &str, markdown: bool) -> Vec<RawArticle> {
     let mut last_raw = String::new();
     let mut after_title = false;
     let mut prev_is_para = false;
-    for b in blocks(text) {
+    for b in blocks(text, true) {
         let mut is_para = false;
         let t = b.text.as_str();
         if !markdown {
             art.paragraphs.push(RawParagraph {
                 text: b.text.clone(),
-                span: (b.start, b.end),
+                span: b.span,
             });
             continue;
         }
@@ -135,7 +94,7 @@ pub(crate) fn articles(text: &str, markdown: bool) -> Vec<RawArticle> {
                 last_raw.push(' ');
                 last_raw.push_str(t);
                 p.text = plain(&last_raw);
-                p.span.1 = b.end;
+                p.span.1 = b.span.1;
             }
             is_para = true;
         } else {
@@ -143,7 +102,7 @@ pub(crate) fn articles(text: &str, markdown: bool) -> Vec<RawArticle> {
             last_raw = b.text.clone();
             art.paragraphs.push(RawParagraph {
                 text: plain(t),
-                span: (b.start, b.end),
+                span: b.span,
             });
             is_para = true;
         }

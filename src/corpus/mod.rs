@@ -418,6 +418,41 @@ pub(crate) struct RawParagraph {
     pub span: (u64, u64),
 }
 
+/// The blocks of `text` with their character spans: runs of non-blank lines joined by spaces
+/// (lines trimmed) when `join_lines`, each non-blank line alone otherwise.
+pub(crate) fn blocks(text: &str, join_lines: bool) -> Vec<RawParagraph> {
+    let mut out = Vec::new();
+    let mut cur: Option<RawParagraph> = None;
+    let mut pos = 0u64;
+    for line in text.split('\n') {
+        let len = line.chars().count() as u64;
+        let t = line.trim();
+        if t.is_empty() {
+            out.extend(cur.take());
+        } else {
+            let lead = line.chars().take_while(|c| c.is_whitespace()).count() as u64;
+            let (start, end) = (pos + lead, pos + lead + t.chars().count() as u64);
+            match &mut cur {
+                Some(p) if join_lines => {
+                    p.text.push(' ');
+                    p.text.push_str(t);
+                    p.span.1 = end;
+                }
+                _ => {
+                    out.extend(cur.take());
+                    cur = Some(RawParagraph {
+                        text: t.to_string(),
+                        span: (start, end),
+                    });
+                }
+            }
+        }
+        pos += len + 1;
+    }
+    out.extend(cur);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -383,12 +383,11 @@ pub async fn search(
     run_search(state, request).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct RelatedParams {
     k: Option<usize>,
-    #[serde(default)]
     other_articles: bool,
-    #[serde(default)]
     method: SearchMethod,
 }
 

@@ -197,24 +197,21 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The state every handler shares.
+type Shared = Arc<AppState>;
+
 /// `Json<T>` whose rejections are API errors: a body over the size limit is 413, JSON that does
 /// not parse is 400, JSON of the wrong shape 422, a missing content type 415.
 pub struct ApiJson<T>(pub T);
 
-impl<T> FromRequest<Arc<AppState>> for ApiJson<T>
-where
-    T: DeserializeOwned,
-{
+impl<T: DeserializeOwned> FromRequest<Shared> for ApiJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(Self(v)),
-            Err(rejection) => Err(json_rejection(
-                rejection,
-                state.config.limits.max_body_bytes,
-            )),
-        }
+    async fn from_request(req: Request, state: &Shared) -> Result<Self, ApiError> {
+        let limit = state.config.limits.max_body_bytes;
+        let r = Json::<T>::from_request(req, state).await;
+        r.map(|Json(v)| Self(v))
+            .map_err(|e| json_rejection(e, limit))
     }
 }
 
@@ -239,53 +236,39 @@ fn json_rejection(r: JsonRejection, max_body_bytes: usize) -> ApiError {
 /// `Path<T>` whose rejections are API errors (a path that is not valid percent-encoded UTF-8).
 pub struct ApiPath<T>(pub T);
 
-impl<T> FromRequestParts<Arc<AppState>> for ApiPath<T>
-where
-    T: DeserializeOwned + Send,
-{
+impl<T: DeserializeOwned + Send> FromRequestParts<Shared> for ApiPath<T> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, Self::Rejection> {
-        match Path::<T>::from_request_parts(parts, state).await {
-            Ok(Path(v)) => Ok(Self(v)),
-            Err(r) => Err(ApiError::new(
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
+        let r = Path::<T>::from_request_parts(parts, state).await;
+        r.map(|Path(v)| Self(v)).map_err(|e| {
+            ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_request_error",
                 format!(
                     "the path could not be read ({}); send passage ids as UTF-8, percent-encoded where needed",
-                    r.body_text()
+                    e.body_text()
                 ),
             )
-            .with_code("invalid_path")),
-        }
+            .with_code("invalid_path")
+        })
     }
 }
 
 /// `Query<T>` whose rejections are API errors naming the parameter (`k=-1`).
 pub struct ApiQuery<T>(pub T);
 
-impl<T> FromRequestParts<Arc<AppState>> for ApiQuery<T>
-where
-    T: DeserializeOwned,
-{
+impl<T: DeserializeOwned> FromRequestParts<Shared> for ApiQuery<T> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, Self::Rejection> {
-        match Query::<T>::from_request_parts(parts, state).await {
-            Ok(Query(v)) => Ok(Self(v)),
-            Err(r) => {
-                let text = r.body_text();
-                let detail = text
-                    .strip_prefix("Failed to deserialize query string: ")
-                    .unwrap_or(&text);
-                Err(ApiError::invalid(format!("query string: {detail}")).with_code("invalid_query"))
-            }
-        }
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
+        let r = Query::<T>::from_request_parts(parts, state).await;
+        r.map(|Query(v)| Self(v)).map_err(|e| {
+            let text = e.body_text();
+            let detail = text
+                .strip_prefix("Failed to deserialize query string: ")
+                .unwrap_or(&text);
+            ApiError::invalid(format!("query string: {detail}")).with_code("invalid_query")
+        })
     }
 }

@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use pgvector::Vector;
 use postgres::binary_copy::BinaryCopyInWriter;
-use postgres::types::Type;
-use postgres::Client;
+use postgres::types::{FromSql, ToSql, Type};
+use postgres::{Client, GenericClient};
 use sha2::{Digest, Sha256};
 
 mod read;
@@ -93,13 +93,13 @@ impl PgStore {
     pub fn open_existing(target: &PgTarget) -> Result<Option<Self>> {
         let mut client = target.connect()?;
         let s = target.schema();
-        let exists: bool = client
-            .query_one(
-                "SELECT to_regclass($1) IS NOT NULL",
-                &[&format!("{s}.meta")],
-            )
-            .map_err(|e| query_error(target, e))?
-            .get(0);
+        let table = format!("{s}.meta");
+        let exists: bool = scalar(
+            &mut client,
+            target,
+            "SELECT to_regclass($1) IS NOT NULL",
+            &[&table],
+        )?;
         if !exists {
             return Ok(None);
         }
@@ -229,13 +229,29 @@ impl PgStore {
 
     fn hnsw_present(&self) -> Result<bool> {
         let q = format!("{}.{HNSW_INDEX}", self.s());
-        Ok(self
-            .conn()
-            .client
-            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&q])
-            .map_err(|e| self.err(e))?
-            .get(0))
+        self.scalar("SELECT to_regclass($1) IS NOT NULL", &[&q])
     }
+
+    fn scalar<T: for<'a> FromSql<'a>>(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<T> {
+        scalar(&mut self.conn().client, &self.target, sql, params)
+    }
+}
+
+/// The one value of a one-row, one-column query (a count, a flag, a meta value).
+fn scalar<T: for<'a> FromSql<'a>>(
+    client: &mut impl GenericClient,
+    target: &PgTarget,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<T> {
+    client
+        .query_one(sql, params)
+        .and_then(|row| row.try_get(0))
+        .map_err(|e| query_error(target, e))
 }
 
 /// A failed statement, in words a user can act on: a lost connection says to run again (what

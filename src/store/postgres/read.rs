@@ -131,12 +131,7 @@ impl VectorStore for PgStore {
     }
 
     fn len(&self) -> Result<usize> {
-        let n: i64 = self
-            .conn()
-            .client
-            .query_one(&format!("SELECT count(*) FROM {}.passages", self.s()), &[])
-            .map_err(|e| self.err(e))?
-            .get(0);
+        let n: i64 = self.scalar(&format!("SELECT count(*) FROM {}.passages", self.s()), &[])?;
         Ok(n as usize)
     }
 
@@ -222,15 +217,10 @@ impl VectorStore for PgStore {
     /// Drawn when the schema is created: a cache keyed by it never outlives a dropped and
     /// re-created index whose generation counter started again.
     fn instance(&self) -> Result<String> {
-        Ok(self
-            .conn()
-            .client
-            .query_one(
-                &format!("SELECT value FROM {}.meta WHERE key = 'instance'", self.s()),
-                &[],
-            )
-            .map_err(|e| self.err(e))?
-            .get(0))
+        self.scalar(
+            &format!("SELECT value FROM {}.meta WHERE key = 'instance'", self.s()),
+            &[],
+        )
     }
 
     /// A folder in semclust's cache named after the server, database, schema and index

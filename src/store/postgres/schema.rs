@@ -4,7 +4,7 @@
 use postgres::Client;
 
 use super::super::pgconn::PgTarget;
-use super::{query_error, Fingerprint};
+use super::{query_error, scalar, Fingerprint};
 use crate::error::Result;
 
 /// Schema migrations, applied once each, in order, under the schema's advisory lock.
@@ -87,23 +87,21 @@ pub(super) fn check_dimension(target: &PgTarget, client: &mut Client, dim: usize
 }
 
 pub(super) fn ensure_vector_extension(target: &PgTarget, client: &mut Client) -> Result<()> {
-    let installed: bool = client
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector')",
-            &[],
-        )
-        .map_err(|e| query_error(target, e))?
-        .get(0);
+    let installed: bool = scalar(
+        client,
+        target,
+        "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector')",
+        &[],
+    )?;
     if installed {
         return Ok(());
     }
-    let available: bool = client
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector')",
-            &[],
-        )
-        .map_err(|e| query_error(target, e))?
-        .get(0);
+    let available: bool = scalar(
+        client,
+        target,
+        "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector')",
+        &[],
+    )?;
     if !available {
         return Err(target.error(
             "the server has no pgvector extension: install pgvector (https://github.com/pgvector/pgvector) on it, or use a managed PostgreSQL that offers it",

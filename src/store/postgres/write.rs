@@ -15,18 +15,13 @@ impl PgStore {
             .transaction()
             .map_err(|e| query_error(&target, e))?;
         lock(&target, &mut tx)?;
-        let n: i64 = tx
-            .query_one(&format!("SELECT count(*) FROM {s}.passages"), &[])
-            .map_err(|e| query_error(&target, e))?
-            .get(0);
-        raise_maintenance_memory(&target, &mut tx, n as usize, dim, ann.m)?;
+        tx.batch_execute(&format!("DROP INDEX IF EXISTS {s}.{HNSW_INDEX}"))
+            .map_err(|e| query_error(&target, e))?;
+        create_hnsw(&mut tx, &target, &s, dim, ann)?;
         tx.batch_execute(&format!(
-            "DROP INDEX IF EXISTS {s}.{HNSW_INDEX};
-             CREATE INDEX {HNSW_INDEX} ON {s}.passages USING hnsw (embedding vector_ip_ops)
-                 WITH (m = {}, ef_construction = {});
-             INSERT INTO {s}.meta VALUES ('hnsw', '{{\"m\": {}, \"ef_construction\": {}}}')
+            "INSERT INTO {s}.meta VALUES ('hnsw', '{{\"m\": {}, \"ef_construction\": {}}}')
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value;",
-            ann.m, ann.ef_construction, ann.m, ann.ef_construction
+            ann.m, ann.ef_construction
         ))
         .map_err(|e| query_error(&target, e))?;
         tx.commit().map_err(|e| query_error(&target, e))?;
@@ -78,10 +73,12 @@ impl PgStore {
         }
         let mut rebuild = false;
         if !changes.upserts.is_empty() {
-            let n: i64 = tx
-                .query_one(&format!("SELECT count(*) FROM {s}.passages"), &[])
-                .map_err(e)?
-                .get(0);
+            let n: i64 = scalar(
+                &mut tx,
+                &target,
+                &format!("SELECT count(*) FROM {s}.passages"),
+                &[],
+            )?;
             let bulk = leave_index_off
                 || (changes.upserts.len() >= BULK_ROWS && changes.upserts.len() as i64 >= n);
             if bulk {
@@ -177,17 +174,7 @@ impl PgStore {
             .map_err(e)?;
         }
         if rebuild {
-            let n: i64 = tx
-                .query_one(&format!("SELECT count(*) FROM {s}.passages"), &[])
-                .map_err(e)?
-                .get(0);
-            raise_maintenance_memory(&target, &mut tx, n as usize, dim, ann.m)?;
-            tx.batch_execute(&format!(
-                "CREATE INDEX {HNSW_INDEX} ON {s}.passages USING hnsw (embedding vector_ip_ops)
-                     WITH (m = {}, ef_construction = {})",
-                ann.m, ann.ef_construction
-            ))
-            .map_err(e)?;
+            create_hnsw(&mut tx, &target, &s, dim, ann)?;
         }
         tx.execute(
             &format!(
@@ -201,6 +188,29 @@ impl PgStore {
     }
 }
 
+/// Build the HNSW index inside `tx`, with maintenance memory sized for the rows it holds.
+fn create_hnsw(
+    tx: &mut postgres::Transaction<'_>,
+    target: &PgTarget,
+    s: &str,
+    dim: usize,
+    ann: AnnParams,
+) -> Result<()> {
+    let n: i64 = scalar(
+        tx,
+        target,
+        &format!("SELECT count(*) FROM {s}.passages"),
+        &[],
+    )?;
+    raise_maintenance_memory(target, tx, n as usize, dim, ann.m)?;
+    tx.batch_execute(&format!(
+        "CREATE INDEX {HNSW_INDEX} ON {s}.passages USING hnsw (embedding vector_ip_ops)
+             WITH (m = {}, ef_construction = {})",
+        ann.m, ann.ef_construction
+    ))
+    .map_err(|e| query_error(target, e))
+}
+
 /// pgvector builds the graph in `maintenance_work_mem` and slows down many times once it no
 /// longer fits: give this transaction enough for the graph (never less than the server's own
 /// setting, at most 4 GB).
@@ -212,13 +222,12 @@ fn raise_maintenance_memory(
     m: usize,
 ) -> Result<()> {
     let need_kb = (rows as u64 * (dim as u64 * 4 + m as u64 * 2 * 8 + 128) * 3 / 2) / 1024;
-    let current_kb: i64 = tx
-        .query_one(
-            "SELECT setting::bigint FROM pg_settings WHERE name = 'maintenance_work_mem'",
-            &[],
-        )
-        .map_err(|e| query_error(target, e))?
-        .get(0);
+    let current_kb: i64 = scalar(
+        tx,
+        target,
+        "SELECT setting::bigint FROM pg_settings WHERE name = 'maintenance_work_mem'",
+        &[],
+    )?;
     let want = need_kb.clamp(64 * 1024, 4 * 1024 * 1024) as i64;
     if want > current_kb {
         tx.batch_execute(&format!("SET LOCAL maintenance_work_mem = '{want}kB'"))
@@ -288,18 +297,11 @@ impl VectorStoreWrite for PgStore {
     }
 
     fn generation(&self) -> Result<u64> {
-        let v: String = self
-            .conn()
-            .client
-            .query_one(
-                &format!(
-                    "SELECT value FROM {}.meta WHERE key = 'generation'",
-                    self.s()
-                ),
-                &[],
-            )
-            .map_err(|e| self.err(e))?
-            .get(0);
+        let sql = format!(
+            "SELECT value FROM {}.meta WHERE key = 'generation'",
+            self.s()
+        );
+        let v: String = self.scalar(&sql, &[])?;
         v.parse().map_err(|_| {
             self.target
                 .error(format!("damaged generation counter {v:?}"))
