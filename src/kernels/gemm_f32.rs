@@ -8,6 +8,7 @@
 use std::mem::MaybeUninit;
 
 use super::isa::Isa;
+use super::Panels;
 
 /// Output columns per panel.
 pub(in crate::kernels) const PANEL: usize = 16;
@@ -17,16 +18,10 @@ pub(crate) fn available() -> bool {
     Isa::best() >= Isa::Avx512
 }
 
-/// f32 weights `[n, k]` repacked into 16-column panels.
-pub(crate) struct PackedF32 {
-    pub n: usize,
-    pub k: usize,
-    /// `[panel][k][16]`.
-    pub(in crate::kernels) data: Vec<f32>,
-    pub(in crate::kernels) bias: Vec<f32>,
-}
+/// f32 weights `[n, k]` repacked into 16-column panels: `data` is `[panel][k][16]`.
+pub(crate) type PackedF32 = Panels<f32>;
 
-impl PackedF32 {
+impl Panels<f32> {
     /// `w` is row-major `[n, k]`. `None` if `n` is not a multiple of 16.
     pub fn new(w: &[f32], n: usize, k: usize, bias: Vec<f32>) -> Option<Self> {
         if !n.is_multiple_of(PANEL) || w.len() != n * k || bias.len() != n {
@@ -52,8 +47,7 @@ impl PackedF32 {
 
     /// [`Self::forward`] with the kernels of `isa` (at most [`Isa::best`]).
     pub(crate) fn forward_at(&self, isa: Isa, x: &[f32], m: usize) -> Vec<f32> {
-        assert_eq!(Some(x.len()), m.checked_mul(self.k), "x is not m × k");
-        assert!(isa <= Isa::best(), "{isa:?} is not available here");
+        self.check_input(isa, x, m);
         let fill = |r0: usize, rows: usize, out: &mut [MaybeUninit<f32>]| {
             #[cfg(target_arch = "x86_64")]
             if isa >= Isa::Avx512 {

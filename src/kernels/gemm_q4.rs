@@ -21,6 +21,7 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::isa::Isa;
+use super::Panels;
 
 /// Values per quantisation block.
 pub(in crate::kernels) const QK: usize = 32;
@@ -34,17 +35,12 @@ pub(crate) fn available() -> bool {
     Isa::best() >= Isa::Avx2
 }
 
-/// Q4_0 weights `[n, k]` repacked into 16-column panels.
-pub(crate) struct PackedQ4 {
-    pub n: usize,
-    pub k: usize,
-    /// Panel-major: for each panel, for each k-block: 16 f32 scales, then 8 groups of
-    /// 16 columns × 4 consecutive k values (u8 = q + 8).
-    pub(in crate::kernels) data: Vec<u8>,
-    pub(in crate::kernels) bias: Vec<f32>,
-}
+/// Q4_0 weights `[n, k]` repacked into 16-column panels. `data` is panel-major: for each panel,
+/// for each k-block, 16 f32 scales, then 8 groups of 16 columns × 4 consecutive k values
+/// (u8 = q + 8).
+pub(crate) type PackedQ4 = Panels<u8>;
 
-impl PackedQ4 {
+impl Panels<u8> {
     /// Repack raw GGML Q4_0 blocks (18 bytes: f16 scale, 16 bytes of nibbles; byte j holds value j
     /// in its low nibble and value j + 16 in its high nibble) of a row-major `[n, k]` matrix.
     /// Returns `None` when the shape does not fit the panels (callers then use candle's kernel).
@@ -90,8 +86,7 @@ impl PackedQ4 {
 
     /// [`Self::forward`] with the kernels of `isa` (at most [`Isa::best`]).
     pub(crate) fn forward_at(&self, isa: Isa, x: &[f32], m: usize) -> Vec<f32> {
-        assert_eq!(Some(x.len()), m.checked_mul(self.k), "x is not m × k");
-        assert!(isa <= Isa::best(), "{isa:?} is not available here");
+        self.check_input(isa, x, m);
         let qa = QuantizedRows::new_at(isa, x, m, self.k);
         // Rows are split across threads; each thread walks all panels over its rows.
         // SAFETY: every path of `rows` writes all `rows × n` elements of its chunk.

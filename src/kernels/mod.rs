@@ -23,6 +23,27 @@ mod x86;
 
 use std::mem::MaybeUninit;
 
+use isa::Isa;
+
+/// Weights `[n, k]` repacked once into panels of 16 output columns for a GEMM kernel, with the
+/// bias `[n]`: [`gemm_f32::PackedF32`] and [`gemm_q4::PackedQ4`] say how their panels are laid
+/// out.
+pub(crate) struct Panels<T> {
+    pub n: usize,
+    pub k: usize,
+    pub(in crate::kernels) data: Vec<T>,
+    pub(in crate::kernels) bias: Vec<f32>,
+}
+
+impl<T> Panels<T> {
+    /// What every kernel of a forward pass relies on: `x` holds `m × k` values and `isa` runs
+    /// here.
+    fn check_input(&self, isa: Isa, x: &[f32], m: usize) {
+        assert_eq!(Some(x.len()), m.checked_mul(self.k), "x is not m × k");
+        assert!(isa <= Isa::best(), "{isa:?} is not available here");
+    }
+}
+
 /// Pseudo-random values in [-1, 1) (xorshift), the same for the same seed: test data for the
 /// kernels and for the code built on them.
 #[cfg(test)]
