@@ -52,6 +52,8 @@ fn changes(data: &[f32]) -> Changes {
                 article: "1".into(),
                 paragraph: p as u32,
                 title: format!("Document {d}"),
+                section: None,
+                meta: Default::default(),
                 span: (0, text.chars().count() as u64),
                 hash: semclust::corpus::hash(&text),
                 text,

@@ -312,7 +312,8 @@ fn migrations_run_once_reindexing_is_incremental_and_hnsw_is_settable() {
     );
     assert_eq!(
         count(&server, "incr", "SELECT count(*) FROM semclust.migrations"),
-        1
+        2,
+        "each of the two migrations once"
     );
     assert_eq!(
         count(
@@ -320,7 +321,7 @@ fn migrations_run_once_reindexing_is_incremental_and_hnsw_is_settable() {
             "incr",
             "SELECT max(version)::bigint FROM semclust.migrations"
         ),
-        1
+        2
     );
     let fp: String = server
         .client("incr")
@@ -408,7 +409,8 @@ fn migrations_run_once_reindexing_is_incremental_and_hnsw_is_settable() {
     );
     assert_eq!(
         count(&server, "incr", "SELECT count(*) FROM semclust.migrations"),
-        1
+        2,
+        "each of the two migrations once"
     );
 }
 
@@ -452,7 +454,8 @@ fn concurrent_indexers_neither_corrupt_nor_duplicate() {
     );
     assert_eq!(
         count(&server, "conc", "SELECT count(*) FROM semclust.migrations"),
-        1
+        2,
+        "each of the two migrations once"
     );
     assert_eq!(
         count(&server, "conc", "SELECT count(*) FROM semclust.passages p LEFT JOIN semclust.documents d ON d.key = p.document WHERE d.key IS NULL"),

@@ -45,6 +45,11 @@ fn passage(doc: &str, article: u32, i: u32) -> (Passage, Vec<f32>) {
             article: article.to_string(),
             paragraph: i,
             title: format!("{doc} article {article}"),
+            section: (i % 2 == 1).then(|| format!("Section {i}")),
+            meta: serde_json::json!({"lang": "fr", "n": i})
+                .as_object()
+                .cloned()
+                .unwrap(),
             span: (u64::from(i) * 100, u64::from(i) * 100 + 40),
             hash: format!("hash-{doc}-{article}-{i}"),
             text,
@@ -239,9 +244,15 @@ fn contract(location: &StoreLocation) {
     );
 
     // Metadata touched in place keeps the vector; deletions remove rows and documents.
+    let stored = store.passage("a/1/3").unwrap().unwrap();
+    assert_eq!(stored.section.as_deref(), Some("Section 3"));
+    assert_eq!(stored.meta["lang"], "fr");
+    assert_eq!(stored.meta["n"], 3);
     let (mut moved, v) = passage("a", 1, 2);
     moved.title = "renamed".into();
     moved.span = (7, 9);
+    moved.section = Some("Moved › Here".into());
+    moved.meta.insert("date".into(), "2025-02-10".into());
     store
         .apply(Changes {
             touched: vec![moved],
@@ -251,6 +262,11 @@ fn contract(location: &StoreLocation) {
         .unwrap();
     let p = store.passage("a/1/2").unwrap().unwrap();
     assert_eq!((p.title.as_str(), p.span), ("renamed", (7, 9)));
+    assert_eq!(p.section.as_deref(), Some("Moved › Here"));
+    assert_eq!(p.meta["date"], "2025-02-10");
+    let state = store.document_state("a").unwrap();
+    assert_eq!(state["a/1/2"].meta["date"], "2025-02-10");
+    assert_eq!(state["a/1/3"].section.as_deref(), Some("Section 3"));
     assert_eq!(store.vector("a/1/2").unwrap().unwrap(), v);
     assert!(store.passage("a/1/0").unwrap().is_none());
     assert_eq!(store.len().unwrap(), 9);
@@ -298,4 +314,49 @@ fn postgres_store_keeps_the_contract() {
     let server = PgServer::start();
     let url = server.create_db("contract");
     contract(&StoreLocation::new(&tmp("contract-pg"), Some(&url)).unwrap());
+}
+
+/// An index written by semclust before metadata (schema migration 1 only, as that version made
+/// it) opens for searching with its passages intact, and gains the metadata columns once.
+#[test]
+fn a_version_1_postgres_index_is_migrated_in_place() {
+    let server = PgServer::start();
+    let url = server.create_db("v1");
+    let fp = serde_json::to_string(&fingerprint()).unwrap();
+    let mut c = server.client("v1");
+    c.batch_execute(&format!(
+        "CREATE EXTENSION vector;
+         CREATE SCHEMA semclust;
+         CREATE TABLE semclust.migrations(version integer PRIMARY KEY, description text NOT NULL,
+             applied_at timestamptz NOT NULL DEFAULT now());
+         CREATE TABLE semclust.meta(key text PRIMARY KEY, value text NOT NULL);
+         CREATE TABLE semclust.documents(key text PRIMARY KEY, path text NOT NULL);
+         CREATE TABLE semclust.passages(
+             rid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+             id text NOT NULL UNIQUE,
+             document text NOT NULL REFERENCES semclust.documents(key) ON DELETE CASCADE,
+             article text NOT NULL, paragraph integer NOT NULL, title text NOT NULL,
+             span_start bigint NOT NULL, span_end bigint NOT NULL, hash text NOT NULL,
+             text text NOT NULL, embedding vector({DIM}) NOT NULL);
+         INSERT INTO semclust.migrations(version, description) VALUES (1, 'v1');
+         INSERT INTO semclust.meta VALUES ('generation', '0'), ('instance', 'i'),
+             ('fingerprint', '{fp}');
+         INSERT INTO semclust.documents VALUES ('d', '/x/d.md');
+         INSERT INTO semclust.passages(id, document, article, paragraph, title, span_start,
+             span_end, hash, text, embedding)
+             VALUES ('d/1/1', 'd', '1', 1, 'T', 0, 4, 'h', 'text', '[1,0,0,0,0,0,0,0]');"
+    ))
+    .unwrap();
+    let location = StoreLocation::new(&tmp("v1-pg"), Some(&url)).unwrap();
+    let store = location.open().unwrap();
+    let p = store.passage("d/1/1").unwrap().unwrap();
+    assert_eq!((p.text.as_str(), p.section, p.meta.len()), ("text", None, 0));
+    assert_eq!(ids(&store, &at(0.0), 1, &Exclude::default()), ["d/1/1"]);
+    drop(store);
+    location.open().unwrap();
+    let applied: i64 = c
+        .query_one("SELECT count(*) FROM semclust.migrations", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(applied, 2);
 }

@@ -1,7 +1,8 @@
 //! JSONL documents: one article per line, `{"text": "...", "title": "...", "id": "..."}`.
 //! `text` is required; `title` defaults to the file name; `id` (string or number) names the
-//! article in passage ids, the line number otherwise. Paragraphs are the text's blocks between
-//! blank lines (its lines, when it has no blank line).
+//! article in passage ids, the line number otherwise. Every other field (`date`, `lang`, `url`,
+//! `tags`, anything) is the article's metadata. Paragraphs are the text's blocks between blank
+//! lines (its lines, when it has no blank line).
 
 use super::{blocks, RawArticle, RawParagraph};
 
@@ -37,10 +38,16 @@ pub(crate) fn articles(text: &str) -> Result<Vec<RawArticle>, String> {
                 ))
             }
         };
+        let meta = obj
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "text" | "title" | "id"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         out.push(RawArticle {
             id: Some(id),
             title,
             paragraphs: paragraphs(body),
+            meta: super::frontmatter::normalise(meta),
         });
     }
     let mut ids = std::collections::HashSet::new();

@@ -2,6 +2,7 @@
 //! plain text and JSONL, and split them into articles and paragraphs with stable, readable ids
 //! (`FILE/ARTICLE/PARAGRAPH`, 1-based), character spans and content hashes.
 
+mod frontmatter;
 mod jsonl;
 mod markdown;
 
@@ -24,6 +25,11 @@ pub struct Passage {
     pub paragraph: u32,
     /// The article's title.
     pub title: String,
+    /// The headings above the passage under the article's title, `Section › Subsection`.
+    pub section: Option<String>,
+    /// The article's metadata: front matter keys, a JSONL record's other fields, a clipped
+    /// page's URL (`title`, `date`, `lang`, `url`, `tags` and any other key).
+    pub meta: Meta,
     /// Span of the paragraph in characters (Unicode scalar values), end exclusive: in the file
     /// for Markdown and text, in the record's `text` field for JSONL.
     pub span: (u64, u64),
@@ -32,6 +38,9 @@ pub struct Passage {
     /// sha256 of `text`, hex.
     pub hash: String,
 }
+
+/// Metadata of an article, by key.
+pub type Meta = serde_json::Map<String, serde_json::Value>;
 
 /// A file to index and the key its passages' ids start with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -351,10 +360,14 @@ pub fn split(text: &str, file: &SourceFile, limits: &ReadLimits) -> Result<Vec<P
             .into_owned()
     };
     let raw = match file.format {
-        Format::Markdown => markdown::articles(text, true),
-        Format::Text => markdown::articles(text, false),
-        Format::Jsonl => jsonl::articles(text).map_err(|m| Error::bad_file(&file.path, m))?,
-    };
+        Format::Markdown => markdown::articles(text),
+        Format::Text => Ok(vec![RawArticle {
+            paragraphs: blocks(text, true),
+            ..RawArticle::default()
+        }]),
+        Format::Jsonl => jsonl::articles(text),
+    }
+    .map_err(|m| Error::bad_file(&file.path, m))?;
     let mut out = Vec::new();
     for (ai, art) in raw.into_iter().enumerate() {
         let article = art.id.unwrap_or_else(|| (ai + 1).to_string());
@@ -381,6 +394,8 @@ pub fn split(text: &str, file: &SourceFile, limits: &ReadLimits) -> Result<Vec<P
                 article: article.clone(),
                 paragraph,
                 title: title.clone(),
+                section: p.section,
+                meta: art.meta.clone(),
                 span: p.span,
                 hash: hash(&p.text),
                 text: p.text,
@@ -410,12 +425,15 @@ pub(crate) struct RawArticle {
     pub id: Option<String>,
     pub title: Option<String>,
     pub paragraphs: Vec<RawParagraph>,
+    pub meta: Meta,
 }
 
 #[derive(Debug)]
 pub(crate) struct RawParagraph {
     pub text: String,
     pub span: (u64, u64),
+    /// The heading path under the article's title.
+    pub section: Option<String>,
 }
 
 /// The blocks of `text` with their character spans: runs of non-blank lines joined by spaces
@@ -443,6 +461,7 @@ pub(crate) fn blocks(text: &str, join_lines: bool) -> Vec<RawParagraph> {
                     cur = Some(RawParagraph {
                         text: t.to_string(),
                         span: (start, end),
+                        section: None,
                     });
                 }
             }

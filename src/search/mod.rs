@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::corpus::Meta;
 use crate::error::{Error, Result};
 use crate::store::{Exclude, Nearest, SearchMethod, StoredPassage, VectorStore};
 
@@ -71,6 +72,10 @@ pub struct HitRecord<'a> {
     pub path: &'a str,
     pub span: [u64; 2],
     pub text: &'a str,
+    /// The headings above the passage under its article's title.
+    pub section: Option<&'a str>,
+    /// The article's metadata (front matter, JSONL fields, a clipped page's URL).
+    pub meta: &'a Meta,
 }
 
 impl<'a> From<&'a Hit> for HitRecord<'a> {
@@ -87,6 +92,8 @@ impl<'a> From<&'a Hit> for HitRecord<'a> {
             path: &p.path,
             span: [p.span.0, p.span.1],
             text: &p.text,
+            section: p.section.as_deref(),
+            meta: &p.meta,
         }
     }
 }

@@ -299,6 +299,8 @@ pub struct PassageRecord<'a> {
     span: [u64; 2],
     hash: &'a str,
     text: &'a str,
+    section: Option<&'a str>,
+    meta: &'a crate::corpus::Meta,
 }
 
 impl<'a> From<&'a StoredPassage> for PassageRecord<'a> {
@@ -313,6 +315,8 @@ impl<'a> From<&'a StoredPassage> for PassageRecord<'a> {
             span: [p.span.0, p.span.1],
             hash: &p.hash,
             text: &p.text,
+            section: p.section.as_deref(),
+            meta: &p.meta,
         }
     }
 }

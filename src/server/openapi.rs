@@ -123,6 +123,8 @@ pub fn document() -> Value {
 }
 
 fn schemas() -> Value {
+    let section = json!({"type": ["string", "null"], "description": "The headings above the passage under its article's title, `Section › Subsection`."});
+    let meta = json!({"type": "object", "description": "The article's metadata: front matter keys, a JSONL record's other fields, a clipped page's url."});
     let nullable_num = json!({"type": ["number", "null"]});
     let mut s = json!({
         "Error": {
@@ -210,7 +212,7 @@ fn schemas() -> Value {
         },
         "Hit": {
             "type": "object",
-            "required": ["rank", "id", "score", "dense_score", "lexical_score", "article", "document", "path", "span", "text"],
+            "required": ["rank", "id", "score", "dense_score", "lexical_score", "article", "document", "path", "span", "text", "section", "meta"],
             "properties": {
                 "rank": {"type": "integer", "minimum": 1},
                 "id": {"type": "string"},
@@ -221,7 +223,9 @@ fn schemas() -> Value {
                 "document": {"type": "string"},
                 "path": {"type": "string"},
                 "span": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
-                "text": {"type": "string"}
+                "text": {"type": "string"},
+                "section": section,
+                "meta": meta
             }
         },
         "HitList": {
@@ -237,7 +241,7 @@ fn schemas() -> Value {
         },
         "Passage": {
             "type": "object",
-            "required": ["id", "article", "article_key", "paragraph", "document", "path", "span", "hash", "text"],
+            "required": ["id", "article", "article_key", "paragraph", "document", "path", "span", "hash", "text", "section", "meta"],
             "properties": {
                 "id": {"type": "string"},
                 "article": {"type": "string"},
@@ -247,7 +251,9 @@ fn schemas() -> Value {
                 "path": {"type": "string"},
                 "span": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
                 "hash": {"type": "string"},
-                "text": {"type": "string"}
+                "text": {"type": "string"},
+                "section": section,
+                "meta": meta
             }
         },
         "IndexRequest": {

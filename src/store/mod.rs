@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::corpus::Passage;
+use crate::corpus::{Meta, Passage};
 use crate::error::Result;
 
 pub use location::StoreLocation;
@@ -71,6 +71,10 @@ pub struct StoredPassage {
     pub paragraph: u32,
     /// The article's title.
     pub title: String,
+    /// The headings above the passage under the title, `Section › Subsection`.
+    pub section: Option<String>,
+    /// The article's metadata (see [`crate::corpus::Passage::meta`]).
+    pub meta: Meta,
     pub span: (u64, u64),
     pub hash: String,
     pub text: String,
@@ -225,6 +229,8 @@ pub struct PassageState {
     pub paragraph: u32,
     pub title: String,
     pub span: (u64, u64),
+    pub section: Option<String>,
+    pub meta: Meta,
 }
 
 impl PassageState {
@@ -235,6 +241,8 @@ impl PassageState {
             paragraph: p.paragraph,
             title: p.title.clone(),
             span: p.span,
+            section: p.section.clone(),
+            meta: p.meta.clone(),
         }
     }
 }

@@ -23,7 +23,9 @@ mod read;
 mod schema;
 mod write;
 
-use schema::{check_dimension, ensure_vector_extension, lock, migrate, read_fingerprint};
+use schema::{
+    check_dimension, ensure_vector_extension, is_current, lock, migrate, read_fingerprint,
+};
 
 use super::ann::AnnParams;
 use super::pgconn::PgTarget;
@@ -106,6 +108,11 @@ impl PgStore {
         let Some(fp) = read_fingerprint(target, &mut client)? else {
             return Ok(None);
         };
+        // An index made by an older semclust is brought up to date (its rows kept); one that
+        // is current is not written to, so that a read-only role can search it.
+        if !is_current(target, &mut client)? {
+            migrate(target, &mut client, &fp)?;
+        }
         Self::new(target, client, fp).map(Some)
     }
 
@@ -252,6 +259,16 @@ fn scalar<T: for<'a> FromSql<'a>>(
         .query_one(sql, params)
         .and_then(|row| row.try_get(0))
         .map_err(|e| query_error(target, e))
+}
+
+/// The `meta` column, read as text: jsonb holds valid JSON, and semclust writes only objects
+/// there; anything else (a hand edit) reads as no metadata.
+fn meta_column(r: &postgres::Row, i: usize) -> crate::corpus::Meta {
+    serde_json::from_str(r.get::<_, &str>(i)).unwrap_or_default()
+}
+
+fn meta_json(meta: &crate::corpus::Meta) -> String {
+    serde_json::Value::Object(meta.clone()).to_string()
 }
 
 /// A failed statement, in words a user can act on: a lost connection says to run again (what

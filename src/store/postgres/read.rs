@@ -3,7 +3,7 @@
 use super::*;
 
 impl PgStore {
-    const PASSAGE_COLUMNS: &'static str = "p.rid, p.id, p.document, d.path, p.article, p.paragraph, p.title, p.span_start, p.span_end, p.hash, p.text";
+    const PASSAGE_COLUMNS: &'static str = "p.rid, p.id, p.document, d.path, p.article, p.paragraph, p.title, p.span_start, p.span_end, p.hash, p.text, p.section, p.meta::text";
 
     fn from_row(r: &postgres::Row) -> (i64, StoredPassage) {
         (
@@ -18,6 +18,8 @@ impl PgStore {
                 span: (r.get::<_, i64>(7) as u64, r.get::<_, i64>(8) as u64),
                 hash: r.get(9),
                 text: r.get(10),
+                section: r.get(11),
+                meta: meta_column(r, 12),
             },
         )
     }

@@ -9,10 +9,11 @@ use crate::error::Result;
 
 /// Schema migrations, applied once each, in order, under the schema's advisory lock.
 /// `{s}` is the schema, `{dim}` the model's dimension.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "documents, passages with their vectors, model fingerprint",
-    "CREATE TABLE {s}.meta(key text PRIMARY KEY, value text NOT NULL);
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "documents, passages with their vectors, model fingerprint",
+        "CREATE TABLE {s}.meta(key text PRIMARY KEY, value text NOT NULL);
      CREATE TABLE {s}.documents(key text PRIMARY KEY, path text NOT NULL);
      CREATE TABLE {s}.passages(
          rid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -30,7 +31,16 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[(
      CREATE INDEX passages_document ON {s}.passages(document);
      INSERT INTO {s}.meta VALUES ('generation', '0');
      INSERT INTO {s}.meta VALUES ('instance', md5(random()::text || clock_timestamp()::text));",
-)];
+    ),
+    (
+        2,
+        "passages' heading path (section) and article metadata (meta)",
+        // A constant default: no table rewrite, existing passages kept (their metadata comes
+        // when their files are indexed again).
+        "ALTER TABLE {s}.passages ADD COLUMN section text,
+             ADD COLUMN meta jsonb NOT NULL DEFAULT '{}'::jsonb;",
+    ),
+];
 
 /// Serialise writers of one schema (held until the transaction ends).
 pub(super) fn lock(target: &PgTarget, tx: &mut postgres::Transaction<'_>) -> Result<()> {
@@ -132,6 +142,13 @@ pub(super) fn ensure_vector_extension(target: &PgTarget, client: &mut Client) ->
             ))
         }),
     }
+}
+
+/// Whether every migration this semclust knows has been applied.
+pub(super) fn is_current(target: &PgTarget, client: &mut Client) -> Result<bool> {
+    let sql = format!("SELECT count(*) FROM {}.migrations", target.schema());
+    let applied: i64 = scalar(client, target, &sql, &[])?;
+    Ok(applied >= MIGRATIONS.len() as i64)
 }
 
 /// Create the schema and bring it to the newest version. Every migration runs once: the

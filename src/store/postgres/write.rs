@@ -89,7 +89,8 @@ impl PgStore {
             tx.batch_execute(
                 "CREATE TEMP TABLE semclust_stage(
                      id text, document text, article text, paragraph integer, title text,
-                     span_start bigint, span_end bigint, hash text, text text, embedding vector)
+                     span_start bigint, span_end bigint, hash text, text text, embedding vector,
+                     section text, meta text)
                  ON COMMIT DROP",
             )
             .map_err(e)?;
@@ -107,12 +108,15 @@ impl PgStore {
                 Type::TEXT,
                 Type::TEXT,
                 vector_type,
+                Type::TEXT,
+                Type::TEXT,
             ];
             let mut w = BinaryCopyInWriter::new(sink, &types);
             for (p, v) in &changes.upserts {
                 let vec = Vector::from(v.clone());
                 let para = p.paragraph as i32;
                 let (a, b) = (p.span.0 as i64, p.span.1 as i64);
+                let meta = meta_json(&p.meta);
                 w.write(&[
                     &p.id,
                     &p.document,
@@ -124,17 +128,21 @@ impl PgStore {
                     &p.hash,
                     &p.text,
                     &vec,
+                    &p.section,
+                    &meta,
                 ])
                 .map_err(e)?;
             }
             w.finish().map_err(e)?;
             tx.execute(
                 &format!(
-                    "INSERT INTO {s}.passages(id, document, article, paragraph, title, span_start, span_end, hash, text, embedding)
-                     SELECT id, document, article, paragraph, title, span_start, span_end, hash, text, embedding FROM semclust_stage
+                    "INSERT INTO {s}.passages(id, document, article, paragraph, title, span_start, span_end, hash, text, embedding, section, meta)
+                     SELECT id, document, article, paragraph, title, span_start, span_end, hash, text, embedding, section, meta::jsonb
+                     FROM semclust_stage
                      ON CONFLICT (id) DO UPDATE SET document = excluded.document, article = excluded.article,
                        paragraph = excluded.paragraph, title = excluded.title, span_start = excluded.span_start,
-                       span_end = excluded.span_end, hash = excluded.hash, text = excluded.text, embedding = excluded.embedding"
+                       span_end = excluded.span_end, hash = excluded.hash, text = excluded.text, embedding = excluded.embedding,
+                       section = excluded.section, meta = excluded.meta"
                 ),
                 &[],
             )
@@ -147,15 +155,23 @@ impl PgStore {
             let titles: Vec<&str> = changes.touched.iter().map(|p| p.title.as_str()).collect();
             let starts: Vec<i64> = changes.touched.iter().map(|p| p.span.0 as i64).collect();
             let ends: Vec<i64> = changes.touched.iter().map(|p| p.span.1 as i64).collect();
+            let sections: Vec<Option<&str>> = changes
+                .touched
+                .iter()
+                .map(|p| p.section.as_deref())
+                .collect();
+            let metas: Vec<String> = changes.touched.iter().map(|p| meta_json(&p.meta)).collect();
             tx.execute(
                 &format!(
                     "UPDATE {s}.passages p SET article = u.article, paragraph = u.paragraph, title = u.title,
-                       span_start = u.span_start, span_end = u.span_end
-                     FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::bigint[], $6::bigint[])
-                       AS u(id, article, paragraph, title, span_start, span_end)
+                       span_start = u.span_start, span_end = u.span_end, section = u.section,
+                       meta = u.meta::jsonb
+                     FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::bigint[], $6::bigint[],
+                                 $7::text[], $8::text[])
+                       AS u(id, article, paragraph, title, span_start, span_end, section, meta)
                      WHERE p.id = u.id"
                 ),
-                &[&ids, &arts, &paras, &titles, &starts, &ends],
+                &[&ids, &arts, &paras, &titles, &starts, &ends, &sections, &metas],
             )
             .map_err(e)?;
         }
@@ -255,7 +271,8 @@ impl VectorStoreWrite for PgStore {
         Ok(self.conn().client
             .query(
                 &format!(
-                    "SELECT id, hash, article, paragraph, title, span_start, span_end FROM {}.passages WHERE document = $1",
+                    "SELECT id, hash, article, paragraph, title, span_start, span_end, section, meta::text
+                     FROM {}.passages WHERE document = $1",
                     self.s()
                 ),
                 &[&document],
@@ -271,6 +288,8 @@ impl VectorStoreWrite for PgStore {
                         paragraph: r.get::<_, i32>(3) as u32,
                         title: r.get(4),
                         span: (r.get::<_, i64>(5) as u64, r.get::<_, i64>(6) as u64),
+                        section: r.get(7),
+                        meta: meta_column(r, 8),
                     },
                 )
             })

@@ -24,9 +24,11 @@ use super::{
     flat, Changes, DocumentState, Fingerprint, Nearest, PassageState, RowKey, ScoredRow,
     SearchMethod, StoredPassage, VectorStore, VectorStoreWrite, ANN_THRESHOLD,
 };
+use crate::corpus::Meta;
 use crate::error::{Error, Result};
 
-const SCHEMA_VERSION: &str = "1";
+/// 2: passages carry their heading path (`section`) and their article's metadata (`meta`, JSON).
+const SCHEMA_VERSION: &str = "2";
 pub const DB_FILE: &str = "index.sqlite";
 
 pub struct SqliteStore {
@@ -155,7 +157,9 @@ impl SqliteStore {
                  span_end INTEGER NOT NULL,
                  hash TEXT NOT NULL,
                  text TEXT NOT NULL,
-                 vector BLOB NOT NULL);
+                 vector BLOB NOT NULL,
+                 section TEXT,
+                 meta TEXT NOT NULL DEFAULT '{}');
              CREATE INDEX IF NOT EXISTS passages_hash ON passages(hash);
              CREATE INDEX IF NOT EXISTS passages_document ON passages(document);",
         )
@@ -165,7 +169,42 @@ impl SqliteStore {
             }
             e => db_err(path, e),
         })?;
+        Self::migrate_v1(&conn).map_err(|e| db_err(path, e))?;
         Ok(conn)
+    }
+
+    /// A version 1 index (before metadata) gains the `section` and `meta` columns in place: its
+    /// passages stay, and get their metadata when their files are indexed again.
+    fn migrate_v1(conn: &Connection) -> rusqlite::Result<()> {
+        let has_meta = || {
+            conn.prepare("SELECT 1 FROM pragma_table_info('passages') WHERE name = 'meta'")?
+                .exists([])
+        };
+        if has_meta()? {
+            return Ok(());
+        }
+        // Another process may be migrating too: take the write lock, then look again.
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let done = has_meta().and_then(|has| {
+            if !has {
+                conn.execute_batch(
+                    "ALTER TABLE passages ADD COLUMN section TEXT;
+                     ALTER TABLE passages ADD COLUMN meta TEXT NOT NULL DEFAULT '{}';",
+                )?;
+                conn.execute(
+                    "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+                    [SCHEMA_VERSION],
+                )?;
+            }
+            Ok(())
+        });
+        match done {
+            Ok(()) => conn.execute_batch("COMMIT"),
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
     }
 
     fn read_fingerprint(conn: &Connection, path: &Path) -> Result<Option<Fingerprint>> {
@@ -191,5 +230,58 @@ impl SqliteStore {
 
     fn err(&self, e: rusqlite::Error) -> Error {
         db_err(&self.path(), e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An index written by semclust before metadata (schema version 1, as its `connect` made it)
+    /// opens with its passages intact and gains the new columns.
+    #[test]
+    fn a_version_1_index_is_migrated_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        let fp = Fingerprint {
+            model: "m".into(),
+            revision: "r".into(),
+            precision: "f32".into(),
+            dimension: 2,
+        };
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 CREATE TABLE documents(key TEXT PRIMARY KEY, path TEXT NOT NULL);
+                 CREATE TABLE passages(
+                     id TEXT PRIMARY KEY,
+                     document TEXT NOT NULL REFERENCES documents(key) ON DELETE CASCADE,
+                     article TEXT NOT NULL, paragraph INTEGER NOT NULL, title TEXT NOT NULL,
+                     span_start INTEGER NOT NULL, span_end INTEGER NOT NULL,
+                     hash TEXT NOT NULL, text TEXT NOT NULL, vector BLOB NOT NULL);
+                 INSERT INTO documents VALUES ('d', '/x/d.md');
+                 INSERT INTO passages VALUES ('d/1/1', 'd', '1', 1, 'T', 0, 4, 'h', 'text',
+                     x'0000803f00000000');
+                 INSERT INTO meta VALUES ('schema_version', '1'), ('generation', '3'),
+                     ('instance', 'i');",
+            )
+            .unwrap();
+            let json = serde_json::to_string(&fp).unwrap();
+            c.execute("INSERT INTO meta VALUES ('fingerprint', ?1)", [json])
+                .unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let p = store.passage("d/1/1").unwrap().unwrap();
+        assert_eq!((p.text.as_str(), p.title.as_str()), ("text", "T"));
+        assert_eq!((p.section, p.meta.len()), (None, 0));
+        assert_eq!(store.vector("d/1/1").unwrap().unwrap(), [1.0, 0.0]);
+        assert_eq!(
+            meta(&store.conn, "schema_version").unwrap().as_deref(),
+            Some(SCHEMA_VERSION)
+        );
+        drop(store);
+        // Opened again: nothing left to migrate.
+        SqliteStore::open_or_create(dir.path(), &fp).unwrap();
     }
 }

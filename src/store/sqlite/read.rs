@@ -112,10 +112,20 @@ impl SqliteStore {
             span: (r.get::<_, i64>(6)? as u64, r.get::<_, i64>(7)? as u64),
             hash: r.get(8)?,
             text: r.get(9)?,
+            section: r.get(10)?,
+            meta: meta_column(r, 11)?,
         })
     }
 
-    const PASSAGE_COLUMNS: &'static str = "p.id, p.document, d.path, p.article, p.paragraph, p.title, p.span_start, p.span_end, p.hash, p.text FROM passages p JOIN documents d ON d.key = p.document";
+    const PASSAGE_COLUMNS: &'static str = "p.id, p.document, d.path, p.article, p.paragraph, p.title, p.span_start, p.span_end, p.hash, p.text, p.section, p.meta FROM passages p JOIN documents d ON d.key = p.document";
+}
+
+/// The `meta` column (a JSON object) of row `r`.
+pub(super) fn meta_column(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Meta> {
+    let s: String = r.get(i)?;
+    serde_json::from_str(&s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 pub(super) fn from_blob(b: &[u8]) -> Vec<f32> {

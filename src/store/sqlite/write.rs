@@ -1,7 +1,11 @@
 //! Writes to a SQLite index: each change set in one transaction.
 
-use super::read::from_blob;
+use super::read::{from_blob, meta_column};
 use super::*;
+
+fn meta_json(meta: &crate::corpus::Meta) -> String {
+    serde_json::Value::Object(meta.clone()).to_string()
+}
 
 fn to_blob(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
@@ -24,7 +28,7 @@ impl VectorStoreWrite for SqliteStore {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT id, hash, article, paragraph, title, span_start, span_end FROM passages WHERE document = ?1",
+                "SELECT id, hash, article, paragraph, title, span_start, span_end, section, meta FROM passages WHERE document = ?1",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
@@ -37,6 +41,8 @@ impl VectorStoreWrite for SqliteStore {
                         paragraph: r.get(3)?,
                         title: r.get(4)?,
                         span: (r.get::<_, i64>(5)? as u64, r.get::<_, i64>(6)? as u64),
+                        section: r.get(7)?,
+                        meta: meta_column(r, 8)?,
                     },
                 ))
             })
@@ -72,11 +78,12 @@ impl VectorStoreWrite for SqliteStore {
             }
             let mut up = tx
                 .prepare_cached(
-                    "INSERT INTO passages(id, document, article, paragraph, title, span_start, span_end, hash, text, vector)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                    "INSERT INTO passages(id, document, article, paragraph, title, span_start, span_end, hash, text, vector, section, meta)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                      ON CONFLICT(id) DO UPDATE SET document = excluded.document, article = excluded.article,
                        paragraph = excluded.paragraph, title = excluded.title, span_start = excluded.span_start,
-                       span_end = excluded.span_end, hash = excluded.hash, text = excluded.text, vector = excluded.vector",
+                       span_end = excluded.span_end, hash = excluded.hash, text = excluded.text, vector = excluded.vector,
+                       section = excluded.section, meta = excluded.meta",
                 )
                 .map_err(|e| db_err(&path, e))?;
             for (p, v) in &changes.upserts {
@@ -90,13 +97,15 @@ impl VectorStoreWrite for SqliteStore {
                     p.span.1 as i64,
                     p.hash,
                     p.text,
-                    to_blob(v)
+                    to_blob(v),
+                    p.section,
+                    meta_json(&p.meta)
                 ])
                 .map_err(|e| db_err(&path, e))?;
             }
             let mut touch = tx
                 .prepare_cached(
-                    "UPDATE passages SET article = ?2, paragraph = ?3, title = ?4, span_start = ?5, span_end = ?6 WHERE id = ?1",
+                    "UPDATE passages SET article = ?2, paragraph = ?3, title = ?4, span_start = ?5, span_end = ?6, section = ?7, meta = ?8 WHERE id = ?1",
                 )
                 .map_err(|e| db_err(&path, e))?;
             for p in &changes.touched {
@@ -107,7 +116,9 @@ impl VectorStoreWrite for SqliteStore {
                         p.paragraph,
                         p.title,
                         p.span.0 as i64,
-                        p.span.1 as i64
+                        p.span.1 as i64,
+                        p.section,
+                        meta_json(&p.meta)
                     ])
                     .map_err(|e| db_err(&path, e))?;
             }
