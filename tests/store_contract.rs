@@ -350,7 +350,10 @@ fn a_version_1_postgres_index_is_migrated_in_place() {
     let location = StoreLocation::new(&tmp("v1-pg"), Some(&url)).unwrap();
     let store = location.open().unwrap();
     let p = store.passage("d/1/1").unwrap().unwrap();
-    assert_eq!((p.text.as_str(), p.section, p.meta.len()), ("text", None, 0));
+    assert_eq!(
+        (p.text.as_str(), p.section, p.meta.len()),
+        ("text", None, 0)
+    );
     assert_eq!(ids(&store, &at(0.0), 1, &Exclude::default()), ["d/1/1"]);
     drop(store);
     location.open().unwrap();
