@@ -98,6 +98,10 @@ fn search_json_carries_the_documented_fields() {
         assert_eq!(h["rank"], i + 1);
         assert_eq!(h["article"], TRICHE, "{h}");
         assert_eq!(h["document"], "lemonde-ia-2025");
+        // The article's URL line is its metadata; the heading path is there, null or not.
+        let url = h["meta"]["url"].as_str().unwrap();
+        assert!(url.contains("la-triche-scolaire"), "{url}");
+        assert!(h.get("section").is_some(), "{h}");
         let id = h["id"].as_str().unwrap();
         let p = store.passage(id).unwrap().unwrap();
         assert_eq!(h["text"], p.text.as_str());
@@ -221,6 +225,60 @@ fn related_other_articles_excludes_the_own_article() {
         "-q",
     ])));
     assert_eq!(t[0]["article"], TRICHE);
+}
+
+/// Real web pages (Debian Reference's preface in German and Spanish, DocBook HTML): indexed
+/// without their navigation, searched in a third language, hits under their section.
+#[test]
+fn saved_web_pages_are_indexed_by_section() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("pages");
+    std::fs::create_dir(&docs).unwrap();
+    for f in ["pr01.de.html", "pr01.es.html"] {
+        std::fs::copy(
+            common::fixture(&format!("real/debian-reference/{f}")),
+            docs.join(f),
+        )
+        .unwrap();
+    }
+    let index = tmp.path().join("index");
+    let s = summary(&semclust(&[
+        "index",
+        docs.to_str().unwrap(),
+        "--index",
+        index.to_str().unwrap(),
+        "--json",
+        "-q",
+    ]));
+    assert!(s["passages"].as_u64().unwrap() >= 80, "{s}");
+    let out = ok(&semclust(&[
+        "search",
+        "¿Qué es Debian? Un proyecto de voluntarios que hacen un sistema operativo libre",
+        "--index",
+        index.to_str().unwrap(),
+        "-k",
+        "3",
+        "--json",
+        "-q",
+    ]));
+    let hits = jsonl(&out);
+    assert_eq!(hits[0]["document"], "pr01.es", "{}", hits[0]);
+    assert_eq!(hits[0]["article"], "Prefacio");
+    assert_eq!(hits[0]["section"], "2. ¿Qué es Debian?", "{}", hits[0]);
+    let all = ok(&semclust(&[
+        "search",
+        "Weiter zum nächsten Kapitel",
+        "--index",
+        index.to_str().unwrap(),
+        "-k",
+        "200",
+        "--json",
+        "-q",
+    ]));
+    for h in jsonl(&all) {
+        let t = h["text"].as_str().unwrap();
+        assert!(!t.contains("Kapitel 1. GNU/Linux-Lehrstunde"), "{t}");
+    }
 }
 
 fn copy_corpus(dir: &Path) -> PathBuf {

@@ -3,6 +3,7 @@
 //! (`FILE/ARTICLE/PARAGRAPH`, 1-based), character spans and content hashes.
 
 mod frontmatter;
+mod html;
 mod jsonl;
 mod markdown;
 
@@ -52,7 +53,8 @@ pub struct SourceFile {
     pub format: Format,
 }
 
-/// How a file's text is split; over HTTP `markdown` (or `md`), `text` (or `txt`) and `jsonl`.
+/// How a file's text is split; over HTTP `markdown` (or `md`), `text` (or `txt`), `jsonl` and
+/// `html` (or `htm`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
@@ -62,6 +64,8 @@ pub enum Format {
     #[serde(alias = "txt")]
     Text,
     Jsonl,
+    #[serde(alias = "htm")]
+    Html,
 }
 
 impl Format {
@@ -71,6 +75,7 @@ impl Format {
             "md" | "markdown" => Some(Format::Markdown),
             "txt" | "text" => Some(Format::Text),
             "jsonl" | "ndjson" => Some(Format::Jsonl),
+            "html" | "htm" | "xhtml" => Some(Format::Html),
             _ => None,
         }
     }
@@ -122,7 +127,7 @@ pub fn discover_reporting(
             let format = Format::of(root).ok_or_else(|| {
                 Error::bad_file(
                     root,
-                    "unknown file type; semclust reads .md, .markdown, .txt and .jsonl files",
+                    "unknown file type; semclust reads .md, .markdown, .txt, .jsonl and .html files",
                 )
             })?;
             if !seen.files.insert(FileId::of(root, &meta)) {
@@ -366,6 +371,7 @@ pub fn split(text: &str, file: &SourceFile, limits: &ReadLimits) -> Result<Vec<P
             ..RawArticle::default()
         }]),
         Format::Jsonl => jsonl::articles(text),
+        Format::Html => Ok(html::articles(text)),
     }
     .map_err(|m| Error::bad_file(&file.path, m))?;
     let mut out = Vec::new();
@@ -377,6 +383,7 @@ pub fn split(text: &str, file: &SourceFile, limits: &ReadLimits) -> Result<Vec<P
             if p.text.len() > limits.max_passage_bytes {
                 let at = match file.format {
                     Format::Jsonl => format!("record '{article}'"),
+                    Format::Html => format!("passage {paragraph} of the page"),
                     _ => format!("line {}", line_of(text, p.span.0)),
                 };
                 return Err(Error::bad_file(
@@ -590,6 +597,12 @@ mod tests {
                 "1. ",
                 "> ",
                 "<b>",
+                "<p>",
+                "</div>",
+                "<nav>",
+                "<ul><li>",
+                "<table><tr><td>",
+                "&amp;",
                 "\\",
                 "\u{0}",
                 "{\"id\": 1, \"text\": \"x\"}\n",
@@ -606,7 +619,12 @@ mod tests {
             any::<String>(),
         ];
         let text = prop::collection::vec(fragment, 0..40).prop_map(|v| v.concat());
-        let format = prop::sample::select(vec![Format::Markdown, Format::Text, Format::Jsonl]);
+        let format = prop::sample::select(vec![
+            Format::Markdown,
+            Format::Text,
+            Format::Jsonl,
+            Format::Html,
+        ]);
         let limit = prop::sample::select(vec![16usize, 64, 1 << 20]);
         let mut runner = TestRunner::new_with_rng(
             Config {

@@ -267,7 +267,7 @@ fn schemas() -> Value {
                     "properties": {
                         "name": {"type": "string", "description": "Passage ids are NAME/ARTICLE/PARAGRAPH."},
                         "text": {"type": "string"},
-                        "format": {"enum": ["markdown", "md", "text", "txt", "jsonl"], "default": "markdown"}
+                        "format": {"enum": ["markdown", "md", "text", "txt", "jsonl", "html", "htm"], "default": "markdown"}
                     }
                 }},
                 "delete": {"type": "array", "items": {"type": "string"}}
