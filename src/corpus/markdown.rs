@@ -455,9 +455,14 @@ mod tests {
             "# Notes\n\nFirst paragraph, long enough to not be an author line at all here.\n\n## Section\n\nSecond.\n",
         )
         .unwrap();
-        assert_eq!(a.len(), 1);
-        assert_eq!(a[0].title.as_deref(), Some("Notes"));
-        assert_eq!(a[0].paragraphs.len(), 2);
+        let expected = vec![(
+            Some("Notes"),
+            vec![
+                "First paragraph, long enough to not be an author line at all here.",
+                "Second.",
+            ],
+        )];
+        assert_eq!(crate::corpus::outline(&a), expected);
         assert_eq!(a[0].paragraphs[1].section.as_deref(), Some("Section"));
     }
 
@@ -469,19 +474,17 @@ mod tests {
 Pressure matters more than flow.\n\n## Costs\n\n| item | price |\n|---|---|\n| pipe | 3 |\n\n\
 ```\nlet x = 1;\n```\n\nThe last paragraph of the first article.\n\n# Soil\n\nCompost feeds the soil life.\n";
         let a = articles(md).unwrap();
-        assert_eq!(a.len(), 2);
-        assert_eq!(a[0].title.as_deref(), Some("Irrigation"));
-        assert_eq!(a[1].title.as_deref(), Some("Soil"));
-        let texts: Vec<&str> = a[0].paragraphs.iter().map(|p| p.text.as_str()).collect();
+        let first = vec![
+            "Drip lines save water in dry summers.",
+            "- check filters weekly\n- flush lines in spring",
+            "Pressure matters more than flow.",
+            "item | price\npipe | 3",
+            "The last paragraph of the first article.",
+        ];
+        let second = vec!["Compost feeds the soil life."];
         assert_eq!(
-            texts,
-            [
-                "Drip lines save water in dry summers.",
-                "- check filters weekly\n- flush lines in spring",
-                "Pressure matters more than flow.",
-                "item | price\npipe | 3",
-                "The last paragraph of the first article.",
-            ]
+            crate::corpus::outline(&a),
+            [(Some("Irrigation"), first), (Some("Soil"), second)]
         );
         assert_eq!(a[0].paragraphs[3].section.as_deref(), Some("Costs"));
         assert_eq!(a[0].paragraphs[0].section, None);
@@ -503,9 +506,9 @@ Pressure matters more than flow.\n\n## Costs\n\n| item | price |\n|---|---|\n| p
             "+++\ntitle = \"Memo\"\n+++\n\nOne paragraph.\n\n1. first\n2. second\n   - nested\n",
         )
         .unwrap();
-        assert_eq!(a.len(), 1);
-        assert_eq!(a[0].title.as_deref(), Some("Memo"));
-        assert_eq!(a[0].paragraphs[1].text, "1. first\n2. second\n  - nested");
+        let list = "1. first\n2. second\n  - nested";
+        let expected = vec![(Some("Memo"), vec!["One paragraph.", list])];
+        assert_eq!(crate::corpus::outline(&a), expected);
         let e = articles("---\ntitle: [oops\n---\n\nText.\n").unwrap_err();
         assert!(e.contains("not valid YAML"), "{e}");
     }

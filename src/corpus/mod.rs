@@ -443,6 +443,18 @@ pub(crate) struct RawParagraph {
     pub section: Option<String>,
 }
 
+/// Each article's title and passage texts, for the readers' tests.
+#[cfg(test)]
+pub(crate) fn outline(articles: &[RawArticle]) -> Vec<(Option<&str>, Vec<&str>)> {
+    articles
+        .iter()
+        .map(|a| {
+            let texts = a.paragraphs.iter().map(|p| p.text.as_str()).collect();
+            (a.title.as_deref(), texts)
+        })
+        .collect()
+}
+
 /// The blocks of `text` with their character spans: runs of non-blank lines joined by spaces
 /// (lines trimmed) when `join_lines`, each non-blank line alone otherwise.
 pub(crate) fn blocks(text: &str, join_lines: bool) -> Vec<RawParagraph> {
