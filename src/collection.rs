@@ -393,10 +393,16 @@ impl Collection {
         })
     }
 
-    /// Themes of everything in the index. `progress` hears about each k tried by `--k auto`.
-    pub fn themes(&mut self, opts: &ThemeOptions, progress: impl FnMut(&KScore)) -> Result<Themes> {
+    /// Themes of everything in the index. `labeller` (the index's model) ranks the key terms
+    /// for the labels; `progress` hears about each k tried by `--k auto`.
+    pub fn themes(
+        &mut self,
+        opts: &ThemeOptions,
+        labeller: Option<&dyn Encode>,
+        progress: impl FnMut(&KScore),
+    ) -> Result<Themes> {
         let (_, input) = self.theme_input()?;
-        input.themes(opts, progress, &|| false)
+        input.themes(opts, labeller, progress, &|| false)
     }
 }
 

@@ -21,6 +21,7 @@ pub mod embed;
 pub mod error;
 pub mod indexing;
 pub(crate) mod kernels;
+pub mod language;
 pub mod model;
 pub mod report;
 pub mod search;

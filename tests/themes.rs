@@ -446,3 +446,66 @@ fn kmeans_and_silhouette_match_scikit_learn_on_the_same_vectors() {
         );
     }
 }
+
+/// Real German and Spanish manual pages (20 commands in each language, from manpages-de and
+/// manpages-es, rendered by mandoc; scripts/real-collections.sh fixtures): the themes' labels
+/// hold no stop word of either language (nor of English), no label term is in most labels,
+/// and the run says which stop-word lists it used.
+#[test]
+fn labels_of_a_german_and_spanish_collection_hold_no_stop_word() {
+    let index = tmp("themes-manpages");
+    let pages = common::fixture("real/manpages");
+    ok(&semclust(&[
+        "index",
+        pages.to_str().unwrap(),
+        "--index",
+        index.to_str().unwrap(),
+        "-q",
+    ]));
+    let out = ok(&semclust(&[
+        "themes",
+        "--index",
+        index.to_str().unwrap(),
+        "-k",
+        "8",
+        "--json",
+        "-q",
+    ]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let langs: Vec<&str> = v["facts"]["stop_word_languages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    for l in ["de", "en", "es"] {
+        assert!(langs.contains(&l), "{langs:?}");
+    }
+    assert!(v["facts"]["labels"].as_str().unwrap().contains("model"));
+    // The stopwords-iso lists, as published (not semclust's copy of them).
+    let stop: HashSet<String> = ["de", "es", "en"]
+        .iter()
+        .flat_map(|l| stop_words::get(*l).iter().map(|w| w.to_lowercase()))
+        .collect();
+    let labels: Vec<&str> = v["themes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels.len(), 8);
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for label in &labels {
+        let terms: Vec<&str> = label.split(" · ").collect();
+        assert!(!terms.is_empty() && terms.len() <= 3, "{label}");
+        for term in terms {
+            *seen.entry(term).or_default() += 1;
+            for w in term.split(' ') {
+                assert!(!stop.contains(w), "stop word {w:?} in label {label:?}");
+            }
+        }
+    }
+    for (term, n) in seen {
+        assert!(n * 2 <= labels.len(), "{term:?} is in {n} of {labels:?}");
+    }
+}

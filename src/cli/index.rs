@@ -17,7 +17,7 @@ use super::{notify, IndexDir, ModelArgs, RuntimeArgs};
 
 #[derive(Debug, Args)]
 pub struct IndexArgs {
-    /// Markdown (.md), text (.txt) or JSONL (.jsonl) files, or folders searched recursively.
+    /// Markdown (.md), text (.txt), JSONL (.jsonl) or HTML (.html, .htm) files, or folders searched recursively.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]

@@ -136,6 +136,25 @@ pub struct RuntimeArgs {
     pub device: semclust::DeviceChoice,
 }
 
+/// The model `collection` was indexed with, at the index's precision.
+pub fn index_model(
+    collection: &semclust::collection::Collection,
+    source: &SourceArgs,
+    device: semclust::DeviceChoice,
+    quiet: bool,
+) -> anyhow::Result<semclust::Embedder> {
+    let fp = collection.fingerprint();
+    let report = |m: &str| {
+        if !quiet {
+            notify(m)
+        }
+    };
+    let spec = source.spec(&fp.model);
+    let e = semclust::Embedder::load_with(&spec, device, Some(fp.precision.parse()?), &report)?;
+    collection.check_model(e.info())?;
+    Ok(e)
+}
+
 /// Progress lines go to stderr so that stdout stays data.
 pub fn notify(msg: &str) {
     eprintln!("semclust: {}", semclust::util::text::redact_secrets(msg));

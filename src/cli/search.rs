@@ -8,9 +8,9 @@ use clap::Args;
 use semclust::collection::{Collection, SearchRequest, SearchResults, Target};
 use semclust::search::{Hit, HitRecord, Mode};
 use semclust::store::SearchMethod;
-use semclust::{DeviceChoice, Embedder};
+use semclust::DeviceChoice;
 
-use super::{notify, IndexDir, SourceArgs};
+use super::{index_model, notify, IndexDir, SourceArgs};
 
 /// Options shared by `search` and `related`.
 #[derive(Debug, Args)]
@@ -74,27 +74,12 @@ fn run(request: SearchRequest, args: &ResultArgs) -> Result<SearchResults> {
     }
     let vector = match request.to_embed() {
         Some((text, kind)) => {
-            let e = embedder_for(&collection, args)?;
+            let e = index_model(&collection, &args.source, args.device, args.quiet)?;
             Some(e.embed(&[text], kind)?.into_vec())
         }
         None => None,
     };
     Ok(collection.search(&request, vector)?)
-}
-
-/// The model the index was built with.
-fn embedder_for(collection: &Collection, args: &ResultArgs) -> Result<Embedder> {
-    let fp = collection.fingerprint();
-    let quiet = args.quiet;
-    let report = |m: &str| {
-        if !quiet {
-            notify(m)
-        }
-    };
-    let spec = args.source.spec(&fp.model);
-    let e = Embedder::load_with(&spec, args.device, Some(fp.precision.parse()?), &report)?;
-    collection.check_model(e.info())?;
-    Ok(e)
 }
 
 pub fn run_search(args: SearchArgs) -> Result<()> {

@@ -9,10 +9,12 @@ use clap::Args;
 
 use semclust::cluster::{KChoice, KScore, ThemeOptions, Themes, DEFAULT_SEED};
 use semclust::collection::Collection;
+use semclust::embed::Encode;
 use semclust::report::{self, Format, Report};
+use semclust::DeviceChoice;
 
 use super::index::{self, IndexOptions};
-use super::{notify, IndexDir};
+use super::{index_model, notify, IndexDir, SourceArgs};
 
 /// Clustering options shared by `themes` and `report`.
 #[derive(Debug, Args)]
@@ -37,6 +39,11 @@ pub struct ClusterArgs {
 pub struct ThemesArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    /// auto, cpu, cuda[:N] or metal[:N] (for the model that ranks label terms).
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// The themes and every passage with its theme as one JSON document (fields in docs/cli.md).
     #[arg(long)]
     pub json: bool,
@@ -70,11 +77,25 @@ pub struct ReportArgs {
     pub indexing: IndexOptions,
 }
 
-fn compute(args: &ClusterArgs) -> Result<Themes> {
+fn compute(args: &ClusterArgs, source: &SourceArgs, device: DeviceChoice) -> Result<Themes> {
     if args.restarts == 0 {
         bail!("--restarts must be at least 1");
     }
     let mut collection = Collection::open(&args.index.location()?)?;
+    // The model ranks the candidate label terms; a theme run still works without it.
+    let model = if collection.is_empty()? {
+        None
+    } else {
+        match index_model(&collection, source, device, args.quiet) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                notify(&format!(
+                    "labels are the first key terms: the index's model did not load ({e:#})"
+                ));
+                None
+            }
+        }
+    };
     let n = collection.len()?;
     let opts = ThemeOptions {
         k: args.k,
@@ -95,7 +116,8 @@ fn compute(args: &ClusterArgs) -> Result<Themes> {
         }
     }
     let quiet = args.quiet;
-    let themes = collection.themes(&opts, |s: &KScore| {
+    let labeller = model.as_ref().map(|m| m as &dyn Encode);
+    let themes = collection.themes(&opts, labeller, |s: &KScore| {
         if !quiet {
             notify(&format!(
                 "k = {:>2}: silhouette {:.4}, inertia {:.2}",
@@ -107,7 +129,7 @@ fn compute(args: &ClusterArgs) -> Result<Themes> {
 }
 
 pub fn run_themes(args: ThemesArgs) -> Result<()> {
-    let themes = compute(&args.cluster)?;
+    let themes = compute(&args.cluster, &args.source, args.device)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer(&mut out, &themes)?;
@@ -202,7 +224,11 @@ pub fn run_report(args: ReportArgs) -> Result<()> {
     if let (Some(run), false) = (&indexed, args.json) {
         println!("{run}");
     }
-    let themes = compute(&args.cluster)?;
+    let themes = compute(
+        &args.cluster,
+        &args.indexing.model.source,
+        args.indexing.runtime.device,
+    )?;
     let rep = Report::new(&themes, &args.cluster.index.location()?.to_string());
     let written = report::write(&rep, &args.out, &formats)
         .with_context(|| format!("report folder {}", args.out.display()))?;

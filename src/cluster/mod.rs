@@ -5,6 +5,7 @@
 
 mod choose;
 pub mod kmeans;
+mod label;
 mod project;
 mod terms;
 
@@ -16,6 +17,7 @@ pub use choose::{auto_range, best_k, silhouette, KScore};
 pub use kmeans::{kmeans, Clustering, KMeansParams};
 pub use terms::Term;
 
+use crate::embed::Encode;
 use crate::error::{Error, Result};
 use crate::store::{StoredPassage, VectorStore};
 
@@ -142,6 +144,11 @@ pub struct RunFacts {
     pub restarts: usize,
     pub silhouette: f64,
     pub inertia: f64,
+    /// How the labels were picked from the key terms.
+    pub labels: String,
+    /// The languages (ISO 639-1) whose stop words were left out of the key terms: those the
+    /// passages are written in, and English.
+    pub stop_word_languages: Vec<String>,
     /// Share of the vectors' variance the map's two axes show.
     pub map_explained_variance: [f64; 2],
 }
@@ -170,47 +177,13 @@ fn reading_key(p: &StoredPassage) -> (String, u64, String, u32) {
     )
 }
 
-/// A theme's label: its first three key terms, leaving out words that are key terms of more
-/// than half of the themes (the collection's subject, "ia" in articles on AI), which tell the
-/// themes apart from nothing.
-fn label(key_terms: &[Vec<Term>], t: usize) -> String {
-    let k = key_terms.len();
-    let common = |term: &str| {
-        k >= 3
-            && key_terms
-                .iter()
-                .filter(|ts| ts.iter().any(|x| x.term == term))
-                .count()
-                * 2
-                > k
-    };
-    let mut words: Vec<&str> = key_terms[t]
-        .iter()
-        .map(|x| x.term.as_str())
-        .filter(|w| !common(w))
-        .take(3)
-        .collect();
-    if words.is_empty() {
-        words = key_terms[t]
-            .iter()
-            .map(|x| x.term.as_str())
-            .take(3)
-            .collect();
-    }
-    if words.is_empty() {
-        format!("theme {}", t + 1)
-    } else {
-        words.join(" · ")
-    }
-}
-
 /// Themes of everything in `store`. `progress` hears about each k tried by `--k auto`.
 pub fn themes(
     store: &dyn VectorStore,
     opts: &ThemeOptions,
     progress: impl FnMut(&KScore),
 ) -> Result<Themes> {
-    ThemeInput::load(store)?.themes(opts, progress, &|| false)
+    ThemeInput::load(store)?.themes(opts, None, progress, &|| false)
 }
 
 /// What a theme run reads from a store, owned: read on a snapshot, it can be clustered after
@@ -262,35 +235,30 @@ impl ThemeInput {
 
     /// Cluster; `cancelled` is asked between k-means restarts and between the k tried, and a
     /// `true` stops the run with [`Error::Cancelled`].
+    ///
+    /// `labeller`, the index's model, ranks key terms for the labels (see `label.rs`);
+    /// without it labels are the first key terms.
     pub fn themes(
         &self,
         opts: &ThemeOptions,
+        labeller: Option<&dyn Encode>,
         progress: impl FnMut(&KScore),
         cancelled: &dyn Fn() -> bool,
     ) -> Result<Themes> {
-        let passages: Vec<&StoredPassage> = self.passages.iter().collect();
-        build(
-            &self.data,
-            self.dim,
-            &passages,
-            &self.fingerprint,
-            opts,
-            progress,
-            cancelled,
-        )
+        build(self, opts, labeller, progress, cancelled)
     }
 }
 
-/// Themes of `passages` whose vectors are the rows of `data`.
-pub fn build(
-    data: &[f32],
-    dim: usize,
-    passages: &[&StoredPassage],
-    fp: &crate::store::Fingerprint,
+/// Themes of the input's passages.
+fn build(
+    input: &ThemeInput,
     opts: &ThemeOptions,
+    encoder: Option<&dyn Encode>,
     progress: impl FnMut(&KScore),
     cancelled: &dyn Fn() -> bool,
 ) -> Result<Themes> {
+    let (data, dim, fp) = (&input.data[..], input.dim, &input.fingerprint);
+    let passages: Vec<&StoredPassage> = input.passages.iter().collect();
     let n = passages.len();
     let base = KMeansParams {
         n_runs: opts.n_runs,
@@ -332,7 +300,8 @@ pub fn build(
         .collect();
 
     let texts: Vec<&str> = passages.iter().map(|p| p.text.as_str()).collect();
-    let key_terms = terms::class_tfidf(&texts, &labels, kt, opts.terms);
+    let stop = terms::StopWords::for_texts(&texts);
+    let key_terms = terms::class_tfidf(&texts, &labels, kt, opts.terms, &stop);
 
     // Articles in reading order.
     let mut article_index: HashMap<(String, String), usize> = HashMap::new();
@@ -353,6 +322,11 @@ pub fn build(
         counts[*a][t] += 1;
     }
 
+    let centroids: Vec<Vec<f32>> = order
+        .iter()
+        .map(|&c| clustering.centroid(c).to_vec())
+        .collect();
+    let (labels_of, label_method) = label::labels(&key_terms, &centroids, encoder)?;
     let projection = project::pca_2d(data, dim)?;
     let mut themes = Vec::with_capacity(kt);
     for (t, &c) in order.iter().enumerate() {
@@ -396,7 +370,7 @@ pub fn build(
             })
             .collect();
         spread.sort_by_key(|a| std::cmp::Reverse(a.passages));
-        let label = label(&key_terms, t);
+        let label = labels_of[t].clone();
         themes.push(Theme {
             id: t + 1,
             label,
@@ -448,6 +422,8 @@ pub fn build(
             restarts: opts.n_runs,
             silhouette: sil,
             inertia: clustering.inertia,
+            labels: label_method.to_string(),
+            stop_word_languages: stop.languages().iter().map(|l| l.to_string()).collect(),
             map_explained_variance: projection.explained,
         },
         k_scores,

@@ -1,7 +1,9 @@
 //! Saved web pages and HTML documents (`.html`, `.htm`), read with an HTML5 parser (scraper,
 //! on html5ever): one article per page.
 //!
-//! - Title: the first `<h1>`, else `<title>`, else the file name.
+//! - Title: the first `<h1>`, else `<title>`, else the file name. A page with several `<h1>`
+//!   and a `<title>` (a manual page rendered by mandoc: NAME, SYNOPSIS… are all `<h1>`) is
+//!   titled by its `<title>`, and its `<h1>`s are sections.
 //! - Passages: paragraphs (and text standing loose in a block, as many pages write it), whole
 //!   lists and whole tables, as for Markdown; `<pre>` code is not a passage. Headings below the
 //!   title give each passage its heading path.
@@ -62,6 +64,9 @@ const CHROME_WORDS: &[&str] = &[
     "newsletter",
     "footer",
     "masthead",
+    "header",
+    "head",
+    "foot",
 ];
 
 /// Elements whose content flows inside a paragraph.
@@ -75,16 +80,17 @@ pub(crate) fn articles(text: &str) -> Vec<RawArticle> {
     let doc = Html::parse_document(text);
     let mut page = Page::default();
     let root = doc.root_element();
+    let title_tag = first(&doc, "title").map(text_of).filter(|t| !t.is_empty());
+    if title_tag.is_some() && count(&doc, "body h1") > 1 {
+        page.title = title_tag.clone();
+    }
     if let Some(body) = first(&doc, "body") {
         page.walk(body);
     } else {
         page.walk(root);
     }
     page.flush();
-    let title = page
-        .title
-        .clone()
-        .or_else(|| first(&doc, "title").map(text_of).filter(|t| !t.is_empty()));
+    let title = page.title.clone().or(title_tag);
     let meta = metadata(&doc, root);
     let mut paragraphs = Vec::new();
     let mut pos = 0u64;
@@ -106,6 +112,10 @@ pub(crate) fn articles(text: &str) -> Vec<RawArticle> {
         paragraphs,
         meta,
     }]
+}
+
+fn count(doc: &Html, selector: &str) -> usize {
+    Selector::parse(selector).map_or(0, |s| doc.select(&s).count())
 }
 
 fn first<'a>(doc: &'a Html, selector: &str) -> Option<ElementRef<'a>> {
@@ -480,5 +490,32 @@ mod real_pages {
             "Prefacio",
             "Capítulo 1. Tutoriales de GNU/Linux",
         );
+    }
+
+    /// A manual page as mandoc renders it (manpages-de's cat(1)): every section is an `<h1>`,
+    /// the page is titled by `<title>`, and the running head and foot tables are not passages.
+    #[test]
+    fn a_page_of_several_h1_is_titled_by_its_title_element() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/real/manpages");
+        let page = std::fs::read_to_string(format!("{dir}/de/cat.1.html")).unwrap();
+        let a = articles(&page);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].title.as_deref(), Some("CAT(1)"));
+        let ps = &a[0].paragraphs;
+        assert!(ps[0].text.starts_with("cat - "), "{}", ps[0].text);
+        assert_eq!(ps[0].section.as_deref(), Some("BEZEICHNUNG"));
+        let sections: Vec<&str> = ps.iter().filter_map(|p| p.section.as_deref()).collect();
+        for s in [
+            "ÜBERSICHT",
+            "BESCHREIBUNG",
+            "BEISPIELE",
+            "AUTOR",
+            "ÜBERSETZUNG",
+        ] {
+            assert!(sections.contains(&s), "{s}: {sections:?}");
+        }
+        assert!(ps
+            .iter()
+            .all(|p| !p.text.contains("General Commands Manual")));
     }
 }

@@ -141,7 +141,7 @@ pub fn render(r: &Report<'_>, map_file: &str) -> String {
          - Index: {}\n- Model: {} (revision {}), precision {}\n- Passages / articles: {} / {}\n\
          - k: {} ({})\n- Clustering: k-means (k-means++ start, {} restarts, the lowest inertia kept), seed {}\n\
          - Silhouette: {:.4}; inertia: {:.3}\n\
-         - Key terms: class-based TF-IDF, French and English stop words removed\n\
+         - Key terms: class-based TF-IDF over words and word pairs, stop words of {} removed\n\
          - Made: {} by semclust {}",
         text(&r.index),
         f.model,
@@ -155,6 +155,7 @@ pub fn render(r: &Report<'_>, map_file: &str) -> String {
         f.seed,
         f.silhouette,
         f.inertia,
+        f.stop_word_languages.join(", "),
         r.date,
         r.semclust_version
     );

@@ -479,7 +479,7 @@ pub async fn themes(
             ..ThemeOptions::default()
         };
         let cancelled = || flag.load(std::sync::atomic::Ordering::Relaxed);
-        let t = match input.themes(&opts, |_| {}, &cancelled) {
+        let t = match input.themes(&opts, Some(&st.batcher), |_| {}, &cancelled) {
             Err(crate::Error::Cancelled) => {
                 st.metrics.cancelled();
                 return Err(crate::Error::Cancelled.into());
