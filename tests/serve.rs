@@ -736,8 +736,15 @@ fn search_related_passages_and_themes_over_http() {
     let again = api.get("/v1/themes", "/v1/themes?k=5").ok();
     assert_eq!(again, themes);
     let auto = api.get("/v1/themes", "/v1/themes").ok();
-    assert_eq!(auto["facts"]["k_choice"], "chosen by silhouette");
+    assert!(auto["facts"]["k_choice"]
+        .as_str()
+        .unwrap()
+        .starts_with("chosen at the elbow of inertia"));
     assert!(auto["k_scores"].as_array().unwrap().len() >= 2);
+    let range = api.get("/v1/themes", "/v1/themes?k=3..4").ok();
+    assert_eq!(range["k_scores"].as_array().unwrap().len(), 2);
+    api.get("/v1/themes", "/v1/themes?k=3..500")
+        .error(422, "invalid_request_error");
     api.get("/v1/themes", "/v1/themes?k=0")
         .error(422, "invalid_request_error");
     api.get("/v1/themes", "/v1/themes?k=500")

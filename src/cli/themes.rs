@@ -19,8 +19,10 @@ use super::{index_model, notify, IndexDir, SourceArgs};
 /// Clustering options shared by `themes` and `report`.
 #[derive(Debug, Args)]
 pub struct ClusterArgs {
-    /// Number of themes, or auto: try 2 to about √n (at most 30) and keep the best silhouette.
-    #[arg(short, long, default_value = "auto", value_name = "N|auto")]
+    /// Number of themes; MIN..MAX: try each and choose; auto: the same over 2 to about √n (at
+    /// most 30). The choice is the best silhouette when it shows structure (≥ 0.25), else the
+    /// elbow of the inertia curve (docs/cli.md).
+    #[arg(short, long, default_value = "auto", value_name = "N|MIN..MAX|auto")]
     pub k: KChoice,
     /// Seed of the k-means++ draws: the same seed on the same index gives the same themes.
     #[arg(long, default_value_t = DEFAULT_SEED)]
@@ -105,8 +107,9 @@ fn compute(args: &ClusterArgs, source: &SourceArgs, device: DeviceChoice) -> Res
     };
     if !args.quiet && n > 0 {
         match args.k {
-            KChoice::Auto => notify(&format!(
-                "clustering {n} passages, choosing k by silhouette ({} restarts per k)",
+            KChoice::Auto | KChoice::Range(..) => notify(&format!(
+                "clustering {n} passages, choosing k by silhouette or the elbow of inertia ({} \
+                 restarts per k)",
                 args.restarts
             )),
             KChoice::Fixed(k) => notify(&format!(

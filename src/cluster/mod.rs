@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-pub use choose::{auto_range, best_k, silhouette, KScore};
+pub use choose::{auto_range, best_k, choose_k, silhouette, KRule, KScore, CLEAR_STRUCTURE};
 pub use kmeans::{kmeans, Clustering, KMeansParams};
 pub use terms::Term;
 
@@ -28,8 +28,10 @@ pub const DEFAULT_SEED: u64 = 42;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KChoice {
     Fixed(usize),
-    /// Sweep [`auto_range`] and keep the best silhouette.
+    /// Sweep [`auto_range`] and choose (see `choose.rs`).
     Auto,
+    /// Sweep MIN..=MAX and choose the same way.
+    Range(usize, usize),
 }
 
 impl std::str::FromStr for KChoice {
@@ -38,13 +40,41 @@ impl std::str::FromStr for KChoice {
         if s.eq_ignore_ascii_case("auto") {
             return Ok(KChoice::Auto);
         }
+        if let Some((a, b)) = s.split_once("..") {
+            let bad = || {
+                Error::invalid(
+                    "k",
+                    format!("'{s}': a range is MIN..MAX with 2 <= MIN < MAX, e.g. 5..20"),
+                )
+            };
+            let a: usize = a.trim().parse().map_err(|_| bad())?;
+            let b: usize = b
+                .trim()
+                .trim_start_matches('=')
+                .parse()
+                .map_err(|_| bad())?;
+            if a < 2 || b <= a {
+                return Err(bad());
+            }
+            return Ok(KChoice::Range(a, b));
+        }
         match s.parse::<usize>() {
             Ok(0) => Err(Error::invalid("k", "must be at least 1, or auto")),
             Ok(k) => Ok(KChoice::Fixed(k)),
             Err(_) => Err(Error::invalid(
                 "k",
-                format!("'{s}': expected a number of themes or auto"),
+                format!("'{s}': expected a number of themes, MIN..MAX or auto"),
             )),
+        }
+    }
+}
+
+impl KChoice {
+    /// The largest k this choice may cluster into.
+    pub fn max(&self) -> Option<usize> {
+        match *self {
+            KChoice::Fixed(k) | KChoice::Range(_, k) => Some(k),
+            KChoice::Auto => None,
         }
     }
 }
@@ -264,18 +294,33 @@ fn build(
         n_runs: opts.n_runs,
         ..KMeansParams::new(2, opts.seed)
     };
-    let (clustering, k_scores) = match opts.k {
+    let (clustering, chosen) = match opts.k {
         KChoice::Fixed(k) => (
             kmeans::kmeans_until(data, dim, &KMeansParams { k, ..base }, cancelled)?,
             None,
         ),
-        KChoice::Auto => {
-            let range = auto_range(n)?;
+        KChoice::Auto | KChoice::Range(..) => {
+            let range = match opts.k {
+                KChoice::Range(lo, hi) => {
+                    if hi >= n {
+                        return Err(Error::invalid(
+                            "k",
+                            format!(
+                                "{lo}..{hi}: the index holds {n} passages, so k can be at most {}",
+                                n.saturating_sub(1)
+                            ),
+                        ));
+                    }
+                    lo..=hi
+                }
+                _ => auto_range(n)?,
+            };
             // Duplicates cap the number of clusters k-means can fill.
             let distinct = kmeans::distinct_rows(data, dim, *range.end());
             let hi = (*range.end()).min(distinct.max(2));
-            let (c, s) = best_k(data, dim, *range.start()..=hi, &base, progress, cancelled)?;
-            (c, Some(s))
+            let lo = (*range.start()).min(hi);
+            let (c, rule, s) = best_k(data, dim, lo..=hi, &base, progress, cancelled)?;
+            (c, Some((rule, s)))
         }
     };
     if cancelled() {
@@ -414,9 +459,9 @@ fn build(
             passages: n,
             articles: articles.len(),
             k: kt,
-            k_choice: match opts.k {
-                KChoice::Fixed(_) => "fixed".into(),
-                KChoice::Auto => "chosen by silhouette".into(),
+            k_choice: match &chosen {
+                None => "fixed".into(),
+                Some((rule, _)) => rule.to_string(),
             },
             seed: opts.seed,
             restarts: opts.n_runs,
@@ -426,7 +471,7 @@ fn build(
             stop_word_languages: stop.languages().iter().map(|l| l.to_string()).collect(),
             map_explained_variance: projection.explained,
         },
-        k_scores,
+        k_scores: chosen.map(|(_, s)| s),
         themes,
         table,
         passages: passages_out,

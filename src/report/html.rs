@@ -202,7 +202,16 @@ pub fn render(r: &Report<'_>) -> String {
     }
 
     if let Some(scores) = &t.k_scores {
-        s.push_str("<section id=\"k-choice\">\n<h2>Choice of k</h2>\n<p class=\"meta\">Each k tried, with the mean silhouette of its clustering (higher is better separated); the best was kept.</p>\n<table><thead><tr><th>k</th><th>silhouette</th><th>inertia</th></tr></thead><tbody>\n");
+        let _ = write!(
+            s,
+            "<section id=\"k-choice\">\n<h2>Choice of k</h2>\n<p class=\"meta\">Each k tried, with \
+             the mean silhouette of its clustering (solid, higher is better separated) and its \
+             inertia (dashed, lower is tighter). k = {} was {}.</p>\n{}\n<details><summary>The \
+             figures</summary>\n<table><thead><tr><th>k</th><th>silhouette</th><th>inertia</th></tr></thead><tbody>\n",
+            f.k,
+            escape(&f.k_choice),
+            svg::k_curve(scores, f.k)
+        );
         for k in scores {
             let mark = if k.k == f.k { " ◀" } else { "" };
             let _ = writeln!(
@@ -211,7 +220,7 @@ pub fn render(r: &Report<'_>) -> String {
                 k.k, k.silhouette, k.inertia
             );
         }
-        s.push_str("</tbody></table>\n</section>\n");
+        s.push_str("</tbody></table>\n</details>\n</section>\n");
     }
 
     let _ = write!(

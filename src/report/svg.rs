@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::{colour, escape, snippet};
-use crate::cluster::Themes;
+use crate::cluster::{KScore, Themes};
 
 pub const WIDTH: f32 = 760.0;
 pub const HEIGHT: f32 = 500.0;
@@ -94,5 +94,97 @@ pub fn map(themes: &Themes, embedded: bool) -> String {
         );
     }
     s.push_str("</svg>\n");
+    s
+}
+
+/// The choice of k as a chart: the silhouette (left axis) and the inertia (right axis, scaled
+/// to the chart) of every k tried, the kept k marked. Inline in the HTML report.
+pub fn k_curve(scores: &[KScore], chosen: usize) -> String {
+    const W: f32 = 560.0;
+    const H: f32 = 220.0;
+    const L: f32 = 48.0;
+    const R: f32 = 56.0;
+    const T: f32 = 16.0;
+    const B: f32 = 34.0;
+    let mut s = String::new();
+    if scores.is_empty() {
+        return s;
+    }
+    let (k0, k1) = (scores[0].k as f32, scores[scores.len() - 1].k as f32);
+    let span = |lo: f64, hi: f64| {
+        if hi > lo {
+            (lo, hi)
+        } else {
+            (lo - 0.5, lo + 0.5)
+        }
+    };
+    let fold = |f: fn(&KScore) -> f64| {
+        let lo = scores.iter().map(f).fold(f64::MAX, f64::min);
+        let hi = scores.iter().map(f).fold(f64::MIN, f64::max);
+        span(lo, hi)
+    };
+    let (s_lo, s_hi) = fold(|k| k.silhouette);
+    let (w_lo, w_hi) = fold(|k| k.inertia);
+    let x = |k: usize| L + (k as f32 - k0) / (k1 - k0).max(1.0) * (W - L - R);
+    let y = |v: f64, lo: f64, hi: f64| T + (1.0 - ((v - lo) / (hi - lo)) as f32) * (H - T - B);
+    let line = |f: &dyn Fn(&KScore) -> f32| {
+        scores
+            .iter()
+            .map(|k| format!("{:.1},{:.1}", x(k.k), f(k)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let _ = write!(
+        s,
+        "<svg viewBox=\"0 0 {W} {H}\" role=\"img\" class=\"k-curve\" aria-label=\"silhouette and \
+         inertia by k; k = {chosen} kept\">\n\
+         <line x1=\"{L}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#999\"/>\n",
+        H - B,
+        W - R,
+        H - B
+    );
+    let cx = x(chosen);
+    let _ = writeln!(
+        s,
+        "<line x1=\"{cx:.1}\" y1=\"{T}\" x2=\"{cx:.1}\" y2=\"{}\" stroke=\"#bbb\" \
+         stroke-dasharray=\"4 3\"/><text x=\"{cx:.1}\" y=\"{}\" font-size=\"11\" \
+         text-anchor=\"middle\">k = {chosen}</text>",
+        H - B,
+        T - 4.0
+    );
+    let _ = writeln!(
+        s,
+        "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"{}\"/>\n\
+         <polyline fill=\"none\" stroke=\"#d62728\" stroke-width=\"2\" stroke-dasharray=\"5 3\" \
+         points=\"{}\"/>",
+        line(&|k| y(k.silhouette, s_lo, s_hi)),
+        line(&|k| y(k.inertia, w_lo, w_hi))
+    );
+    for k in scores {
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
+            x(k.k),
+            H - B + 14.0,
+            k.k
+        );
+    }
+    let _ = writeln!(
+        s,
+        "<text x=\"4\" y=\"{}\" font-size=\"11\" fill=\"#1f77b4\">silhouette {s_hi:.3}</text>\
+         <text x=\"4\" y=\"{}\" font-size=\"11\" fill=\"#1f77b4\">{s_lo:.3}</text>\
+         <text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"#d62728\" text-anchor=\"end\">inertia \
+         {w_hi:.1}</text><text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"#d62728\" \
+         text-anchor=\"end\">{w_lo:.1}</text>\n<text x=\"{}\" y=\"{}\" font-size=\"11\" \
+         text-anchor=\"middle\">k</text>\n</svg>",
+        T + 10.0,
+        H - B - 2.0,
+        W - 2.0,
+        T + 10.0,
+        W - 2.0,
+        H - B - 2.0,
+        (L + W - R) / 2.0,
+        H - 4.0
+    );
     s
 }

@@ -436,7 +436,7 @@ pub async fn themes(
 ) -> ApiResult<Json<Value>> {
     let k_text = p.k.unwrap_or_else(|| "auto".into());
     let k: KChoice = k_text.parse()?;
-    if let KChoice::Fixed(n) = k {
+    if let Some(n) = k.max() {
         if n > state.config.limits.max_k {
             return Err(ApiError::invalid(format!(
                 "k {n} is over the server's limit of {} (--max-k)",

@@ -97,7 +97,7 @@ pub fn document() -> Value {
             "/v1/themes": {"get": {
                 "summary": "Themes across articles (k-means), computed on demand and cached until the index changes.",
                 "parameters": [
-                    {"name": "k", "in": "query", "schema": {"type": "string", "default": "auto"}, "description": "A number of themes, or auto."},
+                    {"name": "k", "in": "query", "schema": {"type": "string", "default": "auto"}, "description": "A number of themes, MIN..MAX (each tried, one chosen), or auto (2 to about √n, at most 30). The choice: the best silhouette when it reaches 0.25, else the elbow of the inertia curve."},
                     {"name": "seed", "in": "query", "schema": {"type": "integer", "default": 42}},
                     {"name": "restarts", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}}
                 ],
@@ -318,13 +318,14 @@ fn themes_schema() -> Value {
         "properties": {
             "facts": {
                 "type": "object",
-                "required": ["model", "revision", "precision", "dimension", "passages", "articles", "k", "k_choice", "seed", "restarts", "silhouette", "inertia", "stop_word_languages", "map_explained_variance"],
+                "required": ["model", "revision", "precision", "dimension", "passages", "articles", "k", "k_choice", "seed", "restarts", "silhouette", "inertia", "labels", "stop_word_languages", "map_explained_variance"],
                 "properties": {
                     "model": {"type": "string"}, "revision": {"type": "string"},
                     "precision": {"type": "string"}, "dimension": {"type": "integer"},
                     "passages": {"type": "integer"}, "articles": {"type": "integer"},
                     "k": {"type": "integer"},
-                    "k_choice": {"type": "string", "description": "`fixed`, or `auto` followed by how k was chosen."},
+                    "k_choice": {"type": "string", "description": "`fixed`, or how k was chosen among those tried (by silhouette, or at the elbow of inertia)."},
+                    "labels": {"type": "string", "description": "How labels were picked from the key terms (ranked by the model, or by weight)."},
                     "seed": {"type": "integer"}, "restarts": {"type": "integer"},
                     "silhouette": {"type": "number"}, "inertia": {"type": "number"},
                     "stop_word_languages": {"type": "array", "items": {"type": "string"}, "description": "ISO 639-1 codes of the languages whose stop words are left out of key terms: those the passages are written in, and English."},
