@@ -141,7 +141,21 @@ fn html_report_has_a_point_per_passage_a_legend_entry_and_section_per_theme() {
     }
     assert!(md.contains("](themes-map.svg)"));
     let svg = std::fs::read_to_string(out.join("themes-map.svg")).unwrap();
-    assert_eq!(svg.matches("class=\"point\"").count(), 98);
+    assert_eq!(svg.matches("class=\"point ").count(), 98);
+    // The map's controls: a search box, an article filter listing every article, zoom buttons,
+    // a legend button per theme that shows and hides it, and a focusable map.
+    assert_eq!(html.select(&sel("input#find")).count(), 1);
+    assert_eq!(html.select(&sel("select#article option")).count(), 5 + 1);
+    assert_eq!(html.select(&sel("button#zoom-in")).count(), 1);
+    assert_eq!(html.select(&sel(".legend button[aria-pressed]")).count(), 5);
+    let data: String = html
+        .select(&sel("script#passage-data"))
+        .next()
+        .unwrap()
+        .text()
+        .collect();
+    let data: Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(data["p"].as_array().unwrap().len(), 98);
 }
 
 #[test]

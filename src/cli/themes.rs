@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use semclust::cluster::{KChoice, KScore, ThemeOptions, Themes, DEFAULT_SEED};
+use semclust::cluster::{KChoice, KScore, MapLayout, ThemeOptions, Themes, DEFAULT_SEED};
 use semclust::collection::Collection;
 use semclust::embed::Encode;
 use semclust::report::{self, Format, Report};
@@ -30,6 +30,9 @@ pub struct ClusterArgs {
     /// k-means restarts; the one with the lowest inertia is kept.
     #[arg(long, default_value_t = 10)]
     pub restarts: usize,
+    /// Layout of the map: t-SNE started from PCA (keeps neighbours), or PCA alone (faster).
+    #[arg(long, value_enum, default_value_t = MapLayout::Tsne)]
+    pub map: MapLayout,
     #[command(flatten)]
     pub index: IndexDir,
     /// No progress messages.
@@ -103,6 +106,7 @@ fn compute(args: &ClusterArgs, source: &SourceArgs, device: DeviceChoice) -> Res
         k: args.k,
         seed: args.seed,
         n_runs: args.restarts,
+        map: args.map,
         ..ThemeOptions::default()
     };
     if !args.quiet && n > 0 {

@@ -6,7 +6,8 @@
 mod choose;
 pub mod kmeans;
 mod label;
-mod project;
+pub mod layout;
+pub mod project;
 mod terms;
 
 use std::collections::HashMap;
@@ -20,6 +21,9 @@ pub use terms::Term;
 use crate::embed::Encode;
 use crate::error::{Error, Result};
 use crate::store::{StoredPassage, VectorStore};
+
+/// Above this many passages `--k auto` compares the k on a sample of this size.
+pub const K_SWEEP_SAMPLE: usize = 5_000;
 
 /// The default seed: a run is reproducible unless the user asks for another draw.
 pub const DEFAULT_SEED: u64 = 42;
@@ -79,6 +83,16 @@ impl KChoice {
     }
 }
 
+/// How the map is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum MapLayout {
+    /// t-SNE from the PCA start (see `layout.rs`).
+    #[default]
+    Tsne,
+    /// The first two principal components.
+    Pca,
+}
+
 /// Settings of a theme run.
 #[derive(Debug, Clone, Copy)]
 pub struct ThemeOptions {
@@ -90,6 +104,7 @@ pub struct ThemeOptions {
     pub terms: usize,
     /// Representative passages per theme.
     pub representatives: usize,
+    pub map: MapLayout,
 }
 
 impl Default for ThemeOptions {
@@ -100,6 +115,7 @@ impl Default for ThemeOptions {
             n_runs: 10,
             terms: 10,
             representatives: 3,
+            map: MapLayout::default(),
         }
     }
 }
@@ -179,8 +195,11 @@ pub struct RunFacts {
     /// The languages (ISO 639-1) whose stop words were left out of the key terms: those the
     /// passages are written in, and English.
     pub stop_word_languages: Vec<String>,
-    /// Share of the vectors' variance the map's two axes show.
+    /// Share of the vectors' variance the first two principal components show (the map's axes
+    /// when it is PCA, its start when t-SNE).
     pub map_explained_variance: [f64; 2],
+    /// How the map was laid out.
+    pub map_layout: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -228,6 +247,12 @@ pub struct ThemeInput {
 }
 
 impl ThemeInput {
+    /// The vectors, one row per passage in reading order (the order of [`Themes::passages`]),
+    /// and their dimension.
+    pub fn vectors(&self) -> (&[f32], usize) {
+        (&self.data, self.dim)
+    }
+
     pub fn load(store: &dyn VectorStore) -> Result<Self> {
         let ids = store.row_ids()?;
         if ids.is_empty() {
@@ -319,8 +344,23 @@ fn build(
             let distinct = kmeans::distinct_rows(data, dim, *range.end());
             let hi = (*range.end()).min(distinct.max(2));
             let lo = (*range.start()).min(hi);
-            let (c, rule, s) = best_k(data, dim, lo..=hi, &base, progress, cancelled)?;
-            (c, Some((rule, s)))
+            if n > K_SWEEP_SAMPLE {
+                // Above this size the sweep runs on a seeded sample (each k is a full k-means
+                // with restarts: 29 of them on 100,000 passages take minutes), and only the
+                // chosen k clusters every passage.
+                let rows = layout::sample_rows(n, K_SWEEP_SAMPLE, opts.seed);
+                let mut sub = Vec::with_capacity(rows.len() * dim);
+                for &r in &rows {
+                    sub.extend_from_slice(&data[r * dim..(r + 1) * dim]);
+                }
+                let (c, rule, s) = best_k(&sub, dim, lo..=hi, &base, progress, cancelled)?;
+                let full =
+                    kmeans::kmeans_until(data, dim, &KMeansParams { k: c.k, ..base }, cancelled)?;
+                (full, Some((rule, s, Some(rows.len()))))
+            } else {
+                let (c, rule, s) = best_k(data, dim, lo..=hi, &base, progress, cancelled)?;
+                (c, Some((rule, s, None)))
+            }
         }
     };
     if cancelled() {
@@ -373,6 +413,24 @@ fn build(
         .collect();
     let (labels_of, label_method) = label::labels(&key_terms, &centroids, encoder)?;
     let projection = project::pca_2d(data, dim)?;
+    let (points, map_layout) = match opts.map {
+        MapLayout::Tsne if n >= layout::MIN_TSNE => (
+            layout::tsne_2d(data, dim, &projection, &labels, opts.seed),
+            format!(
+                "t-SNE (perplexity 30, PCA start){}",
+                if n > layout::TSNE_SAMPLE {
+                    format!(
+                        " of {} sampled passages, the others placed beside their nearest sampled \
+                         neighbours of the same theme",
+                        layout::TSNE_SAMPLE
+                    )
+                } else {
+                    String::new()
+                }
+            ),
+        ),
+        _ => (projection.points.clone(), "PCA".to_string()),
+    };
     let mut themes = Vec::with_capacity(kt);
     for (t, &c) in order.iter().enumerate() {
         let centroid = clustering.centroid(c);
@@ -445,8 +503,8 @@ fn build(
             article: p.title.clone(),
             document: p.document.clone(),
             theme: labels[i] + 1,
-            x: projection.points[i][0],
-            y: projection.points[i][1],
+            x: points[i][0],
+            y: points[i][1],
             text: p.text.clone(),
         })
         .collect();
@@ -461,7 +519,8 @@ fn build(
             k: kt,
             k_choice: match &chosen {
                 None => "fixed".into(),
-                Some((rule, _)) => rule.to_string(),
+                Some((rule, _, None)) => rule.to_string(),
+                Some((rule, _, Some(m))) => format!("{rule}, on a sample of {m} passages"),
             },
             seed: opts.seed,
             restarts: opts.n_runs,
@@ -470,8 +529,9 @@ fn build(
             labels: label_method.to_string(),
             stop_word_languages: stop.languages().iter().map(|l| l.to_string()).collect(),
             map_explained_variance: projection.explained,
+            map_layout,
         },
-        k_scores: chosen.map(|(_, s)| s),
+        k_scores: chosen.map(|(_, s, _)| s),
         themes,
         table,
         passages: passages_out,

@@ -16,8 +16,8 @@
 //!
 //! Words are lower-cased with their accents kept. Stop words are those of every language the
 //! collection is written in (detected per passage; see [`crate::language`]) and English's,
-//! which technical text in any language borrows; words with digits, one-letter words and URL
-//! fragments are dropped.
+//! which technical text in any language borrows; words with digits, one-letter words, one letter
+//! repeated ("xxxx") and URL fragments are dropped.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
@@ -134,10 +134,13 @@ pub fn tokens(text: &str, stop: &StopWords) -> Vec<String> {
         rest = sep.map_or("", |c| &tail[c.len_utf8()..]);
         let w = raw.trim_matches('-');
         if !w.is_empty() {
-            let kept = w.chars().count() >= 2 && !w.chars().any(|c| c.is_numeric()) && {
-                let lw = w.to_lowercase();
-                !stop.contains(&lw)
-            };
+            // One letter repeated ("xxxxxx", a placeholder) is not a word either.
+            let repeated = w.chars().all(|c| w.starts_with(c));
+            let kept =
+                w.chars().count() >= 2 && !repeated && !w.chars().any(|c| c.is_numeric()) && {
+                    let lw = w.to_lowercase();
+                    !stop.contains(&lw)
+                };
             if kept {
                 let w = w.to_lowercase();
                 if let Some(p) = previous.take() {

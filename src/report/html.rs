@@ -1,9 +1,20 @@
-//! The report as one self-contained HTML file: inline CSS, inline SVG, a few lines of inline
-//! script for the hover panel; no font, script or style sheet from anywhere else.
+//! The report as one self-contained HTML file: inline CSS, inline SVG, an inline script for the
+//! map (hover or keyboard focus shows a passage; zoom and pan; a legend that shows and hides
+//! themes; an article filter; a search box that highlights matching passages) and the article
+//! table's filter; no font, script or style sheet from anywhere else. Sizes stay bounded: the
+//! map draws a stratified sample above 3,000 passages (see `svg::map_sample`), the panel's texts
+//! are cut to [`PANEL_CHARS`], and the article table folds past [`TABLE_ROWS`] rows.
 
 use std::fmt::Write;
 
-use super::{colour, escape, svg, Report};
+use super::{colour, escape, snippet, svg, Report};
+
+/// Characters of a passage kept for the map's panel and search.
+pub const PANEL_CHARS: usize = 280;
+/// Article rows shown before the table folds.
+pub const TABLE_ROWS: usize = 20;
+/// Shades of a table cell's theme colour.
+const SHADES: usize = 5;
 use crate::cluster::Themes;
 
 const STYLE: &str = r#"
@@ -20,8 +31,20 @@ h3 { font-size:14px; margin:16px 0 6px; color:var(--muted); text-transform:upper
 .swatch { display:inline-block; width:14px; height:14px; border-radius:50%; flex:none; }
 .map-wrap { display:flex; gap:18px; align-items:flex-start; flex-wrap:wrap; }
 .map-wrap svg { max-width:100%; height:auto; }
-.map .point { cursor:pointer; transition:r .1s; }
+.map { touch-action:none; cursor:grab; border-radius:6px; }
+.map:focus { outline:2px solid #4e79a7; outline-offset:2px; }
+.map .point { cursor:pointer; }
 .map .point:hover, .map .point.hit { r:8; stroke:#1d2330; }
+.map .point:focus { outline:none; r:9; stroke:#1d2330; stroke-width:2.5; }
+.map.filtering .point:not(.match) { opacity:.12; }
+.map .point.match { stroke:#1d2330; stroke-width:1.5; }
+.controls { display:flex; flex-wrap:wrap; gap:8px; align-items:center; margin:0 0 10px; font-size:13px; }
+.controls input, .controls select, .controls button, .legend button, .fold button { font:inherit; padding:3px 8px; border:1px solid var(--line); border-radius:6px; background:#fff; }
+.controls input[type=search] { min-width:220px; }
+#match-count { color:var(--muted); }
+.legend button { display:flex; align-items:center; gap:6px; cursor:pointer; }
+.legend button[aria-pressed=false] { opacity:.4; text-decoration:line-through; }
+tr.folded { display:none; }
 #detail { flex:1 1 280px; min-height:120px; font-size:13px; color:var(--muted); border-left:3px solid var(--line); padding:4px 12px; max-height:500px; overflow:auto; }
 #detail b { color:var(--ink); }
 .legend { list-style:none; padding:0; margin:12px 0 0; display:flex; flex-wrap:wrap; gap:6px 18px; font-size:13px; }
@@ -44,27 +67,107 @@ dt { color:var(--muted); }
 dd { margin:0; }
 "#;
 
-/// Hover (or focus) a point: its passage in the panel beside the map.
+/// The map's behaviour and the article table's filter (see the module's comment).
 const SCRIPT: &str = r#"
 (function () {
   var data = JSON.parse(document.getElementById('passage-data').textContent);
+  var byId = {};
+  data.p.forEach(function (r) { byId[r[0]] = r; });
+  var svg = document.querySelector('svg.map');
   var panel = document.getElementById('detail');
-  var last = null;
+  var pts = Array.prototype.slice.call(svg.querySelectorAll('.point'));
+  var W = svg.viewBox.baseVal.width, H = svg.viewBox.baseVal.height;
+  var view = { x: 0, y: 0, w: W, h: H };
+  var last = null, hidden = {}, article = '', query = '';
+  function setView() { svg.setAttribute('viewBox', view.x + ' ' + view.y + ' ' + view.w + ' ' + view.h); }
+  function zoom(f, cx, cy) {
+    var w = Math.min(W, Math.max(W / 50, view.w * f)), h = w * H / W;
+    view.x = cx - (cx - view.x) * w / view.w; view.y = cy - (cy - view.y) * h / view.h;
+    view.w = w; view.h = h; setView();
+  }
+  function at(e) {
+    var r = svg.getBoundingClientRect();
+    return { x: view.x + (e.clientX - r.left) / r.width * view.w, y: view.y + (e.clientY - r.top) / r.height * view.h };
+  }
   function show(el) {
-    var p = data[el.getAttribute('data-id')];
+    var p = byId[el.getAttribute('data-id')];
     if (!p) return;
     if (last) last.classList.remove('hit');
     el.classList.add('hit'); last = el;
-    panel.innerHTML = '';
-    var h = document.createElement('b'); h.textContent = p.id + ' · theme ' + p.theme;
-    var a = document.createElement('div'); a.textContent = p.article;
-    var t = document.createElement('p'); t.textContent = p.text; t.style.color = '#1d2330';
+    panel.textContent = '';
+    var h = document.createElement('b'); h.textContent = p[0] + ' · theme ' + p[2];
+    var a = document.createElement('div'); a.textContent = data.articles[p[1]];
+    var t = document.createElement('p'); t.textContent = p[3]; t.style.color = '#1d2330';
     panel.appendChild(h); panel.appendChild(a); panel.appendChild(t);
   }
-  document.querySelectorAll('.map .point').forEach(function (el) {
+  function visible(el) { return el.style.display !== 'none'; }
+  function refresh() {
+    var q = query.toLowerCase(), n = 0;
+    svg.classList.toggle('filtering', !!(q || article));
+    pts.forEach(function (el) {
+      var p = byId[el.getAttribute('data-id')];
+      el.style.display = hidden[p[2]] ? 'none' : '';
+      var ok = (!article || String(p[1]) === article) && (!q || p[3].toLowerCase().indexOf(q) >= 0);
+      el.classList.toggle('match', ok && !!(q || article));
+      if (ok && !hidden[p[2]]) n++;
+    });
+    document.getElementById('match-count').textContent = (q || article) ? n + ' of ' + pts.length + ' points match' : '';
+  }
+  pts.forEach(function (el) {
+    el.setAttribute('tabindex', '-1');
     el.addEventListener('mouseenter', function () { show(el); });
-    el.addEventListener('click', function () { show(el); });
+    el.addEventListener('click', function () { show(el); el.focus(); });
+    el.addEventListener('focus', function () { show(el); });
   });
+  svg.setAttribute('tabindex', '0');
+  svg.addEventListener('keydown', function (e) {
+    var vis = pts.filter(visible), i = last ? vis.indexOf(last) : -1;
+    if (e.key === 'ArrowRight' || e.key === 'ArrowDown') { i = (i + 1) % vis.length; }
+    else if (e.key === 'ArrowLeft' || e.key === 'ArrowUp') { i = (i - 1 + vis.length) % vis.length; }
+    else if (e.key === '+' || e.key === '=') { zoom(0.8, view.x + view.w / 2, view.y + view.h / 2); return; }
+    else if (e.key === '-') { zoom(1.25, view.x + view.w / 2, view.y + view.h / 2); return; }
+    else if (e.key === '0') { view = { x: 0, y: 0, w: W, h: H }; setView(); return; }
+    else return;
+    e.preventDefault();
+    if (vis[i]) { vis[i].focus(); }
+  });
+  svg.addEventListener('wheel', function (e) { e.preventDefault(); var p = at(e); zoom(e.deltaY < 0 ? 0.8 : 1.25, p.x, p.y); }, { passive: false });
+  var drag = null;
+  svg.addEventListener('pointerdown', function (e) {
+    if (e.target.classList.contains('point')) return;
+    drag = { x: e.clientX, y: e.clientY, vx: view.x, vy: view.y }; svg.setPointerCapture(e.pointerId);
+  });
+  svg.addEventListener('pointermove', function (e) {
+    if (!drag) return;
+    var r = svg.getBoundingClientRect();
+    view.x = drag.vx - (e.clientX - drag.x) / r.width * view.w;
+    view.y = drag.vy - (e.clientY - drag.y) / r.height * view.h; setView();
+  });
+  svg.addEventListener('pointerup', function () { drag = null; });
+  document.getElementById('zoom-in').onclick = function () { zoom(0.7, view.x + view.w / 2, view.y + view.h / 2); };
+  document.getElementById('zoom-out').onclick = function () { zoom(1.4, view.x + view.w / 2, view.y + view.h / 2); };
+  document.getElementById('zoom-reset').onclick = function () { view = { x: 0, y: 0, w: W, h: H }; setView(); };
+  document.getElementById('find').addEventListener('input', function (e) { query = e.target.value.trim(); refresh(); });
+  document.getElementById('article').addEventListener('change', function (e) { article = e.target.value; refresh(); });
+  document.querySelectorAll('.legend button').forEach(function (b) {
+    b.addEventListener('click', function () {
+      var t = b.getAttribute('data-theme'), on = b.getAttribute('aria-pressed') !== 'false';
+      b.setAttribute('aria-pressed', on ? 'false' : 'true'); hidden[t] = on; refresh();
+    });
+  });
+  var rows = Array.prototype.slice.call(document.querySelectorAll('table.article-theme tbody tr.row'));
+  var more = document.getElementById('table-more');
+  function fold(all) {
+    var q = document.getElementById('table-find').value.trim().toLowerCase();
+    rows.forEach(function (r, i) {
+      var ok = q ? r.textContent.toLowerCase().indexOf(q) >= 0 : (all || i < TABLE_ROWS);
+      r.classList.toggle('folded', !ok);
+    });
+  }
+  if (more) {
+    more.onclick = function () { var all = more.getAttribute('aria-expanded') !== 'true'; more.setAttribute('aria-expanded', all); more.textContent = all ? 'Fold the table' : more.getAttribute('data-label'); fold(all); };
+    document.getElementById('table-find').addEventListener('input', function () { fold(more.getAttribute('aria-expanded') === 'true'); });
+  }
 })();
 "#;
 
@@ -93,18 +196,66 @@ pub fn render(r: &Report<'_>) -> String {
     );
 
     // The map and its legend.
-    s.push_str("<section id=\"map\">\n<h2>Map of the themes</h2>\n<p class=\"meta\">Each point is a passage, placed by the first two principal components of its embedding; close points say similar things. Hover a point to read it.</p>\n<div class=\"map-wrap\">\n");
-    s.push_str(&svg::map(t, true));
+    let sample = svg::map_sample(t);
+    let sampled = if sample.len() < t.passages.len() {
+        format!(
+            " It shows {} of the {} passages, each theme in proportion to its size.",
+            sample.len(),
+            t.passages.len()
+        )
+    } else {
+        String::new()
+    };
+    let _ = write!(
+        s,
+        "<section id=\"map\">\n<h2>Map of the themes</h2>\n<p class=\"meta\">Each point is a \
+         passage, laid out by {}; close points say similar things.{sampled} Hover or click a \
+         point to read it; with the map focused, arrow keys go from point to point, + and − \
+         zoom, 0 resets; the wheel zooms and dragging pans.</p>\n<div class=\"controls\">\
+         <input type=\"search\" id=\"find\" placeholder=\"Highlight passages containing…\" \
+         aria-label=\"Highlight passages containing\"><select id=\"article\" aria-label=\"Only \
+         one article\"><option value=\"\">All articles</option>",
+        escape(&f.map_layout)
+    );
+    // Articles of the drawn points, for the filter and the panel (each title once).
+    let mut article_ix: std::collections::HashMap<(&str, &str), usize> = Default::default();
+    let mut article_names: Vec<&str> = Vec::new();
+    let mut rows = Vec::with_capacity(sample.len());
+    for &i in &sample {
+        let p = &t.passages[i];
+        let a = *article_ix
+            .entry((p.document.as_str(), p.article.as_str()))
+            .or_insert_with(|| {
+                article_names.push(p.article.as_str());
+                article_names.len() - 1
+            });
+        rows.push(serde_json::json!([
+            p.id,
+            a,
+            p.theme,
+            snippet(&p.text, PANEL_CHARS)
+        ]));
+    }
+    for (i, a) in article_names.iter().enumerate() {
+        let _ = write!(
+            s,
+            "<option value=\"{i}\">{}</option>",
+            escape(&snippet(a, 80))
+        );
+    }
+    s.push_str("</select><button id=\"zoom-in\" aria-label=\"Zoom in\">+</button><button id=\"zoom-out\" aria-label=\"Zoom out\">−</button><button id=\"zoom-reset\">Reset view</button><span id=\"match-count\" aria-live=\"polite\"></span></div>\n<div class=\"map-wrap\">\n");
+    s.push_str(&svg::map(t, true, &sample));
     s.push_str("<aside id=\"detail\">Hover a point to read its passage here.</aside>\n</div>\n<ul class=\"legend\">\n");
     for th in &t.themes {
         let _ = writeln!(
             s,
-            "<li class=\"legend-item\" data-theme=\"{}\"><span class=\"swatch\" style=\"background:{}\"></span><a href=\"#theme-{}\">{} · {}</a> <span class=\"weight\">({} passages, {} article{})</span></li>",
+            "<li class=\"legend-item\" data-theme=\"{}\"><button type=\"button\" data-theme=\"{}\" aria-pressed=\"true\" title=\"Show or hide this theme on the map\"><span class=\"swatch\" style=\"background:{}\"></span>{} · {}</button> <a href=\"#theme-{}\" class=\"weight\">({} passages, {} article{})</a></li>",
+            th.id,
             th.id,
             colour(th.id),
             th.id,
-            th.id,
             escape(&th.label),
+            th.id,
             th.size,
             th.spread,
             if th.spread == 1 { "" } else { "s" }
@@ -113,7 +264,31 @@ pub fn render(r: &Report<'_>) -> String {
     s.push_str("</ul>\n</section>\n");
 
     // Article × theme table.
-    s.push_str("<section id=\"articles\">\n<h2>Articles × themes</h2>\n<p class=\"meta\">Passages of each article in each theme; a theme with counts in several rows cuts across articles.</p>\n<table class=\"article-theme\">\n<thead><tr><th class=\"article\">Article</th>");
+    s.push_str("<section id=\"articles\">\n<h2>Articles × themes</h2>\n<p class=\"meta\">Passages of each article in each theme; a theme with counts in several rows cuts across articles.</p>\n");
+    if t.table.len() > TABLE_ROWS {
+        let label = format!("Show all {} articles", t.table.len());
+        let _ = writeln!(
+            s,
+            "<div class=\"controls fold\"><input type=\"search\" id=\"table-find\" \
+             placeholder=\"Find an article…\" aria-label=\"Find an article\"><button \
+             id=\"table-more\" aria-expanded=\"false\" data-label=\"{label}\">{label}</button></div>"
+        );
+    }
+    s.push_str("<style>");
+    for th in &t.themes {
+        for step in 1..=SHADES {
+            let alpha = 15 + 60 * step / SHADES;
+            let _ = write!(
+                s,
+                ".s{}-{step}{{background:color-mix(in srgb,{} {alpha}%,white)}}",
+                th.id,
+                colour(th.id)
+            );
+        }
+    }
+    s.push_str(
+        "</style>\n<table class=\"article-theme\">\n<thead><tr><th class=\"article\">Article</th>",
+    );
     for th in &t.themes {
         let _ = write!(
             s,
@@ -124,25 +299,23 @@ pub fn render(r: &Report<'_>) -> String {
         );
     }
     s.push_str("<th>Total</th></tr></thead>\n<tbody>\n");
-    for row in &t.table {
+    for (r, row) in t.table.iter().enumerate() {
         let max = row.counts.iter().copied().max().unwrap_or(0).max(1);
         let _ = write!(
             s,
-            "<tr><td class=\"article\">{}<br><span class=\"weight\">{}</span></td>",
+            "<tr class=\"row{}\"><td class=\"article\">{}<br><span class=\"weight\">{}</span></td>",
+            if r >= TABLE_ROWS { " folded" } else { "" },
             escape(&row.article),
             escape(&row.document)
         );
         for (i, &c) in row.counts.iter().enumerate() {
             if c == 0 {
-                s.push_str("<td class=\"count\"></td>");
+                s.push_str("<td></td>");
             } else {
-                let alpha = 0.15 + 0.6 * c as f32 / max as f32;
-                let _ = write!(
-                    s,
-                    "<td class=\"count\" style=\"background:color-mix(in srgb, {} {:.0}%, white)\">{c}</td>",
-                    colour(i + 1),
-                    alpha * 100.0
-                );
+                // Shade in five steps, by class: an inline style on every cell weighed most of
+                // the report at thousands of articles.
+                let step = (c * SHADES).div_ceil(max).clamp(1, SHADES);
+                let _ = write!(s, "<td class=\"s{}-{step}\">{c}</td>", i + 1);
             }
         }
         let _ = writeln!(s, "<td><b>{}</b></td></tr>", row.total);
@@ -252,22 +425,15 @@ pub fn render(r: &Report<'_>) -> String {
         r.semclust_version
     );
 
-    // The passages for the hover panel; every "<" is escaped, so no text can close the script or
-    // put the parser in a state that swallows the page's own script ("<!--<script>").
-    let data: serde_json::Map<String, serde_json::Value> = t
-        .passages
-        .iter()
-        .map(|p| {
-            (
-                p.id.clone(),
-                serde_json::json!({"id": p.id, "article": p.article, "theme": p.theme, "text": p.text}),
-            )
-        })
-        .collect();
-    let json = crate::util::text::json_for_script(&serde_json::Value::Object(data).to_string());
+    // The drawn passages for the panel and the search; every "<" is escaped, so no text can
+    // close the script or put the parser in a state that swallows the page's own script
+    // ("<!--<script>").
+    let data = serde_json::json!({"articles": article_names, "p": rows});
+    let json = crate::util::text::json_for_script(&data.to_string());
+    let script = SCRIPT.replace("TABLE_ROWS", &TABLE_ROWS.to_string());
     let _ = write!(
         s,
-        "<script type=\"application/json\" id=\"passage-data\">{json}</script>\n<script>{SCRIPT}</script>\n</body>\n</html>\n"
+        "<script type=\"application/json\" id=\"passage-data\">{json}</script>\n<script>{script}</script>\n</body>\n</html>\n"
     );
     s
 }

@@ -114,7 +114,7 @@ pub fn write(report: &Report<'_>, out: &Path, formats: &[Format]) -> Result<Vec<
                 )?;
                 put(
                     "themes-map.svg",
-                    svg::map(report.themes, false).as_bytes(),
+                    svg::map(report.themes, false, &svg::map_sample(report.themes)).as_bytes(),
                     &mut written,
                 )?;
             }

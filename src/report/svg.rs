@@ -1,22 +1,62 @@
-//! The map of the themes as SVG: every passage a point at its 2-D projection, one colour per
-//! theme, the theme numbers at the middle of their points. Each point carries its passage as an
-//! SVG `<title>`, which browsers show on hover.
+//! The map of the themes as SVG: each passage of the map's sample (all of them up to
+//! [`MAP_POINTS`]; see [`map_sample`]) a point at its 2-D position, one colour per theme, the
+//! theme numbers at the middle of their points. Each point's `<title>` names it (browsers show
+//! it on hover); the HTML report shows its text beside the map.
 
 use std::fmt::Write;
 
-use super::{colour, escape, snippet};
+use super::{colour, escape};
 use crate::cluster::{KScore, Themes};
+
+/// Most points drawn: above this a stratified sample (see [`map_sample`]), so that the report
+/// stays a few megabytes at 100,000 passages.
+pub const MAP_POINTS: usize = 3000;
 
 pub const WIDTH: f32 = 760.0;
 pub const HEIGHT: f32 = 500.0;
 const MARGIN: f32 = 36.0;
 
-/// The map. `embedded` leaves out the XML prologue and namespace-free attributes that a
+/// The passages the map draws (indices into `themes.passages`, in order): all of them up to
+/// [`MAP_POINTS`]; above, each theme in proportion to its size (at least 20 points, or all of a
+/// smaller theme), its representatives always, the rest evenly spaced in reading order.
+pub fn map_sample(themes: &Themes) -> Vec<usize> {
+    let n = themes.passages.len();
+    if n <= MAP_POINTS {
+        return (0..n).collect();
+    }
+    let mut keep = vec![false; n];
+    let index: std::collections::HashMap<&str, usize> = themes
+        .passages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id.as_str(), i))
+        .collect();
+    for t in &themes.themes {
+        let members: Vec<usize> = (0..n)
+            .filter(|&i| themes.passages[i].theme == t.id)
+            .collect();
+        let quota = ((members.len() * MAP_POINTS) / n)
+            .max(20)
+            .min(members.len());
+        for r in &t.representatives {
+            if let Some(&i) = index.get(r.id.as_str()) {
+                keep[i] = true;
+            }
+        }
+        for j in 0..quota {
+            keep[members[j * members.len() / quota]] = true;
+        }
+    }
+    (0..n).filter(|&i| keep[i]).collect()
+}
+
+/// The map of the passages `sample` picks. `embedded` leaves out the XML prologue that a
 /// stand-alone file needs.
-pub fn map(themes: &Themes, embedded: bool) -> String {
-    let pts = &themes.passages;
+pub fn map(themes: &Themes, embedded: bool, sample: &[usize]) -> String {
+    let pts: Vec<&crate::cluster::PassageTheme> =
+        sample.iter().map(|&i| &themes.passages[i]).collect();
     let (mut x0, mut x1, mut y0, mut y1) = (f32::MAX, f32::MIN, f32::MAX, f32::MIN);
-    for p in pts {
+    for p in &pts {
         x0 = x0.min(p.x);
         x1 = x1.max(p.x);
         y0 = y0.min(p.y);
@@ -39,8 +79,9 @@ pub fn map(themes: &Themes, embedded: bool) -> String {
         s,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" \
          width=\"{WIDTH}\" height=\"{HEIGHT}\" role=\"img\" class=\"map\" \
-         font-family=\"system-ui, sans-serif\">\n<title>Map of the passages (PCA of their \
-         embeddings), coloured by theme</title>\n"
+         font-family=\"system-ui, sans-serif\">\n<title>Map of the passages ({}), coloured by \
+         theme</title>\n",
+        escape(&themes.facts.map_layout)
     );
     let _ = writeln!(
         s,
@@ -48,35 +89,42 @@ pub fn map(themes: &Themes, embedded: bool) -> String {
          stroke=\"#e3e5ea\"/>"
     );
     let ev = themes.facts.map_explained_variance;
+    let note = if themes.facts.map_layout == "PCA" {
+        format!(
+            "axis 1: {:.0}% of the variance · axis 2: {:.0}%",
+            ev[0] * 100.0,
+            ev[1] * 100.0
+        )
+    } else {
+        "t-SNE: close points are neighbours; distances between groups mean little".to_string()
+    };
     let _ = writeln!(
         s,
-        "<text x=\"{:.0}\" y=\"{:.0}\" font-size=\"11\" fill=\"#777\" text-anchor=\"end\">\
-         axis 1: {:.0}% of the variance · axis 2: {:.0}%</text>",
+        "<text x=\"{:.0}\" y=\"{:.0}\" font-size=\"11\" fill=\"#777\" text-anchor=\"end\">{note}</text>",
         WIDTH - 8.0,
         HEIGHT - 8.0,
-        ev[0] * 100.0,
-        ev[1] * 100.0
     );
-    for p in pts {
-        let _ = write!(
+    // Colours by class, one rule per theme, rather than on each of thousands of points.
+    s.push_str("<style>.point{fill-opacity:.85;stroke:#fff;stroke-width:1}");
+    for t in &themes.themes {
+        let _ = write!(s, ".t{}{{fill:{}}}", t.id, colour(t.id));
+    }
+    s.push_str("</style>\n<g class=\"points\">\n");
+    for p in &pts {
+        let _ = writeln!(
             s,
-            "<circle class=\"point\" data-id=\"{}\" data-theme=\"{}\" cx=\"{:.1}\" cy=\"{:.1}\" \
-             r=\"5\" fill=\"{}\" fill-opacity=\"0.85\" stroke=\"#fff\" stroke-width=\"1\">\
-             <title>{} · theme {} · {}\n{}</title></circle>\n",
-            escape(&p.id),
-            p.theme,
+            "<circle class=\"point t{t}\" data-id=\"{id}\" data-theme=\"{t}\" cx=\"{:.1}\" \
+             cy=\"{:.1}\" r=\"4.5\"><title>{id} · theme {t}</title></circle>",
             px(p.x),
             py(p.y),
-            colour(p.theme),
-            escape(&p.id),
-            p.theme,
-            escape(&p.article),
-            escape(&snippet(&p.text, 400)),
+            id = escape(&p.id),
+            t = p.theme,
         );
     }
+    s.push_str("</g>\n");
     // Theme numbers at the mean of their points.
     for t in &themes.themes {
-        let members: Vec<_> = pts.iter().filter(|p| p.theme == t.id).collect();
+        let members: Vec<_> = themes.passages.iter().filter(|p| p.theme == t.id).collect();
         if members.is_empty() {
             continue;
         }

@@ -318,7 +318,7 @@ fn themes_schema() -> Value {
         "properties": {
             "facts": {
                 "type": "object",
-                "required": ["model", "revision", "precision", "dimension", "passages", "articles", "k", "k_choice", "seed", "restarts", "silhouette", "inertia", "labels", "stop_word_languages", "map_explained_variance"],
+                "required": ["model", "revision", "precision", "dimension", "passages", "articles", "k", "k_choice", "seed", "restarts", "silhouette", "inertia", "labels", "stop_word_languages", "map_layout", "map_explained_variance"],
                 "properties": {
                     "model": {"type": "string"}, "revision": {"type": "string"},
                     "precision": {"type": "string"}, "dimension": {"type": "integer"},
@@ -329,6 +329,7 @@ fn themes_schema() -> Value {
                     "seed": {"type": "integer"}, "restarts": {"type": "integer"},
                     "silhouette": {"type": "number"}, "inertia": {"type": "number"},
                     "stop_word_languages": {"type": "array", "items": {"type": "string"}, "description": "ISO 639-1 codes of the languages whose stop words are left out of key terms: those the passages are written in, and English."},
+                    "map_layout": {"type": "string", "description": "How the map was laid out: t-SNE from a PCA start (on a sample above 5,000 passages), or PCA."},
                     "map_explained_variance": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
                 }
             },
