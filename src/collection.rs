@@ -9,7 +9,7 @@
 //! [`IndexState`] and rebuilt by the collection when the store has changed under them, whoever
 //! changed it (another process, another request).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::indexing::{self, DocumentPassages, IndexReport, Progress};
 use crate::search::{self, Hit, LexicalIndex, Mode};
 use crate::store::{
-    snapshot, AnyStore, Exclude, Fingerprint, HnswOptions, SearchMethod, StoreLocation,
+    snapshot, AnyStore, Exclude, Filter, Fingerprint, HnswOptions, SearchMethod, StoreLocation,
     StoredPassage, VectorStoreWrite,
 };
 
@@ -66,6 +66,8 @@ pub struct SearchRequest {
     pub method: SearchMethod,
     /// Leave out every passage of the target passage's article (related search by id only).
     pub other_articles: bool,
+    /// Only passages whose document metadata passes.
+    pub filter: Filter,
 }
 
 impl SearchRequest {
@@ -348,6 +350,9 @@ impl Collection {
             let mut exclude = Exclude::default();
             let mut source = None;
             let mut vector = vector;
+            if !request.filter.is_empty() {
+                exclude.outside = Some(std::sync::Arc::new(matching_ids(s, &request.filter)?));
+            }
             if let Target::Passage(id) = &request.target {
                 let p = s.passage(id)?.ok_or_else(|| not_found(id))?;
                 vector = s.vector(id)?;
@@ -393,17 +398,29 @@ impl Collection {
         })
     }
 
-    /// Themes of everything in the index. `labeller` (the index's model) ranks the key terms
+    /// Themes of the passages that pass `filter`. `labeller` (the index's model) ranks the key terms
     /// for the labels; `progress` hears about each k tried by `--k auto`.
     pub fn themes(
         &mut self,
         opts: &ThemeOptions,
+        filter: &Filter,
         labeller: Option<&dyn Encode>,
         progress: impl FnMut(&KScore),
     ) -> Result<Themes> {
-        let (_, input) = self.theme_input()?;
+        let (_, mut input) = self.theme_input()?;
+        input.retain(filter)?;
         input.themes(opts, labeller, progress, &|| false)
     }
+}
+
+/// Ids of the passages whose metadata passes `filter`.
+fn matching_ids(store: &dyn VectorStoreWrite, filter: &Filter) -> Result<HashSet<String>> {
+    Ok(store
+        .passages()?
+        .into_iter()
+        .filter(|p| filter.matches(&p.meta))
+        .map(|p| p.id)
+        .collect())
 }
 
 fn state_of(store: &dyn VectorStoreWrite) -> Result<IndexState> {

@@ -169,6 +169,7 @@ fn lead_paragraphs_have_same_article_neighbours() {
         let ex = Exclude {
             passage: Some(id.clone()),
             article: None,
+            ..Exclude::default()
         };
         let rows = store
             .nearest(&Nearest {
@@ -279,6 +280,53 @@ fn saved_web_pages_are_indexed_by_section() {
         let t = h["text"].as_str().unwrap();
         assert!(!t.contains("Kapitel 1. GNU/Linux-Lehrstunde"), "{t}");
     }
+    // The pages' <html lang> is metadata to filter on: the Spanish question, German pages
+    // only, in every mode; the same filter on themes; a date bound no page has matches nothing.
+    let ix = index.to_str().unwrap();
+    let question =
+        "¿Qué es Debian? Un proyecto de voluntarios que hacen un sistema operativo libre";
+    let mut first_de = String::new();
+    for mode in ["dense", "lexical", "hybrid"] {
+        let out = ok(&semclust(&[
+            "search", question, "--index", ix, "-k", "5", "--mode", mode, "--where", "lang=de",
+            "--json", "-q",
+        ]));
+        let hits = jsonl(&out);
+        assert!(!hits.is_empty(), "{mode}");
+        for h in &hits {
+            assert_eq!(h["document"], "pr01.de", "{mode}: {h}");
+            assert_eq!(h["meta"]["lang"], "de");
+        }
+        if mode == "dense" {
+            first_de = hits[0]["id"].as_str().unwrap().to_string();
+        }
+    }
+    let out = ok(&semclust(&[
+        "related", &first_de, "--index", ix, "-k", "4", "--where", "lang=es", "--json", "-q",
+    ]));
+    for h in jsonl(&out) {
+        assert_eq!(h["document"], "pr01.es", "{h}");
+    }
+    let out = ok(&semclust(&[
+        "themes", "--index", ix, "-k", "3", "--where", "lang=es", "--json", "-q",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let passages = v["passages"].as_array().unwrap();
+    assert!(passages.iter().all(|p| p["document"] == "pr01.es"));
+    assert!(passages.len() * 2 < s["passages"].as_u64().unwrap() as usize + 10);
+    let e = error_line(&semclust(&[
+        "themes", "--index", ix, "--since", "2020-01", "-q",
+    ]));
+    assert!(e.contains("matches no passage"), "{e}");
+    let e = error_line(&semclust(&[
+        "search",
+        "x",
+        "--index",
+        ix,
+        "--since",
+        "yesterday",
+    ]));
+    assert!(e.contains("--since 'yesterday'"), "{e}");
 }
 
 fn copy_corpus(dir: &Path) -> PathBuf {

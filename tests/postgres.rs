@@ -239,6 +239,7 @@ fn postgres_answers_like_the_embedded_store() {
     let ex = Exclude {
         passage: Some("lemonde-ia-2025/3/2".into()),
         article: Some(("lemonde-ia-2025".into(), "3".into())),
+        ..Exclude::default()
     };
     let rows = pgs
         .nearest(&Nearest {

@@ -721,6 +721,42 @@ fn search_related_passages_and_themes_over_http() {
     api.post("/v1/search", json!({"query": "x", "mode": "fuzzy"}))
         .error(422, "invalid_request_error");
 
+    // Metadata filters: the sample's articles are French (detected: their Markdown does not
+    // say), each with its URL.
+    let fr = api
+        .post(
+            "/v1/search",
+            json!({"query": "nucléaire", "k": 3, "where": {"lang": "fr"}}),
+        )
+        .ok();
+    assert_eq!(fr["data"].as_array().unwrap().len(), 3);
+    assert!(fr["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|h| h["meta"]["lang"] == "fr"));
+    let url = fr["data"][0]["meta"]["url"].as_str().unwrap().to_string();
+    let one = api
+        .post(
+            "/v1/search",
+            json!({"query": "nucléaire", "k": 50, "where": {"url": url}}),
+        )
+        .ok();
+    let one = one["data"].as_array().unwrap();
+    assert!(!one.is_empty() && one.len() < 50);
+    assert!(one.iter().all(|h| h["meta"]["url"] == url.as_str()));
+    let de = api
+        .post(
+            "/v1/search",
+            json!({"query": "nucléaire", "where": {"lang": "de"}}),
+        )
+        .ok();
+    assert_eq!(de["data"].as_array().unwrap().len(), 0);
+    api.post("/v1/search", json!({"query": "x", "since": "last week"}))
+        .error(422, "invalid_request_error");
+    api.get("/v1/themes", "/v1/themes?k=2&where=lang=de")
+        .error(422, "invalid_request_error");
+
     // Themes: every passage in one theme, computed once per index generation.
     let themes = api.get("/v1/themes", "/v1/themes?k=5").ok();
     assert_eq!(themes["themes"].as_array().unwrap().len(), 5);

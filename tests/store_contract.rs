@@ -205,13 +205,31 @@ fn contract(location: &StoreLocation) {
     let ex = Exclude {
         passage: Some("a/2/5".into()),
         article: None,
+        ..Exclude::default()
     };
     assert_eq!(ids(&store, &q, 2, &ex), ["a/2/6", "a/1/4"]);
     let ex = Exclude {
         passage: Some("a/2/5".into()),
         article: Some(("a".into(), "2".into())),
+        ..Exclude::default()
     };
     assert_eq!(ids(&store, &q, 3, &ex), ["a/1/4", "a/1/3", "a/1/2"]);
+    // A metadata filter's matches: nothing outside them, in the same order as without it.
+    let ex = Exclude {
+        outside: Some(std::sync::Arc::new(
+            ["a/1/2", "a/2/6", "a/1/3"]
+                .map(String::from)
+                .into_iter()
+                .collect(),
+        )),
+        ..Exclude::default()
+    };
+    assert_eq!(ids(&store, &q, 2, &ex), ["a/2/6", "a/1/3"], "{location}");
+    assert_eq!(
+        ids(&store, &q, 10, &ex),
+        ["a/2/6", "a/1/3", "a/1/2"],
+        "{location}"
+    );
 
     // A vector of the wrong length is refused and nothing of that change is kept.
     let before = store.generation().unwrap();

@@ -9,6 +9,7 @@ pub fn flag(field: &str) -> String {
     match field {
         "query" => "the query".to_string(),
         "id" => "the passage ID".to_string(),
+        "filter" => "--where/--since/--until".to_string(),
         other => format!("--{}", other.replace('_', "-")),
     }
 }

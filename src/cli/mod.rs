@@ -108,6 +108,27 @@ impl SourceArgs {
     }
 }
 
+/// Metadata filters shared by `search`, `related`, `themes` and `report`.
+#[derive(Debug, Clone, Args)]
+pub struct FilterArgs {
+    /// Only passages whose document has this metadata (front matter, JSONL field, web page
+    /// meta): KEY=VALUE, repeatable (all must hold); a list field (tags) must hold VALUE.
+    #[arg(long = "where", value_name = "KEY=VALUE")]
+    pub wheres: Vec<String>,
+    /// Only documents dated on or after DATE (their `date`: YYYY, YYYY-MM or YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Only documents dated on or before DATE (a month or a year includes all of it).
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+}
+
+impl FilterArgs {
+    pub fn filter(&self) -> semclust::Result<semclust::store::Filter> {
+        semclust::store::Filter::new(&self.wheres, self.since.as_deref(), self.until.as_deref())
+    }
+}
+
 /// The model a command loads, and where from.
 #[derive(Debug, Clone, Args)]
 pub struct ModelArgs {

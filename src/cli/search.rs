@@ -10,7 +10,7 @@ use semclust::search::{Hit, HitRecord, Mode};
 use semclust::store::SearchMethod;
 use semclust::DeviceChoice;
 
-use super::{index_model, notify, IndexDir, SourceArgs};
+use super::{index_model, notify, FilterArgs, IndexDir, SourceArgs};
 
 /// Options shared by `search` and `related`.
 #[derive(Debug, Args)]
@@ -34,6 +34,8 @@ pub struct ResultArgs {
     pub source: SourceArgs,
     #[command(flatten)]
     pub index: IndexDir,
+    #[command(flatten)]
+    pub filter: FilterArgs,
     /// No progress messages.
     #[arg(long, short)]
     pub quiet: bool,
@@ -89,6 +91,7 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
         mode: args.mode,
         method: args.out.method,
         other_articles: false,
+        filter: args.out.filter.filter()?,
     };
     let found = run(request, &args.out)?;
     print_hits(&found.hits, args.out.json)
@@ -106,6 +109,7 @@ pub fn run_related(args: RelatedArgs) -> Result<()> {
         mode: Mode::Dense,
         method: args.out.method,
         other_articles: args.other_articles,
+        filter: args.out.filter.filter()?,
     };
     let found = run(request, &args.out)?;
     if let (Some(p), false, false) = (&found.source, args.out.quiet, args.out.json) {

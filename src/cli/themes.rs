@@ -14,7 +14,7 @@ use semclust::report::{self, Format, Report};
 use semclust::DeviceChoice;
 
 use super::index::{self, IndexOptions};
-use super::{index_model, notify, IndexDir, SourceArgs};
+use super::{index_model, notify, FilterArgs, IndexDir, SourceArgs};
 
 /// Clustering options shared by `themes` and `report`.
 #[derive(Debug, Args)]
@@ -35,6 +35,8 @@ pub struct ClusterArgs {
     pub map: MapLayout,
     #[command(flatten)]
     pub index: IndexDir,
+    #[command(flatten)]
+    pub filter: FilterArgs,
     /// No progress messages.
     #[arg(long, short)]
     pub quiet: bool,
@@ -124,7 +126,8 @@ fn compute(args: &ClusterArgs, source: &SourceArgs, device: DeviceChoice) -> Res
     }
     let quiet = args.quiet;
     let labeller = model.as_ref().map(|m| m as &dyn Encode);
-    let themes = collection.themes(&opts, labeller, |s: &KScore| {
+    let filter = args.filter.filter()?;
+    let themes = collection.themes(&opts, &filter, labeller, |s: &KScore| {
         if !quiet {
             notify(&format!(
                 "k = {:>2}: silhouette {:.4}, inertia {:.2}",

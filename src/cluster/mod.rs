@@ -20,7 +20,7 @@ pub use terms::Term;
 
 use crate::embed::Encode;
 use crate::error::{Error, Result};
-use crate::store::{StoredPassage, VectorStore};
+use crate::store::{Filter, StoredPassage, VectorStore};
 
 /// Above this many passages `--k auto` compares the k on a sample of this size.
 pub const K_SWEEP_SAMPLE: usize = 5_000;
@@ -251,6 +251,28 @@ impl ThemeInput {
     /// and their dimension.
     pub fn vectors(&self) -> (&[f32], usize) {
         (&self.data, self.dim)
+    }
+
+    /// Keep only the passages whose metadata passes `filter`.
+    pub fn retain(&mut self, filter: &Filter) -> Result<()> {
+        if filter.is_empty() {
+            return Ok(());
+        }
+        let dim = self.dim;
+        let mut data = Vec::new();
+        let mut passages = Vec::new();
+        for (i, p) in std::mem::take(&mut self.passages).into_iter().enumerate() {
+            if filter.matches(&p.meta) {
+                data.extend_from_slice(&self.data[i * dim..(i + 1) * dim]);
+                passages.push(p);
+            }
+        }
+        if passages.is_empty() {
+            return Err(Error::invalid("filter", "matches no passage of the index"));
+        }
+        self.data = data;
+        self.passages = passages;
+        Ok(())
     }
 
     pub fn load(store: &dyn VectorStore) -> Result<Self> {

@@ -354,6 +354,9 @@ pub fn read(file: &SourceFile, limits: &ReadLimits) -> Result<Vec<Passage>> {
     split(&text, file, limits)
 }
 
+/// Text of an article read to detect its language.
+const LANG_SAMPLE_BYTES: usize = 4000;
+
 /// Split a document's text into passages according to its format. A passage over
 /// `limits.max_passage_bytes` is an error naming the file and the line it starts on.
 pub fn split(text: &str, file: &SourceFile, limits: &ReadLimits) -> Result<Vec<Passage>> {
@@ -375,9 +378,24 @@ pub fn split(text: &str, file: &SourceFile, limits: &ReadLimits) -> Result<Vec<P
     }
     .map_err(|m| Error::bad_file(&file.path, m))?;
     let mut out = Vec::new();
-    for (ai, art) in raw.into_iter().enumerate() {
+    for (ai, mut art) in raw.into_iter().enumerate() {
         let article = art.id.unwrap_or_else(|| (ai + 1).to_string());
         let title = art.title.unwrap_or_else(stem);
+        // An article that does not say its language gets the one its text is written in, so
+        // that `--where lang=de` works on any collection.
+        if !art.meta.contains_key("lang") {
+            let mut sample = String::new();
+            for p in &art.paragraphs {
+                if sample.len() > LANG_SAMPLE_BYTES {
+                    break;
+                }
+                sample.push_str(&p.text);
+                sample.push('\n');
+            }
+            if let Some(l) = crate::language::detect(&sample) {
+                art.meta.insert("lang".into(), l.into());
+            }
+        }
         for (pi, p) in art.paragraphs.into_iter().enumerate() {
             let paragraph = pi as u32 + 1;
             if p.text.len() > limits.max_passage_bytes {

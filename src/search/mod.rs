@@ -99,7 +99,8 @@ impl<'a> From<&'a Hit> for HitRecord<'a> {
 }
 
 fn excluded(p: &StoredPassage, ex: &Exclude) -> bool {
-    ex.passage.as_deref() == Some(p.id.as_str())
+    ex.outside.as_ref().is_some_and(|ids| !ids.contains(&p.id))
+        || ex.passage.as_deref() == Some(p.id.as_str())
         || ex
             .article
             .as_ref()
@@ -236,18 +237,34 @@ fn lexical_candidates(
     k: usize,
     ex: &Exclude,
 ) -> Result<Vec<(StoredPassage, f32)>> {
-    // Over-fetch by what an exclusion can remove at most (one article), then filter.
+    // Over-fetch by what an exclusion can remove at most (one article), then filter. A
+    // metadata filter can remove any share: then a deeper pass, and at worst every match.
     let extra = if ex.is_empty() { 0 } else { 200 };
-    let mut out = Vec::new();
-    for (id, s) in lex.search(text, k.saturating_add(extra))? {
-        if let Some(p) = store.passage(&id)? {
-            if !excluded(&p, ex) {
-                out.push((p, s));
+    let mut depth = k.saturating_add(extra);
+    if ex.outside.is_some() {
+        depth = depth.saturating_mul(10);
+    }
+    loop {
+        let found = lex.search(text, depth)?;
+        let exhausted = found.len() < depth;
+        let mut out = Vec::new();
+        for (id, s) in found {
+            if ex.outside.as_ref().is_some_and(|ids| !ids.contains(&id)) {
+                continue;
+            }
+            if let Some(p) = store.passage(&id)? {
+                if !excluded(&p, ex) {
+                    out.push((p, s));
+                }
+            }
+            if out.len() == k {
+                break;
             }
         }
-        if out.len() == k {
-            break;
+        let all = store.len()?;
+        if out.len() == k || exhausted || ex.outside.is_none() || depth >= all {
+            return Ok(out);
         }
+        depth = all;
     }
-    Ok(out)
 }

@@ -21,7 +21,7 @@ use crate::corpus::{self, Format};
 use crate::embed::{Embeddings, InputKind};
 use crate::indexing::DocumentPassages;
 use crate::search::{HitRecord, Mode};
-use crate::store::{HnswOptions, SearchMethod, StoredPassage};
+use crate::store::{Filter, HnswOptions, SearchMethod, StoredPassage};
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -272,6 +272,24 @@ pub struct SearchBody {
     other_articles: bool,
     #[serde(default)]
     method: SearchMethod,
+    /// Only passages whose document metadata has these values (all of them).
+    #[serde(default, rename = "where")]
+    wheres: std::collections::BTreeMap<String, String>,
+    /// Only documents dated on or after / on or before (YYYY, YYYY-MM or YYYY-MM-DD).
+    #[serde(default)]
+    since: Option<String>,
+    #[serde(default)]
+    until: Option<String>,
+}
+
+/// A filter from an API request: `where` as KEY=VALUE pairs.
+fn filter_of(
+    wheres: impl IntoIterator<Item = String>,
+    since: Option<&str>,
+    until: Option<&str>,
+) -> crate::Result<Filter> {
+    let wheres: Vec<String> = wheres.into_iter().collect();
+    Filter::new(&wheres, since, until)
 }
 
 #[derive(Debug, Serialize)]
@@ -383,6 +401,11 @@ pub async fn search(
         mode: req.mode,
         method: req.method,
         other_articles: req.other_articles,
+        filter: filter_of(
+            req.wheres.iter().map(|(k, v)| format!("{k}={v}")),
+            req.since.as_deref(),
+            req.until.as_deref(),
+        )?,
     };
     run_search(state, request).await
 }
@@ -393,6 +416,23 @@ pub struct RelatedParams {
     k: Option<usize>,
     other_articles: bool,
     method: SearchMethod,
+    /// KEY=VALUE conditions, comma-separated.
+    #[serde(rename = "where")]
+    wheres: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+}
+
+/// `where=lang=de,tags=soil` as its conditions.
+fn where_list(w: &Option<String>) -> Vec<String> {
+    w.as_deref()
+        .map(|w| {
+            w.split(',')
+                .map(str::to_string)
+                .filter(|c| !c.trim().is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `GET /v1/passages/{id}` and `GET /v1/passages/{id}/related`: ids hold slashes
@@ -409,6 +449,11 @@ pub async fn passage(
             mode: Mode::Dense,
             method: params.method,
             other_articles: params.other_articles,
+            filter: filter_of(
+                where_list(&params.wheres),
+                params.since.as_deref(),
+                params.until.as_deref(),
+            )?,
         };
         return Ok(run_search(state, request).await?.into_response());
     }
@@ -428,6 +473,11 @@ pub struct ThemesParams {
     k: Option<String>,
     seed: Option<u64>,
     restarts: Option<usize>,
+    /// KEY=VALUE conditions, comma-separated.
+    #[serde(rename = "where")]
+    wheres: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
 }
 
 pub async fn themes(
@@ -453,7 +503,16 @@ pub async fn themes(
     // Computed once per state of the index and parameters; concurrent requests wait for the
     // first one instead of clustering again.
     let mut cache = state.themes.lock().await;
-    let key = (k_text.to_ascii_lowercase(), seed, restarts);
+    let filter = filter_of(
+        where_list(&p.wheres),
+        p.since.as_deref(),
+        p.until.as_deref(),
+    )?;
+    let key = (
+        format!("{}|{:?}", k_text.to_ascii_lowercase(), filter),
+        seed,
+        restarts,
+    );
     let st = state.clone();
     let current = blocking(move || st.read(|c| c.state())).await?;
     cache.follow(current, &state.metrics);
@@ -463,7 +522,7 @@ pub async fn themes(
     // A miss: the passages and vectors are read on a snapshot, and the index released before
     // k-means runs: searches, indexing and /health go on meanwhile.
     let st = state.clone();
-    let (index_state, input) = blocking(move || st.read(|c| c.theme_input())).await?;
+    let (index_state, mut input) = blocking(move || st.read(|c| c.theme_input())).await?;
     // The index may have changed since the check above: the result belongs to what was read.
     cache.follow(index_state.clone(), &state.metrics);
     // Set when this request's future is dropped (its timeout, or its client gone): the
@@ -479,6 +538,7 @@ pub async fn themes(
             ..ThemeOptions::default()
         };
         let cancelled = || flag.load(std::sync::atomic::Ordering::Relaxed);
+        input.retain(&filter)?;
         let t = match input.themes(&opts, Some(&st.batcher), |_| {}, &cancelled) {
             Err(crate::Error::Cancelled) => {
                 st.metrics.cancelled();

@@ -85,6 +85,9 @@ pub fn document() -> Value {
                     {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}},
                     {"name": "k", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 10}},
                     {"name": "other_articles", "in": "query", "schema": {"type": "boolean", "default": false}},
+                    {"name": "where", "in": "query", "schema": {"type": "string"}, "description": "Only passages whose document metadata has these values: KEY=VALUE conditions, comma-separated (all must hold; a list field must hold the value)."},
+                    {"name": "since", "in": "query", "schema": {"type": "string"}, "description": "Only documents dated on or after (YYYY, YYYY-MM or YYYY-MM-DD)."},
+                    {"name": "until", "in": "query", "schema": {"type": "string"}, "description": "Only documents dated on or before (a month or a year includes all of it)."},
                     {"name": "method", "in": "query", "schema": {"enum": ["auto", "exact", "ann"]}}
                 ],
                 "responses": with_ok("HitList", "Best first.", &["400", "401", "404", "409", "422", "503", "504"]),
@@ -99,7 +102,10 @@ pub fn document() -> Value {
                 "parameters": [
                     {"name": "k", "in": "query", "schema": {"type": "string", "default": "auto"}, "description": "A number of themes, MIN..MAX (each tried, one chosen), or auto (2 to about √n, at most 30). The choice: the best silhouette when it reaches 0.25, else the elbow of the inertia curve."},
                     {"name": "seed", "in": "query", "schema": {"type": "integer", "default": 42}},
-                    {"name": "restarts", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}}
+                    {"name": "restarts", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}},
+                    {"name": "where", "in": "query", "schema": {"type": "string"}, "description": "Only passages whose document metadata has these values: KEY=VALUE conditions, comma-separated (all must hold; a list field must hold the value)."},
+                    {"name": "since", "in": "query", "schema": {"type": "string"}, "description": "Only documents dated on or after (YYYY, YYYY-MM or YYYY-MM-DD)."},
+                    {"name": "until", "in": "query", "schema": {"type": "string"}, "description": "Only documents dated on or before (a month or a year includes all of it)."}
                 ],
                 "responses": with_ok("Themes", "The themes, as `semclust themes --json` prints them, with the index generation.", &["400", "401", "409", "422", "503", "504"]),
             }},
@@ -207,6 +213,9 @@ fn schemas() -> Value {
                 "k": {"type": "integer", "minimum": 1, "default": 10},
                 "mode": {"enum": ["dense", "lexical", "hybrid"], "default": "dense", "description": "lexical and hybrid need `query`."},
                 "other_articles": {"type": "boolean", "default": false, "description": "With `id`: only passages of other articles."},
+                "where": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Only passages whose document metadata has these values (all of them; a list field must hold the value)."},
+                "since": {"type": "string", "description": "Only documents dated on or after (YYYY, YYYY-MM or YYYY-MM-DD)."},
+                "until": {"type": "string", "description": "Only documents dated on or before (a month or a year includes all of it)."},
                 "method": {"enum": ["auto", "exact", "ann"], "default": "auto"}
             }
         },

@@ -6,6 +6,7 @@
 //! HNSW graph ([`ann`]) above it.
 
 pub mod ann;
+mod filter;
 pub mod flat;
 mod location;
 mod pgconn;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::corpus::{Meta, Passage};
 use crate::error::Result;
 
+pub use filter::Filter;
 pub use location::StoreLocation;
 pub use pgconn::PgTarget;
 pub use postgres::{HnswOptions, LoadTiming, PgStore};
@@ -125,6 +127,8 @@ pub struct Exclude {
     pub passage: Option<String>,
     /// Every passage of this (document, article).
     pub article: Option<(String, String)>,
+    /// When set, every passage whose id is not in it (a metadata filter's matches).
+    pub outside: Option<std::sync::Arc<std::collections::HashSet<String>>>,
 }
 
 impl Exclude {
@@ -132,10 +136,11 @@ impl Exclude {
     pub const NONE: Exclude = Exclude {
         passage: None,
         article: None,
+        outside: None,
     };
 
     pub fn is_empty(&self) -> bool {
-        self.passage.is_none() && self.article.is_none()
+        self.passage.is_none() && self.article.is_none() && self.outside.is_none()
     }
 }
 

@@ -90,6 +90,14 @@ impl PgStore {
                 params.len()
             ));
         }
+        let inside: Option<Vec<&str>> = exclude
+            .outside
+            .as_ref()
+            .map(|ids| ids.iter().map(String::as_str).collect());
+        if let Some(ids) = &inside {
+            params.push(ids);
+            sql.push_str(&format!(" AND id = ANY(${})", params.len()));
+        }
         params.push(&limit);
         sql.push_str(&format!(
             " ORDER BY embedding <#> $1 LIMIT ${}",

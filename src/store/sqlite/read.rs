@@ -212,8 +212,20 @@ impl VectorStore for SqliteStore {
             .article
             .as_ref()
             .and_then(|g| l.group_of.get(g).copied());
-        let skip =
-            |r: u32| Some(r) == skip_row || skip_group.is_some_and(|g| l.groups[r as usize] == g);
+        let allowed: Option<Vec<bool>> = exclude.outside.as_ref().map(|ids| {
+            let mut v = vec![false; l.ids.len()];
+            for id in ids.iter() {
+                if let Some(&r) = l.row_of.get(id) {
+                    v[r as usize] = true;
+                }
+            }
+            v
+        });
+        let skip = |r: u32| {
+            Some(r) == skip_row
+                || skip_group.is_some_and(|g| l.groups[r as usize] == g)
+                || allowed.as_ref().is_some_and(|a| !a[r as usize])
+        };
         let n = l.ids.len();
         let use_ann = match q.method {
             SearchMethod::Exact => false,
