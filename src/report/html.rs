@@ -404,7 +404,7 @@ pub fn render(r: &Report<'_>) -> String {
          <dt>k</dt><dd>{} ({})</dd>\n<dt>Clustering</dt><dd>k-means (k-means++ start, {} restarts, the lowest inertia kept), seed {}</dd>\n\
          <dt>Silhouette</dt><dd>{:.4}</dd>\n<dt>Inertia</dt><dd>{:.3}</dd>\n\
          <dt>Key terms</dt><dd>class-based TF-IDF over words and word pairs, stop words of {} removed</dd>\n\
-         <dt>Map</dt><dd>PCA, axes showing {:.1}% and {:.1}% of the variance</dd>\n\
+         <dt>Map</dt><dd>{} (the first two principal components show {:.1}% and {:.1}% of the variance)</dd>\n\
          <dt>Made</dt><dd>{} by semclust {}</dd>\n</dl>\n</section>\n</main>\n",
         escape(&r.index),
         escape(&f.model),
@@ -419,6 +419,7 @@ pub fn render(r: &Report<'_>) -> String {
         f.silhouette,
         f.inertia,
         escape(&f.stop_word_languages.join(", ")),
+        escape(&f.map_layout),
         f.map_explained_variance[0] * 100.0,
         f.map_explained_variance[1] * 100.0,
         escape(&r.date),

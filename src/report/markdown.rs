@@ -38,8 +38,9 @@ pub fn render(r: &Report<'_>, map_file: &str) -> String {
     );
     let _ = writeln!(
         s,
-        "Each point is a passage, placed by the first two principal components of its embedding \
-         (axes showing {:.1}% and {:.1}% of the variance).\n",
+        "Each point is a passage, laid out by {} (the first two principal components show \
+         {:.1}% and {:.1}% of the variance).\n",
+        f.map_layout,
         f.map_explained_variance[0] * 100.0,
         f.map_explained_variance[1] * 100.0
     );
