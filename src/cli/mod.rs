@@ -108,6 +108,19 @@ impl SourceArgs {
     }
 }
 
+/// What `search`, `related`, `themes` and `report` read (an index, narrowed by metadata
+/// filters), and whether they report progress.
+#[derive(Debug, Clone, Args)]
+pub struct ReadArgs {
+    #[command(flatten)]
+    pub index: IndexDir,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// No progress messages.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
 /// Metadata filters shared by `search`, `related`, `themes` and `report`.
 #[derive(Debug, Clone, Args)]
 pub struct FilterArgs {

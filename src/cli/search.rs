@@ -10,7 +10,7 @@ use semclust::search::{Hit, HitRecord, Mode};
 use semclust::store::SearchMethod;
 use semclust::DeviceChoice;
 
-use super::{index_model, notify, FilterArgs, IndexDir, SourceArgs};
+use super::{index_model, notify, ReadArgs, SourceArgs};
 
 /// Options shared by `search` and `related`.
 #[derive(Debug, Args)]
@@ -33,12 +33,7 @@ pub struct ResultArgs {
     #[command(flatten)]
     pub source: SourceArgs,
     #[command(flatten)]
-    pub index: IndexDir,
-    #[command(flatten)]
-    pub filter: FilterArgs,
-    /// No progress messages.
-    #[arg(long, short)]
-    pub quiet: bool,
+    pub read: ReadArgs,
 }
 
 #[derive(Debug, Args)]
@@ -70,13 +65,13 @@ pub struct RelatedArgs {
 /// Check the request, open the index, embed what needs embedding with the index's model, search.
 fn run(request: SearchRequest, args: &ResultArgs) -> Result<SearchResults> {
     request.validate()?;
-    let mut collection = Collection::open_for_search(&args.index.location()?)?;
+    let mut collection = Collection::open_for_search(&args.read.index.location()?)?;
     if let Some(ef) = args.ef_search {
         collection.set_ef_search(ef)?;
     }
     let vector = match request.to_embed() {
         Some((text, kind)) => {
-            let e = index_model(&collection, &args.source, args.device, args.quiet)?;
+            let e = index_model(&collection, &args.source, args.device, args.read.quiet)?;
             Some(e.embed(&[text], kind)?.into_vec())
         }
         None => None,
@@ -91,7 +86,7 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
         mode: args.mode,
         method: args.out.method,
         other_articles: false,
-        filter: args.out.filter.filter()?,
+        filter: args.out.read.filter.filter()?,
     };
     let found = run(request, &args.out)?;
     print_hits(&found.hits, args.out.json)
@@ -109,10 +104,10 @@ pub fn run_related(args: RelatedArgs) -> Result<()> {
         mode: Mode::Dense,
         method: args.out.method,
         other_articles: args.other_articles,
-        filter: args.out.filter.filter()?,
+        filter: args.out.read.filter.filter()?,
     };
     let found = run(request, &args.out)?;
-    if let (Some(p), false, false) = (&found.source, args.out.quiet, args.out.json) {
+    if let (Some(p), false, false) = (&found.source, args.out.read.quiet, args.out.json) {
         notify(&format!("passages related to {} ({})", p.id, p.title));
     }
     print_hits(&found.hits, args.out.json)

@@ -14,7 +14,7 @@ use semclust::report::{self, Format, Report};
 use semclust::DeviceChoice;
 
 use super::index::{self, IndexOptions};
-use super::{index_model, notify, FilterArgs, IndexDir, SourceArgs};
+use super::{index_model, notify, ReadArgs, SourceArgs};
 
 /// Clustering options shared by `themes` and `report`.
 #[derive(Debug, Args)]
@@ -34,12 +34,7 @@ pub struct ClusterArgs {
     #[arg(long, value_enum, default_value_t = MapLayout::Tsne)]
     pub map: MapLayout,
     #[command(flatten)]
-    pub index: IndexDir,
-    #[command(flatten)]
-    pub filter: FilterArgs,
-    /// No progress messages.
-    #[arg(long, short)]
-    pub quiet: bool,
+    pub read: ReadArgs,
 }
 
 #[derive(Debug, Args)]
@@ -88,12 +83,12 @@ fn compute(args: &ClusterArgs, source: &SourceArgs, device: DeviceChoice) -> Res
     if args.restarts == 0 {
         bail!("--restarts must be at least 1");
     }
-    let mut collection = Collection::open(&args.index.location()?)?;
+    let mut collection = Collection::open(&args.read.index.location()?)?;
     // The model ranks the candidate label terms; a theme run still works without it.
     let model = if collection.is_empty()? {
         None
     } else {
-        match index_model(&collection, source, device, args.quiet) {
+        match index_model(&collection, source, device, args.read.quiet) {
             Ok(m) => Some(m),
             Err(e) => {
                 notify(&format!(
@@ -111,7 +106,7 @@ fn compute(args: &ClusterArgs, source: &SourceArgs, device: DeviceChoice) -> Res
         map: args.map,
         ..ThemeOptions::default()
     };
-    if !args.quiet && n > 0 {
+    if !args.read.quiet && n > 0 {
         match args.k {
             KChoice::Auto | KChoice::Range(..) => notify(&format!(
                 "clustering {n} passages, choosing k by silhouette or the elbow of inertia ({} \
@@ -124,9 +119,9 @@ fn compute(args: &ClusterArgs, source: &SourceArgs, device: DeviceChoice) -> Res
             )),
         }
     }
-    let quiet = args.quiet;
+    let quiet = args.read.quiet;
     let labeller = model.as_ref().map(|m| m as &dyn Encode);
-    let filter = args.filter.filter()?;
+    let filter = args.read.filter.filter()?;
     let themes = collection.themes(&opts, &filter, labeller, |s: &KScore| {
         if !quiet {
             notify(&format!(
@@ -225,9 +220,9 @@ pub fn run_report(args: ReportArgs) -> Result<()> {
     } else {
         Some(index::sync(
             &args.paths,
-            &args.cluster.index,
+            &args.cluster.read.index,
             &args.indexing,
-            args.cluster.quiet,
+            args.cluster.read.quiet,
         )?)
     };
     // With --json stdout holds one object, the indexing run inside it; else its usual line.
@@ -239,7 +234,7 @@ pub fn run_report(args: ReportArgs) -> Result<()> {
         &args.indexing.model.source,
         args.indexing.runtime.device,
     )?;
-    let rep = Report::new(&themes, &args.cluster.index.location()?.to_string());
+    let rep = Report::new(&themes, &args.cluster.read.index.location()?.to_string());
     let written = report::write(&rep, &args.out, &formats)
         .with_context(|| format!("report folder {}", args.out.display()))?;
     if args.json {

@@ -175,24 +175,28 @@ pub fn render(r: &Report<'_>) -> String {
     let t: &Themes = r.themes;
     let f = &t.facts;
     let mut s = String::with_capacity(64 * 1024 + t.passages.len() * 1200);
-    let _ = write!(
-        s,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"generator\" content=\"semclust {}\">\n<title>{}</title>\n<style>{STYLE}</style>\n\
-         </head>\n<body>\n<header>\n<h1>{}</h1>\n<p>{} · {} ({}, {}-d) · k = {} ({}) · \
-         silhouette {:.3} · {}</p>\n</header>\n<main>\n",
-        r.semclust_version,
-        escape(&r.title),
+    // The run's facts as the header and the "About this run" section both show them.
+    let (title, index, model, precision) = (
         escape(&r.title),
         escape(&r.index),
         escape(&f.model),
         escape(&f.precision),
-        f.dimension,
+    );
+    let (k, k_choice, date, version) = (
         f.k,
         escape(&f.k_choice),
-        f.silhouette,
         escape(&r.date),
+        r.semclust_version,
+    );
+    let _ = write!(
+        s,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"generator\" content=\"semclust {version}\">\n<title>{title}</title>\n\
+         <style>{STYLE}</style>\n</head>\n<body>\n<header>\n<h1>{title}</h1>\n<p>{index} · \
+         {model} ({precision}, {}-d) · k = {k} ({k_choice}) · silhouette {:.3} · {date}</p>\n\
+         </header>\n<main>\n",
+        f.dimension, f.silhouette,
     );
 
     // The map and its legend.
@@ -399,31 +403,26 @@ pub fn render(r: &Report<'_>) -> String {
     let _ = write!(
         s,
         "<section id=\"facts\">\n<h2>About this run</h2>\n<dl>\n\
-         <dt>Index</dt><dd>{}</dd>\n<dt>Model</dt><dd>{} (revision {})</dd>\n\
-         <dt>Precision</dt><dd>{}</dd>\n<dt>Passages / articles</dt><dd>{} / {}</dd>\n\
-         <dt>k</dt><dd>{} ({})</dd>\n<dt>Clustering</dt><dd>k-means (k-means++ start, {} restarts, the lowest inertia kept), seed {}</dd>\n\
+         <dt>Index</dt><dd>{index}</dd>\n<dt>Model</dt><dd>{model} (revision {})</dd>\n\
+         <dt>Precision</dt><dd>{precision}</dd>\n<dt>Passages / articles</dt><dd>{} / {}</dd>\n\
+         <dt>k</dt><dd>{k} ({k_choice})</dd>\n<dt>Clustering</dt><dd>k-means (k-means++ start, {} restarts, the lowest inertia kept), seed {}</dd>\n\
          <dt>Silhouette</dt><dd>{:.4}</dd>\n<dt>Inertia</dt><dd>{:.3}</dd>\n\
          <dt>Key terms</dt><dd>class-based TF-IDF over words and word pairs, stop words of {} removed</dd>\n\
+         <dt>Labels</dt><dd>{}</dd>\n\
          <dt>Map</dt><dd>{} (the first two principal components show {:.1}% and {:.1}% of the variance)</dd>\n\
-         <dt>Made</dt><dd>{} by semclust {}</dd>\n</dl>\n</section>\n</main>\n",
-        escape(&r.index),
-        escape(&f.model),
+         <dt>Made</dt><dd>{date} by semclust {version}</dd>\n</dl>\n</section>\n</main>\n",
         escape(&f.revision),
-        escape(&f.precision),
         f.passages,
         f.articles,
-        f.k,
-        escape(&f.k_choice),
         f.restarts,
         f.seed,
         f.silhouette,
         f.inertia,
         escape(&f.stop_word_languages.join(", ")),
+        escape(&f.labels),
         escape(&f.map_layout),
         f.map_explained_variance[0] * 100.0,
         f.map_explained_variance[1] * 100.0,
-        escape(&r.date),
-        r.semclust_version
     );
 
     // The drawn passages for the panel and the search; every "<" is escaped, so no text can

@@ -263,6 +263,26 @@ fn scalar<T: for<'a> FromSql<'a>>(
 
 /// The `meta` column, read as text: jsonb holds valid JSON, and semclust writes only objects
 /// there; anything else (a hand edit) reads as no metadata.
+/// What a passage's row says of it from column `at` on, in the order of [`STATE_COLUMNS`].
+fn state_at(r: &postgres::Row, at: usize) -> PassageState {
+    PassageState {
+        hash: r.get(at),
+        article: r.get(at + 1),
+        paragraph: r.get::<_, i32>(at + 2) as u32,
+        title: r.get(at + 3),
+        span: (
+            r.get::<_, i64>(at + 4) as u64,
+            r.get::<_, i64>(at + 5) as u64,
+        ),
+        section: r.get(at + 6),
+        meta: meta_column(r, at + 7),
+    }
+}
+
+/// The columns [`state_at`] reads, in its order.
+const STATE_COLUMNS: &str =
+    "hash, article, paragraph, title, span_start, span_end, section, meta::text";
+
 fn meta_column(r: &postgres::Row, i: usize) -> crate::corpus::Meta {
     serde_json::from_str(r.get::<_, &str>(i)).unwrap_or_default()
 }

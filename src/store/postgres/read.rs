@@ -3,23 +3,24 @@
 use super::*;
 
 impl PgStore {
-    const PASSAGE_COLUMNS: &'static str = "p.rid, p.id, p.document, d.path, p.article, p.paragraph, p.title, p.span_start, p.span_end, p.hash, p.text, p.section, p.meta::text";
+    const PASSAGE_COLUMNS: &'static str = "p.rid, p.id, p.document, d.path, p.hash, p.article, p.paragraph, p.title, p.span_start, p.span_end, p.section, p.meta::text, p.text";
 
     fn from_row(r: &postgres::Row) -> (i64, StoredPassage) {
+        let st = state_at(r, 4);
         (
             r.get(0),
             StoredPassage {
                 id: r.get(1),
                 document: r.get(2),
                 path: r.get(3),
-                article_key: r.get(4),
-                paragraph: r.get::<_, i32>(5) as u32,
-                title: r.get(6),
-                span: (r.get::<_, i64>(7) as u64, r.get::<_, i64>(8) as u64),
-                hash: r.get(9),
-                text: r.get(10),
-                section: r.get(11),
-                meta: meta_column(r, 12),
+                article_key: st.article,
+                paragraph: st.paragraph,
+                title: st.title,
+                span: st.span,
+                hash: st.hash,
+                text: r.get(12),
+                section: st.section,
+                meta: st.meta,
             },
         )
     }

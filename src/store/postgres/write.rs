@@ -268,31 +268,19 @@ impl VectorStoreWrite for PgStore {
     }
 
     fn document_state(&self, document: &str) -> Result<DocumentState> {
-        Ok(self.conn().client
+        Ok(self
+            .conn()
+            .client
             .query(
                 &format!(
-                    "SELECT id, hash, article, paragraph, title, span_start, span_end, section, meta::text
-                     FROM {}.passages WHERE document = $1",
+                    "SELECT id, {STATE_COLUMNS} FROM {}.passages WHERE document = $1",
                     self.s()
                 ),
                 &[&document],
             )
             .map_err(|e| self.err(e))?
             .iter()
-            .map(|r| {
-                (
-                    r.get(0),
-                    PassageState {
-                        hash: r.get(1),
-                        article: r.get(2),
-                        paragraph: r.get::<_, i32>(3) as u32,
-                        title: r.get(4),
-                        span: (r.get::<_, i64>(5) as u64, r.get::<_, i64>(6) as u64),
-                        section: r.get(7),
-                        meta: meta_column(r, 8),
-                    },
-                )
-            })
+            .map(|r| (r.get(0), state_at(r, 1)))
             .collect())
     }
 

@@ -102,23 +102,45 @@ impl SqliteStore {
     }
 
     fn row_to_passage(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredPassage> {
+        let st = state_at(r, 3)?;
         Ok(StoredPassage {
             id: r.get(0)?,
             document: r.get(1)?,
             path: r.get(2)?,
-            article_key: r.get(3)?,
-            paragraph: r.get(4)?,
-            title: r.get(5)?,
-            span: (r.get::<_, i64>(6)? as u64, r.get::<_, i64>(7)? as u64),
-            hash: r.get(8)?,
-            text: r.get(9)?,
-            section: r.get(10)?,
-            meta: meta_column(r, 11)?,
+            article_key: st.article,
+            paragraph: st.paragraph,
+            title: st.title,
+            span: st.span,
+            hash: st.hash,
+            text: r.get(11)?,
+            section: st.section,
+            meta: st.meta,
         })
     }
 
-    const PASSAGE_COLUMNS: &'static str = "p.id, p.document, d.path, p.article, p.paragraph, p.title, p.span_start, p.span_end, p.hash, p.text, p.section, p.meta FROM passages p JOIN documents d ON d.key = p.document";
+    const PASSAGE_COLUMNS: &'static str = "p.id, p.document, d.path, p.hash, p.article, p.paragraph, p.title, p.span_start, p.span_end, p.section, p.meta, p.text FROM passages p JOIN documents d ON d.key = p.document";
 }
+
+/// What a passage's row says of it from column `at` on: hash, article, paragraph, title,
+/// span_start, span_end, section, meta (the order of [`STATE_COLUMNS`]).
+pub(super) fn state_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<PassageState> {
+    Ok(PassageState {
+        hash: r.get(at)?,
+        article: r.get(at + 1)?,
+        paragraph: r.get(at + 2)?,
+        title: r.get(at + 3)?,
+        span: (
+            r.get::<_, i64>(at + 4)? as u64,
+            r.get::<_, i64>(at + 5)? as u64,
+        ),
+        section: r.get(at + 6)?,
+        meta: meta_column(r, at + 7)?,
+    })
+}
+
+/// The columns [`state_at`] reads, in its order.
+pub(super) const STATE_COLUMNS: &str =
+    "hash, article, paragraph, title, span_start, span_end, section, meta";
 
 /// The `meta` column (a JSON object) of row `r`.
 pub(super) fn meta_column(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Meta> {

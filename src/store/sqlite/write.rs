@@ -1,6 +1,6 @@
 //! Writes to a SQLite index: each change set in one transaction.
 
-use super::read::{from_blob, meta_column};
+use super::read::{from_blob, state_at, STATE_COLUMNS};
 use super::*;
 
 fn meta_json(meta: &crate::corpus::Meta) -> String {
@@ -27,25 +27,12 @@ impl VectorStoreWrite for SqliteStore {
     fn document_state(&self, document: &str) -> Result<DocumentState> {
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT id, hash, article, paragraph, title, span_start, span_end, section, meta FROM passages WHERE document = ?1",
-            )
+            .prepare_cached(&format!(
+                "SELECT id, {STATE_COLUMNS} FROM passages WHERE document = ?1"
+            ))
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([document], |r| {
-                Ok((
-                    r.get(0)?,
-                    PassageState {
-                        hash: r.get(1)?,
-                        article: r.get(2)?,
-                        paragraph: r.get(3)?,
-                        title: r.get(4)?,
-                        span: (r.get::<_, i64>(5)? as u64, r.get::<_, i64>(6)? as u64),
-                        section: r.get(7)?,
-                        meta: meta_column(r, 8)?,
-                    },
-                ))
-            })
+            .query_map([document], |r| Ok((r.get(0)?, state_at(r, 1)?)))
             .map_err(|e| self.err(e))?;
         rows.collect::<rusqlite::Result<_>>()
             .map_err(|e| self.err(e))
