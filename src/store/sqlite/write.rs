@@ -63,40 +63,29 @@ impl VectorStoreWrite for SqliteStore {
             for (key, p) in &changes.documents {
                 doc.execute(params![key, p]).map_err(|e| db_err(&path, e))?;
             }
+            // A passage's text and vector, then its place (article, paragraph, title, span,
+            // section, metadata): new passages get both, touched ones the second only, so the
+            // place is written by one statement.
             let mut up = tx
                 .prepare_cached(
-                    "INSERT INTO passages(id, document, article, paragraph, title, span_start, span_end, hash, text, vector, section, meta)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-                     ON CONFLICT(id) DO UPDATE SET document = excluded.document, article = excluded.article,
-                       paragraph = excluded.paragraph, title = excluded.title, span_start = excluded.span_start,
-                       span_end = excluded.span_end, hash = excluded.hash, text = excluded.text, vector = excluded.vector,
-                       section = excluded.section, meta = excluded.meta",
+                    "INSERT INTO passages(id, document, hash, text, vector, article, paragraph, title, span_start, span_end)
+                     VALUES (?1, ?2, ?3, ?4, ?5, '', 0, '', 0, 0)
+                     ON CONFLICT(id) DO UPDATE SET document = excluded.document, hash = excluded.hash,
+                       text = excluded.text, vector = excluded.vector",
                 )
                 .map_err(|e| db_err(&path, e))?;
             for (p, v) in &changes.upserts {
-                up.execute(params![
-                    p.id,
-                    p.document,
-                    p.article,
-                    p.paragraph,
-                    p.title,
-                    p.span.0 as i64,
-                    p.span.1 as i64,
-                    p.hash,
-                    p.text,
-                    to_blob(v),
-                    p.section,
-                    meta_json(&p.meta)
-                ])
-                .map_err(|e| db_err(&path, e))?;
+                up.execute(params![p.id, p.document, p.hash, p.text, to_blob(v)])
+                    .map_err(|e| db_err(&path, e))?;
             }
-            let mut touch = tx
+            let mut place = tx
                 .prepare_cached(
                     "UPDATE passages SET article = ?2, paragraph = ?3, title = ?4, span_start = ?5, span_end = ?6, section = ?7, meta = ?8 WHERE id = ?1",
                 )
                 .map_err(|e| db_err(&path, e))?;
-            for p in &changes.touched {
-                touch
+            let upserted = changes.upserts.iter().map(|(p, _)| p);
+            for p in upserted.chain(&changes.touched) {
+                place
                     .execute(params![
                         p.id,
                         p.article,
