@@ -3,7 +3,8 @@
 # (never text written for semclust). Needs apt-get (with package lists), dpkg-deb and python3.
 #
 #   scripts/real-collections.sh fixtures      # the small slices committed under tests/fixtures/real
-#   scripts/real-collections.sh build [DIR]   # the full collections (default target/collections)
+#   scripts/real-collections.sh build [DIR [NAME...]]  # the full collections (default: all three
+#                                                      # in target/collections)
 #
 # Collections (each folder holds the pages in LANG/ subfolders and labels.tsv: document key, TAB,
 # label, the document keys being the ones `semclust index DIR` gives):
@@ -11,6 +12,10 @@
 #             fr, it and pt; label: the chapter (ch03…), the same in every language.
 #   manpages  the translated manual pages of manpages-{de,es,fr,it,nl,pl,pt-br}, rendered to HTML
 #             by mandoc (as man2html-style sites publish them); label: the manual section (1-8).
+#   changelogs  the Debian changelogs (changelog.Debian.gz, or changelog.gz of native packages)
+#             of $CHANGELOG_PKGS, one JSONL file per package, one record per upload (its date,
+#             version, distribution and urgency as fields), one passage per change (`*` item);
+#             label: the package. Dated documents over three decades, for themes over time.
 #
 # Debian Reference (package debian-reference-LANG, GPL-2+, Osamu Aoki and translators): the
 # same manual in several languages, as DocBook HTML pages (navigation header and footer, tables
@@ -23,6 +28,10 @@ cd "$(dirname "$0")/.."
 DEBREF_VERSION="${DEBREF_VERSION:-2.100}"
 DEBREF_LANGS="de en es fr it pt"
 MAN_LANGS="de es fr it nl pl pt-br"
+CHANGELOG_PKGS="${CHANGELOG_PKGS:-apt base-files base-passwd bash binutils-common coreutils
+    debianutils dpkg gcc-12-base grep gzip init-system-helpers libacl1 libbz2-1.0 libgnutls30
+    libusb-1.0-0 llvm-14-runtime make openssh-client python3.11-minimal sed tar udev
+    x11-common}"
 
 fetch() { # PACKAGE... -> extracted under $WORK/x
     (cd "$WORK" && apt-get download "$@" >/dev/null 2>&1) || {
@@ -82,6 +91,14 @@ for n in both:
 print(f"wrote {dest}: {len(both)} pages in de and es")
 PY
     cp "$WORK/man/manpages/COPYRIGHT" "$man/COPYRIGHT"
+
+    # gzip's Debian changelog, 1996 to today: 78 dated uploads.
+    local cl=tests/fixtures/real/changelogs
+    rm -rf "$WORK/x" "$WORK"/*.deb "$cl"
+    fetch gzip
+    changelog_jsonl "$cl"
+    rm "$cl/labels.tsv"
+    cp "$WORK/x/usr/share/doc/gzip/copyright" "$cl/COPYRIGHT"
 }
 
 debref() { # OUT
@@ -139,20 +156,96 @@ PY
     cp "$WORK/x/usr/share/doc/manpages-de/copyright" "$out/COPYRIGHT"
 }
 
-build() { # [DIR]
+# The changelogs of the packages extracted under $WORK/x as JSONL, one file per package, under
+# OUT; SINCE (a year) keeps the uploads from then on.
+changelog_jsonl() { # OUT [SINCE]
+    python3 - "$WORK/x/usr/share/doc" "$1" "${2:-0}" <<'PY'
+import email.utils, gzip, json, pathlib, re, sys
+doc, out, since = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), int(sys.argv[3])
+out.mkdir(parents=True, exist_ok=True)
+head = re.compile(r"^(\S+) \(([^)]+)\) ([^;]+);.*urgency=(\w+)")
+trailer = re.compile(r"^ -- .*?>  (.+)$")
+labels, uploads, changes = [], 0, 0
+for pkg_dir in sorted(doc.iterdir()):
+    for name in ("changelog.Debian.gz", "changelog.gz"):
+        f = pkg_dir / name
+        if f.exists() and not f.is_symlink():
+            break
+    else:
+        continue
+    records, entry = [], None
+    for line in gzip.decompress(f.read_bytes()).decode("utf-8", "replace").splitlines():
+        m = head.match(line)
+        if m:
+            entry = {"source": m[1], "version": m[2], "distribution": m[3].strip(),
+                     "urgency": m[4], "items": []}
+            continue
+        if entry is None:
+            continue
+        t = trailer.match(line)
+        if t:
+            try:
+                date = email.utils.parsedate_to_datetime(t[1].strip()).date()
+            except (TypeError, ValueError):
+                date = None
+            if date and date.year >= since and entry["items"]:
+                text = "\n\n".join(" ".join(i) for i in entry["items"])
+                records.append({"id": entry["version"], "title": f"{entry['source']} {entry['version']}",
+                                "text": text, "date": date.isoformat(), "package": pkg_dir.name,
+                                "distribution": entry["distribution"], "urgency": entry["urgency"],
+                                "lang": "en"})
+            entry = None
+            continue
+        s = line.strip()
+        if not s or (s.startswith("[") and s.endswith("]")):  # blank, or a `[ Name ]` heading
+            continue
+        if s.startswith("* "):
+            entry["items"].append([s[2:]])
+        elif entry["items"]:
+            entry["items"][-1].append(s)
+    seen, unique = set(), []
+    for r in records:  # a version listed twice (a changelog merged from two branches): first kept
+        if r["id"] not in seen:
+            seen.add(r["id"])
+            unique.append(r)
+    if unique:
+        with open(out / f"{pkg_dir.name}.jsonl", "w", encoding="utf-8") as w:
+            for r in unique:
+                w.write(json.dumps(r, ensure_ascii=False) + "\n")
+        labels.append(f"{pkg_dir.name}\t{pkg_dir.name}\n")
+        uploads += len(unique)
+        changes += sum(r["text"].count("\n\n") + 1 for r in unique)
+(out / "labels.tsv").write_text("".join(labels), encoding="utf-8")
+print(f"wrote {out}: {len(labels)} packages, {uploads} uploads, {changes} changes")
+PY
+}
+
+changelogs() { # OUT
+    rm -rf "$WORK/x" "$WORK"/*.deb
+    # shellcheck disable=SC2086
+    fetch $CHANGELOG_PKGS
+    rm -rf "$1/changelogs"
+    changelog_jsonl "$1/changelogs"
+    cp "$WORK/x/usr/share/doc/dpkg/copyright" "$1/changelogs/COPYRIGHT.dpkg"
+}
+
+build() { # [DIR [COLLECTION...]]
     local dir="${1:-target/collections}"
+    shift || true
+    local names="${*:-debref manpages changelogs}"
     WORK=$(mktemp -d)
     trap 'rm -rf "$WORK"' EXIT
-    debref "$dir"
-    rm -rf "$WORK/x" "$WORK"/*.deb
-    manpages "$dir"
+    for c in $names; do
+        rm -rf "$WORK/x" "$WORK"/*.deb
+        "$c" "$dir"
+    done
 }
 
 case "${1:-}" in
 fixtures) fixtures ;;
-build) build "${2:-}" ;;
+build) shift && build "$@" ;;
 *)
-    echo "usage: $0 fixtures | build [DIR]" >&2
+    echo "usage: $0 fixtures | build [DIR [debref|manpages|changelogs...]]" >&2
     exit 2
     ;;
 esac
