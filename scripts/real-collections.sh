@@ -204,9 +204,12 @@ for pkg_dir in sorted(doc.iterdir()):
         elif entry["items"]:
             entry["items"][-1].append(s)
     seen, unique = set(), []
-    for r in records:  # a version listed twice (a changelog merged from two branches): first kept
-        if r["id"] not in seen:
-            seen.add(r["id"])
+    # A version listed twice (a changelog merged from two branches; `1:7.6-2` and `7.6-2`
+    # once ids keep only letters, digits and `-_.`): the first kept.
+    for r in records:
+        key = re.sub(r"[^\w.-]", "-", r["id"])
+        if key not in seen:
+            seen.add(key)
             unique.append(r)
     if unique:
         with open(out / f"{pkg_dir.name}.jsonl", "w", encoding="utf-8") as w:

@@ -785,6 +785,12 @@ fn search_related_passages_and_themes_over_http() {
         .error(422, "invalid_request_error");
     api.get("/v1/themes", "/v1/themes?k=500")
         .error(422, "invalid_request_error");
+    api.get("/v1/themes", "/v1/themes?k=5&period=week")
+        .error(422, "invalid_request_error");
+    // The sample's articles have no date: no themes over time, whatever the period.
+    let yearly = api.get("/v1/themes", "/v1/themes?k=5&period=year").ok();
+    assert!(yearly.get("over_time").is_none());
+    assert_eq!(yearly["themes"], themes["themes"]);
 }
 
 // ---- indexing over HTTP ---------------------------------------------------------------------

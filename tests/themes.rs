@@ -561,3 +561,151 @@ fn labels_of_a_german_and_spanish_collection_hold_no_stop_word() {
         assert!(n * 2 <= labels.len(), "{term:?} is in {n} of {labels:?}");
     }
 }
+
+/// The changes of a changelog record: its text's blocks between blank lines, as the fixture's
+/// JSONL holds them (counted here from the file, not by semclust).
+fn changes_by<F: Fn(&str) -> String>(jsonl: &Path, period: F) -> HashMap<String, usize> {
+    let mut by = HashMap::new();
+    for line in std::fs::read_to_string(jsonl).unwrap().lines() {
+        let r: Value = serde_json::from_str(line).unwrap();
+        let n = r["text"]
+            .as_str()
+            .unwrap()
+            .split("\n\n")
+            .filter(|b| !b.trim().is_empty())
+            .count();
+        *by.entry(period(r["date"].as_str().unwrap())).or_default() += n;
+    }
+    by
+}
+
+/// Real dated documents (gzip's Debian changelog, 1996 to today; scripts/real-collections.sh
+/// fixtures): the themes-over-time table counts every passage in the period of its upload, by
+/// year (auto, for 30 years of dates) and by quarter on request; the report shows one small
+/// chart per theme and the table; a collection without dates (the sample) shows none.
+#[test]
+fn themes_over_time_count_each_dated_passage_in_its_period() {
+    let index = tmp("themes-changelogs");
+    let out = tmp("themes-changelogs-report");
+    let jsonl = common::fixture("real/changelogs/gzip.jsonl");
+    ok(&semclust(&[
+        "report",
+        jsonl.to_str().unwrap(),
+        "--index",
+        index.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--formats",
+        "html,json",
+        "-k",
+        "5",
+        "-q",
+    ]));
+    let v = read_json(&out.join("themes.json"));
+    let ot = &v["over_time"];
+    assert_eq!(ot["period"], "year");
+    let by_year = changes_by(&jsonl, |d| d[..4].to_string());
+    let periods: Vec<&str> = ot["periods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    let first = by_year.keys().min().unwrap();
+    let last = by_year.keys().max().unwrap();
+    assert_eq!(
+        (periods[0], *periods.last().unwrap()),
+        (&first[..], &last[..])
+    );
+    let first_year: usize = first.parse().unwrap();
+    let last_year: usize = last.parse().unwrap();
+    assert_eq!(
+        periods.len(),
+        last_year - first_year + 1,
+        "no gap: {periods:?}"
+    );
+    let totals: Vec<usize> = serde_json::from_value(ot["totals"].clone()).unwrap();
+    for (p, t) in periods.iter().zip(&totals) {
+        assert_eq!(*t, by_year.get(*p).copied().unwrap_or(0), "year {p}");
+    }
+    assert_eq!(ot["undated"], 0);
+    // Each theme's counts add up to its size, and each period's to its total.
+    let counts: Vec<Vec<usize>> = serde_json::from_value(ot["counts"].clone()).unwrap();
+    let themes = v["themes"].as_array().unwrap();
+    assert_eq!(counts.len(), themes.len());
+    for (row, t) in counts.iter().zip(themes) {
+        assert_eq!(
+            row.iter().sum::<usize>() as u64,
+            t["size"].as_u64().unwrap()
+        );
+    }
+    for (i, t) in totals.iter().enumerate() {
+        assert_eq!(counts.iter().map(|r| r[i]).sum::<usize>(), *t);
+    }
+
+    let html = Html::parse_document(&std::fs::read_to_string(out.join("themes.html")).unwrap());
+    let figures: Vec<_> = html.select(&sel("#over-time .multiples figure")).collect();
+    assert_eq!(
+        figures.len(),
+        themes.len() + 1,
+        "the totals, then one per theme"
+    );
+    for (f, t) in figures[1..].iter().zip(themes) {
+        assert_eq!(
+            f.value().attr("data-theme"),
+            Some(t["id"].to_string().as_str())
+        );
+        assert!(f.select(&sel("svg polyline")).next().is_some());
+    }
+    let rows = html.select(&sel("#over-time table tbody tr")).count();
+    assert_eq!(rows, periods.len());
+
+    // By quarter on request, over the uploads since 2010 only.
+    let q = ok(&semclust(&[
+        "themes",
+        "--index",
+        index.to_str().unwrap(),
+        "-k",
+        "5",
+        "--period",
+        "quarter",
+        "--since",
+        "2010",
+        "--json",
+        "-q",
+    ]));
+    let q: Value = serde_json::from_str(&q).unwrap();
+    let by_quarter = changes_by(&jsonl, |d| {
+        let m: usize = d[5..7].parse().unwrap();
+        format!("{}-Q{}", &d[..4], (m - 1) / 3 + 1)
+    });
+    assert_eq!(q["over_time"]["period"], "quarter");
+    let periods = q["over_time"]["periods"].as_array().unwrap();
+    assert!(periods[0].as_str().unwrap() >= "2010-Q1");
+    let totals = q["over_time"]["totals"].as_array().unwrap();
+    for (p, t) in periods.iter().zip(totals) {
+        let p = p.as_str().unwrap();
+        assert_eq!(
+            t.as_u64().unwrap() as usize,
+            by_quarter.get(p).copied().unwrap_or(0),
+            "{p}"
+        );
+    }
+
+    // The sample's articles have no date: no chart, no key.
+    let (_, sample) = report_dir();
+    assert!(read_json(&sample.join("themes.json"))
+        .get("over_time")
+        .is_none());
+    let html = std::fs::read_to_string(sample.join("themes.html")).unwrap();
+    assert!(!html.contains("id=\"over-time\""));
+
+    let bad = semclust(&[
+        "themes",
+        "--index",
+        index.to_str().unwrap(),
+        "--period",
+        "week",
+    ]);
+    assert!(error_line(&bad).contains("week"), "{}", error_line(&bad));
+}

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use semclust::cluster::{KChoice, KScore, MapLayout, ThemeOptions, Themes, DEFAULT_SEED};
+use semclust::cluster::{KChoice, KScore, MapLayout, Period, ThemeOptions, Themes, DEFAULT_SEED};
 use semclust::collection::Collection;
 use semclust::embed::Encode;
 use semclust::report::{self, Format, Report};
@@ -33,6 +33,10 @@ pub struct ClusterArgs {
     /// Layout of the map: t-SNE started from PCA (keeps neighbours), or PCA alone (faster).
     #[arg(long, value_enum, default_value_t = MapLayout::Tsne)]
     pub map: MapLayout,
+    /// Periods of the themes-over-time chart and table, for documents with a `date`: months up
+    /// to three years of dates, quarters up to ten, years beyond (auto), or the one named.
+    #[arg(long, default_value = "auto", value_name = "auto|month|quarter|year")]
+    pub period: Period,
     #[command(flatten)]
     pub read: ReadArgs,
 }
@@ -104,6 +108,7 @@ fn compute(args: &ClusterArgs, source: &SourceArgs, device: DeviceChoice) -> Res
         seed: args.seed,
         n_runs: args.restarts,
         map: args.map,
+        period: args.period,
         ..ThemeOptions::default()
     };
     if !args.read.quiet && n > 0 {

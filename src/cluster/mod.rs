@@ -1,7 +1,7 @@
 //! Themes across articles: k-means over the passage vectors, key terms per theme (class-based
 //! TF-IDF), the passages nearest each centroid, the articles each theme spans, an article ×
-//! theme table and a 2-D map. [`Themes`] is the report's model: the CLI prints it, the report
-//! renders it as HTML, Markdown or JSON.
+//! theme table, a 2-D map and, for dated documents, the themes over time. [`Themes`] is the
+//! report's model: the CLI prints it, the report renders it as HTML, Markdown or JSON.
 
 mod choose;
 pub mod kmeans;
@@ -9,6 +9,7 @@ mod label;
 pub mod layout;
 pub mod project;
 mod terms;
+mod timeline;
 
 use std::collections::HashMap;
 
@@ -17,6 +18,7 @@ use serde::Serialize;
 pub use choose::{auto_range, best_k, choose_k, silhouette, KRule, KScore, CLEAR_STRUCTURE};
 pub use kmeans::{kmeans, Clustering, KMeansParams};
 pub use terms::Term;
+pub use timeline::{OverTime, Period};
 
 use crate::embed::Encode;
 use crate::error::{Error, Result};
@@ -105,6 +107,8 @@ pub struct ThemeOptions {
     /// Representative passages per theme.
     pub representatives: usize,
     pub map: MapLayout,
+    /// Periods of the themes-over-time table, for documents with dates.
+    pub period: Period,
 }
 
 impl Default for ThemeOptions {
@@ -116,6 +120,7 @@ impl Default for ThemeOptions {
             terms: 10,
             representatives: 3,
             map: MapLayout::default(),
+            period: Period::default(),
         }
     }
 }
@@ -210,6 +215,9 @@ pub struct Themes {
     pub k_scores: Option<Vec<KScore>>,
     pub themes: Vec<Theme>,
     pub table: Vec<ArticleRow>,
+    /// Theme prevalence by period, when the documents have dates in two periods or more.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub over_time: Option<OverTime>,
     pub passages: Vec<PassageTheme>,
 }
 
@@ -517,6 +525,9 @@ fn build(
             total: row.iter().sum(),
         })
         .collect();
+    let dates: Vec<Option<&serde_json::Value>> =
+        passages.iter().map(|p| p.meta.get("date")).collect();
+    let over_time = timeline::over_time(&dates, &labels, kt, opts.period);
     let passages_out = passages
         .iter()
         .enumerate()
@@ -556,6 +567,7 @@ fn build(
         k_scores: chosen.map(|(_, s, _)| s),
         themes,
         table,
+        over_time,
         passages: passages_out,
     })
 }

@@ -47,6 +47,10 @@ h3 { font-size:14px; margin:16px 0 6px; color:var(--muted); text-transform:upper
 tr.folded { display:none; }
 #detail { flex:1 1 280px; min-height:120px; font-size:13px; color:var(--muted); border-left:3px solid var(--line); padding:4px 12px; max-height:500px; overflow:auto; }
 #detail b { color:var(--ink); }
+.multiples { display:grid; grid-template-columns:repeat(auto-fill,minmax(240px,1fr)); gap:10px 18px; }
+.multiples figure { margin:0; }
+.multiples figcaption { font-size:12px; display:flex; align-items:center; gap:6px; white-space:nowrap; overflow:hidden; text-overflow:ellipsis; }
+.multiples .swatch { width:10px; height:10px; }
 .legend { list-style:none; padding:0; margin:12px 0 0; display:flex; flex-wrap:wrap; gap:6px 18px; font-size:13px; }
 .legend-item { display:flex; align-items:center; gap:6px; cursor:default; }
 .legend-item a { color:inherit; text-decoration:none; }
@@ -334,6 +338,10 @@ pub fn render(r: &Report<'_>) -> String {
         f.passages
     );
 
+    if let Some(ot) = &t.over_time {
+        over_time(&mut s, t, ot);
+    }
+
     // One section per theme.
     for th in &t.themes {
         let c = colour(th.id);
@@ -436,4 +444,56 @@ pub fn render(r: &Report<'_>) -> String {
         "<script type=\"application/json\" id=\"passage-data\">{json}</script>\n<script>{script}</script>\n</body>\n</html>\n"
     );
     s
+}
+
+/// The themes-over-time section: small multiples and, folded, the table of counts and shares.
+fn over_time(s: &mut String, t: &Themes, ot: &crate::cluster::OverTime) {
+    let dated: usize = ot.totals.iter().sum();
+    let _ = write!(
+        s,
+        "<section id=\"over-time\">\n<h2>Themes over time</h2>\n<p class=\"meta\">Each theme's share \
+         of the passages dated in each {} (the documents' <code>date</code>), on one scale; {dated} \
+         passages dated{}.</p>\n{}",
+        ot.period,
+        if ot.undated > 0 {
+            format!(", {} without a date that places them in a {}", ot.undated, ot.period)
+        } else {
+            String::new()
+        },
+        svg::over_time(t, ot)
+    );
+    let _ = write!(
+        s,
+        "<details><summary>The figures</summary>\n<table class=\"over-time\"><thead><tr><th>{}</th>\
+         <th>dated</th>",
+        ot.period
+    );
+    for th in &t.themes {
+        let _ = write!(
+            s,
+            "<th title=\"{}\"><span class=\"swatch\" style=\"background:{}\"></span><br>{}</th>",
+            escape(&th.label),
+            colour(th.id),
+            th.id
+        );
+    }
+    s.push_str("</tr></thead><tbody>\n");
+    for (i, period) in ot.periods.iter().enumerate() {
+        let total = ot.totals[i];
+        let _ = write!(s, "<tr><td>{}</td><td>{total}</td>", escape(period));
+        for row in &ot.counts {
+            match row[i] {
+                0 => s.push_str("<td></td>"),
+                c => {
+                    let _ = write!(
+                        s,
+                        "<td>{c} <span class=\"weight\">{:.0}%</span></td>",
+                        100.0 * c as f64 / total as f64
+                    );
+                }
+            }
+        }
+        s.push_str("</tr>\n");
+    }
+    s.push_str("</tbody></table>\n</details>\n</section>\n");
 }

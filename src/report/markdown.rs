@@ -124,6 +124,39 @@ pub fn render(r: &Report<'_>, map_file: &str) -> String {
         }
     }
 
+    if let Some(ot) = &t.over_time {
+        let _ = write!(
+            s,
+            "\n## Themes over time\n\nPassages of each theme per {} (the documents' `date`), with \
+             the theme's share of the {}'s dated passages{}.\n\n| {} | dated |",
+            ot.period,
+            ot.period,
+            if ot.undated > 0 {
+                format!("; {} passages have no date that places them", ot.undated)
+            } else {
+                String::new()
+            },
+            ot.period
+        );
+        for th in &t.themes {
+            let _ = write!(s, " {}: {} |", th.id, text(&th.label));
+        }
+        let _ = writeln!(s, "\n|---|---|{}", "---|".repeat(t.themes.len()));
+        for (i, period) in ot.periods.iter().enumerate() {
+            let total = ot.totals[i];
+            let _ = write!(s, "| {period} | {total} |");
+            for row in &ot.counts {
+                match row[i] {
+                    0 => s.push_str(" |"),
+                    c => {
+                        let _ = write!(s, " {c} ({:.0}%) |", 100.0 * c as f64 / total as f64);
+                    }
+                }
+            }
+            s.push('\n');
+        }
+    }
+
     if let Some(scores) = &t.k_scores {
         s.push_str("\n## Choice of k\n\n| k | silhouette | inertia |\n|---|---|---|\n");
         for k in scores {

@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use super::{colour, escape};
-use crate::cluster::{KScore, Themes};
+use crate::cluster::{KScore, OverTime, Themes};
 
 /// Most points drawn: above this a stratified sample (see [`map_sample`]), so that the report
 /// stays a few megabytes at 100,000 passages.
@@ -234,5 +234,138 @@ pub fn k_curve(scores: &[KScore], chosen: usize) -> String {
         (L + W - R) / 2.0,
         H - 4.0
     );
+    s
+}
+
+/// Themes over time as small multiples: one chart per theme of its share of each period's dated
+/// passages, all on the same scale so that the charts compare, and a first chart of the dated
+/// passages per period. A period without dated passages breaks the line rather than reading
+/// as a share of zero. Points carry `<title>`s (count, total, share) while there are few enough
+/// periods to point at; the table beside the charts has every figure.
+pub fn over_time(themes: &Themes, ot: &OverTime) -> String {
+    const W: f32 = 260.0;
+    const H: f32 = 96.0;
+    const L: f32 = 6.0;
+    const R: f32 = 6.0;
+    const T: f32 = 8.0;
+    const B: f32 = 18.0;
+    const MAX_MARKED: usize = 60;
+    let n = ot.periods.len();
+    let x = |i: usize| L + i as f32 / (n.max(2) - 1) as f32 * (W - L - R);
+    let share = |c: usize, total: usize| (total > 0).then(|| c as f32 / total as f32);
+    let top = ot
+        .counts
+        .iter()
+        .flat_map(|row| {
+            row.iter()
+                .zip(&ot.totals)
+                .filter_map(|(&c, &t)| share(c, t))
+        })
+        .fold(0.0f32, f32::max)
+        .max(1e-6);
+    let y = |v: f32, hi: f32| T + (1.0 - v / hi) * (H - T - B);
+    let axis = |s: &mut String| {
+        let _ = write!(
+            s,
+            "<line x1=\"{L}\" y1=\"{b}\" x2=\"{}\" y2=\"{b}\" stroke=\"#bbb\"/>\
+             <text x=\"{L}\" y=\"{}\" font-size=\"10\">{}</text>\
+             <text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"end\">{}</text>",
+            W - R,
+            H - 5.0,
+            escape(&ot.periods[0]),
+            W - R,
+            H - 5.0,
+            escape(&ot.periods[n - 1]),
+            b = H - B,
+        );
+    };
+    let mut s = String::from("<div class=\"multiples\">\n");
+    // The dated passages per period, as bars.
+    let most = ot.totals.iter().copied().max().unwrap_or(1).max(1) as f32;
+    let bar = ((W - L - R) / n as f32 * 0.8).max(0.5);
+    let _ = write!(
+        s,
+        "<figure><figcaption>Dated passages per {}</figcaption><svg viewBox=\"0 0 {W} {H}\" \
+         role=\"img\" aria-label=\"dated passages per {}, at most {most}\">",
+        ot.period, ot.period
+    );
+    for (i, &c) in ot.totals.iter().enumerate() {
+        if c == 0 {
+            continue;
+        }
+        let top_y = y(c as f32, most);
+        let _ = write!(
+            s,
+            "<rect x=\"{:.1}\" y=\"{top_y:.1}\" width=\"{bar:.1}\" height=\"{:.1}\" fill=\"#9aa3b2\">\
+             <title>{}: {c}</title></rect>",
+            x(i) - bar / 2.0,
+            H - B - top_y,
+            escape(&ot.periods[i])
+        );
+    }
+    axis(&mut s);
+    let _ = writeln!(
+        s,
+        "<text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"end\">{most}</text></svg></figure>",
+        W - R,
+        T + 8.0
+    );
+    for (t, row) in themes.themes.iter().zip(&ot.counts) {
+        let c = colour(t.id);
+        let _ = write!(
+            s,
+            "<figure data-theme=\"{}\"><figcaption title=\"{}\"><span class=\"swatch\" style=\"background:{c}\">\
+             </span>{}: {}</figcaption><svg viewBox=\"0 0 {W} {H}\" role=\"img\" \
+             aria-label=\"share of theme {} by {}\">",
+            t.id,
+            escape(&t.label),
+            t.id,
+            escape(&t.label),
+            t.id,
+            ot.period
+        );
+        // Lines between periods that have dated passages.
+        let mut segment: Vec<String> = Vec::new();
+        let flush = |seg: &mut Vec<String>, s: &mut String| {
+            if seg.len() > 1 {
+                let _ = write!(
+                    s,
+                    "<polyline fill=\"none\" stroke=\"{c}\" stroke-width=\"1.8\" points=\"{}\"/>",
+                    seg.join(" ")
+                );
+            }
+            seg.clear();
+        };
+        for (i, (&k, &total)) in row.iter().zip(&ot.totals).enumerate() {
+            match share(k, total) {
+                Some(v) => segment.push(format!("{:.1},{:.1}", x(i), y(v, top))),
+                None => flush(&mut segment, &mut s),
+            }
+        }
+        flush(&mut segment, &mut s);
+        for (i, (&k, &total)) in row.iter().zip(&ot.totals).enumerate() {
+            let Some(v) = share(k, total) else { continue };
+            if n <= MAX_MARKED {
+                let _ = write!(
+                    s,
+                    "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.2\" fill=\"{c}\"><title>{}: {k} of \
+                     {total} ({:.1}%)</title></circle>",
+                    x(i),
+                    y(v, top),
+                    escape(&ot.periods[i]),
+                    100.0 * v
+                );
+            }
+        }
+        axis(&mut s);
+        let _ = writeln!(
+            s,
+            "<text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"end\">{:.0}%</text></svg></figure>",
+            W - R,
+            T + 8.0,
+            100.0 * top
+        );
+    }
+    s.push_str("</div>\n");
     s
 }

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use super::batcher::Submit;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::AppState;
-use crate::cluster::{KChoice, ThemeOptions, DEFAULT_SEED};
+use crate::cluster::{KChoice, Period, ThemeOptions, DEFAULT_SEED};
 use crate::collection::{Collection, SearchRequest, Target};
 use crate::corpus::{self, Format};
 use crate::embed::{Embeddings, InputKind};
@@ -478,6 +478,8 @@ pub struct ThemesParams {
     wheres: Option<String>,
     since: Option<String>,
     until: Option<String>,
+    /// Periods of the themes-over-time table: auto, month, quarter or year.
+    period: Option<String>,
 }
 
 pub async fn themes(
@@ -486,6 +488,7 @@ pub async fn themes(
 ) -> ApiResult<Json<Value>> {
     let k_text = p.k.unwrap_or_else(|| "auto".into());
     let k: KChoice = k_text.parse()?;
+    let period: Period = p.period.as_deref().unwrap_or("auto").parse()?;
     if let Some(n) = k.max() {
         if n > state.config.limits.max_k {
             return Err(ApiError::invalid(format!(
@@ -509,7 +512,7 @@ pub async fn themes(
         p.until.as_deref(),
     )?;
     let key = (
-        format!("{}|{:?}", k_text.to_ascii_lowercase(), filter),
+        format!("{}|{:?}|{period:?}", k_text.to_ascii_lowercase(), filter),
         seed,
         restarts,
     );
@@ -535,6 +538,7 @@ pub async fn themes(
             k,
             seed,
             n_runs: restarts,
+            period,
             ..ThemeOptions::default()
         };
         let cancelled = || flag.load(std::sync::atomic::Ordering::Relaxed);

@@ -105,7 +105,8 @@ pub fn document() -> Value {
                     {"name": "restarts", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}},
                     {"name": "where", "in": "query", "schema": {"type": "string"}, "description": "Only passages whose document metadata has these values: KEY=VALUE conditions, comma-separated (all must hold; a list field must hold the value)."},
                     {"name": "since", "in": "query", "schema": {"type": "string"}, "description": "Only documents dated on or after (YYYY, YYYY-MM or YYYY-MM-DD)."},
-                    {"name": "until", "in": "query", "schema": {"type": "string"}, "description": "Only documents dated on or before (a month or a year includes all of it)."}
+                    {"name": "until", "in": "query", "schema": {"type": "string"}, "description": "Only documents dated on or before (a month or a year includes all of it)."},
+                    {"name": "period", "in": "query", "schema": {"type": "string", "enum": ["auto", "month", "quarter", "year"]}, "description": "Periods of over_time, the themes' passages counted per period of their documents' dates (auto: months up to 3 years, quarters up to 10, years beyond)."}
                 ],
                 "responses": with_ok("Themes", "The themes, as `semclust themes --json` prints them, with the index generation.", &["400", "401", "409", "422", "503", "504"]),
             }},
