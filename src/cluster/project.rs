@@ -14,6 +14,9 @@ pub struct Projection {
     pub explained: [f64; 2],
 }
 
+/// Rows per block of the covariance and projection sums.
+const PCA_BLOCK: usize = 4096;
+
 pub fn pca_2d(data: &[f32], dim: usize) -> Result<Projection> {
     let n = data.len().checked_div(dim).unwrap_or(0);
     if n == 0 {
@@ -23,11 +26,22 @@ pub fn pca_2d(data: &[f32], dim: usize) -> Result<Projection> {
         });
     }
     let x = ArrayView2::from_shape((n, dim), data)
-        .map_err(|e| Error::internal(format!("vectors: {e}")))?
-        .mapv(f64::from);
-    let mean = x.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(dim));
-    let centred = &x - &mean;
-    let cov: Array2<f64> = centred.t().dot(&centred) / (n.max(2) - 1) as f64;
+        .map_err(|e| Error::internal(format!("vectors: {e}")))?;
+    // The covariance is summed over blocks of rows in f64: a centred f64 copy of all the
+    // vectors would weigh 3 KB a passage (6 GB at a million), the blocks and the d × d sums
+    // stay under 20 MB.
+    let mut mean = Array1::<f64>::zeros(dim);
+    for row in x.rows() {
+        mean.zip_mut_with(&row, |m, &v| *m += f64::from(v));
+    }
+    mean /= n as f64;
+    let centred_block = |rows: ArrayView2<f32>| rows.mapv(f64::from) - &mean;
+    let mut cov = Array2::<f64>::zeros((dim, dim));
+    for block in x.axis_chunks_iter(Axis(0), PCA_BLOCK) {
+        let c = centred_block(block);
+        cov += &c.t().dot(&c);
+    }
+    cov /= (n.max(2) - 1) as f64;
     let total_var: f64 = cov.diag().sum();
     let mut deflated = cov.clone();
     let mut axes = Vec::with_capacity(2);
@@ -47,11 +61,15 @@ pub fn pca_2d(data: &[f32], dim: usize) -> Result<Projection> {
         };
         axes.push(vec);
     }
-    let points = centred
-        .rows()
-        .into_iter()
-        .map(|r| [r.dot(&axes[0]) as f32, r.dot(&axes[1]) as f32])
-        .collect();
+    let mut points = Vec::with_capacity(n);
+    for block in x.axis_chunks_iter(Axis(0), PCA_BLOCK) {
+        let c = centred_block(block);
+        points.extend(
+            c.rows()
+                .into_iter()
+                .map(|r| [r.dot(&axes[0]) as f32, r.dot(&axes[1]) as f32]),
+        );
+    }
     Ok(Projection { points, explained })
 }
 
