@@ -19,6 +19,7 @@ use crate::corpus::{self, ReadLimits};
 use crate::embed::{Encode, InputKind, RuntimeInfo};
 use crate::error::{Error, Result};
 use crate::indexing::{self, DocumentPassages, IndexReport, Progress};
+use crate::search::eval::{self, EvalCase, EvalSummary, QuestionSet};
 use crate::search::{self, Hit, LexicalIndex, Mode};
 use crate::store::{
     snapshot, AnyStore, Exclude, Filter, Fingerprint, HnswOptions, SearchMethod, StoreLocation,
@@ -410,6 +411,36 @@ impl Collection {
         let (_, mut input) = self.theme_input()?;
         input.retain(filter)?;
         input.themes(opts, labeller, progress, &|| false)
+    }
+
+    /// Retrieval quality of each of `modes` on a question set; `vectors[i]` is question i
+    /// embedded as a query. Fails when a question has no answer in the index.
+    pub fn evaluate(
+        &mut self,
+        set: &QuestionSet,
+        vectors: &[Vec<f32>],
+        modes: &[Mode],
+    ) -> Result<Vec<(EvalSummary, Vec<EvalCase>)>> {
+        if vectors.len() != set.questions.len() {
+            return Err(Error::internal(format!(
+                "{} question vectors for {} questions",
+                vectors.len(),
+                set.questions.len()
+            )));
+        }
+        let Self { store, lexical, .. } = self;
+        snapshot(store, |s| {
+            set.check(s)?;
+            let mut out = Vec::with_capacity(modes.len());
+            for &mode in modes {
+                let lex = match mode {
+                    Mode::Dense => None,
+                    Mode::Lexical | Mode::Hybrid => Some(lexical_for(s, lexical)?),
+                };
+                out.push(eval::evaluate(s, lex, set, vectors, mode)?);
+            }
+            Ok(out)
+        })
     }
 }
 

@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         cli::Command::Report(a) => cli::themes::run_report(a),
         cli::Command::Serve(a) => cli::serve::run(a),
         cli::Command::Bench(a) => cli::bench::run(a),
+        cli::Command::Eval(a) => cli::eval::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

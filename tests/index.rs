@@ -78,6 +78,57 @@ fn multilingual_questions_find_their_article_and_paragraph() {
     assert!(s.passage_at_5 >= 0.9, "{s:?}");
 }
 
+/// `semclust eval` on the same set: one JSON summary per mode, dense as good as the library
+/// call above, per-language figures; a set made for another collection is refused in one line.
+#[test]
+fn eval_command_measures_each_mode_and_refuses_a_set_of_another_collection() {
+    let dir = shared_index();
+    let questions = common::fixture("questions.json");
+    let out = ok(&semclust(&[
+        "eval",
+        questions.to_str().unwrap(),
+        "--index",
+        dir.to_str().unwrap(),
+        "--json",
+        "-q",
+    ]));
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let modes: Vec<&str> = lines.iter().map(|l| l["mode"].as_str().unwrap()).collect();
+    assert_eq!(modes, ["dense", "lexical", "hybrid"]);
+    let dense = &lines[0];
+    assert_eq!(dense["questions"], 31);
+    assert!(
+        dense["passage_at_1"].as_f64().unwrap() >= 23.0 / 31.0,
+        "{dense}"
+    );
+    let langs = dense["by_lang"].as_object().unwrap();
+    for l in ["de", "en", "es", "fr", "it"] {
+        assert!(langs.contains_key(l), "{langs:?}");
+    }
+    let per_lang: u64 = langs
+        .values()
+        .map(|v| v["questions"].as_u64().unwrap())
+        .sum();
+    assert_eq!(per_lang, 31);
+
+    let other = common::fixture("eval/debref-sections.json");
+    let o = semclust(&[
+        "eval",
+        other.to_str().unwrap(),
+        "--index",
+        dir.to_str().unwrap(),
+        "-q",
+    ]);
+    let line = error_line(&o);
+    assert!(
+        line.contains("2024 of 2024 questions have no answer in this index"),
+        "{line}"
+    );
+}
+
 #[test]
 fn search_json_carries_the_documented_fields() {
     let dir = shared_index();

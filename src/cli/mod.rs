@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod embed;
 pub mod errors;
+pub mod eval;
 pub mod index;
 pub mod models;
 pub mod search;
@@ -49,6 +50,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Measure inference speed, latency, memory and parity per device, precision and batch size.
     Bench(bench::BenchArgs),
+    /// Measure retrieval (hit@1, hit@10, MRR) per search mode and language on a question set.
+    Eval(eval::EvalArgs),
 }
 
 /// The index folder; shared by every command that reads or writes one.
