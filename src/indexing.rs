@@ -30,6 +30,10 @@ pub struct IndexReport {
     /// Passages run through the model (the rest of added/updated reused a stored vector).
     pub embedded: usize,
     pub documents_removed: usize,
+    /// Of the updated passages, those whose text is unchanged but whose stored vector was made
+    /// from the text alone, by a semclust that did not embed passages with their title and
+    /// headings in front (before 2026-12-03): embedded again, once.
+    pub context_added: usize,
 }
 
 /// Progress of an indexing run, for a progress bar.
@@ -204,8 +208,11 @@ pub fn apply_documents(
                         touched.push(p.clone());
                     }
                 }
-                Some(_) => {
+                Some(s) => {
                     report.updated += 1;
+                    if s.hash != p.hash && s.hash == crate::corpus::hash(&p.text) {
+                        report.context_added += 1;
+                    }
                     need.push(p.clone());
                 }
                 None => {
@@ -265,7 +272,8 @@ pub fn apply_documents(
     });
     let mut done = 0;
     for chunk in to_embed.chunks(CHUNK) {
-        let texts: Vec<&str> = chunk.iter().map(|p| p.text.as_str()).collect();
+        let inputs: Vec<String> = chunk.iter().map(|p| p.embedding_input()).collect();
+        let texts: Vec<&str> = inputs.iter().map(String::as_str).collect();
         let e = encoder.encode(&texts, InputKind::Passage)?;
         let by_hash: HashMap<&str, &[f32]> = chunk
             .iter()

@@ -129,6 +129,64 @@ fn eval_command_measures_each_mode_and_refuses_a_set_of_another_collection() {
     );
 }
 
+/// Passages are embedded with their title and headings in front; an index made by an earlier
+/// semclust (its stored hashes those of the text alone) is embedded again on the next `index`,
+/// which says so, and then left alone.
+#[test]
+fn an_index_of_text_alone_vectors_is_embedded_again_with_context_once() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("index-context");
+    let _ = std::fs::remove_dir_all(&dir);
+    let page = common::fixture("real/debian-reference/pr01.de.html");
+    let index = |json: bool| {
+        let mut args = vec![
+            "index",
+            page.to_str().unwrap(),
+            "--index",
+            dir.to_str().unwrap(),
+            "-q",
+        ];
+        if json {
+            args.push("--json");
+        }
+        ok(&semclust(&args))
+    };
+    let first: serde_json::Value = serde_json::from_str(index(true).trim()).unwrap();
+    let n = first["passages"].as_u64().unwrap();
+    assert!(n > 20, "{first}");
+    assert_eq!(first["context_added"], 0);
+    // What an earlier semclust stored: sha256 of each passage's text, computed here.
+    let db = rusqlite::Connection::open(dir.join("index.sqlite")).unwrap();
+    let texts: Vec<(String, String)> = db
+        .prepare("SELECT id, text FROM passages")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    for (id, text) in &texts {
+        use sha2::Digest;
+        let h: String = sha2::Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        db.execute("UPDATE passages SET hash = ?1 WHERE id = ?2", [&h, id])
+            .unwrap();
+    }
+    drop(db);
+    let text = index(false);
+    assert!(
+        text.contains(&format!(
+            "{n} passages were embedded again with their title and headings"
+        )),
+        "{text}"
+    );
+    let third: serde_json::Value = serde_json::from_str(index(true).trim()).unwrap();
+    assert_eq!(
+        (third["kept"].as_u64(), third["embedded"].as_u64()),
+        (Some(n), Some(0))
+    );
+}
+
 #[test]
 fn search_json_carries_the_documented_fields() {
     let dir = shared_index();

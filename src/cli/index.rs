@@ -134,7 +134,16 @@ impl std::fmt::Display for IndexRun {
             } else {
                 String::new()
             }
-        )
+        )?;
+        if s.context_added > 0 {
+            write!(
+                f,
+                "\n{} passages were embedded again with their title and headings in front: the \
+                 index was made by an earlier semclust that embedded the text alone",
+                s.context_added
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -36,7 +36,8 @@ pub struct Passage {
     pub span: (u64, u64),
     /// The paragraph as plain text: lines joined, Markdown link syntax and escapes removed.
     pub text: String,
-    /// sha256 of `text`, hex.
+    /// sha256 of what the model embeds ([`Passage::embedding_input`]), hex: a passage whose
+    /// text, title or headings changed needs a new vector, one that only moved does not.
     pub hash: String,
 }
 
@@ -413,6 +414,7 @@ pub fn split(text: &str, file: &SourceFile, limits: &ReadLimits) -> Result<Vec<P
                     ),
                 ));
             }
+            let hash = hash(&embedding_input(&title, p.section.as_deref(), &p.text));
             out.push(Passage {
                 id: format!("{}/{}/{}", file.key, article, paragraph),
                 document: file.key.clone(),
@@ -422,7 +424,7 @@ pub fn split(text: &str, file: &SourceFile, limits: &ReadLimits) -> Result<Vec<P
                 section: p.section,
                 meta: art.meta.clone(),
                 span: p.span,
-                hash: hash(&p.text),
+                hash,
                 text: p.text,
             });
         }
@@ -437,6 +439,44 @@ fn line_of(text: &str, char_offset: u64) -> usize {
         .take(char_offset as usize)
         .filter(|&c| c == '\n')
         .count()
+}
+
+/// How passages are embedded: with their context (the article's title and the headings above
+/// them) in front of their text, or alone. Cross-lingual retrieval on Debian Reference
+/// (`semclust eval`, benches/RESULTS.md "Contextual passages") chose the form. What is stored
+/// and shown is the text alone.
+pub const PASSAGE_CONTEXT: PassageContext = PassageContext::TitleAndHeadings;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassageContext {
+    None,
+    Title,
+    /// The headings above the passage, or the title where there is none.
+    Headings,
+    TitleAndHeadings,
+}
+
+/// What the model embeds for a passage of this title and heading path (see [`PASSAGE_CONTEXT`]).
+pub fn embedding_input(title: &str, section: Option<&str>, text: &str) -> String {
+    let ctx = match (PASSAGE_CONTEXT, section) {
+        (PassageContext::None, _) => return text.to_string(),
+        (PassageContext::Title, _) | (PassageContext::TitleAndHeadings, None) => title.to_string(),
+        (PassageContext::TitleAndHeadings, Some(s)) => format!("{title} › {s}"),
+        (PassageContext::Headings, Some(s)) => s.to_string(),
+        (PassageContext::Headings, None) => title.to_string(),
+    };
+    if ctx.trim().is_empty() {
+        text.to_string()
+    } else {
+        format!("{ctx}\n\n{text}")
+    }
+}
+
+impl Passage {
+    /// What the model embeds for this passage.
+    pub fn embedding_input(&self) -> String {
+        embedding_input(&self.title, self.section.as_deref(), &self.text)
+    }
 }
 
 pub fn hash(text: &str) -> String {
@@ -684,7 +724,7 @@ mod tests {
                             prop_assert!(!p.text.trim().is_empty(), "empty passage {:?}", p);
                             prop_assert!(p.text.len() <= max);
                             prop_assert!(ids.insert(p.id.clone()), "id twice: {}", p.id);
-                            prop_assert_eq!(&p.hash, &hash(&p.text));
+                            prop_assert_eq!(&p.hash, &hash(&p.embedding_input()));
                             if format != Format::Jsonl {
                                 prop_assert!(p.span.0 <= p.span.1 && p.span.1 <= chars);
                             }

@@ -294,6 +294,7 @@ fn schemas() -> Value {
                 "kept": {"type": "integer"},
                 "embedded": {"type": "integer"},
                 "documents_removed": {"type": "integer"},
+                "context_added": {"type": "integer", "description": "Of the updated passages, those embedded again because an earlier semclust had embedded their text without its title and headings."},
                 "passages": {"type": "integer"},
                 "generation": {"type": "integer"},
                 "seconds": {"type": "number"}
