@@ -562,19 +562,27 @@ fn labels_of_a_german_and_spanish_collection_hold_no_stop_word() {
     }
 }
 
-/// The changes of a changelog record: its text's blocks between blank lines, as the fixture's
-/// JSONL holds them (counted here from the file, not by semclust).
-fn changes_by<F: Fn(&str) -> String>(jsonl: &Path, period: F) -> HashMap<String, usize> {
-    let mut by = HashMap::new();
+/// Passages per period of their upload: each listed passage (`DOCUMENT/RECORD/N`) dated by its
+/// record's `date` as the fixture's JSONL gives it (read here from the file, not from semclust).
+fn passages_by<F: Fn(&str) -> String>(
+    jsonl: &Path,
+    passages: &[Value],
+    period: F,
+) -> HashMap<String, usize> {
+    let mut date_of = HashMap::new();
     for line in std::fs::read_to_string(jsonl).unwrap().lines() {
         let r: Value = serde_json::from_str(line).unwrap();
-        let n = r["text"]
-            .as_str()
-            .unwrap()
-            .split("\n\n")
-            .filter(|b| !b.trim().is_empty())
-            .count();
-        *by.entry(period(r["date"].as_str().unwrap())).or_default() += n;
+        date_of.insert(
+            r["id"].as_str().unwrap().to_string(),
+            r["date"].as_str().unwrap().to_string(),
+        );
+    }
+    let mut by = HashMap::new();
+    for p in passages {
+        let id = p["id"].as_str().unwrap();
+        let record = id.split('/').nth(1).unwrap();
+        let date = &date_of[record];
+        *by.entry(period(date)).or_default() += 1;
     }
     by
 }
@@ -604,7 +612,9 @@ fn themes_over_time_count_each_dated_passage_in_its_period() {
     let v = read_json(&out.join("themes.json"));
     let ot = &v["over_time"];
     assert_eq!(ot["period"], "year");
-    let by_year = changes_by(&jsonl, |d| d[..4].to_string());
+    let by_year = passages_by(&jsonl, v["passages"].as_array().unwrap(), |d| {
+        d[..4].to_string()
+    });
     let periods: Vec<&str> = ot["periods"]
         .as_array()
         .unwrap()
@@ -675,7 +685,7 @@ fn themes_over_time_count_each_dated_passage_in_its_period() {
         "-q",
     ]));
     let q: Value = serde_json::from_str(&q).unwrap();
-    let by_quarter = changes_by(&jsonl, |d| {
+    let by_quarter = passages_by(&jsonl, q["passages"].as_array().unwrap(), |d| {
         let m: usize = d[5..7].parse().unwrap();
         format!("{}-Q{}", &d[..4], (m - 1) / 3 + 1)
     });

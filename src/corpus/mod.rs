@@ -397,8 +397,8 @@ pub fn split(text: &str, file: &SourceFile, limits: &ReadLimits) -> Result<Vec<P
                 art.meta.insert("lang".into(), l.into());
             }
         }
-        for (pi, p) in art.paragraphs.into_iter().enumerate() {
-            let paragraph = pi as u32 + 1;
+        let mut paragraph = 0u32;
+        for p in art.paragraphs {
             if p.text.len() > limits.max_passage_bytes {
                 let at = match file.format {
                     Format::Jsonl => format!("record '{article}'"),
@@ -414,22 +414,113 @@ pub fn split(text: &str, file: &SourceFile, limits: &ReadLimits) -> Result<Vec<P
                     ),
                 ));
             }
-            let hash = hash(&embedding_input(&title, p.section.as_deref(), &p.text));
-            out.push(Passage {
-                id: format!("{}/{}/{}", file.key, article, paragraph),
-                document: file.key.clone(),
-                article: article.clone(),
-                paragraph,
-                title: title.clone(),
-                section: p.section,
-                meta: art.meta.clone(),
-                span: p.span,
-                hash,
-                text: p.text,
-            });
+            // A block longer than the model reads (a long table or list) is cut into passages
+            // of at most PIECE_CHARS: as one passage its vector was the mean of its windows, a
+            // generic "hub" that came first for a sixth of the cross-lingual questions on Debian
+            // Reference. Each piece keeps the block's span.
+            for text in pieces(&p.text, PIECE_CHARS) {
+                paragraph += 1;
+                let hash = hash(&embedding_input(&title, p.section.as_deref(), &text));
+                out.push(Passage {
+                    id: format!("{}/{}/{}", file.key, article, paragraph),
+                    document: file.key.clone(),
+                    article: article.clone(),
+                    paragraph,
+                    title: title.clone(),
+                    section: p.section.clone(),
+                    meta: art.meta.clone(),
+                    span: p.span,
+                    hash,
+                    text,
+                });
+            }
         }
     }
     Ok(out)
+}
+
+/// Longest passage, in characters, before a block is cut: about 400 tokens of English or of a
+/// table of figures for multilingual-e5's tokenizer, which leaves room for the title and headings
+/// in its 512.
+pub const PIECE_CHARS: usize = 1200;
+
+/// `text` cut into pieces of at most `max` characters: at line ends when it has lines (table
+/// rows, list items; a table's header row is repeated at the head of each piece), else at
+/// sentence ends, else at spaces, and inside a word only when a word is longer than `max`.
+pub fn pieces(text: &str, max: usize) -> Vec<String> {
+    let len = |s: &str| s.chars().count();
+    if len(text) <= max {
+        return vec![text.to_string()];
+    }
+    let (units, sep): (Vec<&str>, &str) = if text.contains('\n') {
+        (
+            text.lines().filter(|l| !l.trim().is_empty()).collect(),
+            "\n",
+        )
+    } else {
+        (text.split_inclusive(['.', '!', '?']).collect(), "")
+    };
+    // A table (rows of `a | b`) keeps its header row on every piece.
+    let header = (sep == "\n" && units.len() > 2 && units[0].contains(" | "))
+        .then(|| units[0])
+        .filter(|h| len(h) * 2 < max);
+    let mut out: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let flush = |cur: &mut String, out: &mut Vec<String>| {
+        if !cur.trim().is_empty() {
+            out.push(cur.trim().to_string());
+        }
+        cur.clear();
+    };
+    let start = |cur: &mut String| {
+        if let Some(h) = header {
+            cur.push_str(h);
+        }
+    };
+    for (i, unit) in units.iter().enumerate() {
+        if i == 0 && header.is_some() {
+            start(&mut cur);
+            continue;
+        }
+        // A unit too long alone: cut at spaces (or anywhere, for a giant word).
+        let mut parts: Vec<String> = Vec::new();
+        if len(unit) > max {
+            let mut p = String::new();
+            for w in unit.split_inclusive(' ') {
+                if !p.is_empty() && len(&p) + len(w) > max {
+                    parts.push(std::mem::take(&mut p));
+                }
+                if len(w) > max {
+                    let chars: Vec<char> = w.chars().collect();
+                    for c in chars.chunks(max) {
+                        parts.push(c.iter().collect());
+                    }
+                } else {
+                    p.push_str(w);
+                }
+            }
+            if !p.is_empty() {
+                parts.push(p);
+            }
+        } else {
+            parts.push(unit.to_string());
+        }
+        for part in parts {
+            let fresh = cur.is_empty() || header.is_some_and(|h| cur == h);
+            if !fresh && len(&cur) + sep.len() + len(&part) > max {
+                flush(&mut cur, &mut out);
+                start(&mut cur);
+            }
+            if !cur.is_empty() {
+                cur.push_str(sep);
+            }
+            cur.push_str(&part);
+        }
+    }
+    if header.is_none_or(|h| cur != h) {
+        flush(&mut cur, &mut out);
+    }
+    out
 }
 
 /// The 1-based line of the character at `char_offset`.
@@ -640,6 +731,39 @@ mod tests {
     /// Arbitrary input to every reader: no panic, no passage that breaks the invariants the
     /// store and the reports rely on, and the passage bound holds. Deterministic (a fixed
     /// seed), a bounded number of cases: a property test in the suite, not a fuzzing campaign.
+    #[test]
+    fn long_blocks_are_cut_at_lines_sentences_and_spaces() {
+        let rows: Vec<String> = (0..60)
+            .map(|i| format!("pkg{i} | V:{i} | tool number {i}"))
+            .collect();
+        let table = format!("package | popcon | description\n{}", rows.join("\n"));
+        let ps = pieces(&table, 300);
+        assert!(ps.len() > 4);
+        for p in &ps {
+            assert!(p.chars().count() <= 300, "{p}");
+            assert!(p.starts_with("package | popcon | description\n"), "{p}");
+        }
+        // Every row once, in order.
+        let back: Vec<&str> = ps.iter().flat_map(|p| p.lines().skip(1)).collect();
+        assert_eq!(back, rows.iter().map(String::as_str).collect::<Vec<_>>());
+
+        let prose = "Une phrase assez longue pour compter. ".repeat(40);
+        let ps = pieces(prose.trim(), 200);
+        assert!(ps
+            .iter()
+            .all(|p| p.chars().count() <= 200 && p.ends_with('.')));
+        assert_eq!(ps.join(" "), prose.trim());
+        let word = "x".repeat(450);
+        assert_eq!(
+            pieces(&word, 200)
+                .iter()
+                .map(|p| p.len())
+                .collect::<Vec<_>>(),
+            [200, 200, 50]
+        );
+        assert_eq!(pieces("court", 200), ["court"]);
+    }
+
     #[test]
     fn readers_survive_arbitrary_input() {
         use proptest::prelude::*;
