@@ -544,6 +544,8 @@ pub enum PassageContext {
     Title,
     /// The headings above the passage, or the title where there is none.
     Headings,
+    /// The nearest heading above the passage, or the title where there is none.
+    Heading,
     TitleAndHeadings,
 }
 
@@ -554,7 +556,8 @@ pub fn embedding_input(title: &str, section: Option<&str>, text: &str) -> String
         (PassageContext::Title, _) | (PassageContext::TitleAndHeadings, None) => title.to_string(),
         (PassageContext::TitleAndHeadings, Some(s)) => format!("{title} › {s}"),
         (PassageContext::Headings, Some(s)) => s.to_string(),
-        (PassageContext::Headings, None) => title.to_string(),
+        (PassageContext::Headings | PassageContext::Heading, None) => title.to_string(),
+        (PassageContext::Heading, Some(s)) => s.rsplit(" › ").next().unwrap_or(s).to_string(),
     };
     if ctx.trim().is_empty() {
         text.to_string()
