@@ -717,5 +717,11 @@ fn themes_over_time_count_each_dated_passage_in_its_period() {
         "--period",
         "week",
     ]);
-    assert!(error_line(&bad).contains("week"), "{}", error_line(&bad));
+    // A usage error, as for any other closed list of values: exit 2, the values listed.
+    let e = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("'week'") && e.contains("auto, month, quarter, year"),
+        "{e}"
+    );
 }

@@ -35,7 +35,7 @@ pub struct ClusterArgs {
     pub map: MapLayout,
     /// Periods of the themes-over-time chart and table, for documents with a `date`: months up
     /// to three years of dates, quarters up to ten, years beyond (auto), or the one named.
-    #[arg(long, default_value = "auto", value_name = "auto|month|quarter|year")]
+    #[arg(long, value_enum, default_value_t = Period::Auto)]
     pub period: Period,
     #[command(flatten)]
     pub read: ReadArgs,

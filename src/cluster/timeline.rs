@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
-/// How long a period is.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// How long a period is; `auto`, `month`, `quarter` or `year` on the command line and over HTTP.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Period {
     /// Months up to three years of dates, quarters up to ten years, years beyond.
     #[default]
@@ -21,19 +21,15 @@ pub enum Period {
     Year,
 }
 
-impl std::str::FromStr for Period {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "auto" => Ok(Self::Auto),
-            "month" => Ok(Self::Month),
-            "quarter" => Ok(Self::Quarter),
-            "year" => Ok(Self::Year),
-            other => Err(Error::invalid(
+impl Period {
+    /// A period as a request names it.
+    pub fn parse(s: &str) -> Result<Self> {
+        <Self as clap::ValueEnum>::from_str(s.trim(), true).map_err(|_| {
+            Error::invalid(
                 "period",
-                format!("'{other}': expected auto, month, quarter or year"),
-            )),
-        }
+                format!("'{s}': expected auto, month, quarter or year"),
+            )
+        })
     }
 }
 

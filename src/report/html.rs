@@ -297,15 +297,7 @@ pub fn render(r: &Report<'_>) -> String {
     s.push_str(
         "</style>\n<table class=\"article-theme\">\n<thead><tr><th class=\"article\">Article</th>",
     );
-    for th in &t.themes {
-        let _ = write!(
-            s,
-            "<th title=\"{}\"><span class=\"swatch\" style=\"background:{}\"></span><br>{}</th>",
-            escape(&th.label),
-            colour(th.id),
-            th.id
-        );
-    }
+    theme_heads(&mut s, t);
     s.push_str("<th>Total</th></tr></thead>\n<tbody>\n");
     for (r, row) in t.table.iter().enumerate() {
         let max = row.counts.iter().copied().max().unwrap_or(0).max(1);
@@ -468,15 +460,7 @@ fn over_time(s: &mut String, t: &Themes, ot: &crate::cluster::OverTime) {
          <th>dated</th>",
         ot.period
     );
-    for th in &t.themes {
-        let _ = write!(
-            s,
-            "<th title=\"{}\"><span class=\"swatch\" style=\"background:{}\"></span><br>{}</th>",
-            escape(&th.label),
-            colour(th.id),
-            th.id
-        );
-    }
+    theme_heads(s, t);
     s.push_str("</tr></thead><tbody>\n");
     for (i, period) in ot.periods.iter().enumerate() {
         let total = ot.totals[i];
@@ -496,4 +480,18 @@ fn over_time(s: &mut String, t: &Themes, ot: &crate::cluster::OverTime) {
         s.push_str("</tr>\n");
     }
     s.push_str("</tbody></table>\n</details>\n</section>\n");
+}
+
+/// One header cell per theme (its swatch and number; its label on hover), for the tables whose
+/// columns are the themes.
+fn theme_heads(s: &mut String, t: &Themes) {
+    for th in &t.themes {
+        let _ = write!(
+            s,
+            "<th title=\"{}\"><span class=\"swatch\" style=\"background:{}\"></span><br>{}</th>",
+            escape(&th.label),
+            colour(th.id),
+            th.id
+        );
+    }
 }

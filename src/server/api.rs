@@ -488,7 +488,7 @@ pub async fn themes(
 ) -> ApiResult<Json<Value>> {
     let k_text = p.k.unwrap_or_else(|| "auto".into());
     let k: KChoice = k_text.parse()?;
-    let period: Period = p.period.as_deref().unwrap_or("auto").parse()?;
+    let period = Period::parse(p.period.as_deref().unwrap_or("auto"))?;
     if let Some(n) = k.max() {
         if n > state.config.limits.max_k {
             return Err(ApiError::invalid(format!(
