@@ -532,32 +532,15 @@ fn line_of(text: &str, char_offset: u64) -> usize {
         .count()
 }
 
-/// How passages are embedded: with their context (the article's title and the headings above
-/// them) in front of their text, or alone. Cross-lingual retrieval on Debian Reference
-/// (`semclust eval`, benches/RESULTS.md "Contextual passages") chose the form. What is stored
-/// and shown is the text alone.
-pub const PASSAGE_CONTEXT: PassageContext = PassageContext::TitleAndHeadings;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PassageContext {
-    None,
-    Title,
-    /// The headings above the passage, or the title where there is none.
-    Headings,
-    /// The nearest heading above the passage, or the title where there is none.
-    Heading,
-    TitleAndHeadings,
-}
-
-/// What the model embeds for a passage of this title and heading path (see [`PASSAGE_CONTEXT`]).
+/// What the model embeds for a passage of this title and heading path: `title › headings`, a
+/// blank line, the text (the title alone where there is no heading). Chosen on cross-lingual
+/// retrieval over Debian Reference and on the sample's questions against the text alone, the
+/// title alone, the headings alone and the nearest heading (benches/RESULTS.md, "Retrieval
+/// beyond the reference pipeline"). What is stored and shown is the text alone.
 pub fn embedding_input(title: &str, section: Option<&str>, text: &str) -> String {
-    let ctx = match (PASSAGE_CONTEXT, section) {
-        (PassageContext::None, _) => return text.to_string(),
-        (PassageContext::Title, _) | (PassageContext::TitleAndHeadings, None) => title.to_string(),
-        (PassageContext::TitleAndHeadings, Some(s)) => format!("{title} › {s}"),
-        (PassageContext::Headings, Some(s)) => s.to_string(),
-        (PassageContext::Headings | PassageContext::Heading, None) => title.to_string(),
-        (PassageContext::Heading, Some(s)) => s.rsplit(" › ").next().unwrap_or(s).to_string(),
+    let ctx = match section {
+        Some(s) => format!("{title} › {s}"),
+        None => title.to_string(),
     };
     if ctx.trim().is_empty() {
         text.to_string()
@@ -731,9 +714,6 @@ mod tests {
         assert_eq!(clean_key("Le Monde: IA"), "Le-Monde--IA");
     }
 
-    /// Arbitrary input to every reader: no panic, no passage that breaks the invariants the
-    /// store and the reports rely on, and the passage bound holds. Deterministic (a fixed
-    /// seed), a bounded number of cases: a property test in the suite, not a fuzzing campaign.
     #[test]
     fn long_blocks_are_cut_at_lines_sentences_and_spaces() {
         let rows: Vec<String> = (0..60)
@@ -767,6 +747,9 @@ mod tests {
         assert_eq!(pieces("court", 200), ["court"]);
     }
 
+    /// Arbitrary input to every reader: no panic, no passage that breaks the invariants the
+    /// store and the reports rely on, and the passage bound holds. Deterministic (a fixed
+    /// seed), a bounded number of cases: a property test in the suite, not a fuzzing campaign.
     #[test]
     fn readers_survive_arbitrary_input() {
         use proptest::prelude::*;
