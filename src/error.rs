@@ -8,7 +8,7 @@ use crate::store::{Fingerprint, StoreLocation};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("unknown model '{name}'; known models: {known}")]
+    #[error("unknown model '{name}'; curated models: {known}; or name a sentence-transformers model on the Hugging Face hub as ORG/NAME, or give its folder with --model-dir DIR")]
     UnknownModel { name: String, known: String },
 
     #[error("{}: {message}", path.display())]

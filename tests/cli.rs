@@ -171,7 +171,7 @@ fn bad_options_are_one_line_errors() {
     let o = semclust(&["embed", "--model", "bert-huge"], Some(b"x\n"));
     assert_eq!(
         error_line(&o),
-        "semclust: error: unknown model 'bert-huge'; known models: multilingual-e5-small, all-minilm-l6-v2"
+        "semclust: error: unknown model 'bert-huge'; curated models: multilingual-e5-small, all-minilm-l6-v2; or name a sentence-transformers model on the Hugging Face hub as ORG/NAME, or give its folder with --model-dir DIR"
     );
     let o = semclust(&["embed", "--precision", "q3"], Some(b"x\n"));
     assert!(error_line(&o).contains("unknown precision 'q3'; use q4, f32 or f16"));
@@ -191,6 +191,8 @@ fn copy_dir(from: &Path, to: &Path) {
         let e = e.unwrap();
         if e.file_type().unwrap().is_file() {
             std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        } else if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
         }
     }
 }
@@ -382,4 +384,106 @@ fn dequantised_safetensors_export_gives_the_same_vectors() {
     let a: Vec<f32> = serde_json::from_slice(&before.stdout).unwrap();
     let b: Vec<f32> = serde_json::from_slice(&after.stdout).unwrap();
     assert!(common::cosine(&a, &b) > 0.999_999);
+}
+
+fn st_fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/st")
+        .join(name)
+}
+
+/// A folder of a model semclust has not seen indexes and searches end to end, configured from
+/// its own files; the index remembers it, and a search without the folder says what to give.
+#[test]
+fn an_unseen_model_folder_indexes_and_searches() {
+    let model = st_fixture("xlmr-tiny");
+    let model = model.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let idx = dir.path().join("idx");
+    let idx = idx.to_str().unwrap();
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/debian-reference");
+    let (de, es) = (corpus.join("pr01.de.txt"), corpus.join("pr01.es.txt"));
+    let o = semclust(
+        &[
+            "index",
+            de.to_str().unwrap(),
+            es.to_str().unwrap(),
+            "--index",
+            idx,
+            "--model-dir",
+            model,
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = semclust(
+        &[
+            "search",
+            "Paketverwaltung",
+            "--index",
+            idx,
+            "--model-dir",
+            model,
+            "--json",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let hits: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!hits.is_empty());
+    assert!(hits
+        .iter()
+        .all(|h| h["document"] == "pr01.de" || h["document"] == "pr01.es"));
+    let o = semclust(&["search", "Paketverwaltung", "--index", idx], None);
+    let e = error_line(&o);
+    assert!(e.contains("xlmr-tiny") && e.contains("--model-dir"), "{e}");
+}
+
+/// What semclust does not run is refused in one line that names the file and the setting.
+#[test]
+fn unsupported_model_folders_are_one_line_errors() {
+    let edit = |file: &str, f: &dyn Fn(&mut serde_json::Value)| {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&st_fixture("bert-tiny"), dir.path());
+        let p = dir.path().join(file);
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        f(&mut v);
+        std::fs::write(&p, v.to_string()).unwrap();
+        let o = semclust(
+            &["embed", "--model-dir", dir.path().to_str().unwrap()],
+            Some(b"x\n"),
+        );
+        assert!(!o.status.success());
+        error_line(&o)
+    };
+    let e = edit("config.json", &|v| v["model_type"] = "mpnet".into());
+    assert!(
+        e.contains("config.json") && e.contains("model_type 'mpnet'") && e.contains("xlm-roberta"),
+        "{e}"
+    );
+    let e = edit("modules.json", &|v| {
+        v.as_array_mut().unwrap().push(serde_json::json!(
+            {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}
+        ))
+    });
+    assert!(
+        e.contains("modules.json") && e.contains("sentence_transformers.models.Dense"),
+        "{e}"
+    );
+    let e = edit("1_Pooling/config.json", &|v| {
+        v["pooling_mode"] = "max".into()
+    });
+    assert!(e.contains("1_Pooling") && e.contains("'max'"), "{e}");
+
+    // A model that is neither curated nor on disk, with the hub out of reach.
+    let o = semclust(&["embed", "--model", "BAAI/bge-m3"], Some(b"x\n"));
+    let e = error_line(&o);
+    assert!(
+        e.contains("BAAI/bge-m3") && e.contains("--model-dir"),
+        "{e}"
+    );
 }

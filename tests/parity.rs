@@ -274,3 +274,147 @@ fn f16_agrees_with_f32() {
         assert!(c >= 0.999, "text {i}: f16 vs f32 cosine {c}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Models configured from their own sentence-transformers files (`--model-dir`).
+
+/// A copy of `src` (a folder of files and sub-folders) in `dst`.
+fn copy_tree(src: &std::path::Path, dst: &std::path::Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        let to = dst.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &to);
+        } else {
+            std::fs::copy(e.path(), to).unwrap();
+        }
+    }
+}
+
+fn st_fixture(path: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/st")
+        .join(path)
+}
+
+/// A real model's sentence-transformers files (committed) around the weights, config.json and
+/// tokenizer.json of semclust's cache: the folder a user would download.
+fn real_st_folder(name: &str) -> tempfile::TempDir {
+    let files = common::files(name);
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&st_fixture(name), dir.path());
+    for f in [Some(&files.config), Some(&files.tokenizer)]
+        .into_iter()
+        .chain([files.gguf.as_ref(), files.safetensors.as_ref()])
+        .flatten()
+    {
+        std::fs::copy(f, dir.path().join(f.file_name().unwrap())).unwrap();
+    }
+    dir
+}
+
+fn load_dir(dir: &std::path::Path) -> semclust::Embedder {
+    load_dir_as(dir, Precision::F32)
+}
+
+fn load_dir_as(dir: &std::path::Path, precision: Precision) -> semclust::Embedder {
+    let mut spec = common::spec(semclust::model::DEFAULT_MODEL);
+    spec.model_dir = Some(dir.to_path_buf());
+    semclust::Embedder::load(&spec, semclust::DeviceChoice::Cpu, Some(precision))
+        .expect("load the folder")
+}
+
+#[test]
+fn e5_sentence_transformers_folder_reads_its_prompts() {
+    // The folder has no manifest behind it: the prompts "query: " / "passage: " come from its
+    // config_sentence_transformers.json, the pooling from 1_Pooling, the length from
+    // tokenizer_config.json; the vectors are the transformers reference's.
+    let dir = real_st_folder("multilingual-e5-small");
+    let e = load_dir(dir.path());
+    assert_eq!(e.max_tokens(), 512);
+    assert_matches_float_reference(&e, "e5_f32", 1.0 - 1e-8);
+}
+
+#[test]
+fn minilm_wheel_folder_in_the_old_format_matches_sentence_transformers() {
+    // sentence-transformers 2.0's files (pooling booleans, max_seq_length 256 in
+    // sentence_bert_config.json), as the wheel publishes them.
+    let dir = real_st_folder("all-minilm-l6-v2");
+    let e = load_dir(dir.path()).with_long_text(LongTextPolicy::Truncate);
+    assert_eq!(e.max_tokens(), 256);
+    assert_matches_float_reference(&e, "minilm_st", 1.0 - 1e-8);
+}
+
+/// Random-weight BERT and XLM-RoBERTa folders written by sentence-transformers
+/// (`scripts/make-st-fixtures.py`), each with every pooling mode semclust reads, against the
+/// vectors sentence-transformers gave for them: queries and passages with their prompts, texts
+/// longer than the model's limit truncated as sentence-transformers truncates.
+#[test]
+fn unseen_bert_and_xlm_roberta_folders_match_sentence_transformers() {
+    let expected: serde_json::Value =
+        serde_json::from_reader(std::fs::File::open(st_fixture("expected.json")).unwrap()).unwrap();
+    let texts: Vec<String> = serde_json::from_value(expected["texts"].clone()).unwrap();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    for model in ["bert-tiny", "xlmr-tiny"] {
+        let want = &expected["models"][model];
+        for pooling in ["mean", "cls", "lasttoken"] {
+            let dir = tempfile::tempdir().unwrap();
+            copy_tree(&st_fixture(model), dir.path());
+            let cfg_path = dir.path().join("1_Pooling/config.json");
+            let mut cfg: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+            cfg["pooling_mode"] = pooling.into();
+            std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+            // f32 runs semclust's fused CPU attention on unpadded rows; f16 the padded path
+            // that GPUs take, held to f16's bar.
+            for (precision, bar) in [(Precision::F32, 0.9999), (Precision::F16, 0.999)] {
+                let e = load_dir_as(dir.path(), precision).with_long_text(LongTextPolicy::Truncate);
+                assert_eq!(
+                    e.max_tokens() as u64,
+                    want["max_seq_length"].as_u64().unwrap()
+                );
+                for (kind, key) in [(InputKind::Query, "query"), (InputKind::Passage, "passage")] {
+                    let ours = e.embed(&texts, kind).unwrap();
+                    let theirs: Vec<Vec<f32>> =
+                        serde_json::from_value(want["vectors"][pooling][key].clone()).unwrap();
+                    let mut worst = 1f64;
+                    for (i, t) in theirs.iter().enumerate() {
+                        worst = worst.min(cosine(ours.row(i), t));
+                    }
+                    eprintln!("{model} {pooling} {key} {precision}: min cosine {worst:.9}");
+                    assert!(
+                        worst >= bar,
+                        "{model} {pooling} {key} {precision}: cosine {worst}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The same model with another pooling, or without its prompts, is measurably different: the
+/// test above would notice a setting read wrongly.
+#[test]
+fn pooling_and_prompts_change_the_vectors() {
+    let expected: serde_json::Value =
+        serde_json::from_reader(std::fs::File::open(st_fixture("expected.json")).unwrap()).unwrap();
+    for model in ["bert-tiny", "xlmr-tiny"] {
+        let v = &expected["models"][model]["vectors"];
+        let rows = |p: &str, k: &str| -> Vec<Vec<f32>> {
+            serde_json::from_value(v[p][k].clone()).unwrap()
+        };
+        let least = |a: Vec<Vec<f32>>, b: Vec<Vec<f32>>| {
+            a.iter()
+                .zip(&b)
+                .map(|(x, y)| cosine(x, y))
+                .fold(1f64, f64::min)
+        };
+        for (a, b) in [("mean", "cls"), ("mean", "lasttoken"), ("cls", "lasttoken")] {
+            let c = least(rows(a, "query"), rows(b, "query"));
+            assert!(c < 0.99, "{model}: {a} vs {b} pooling, cosine {c}");
+        }
+        let c = least(rows("mean", "query"), rows("mean", "passage"));
+        assert!(c < 0.99, "{model}: query vs passage prompt, cosine {c}");
+    }
+}

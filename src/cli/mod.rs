@@ -87,8 +87,9 @@ impl IndexDir {
 /// related load the one their index names).
 #[derive(Debug, Clone, Args)]
 pub struct SourceArgs {
-    /// A folder with the model's config.json, tokenizer.json and model.safetensors or
-    /// model-q4_0.gguf; used instead of every other source.
+    /// A model folder, used instead of every other source: a sentence-transformers folder
+    /// (modules.json; BERT or XLM-RoBERTa, pooling, prompts and length read from its files) or
+    /// config.json, tokenizer.json and model.safetensors or model-q4_0.gguf of the --model named.
     #[arg(long, value_name = "DIR")]
     pub model_dir: Option<PathBuf>,
     /// semclust's model cache.
@@ -148,7 +149,8 @@ impl FilterArgs {
 /// The model a command loads, and where from.
 #[derive(Debug, Clone, Args)]
 pub struct ModelArgs {
-    /// Model id from `semclust models list`.
+    /// Model id from `semclust models list`, or ORG/NAME of a sentence-transformers model on
+    /// the Hugging Face hub (BERT or XLM-RoBERTa; configured from its own files).
     #[arg(long, default_value = DEFAULT_MODEL)]
     pub model: String,
     #[command(flatten)]

@@ -1,6 +1,10 @@
-//! BERT encoder (post-LayerNorm, erf GELU, absolute positions 0..L-1) over `QMatMul` layers, so
-//! one implementation runs f32, f16 and Q4_0 weights. It follows Hugging Face's `BertModel`
+//! BERT encoder (post-LayerNorm, erf GELU, absolute positions) over `QMatMul` layers, so one
+//! implementation runs f32, f16 and Q4_0 weights. It follows Hugging Face's `BertModel`
 //! (transformers/models/bert/modeling_bert.py); candle has no quantized BERT to reuse.
+//! XLM-RoBERTa (and RoBERTa, CamemBERT) is the same stack with positions counted from
+//! `pad_token_id + 1` (transformers/models/xlm_roberta/modeling_xlm_roberta.py,
+//! `create_position_ids_from_input_ids`; padding sits at the end of each row here, so a real
+//! token's position is `pad + 1 + index`).
 
 use candle_core::quantized::QMatMul;
 use candle_core::{DType, Module, Tensor, D};
@@ -11,6 +15,7 @@ use super::weights::{Embedding, Weights};
 use crate::error::{Error, Result};
 use crate::kernels::gemm_f32::{self, PackedF32};
 use crate::kernels::gemm_q4::PackedQ4;
+use crate::model::{Architecture, Pooling};
 
 /// The fields of Hugging Face's `config.json` that the forward pass needs.
 #[derive(Debug, Clone, Deserialize)]
@@ -267,12 +272,14 @@ fn layer_norm(w: &Weights, size: usize, eps: f64) -> Result<LayerNorm> {
 struct Embeddings {
     word: Embedding,
     position: Tensor,
+    /// Position id of the first token (0 for BERT, `pad + 1` for XLM-RoBERTa).
+    position_offset: usize,
     token_type0: Tensor,
     norm: LayerNorm,
 }
 
 impl Embeddings {
-    fn load(w: &Weights, c: &BertConfig) -> Result<Self> {
+    fn load(w: &Weights, c: &BertConfig, position_offset: usize) -> Result<Self> {
         let h = c.hidden_size;
         let token_type = w.tensor(&[c.type_vocab_size, h], "token_type_embeddings.weight")?;
         Ok(Self {
@@ -281,6 +288,7 @@ impl Embeddings {
                 &[c.max_position_embeddings, h],
                 "position_embeddings.weight",
             )?,
+            position_offset,
             // Every input is one segment: token type 0 for all tokens.
             token_type0: token_type.get(0)?,
             norm: layer_norm(&w.pp("LayerNorm"), h, c.layer_norm_eps)?,
@@ -290,7 +298,7 @@ impl Embeddings {
     fn forward(&self, ids: &Tensor, dtype: DType) -> Result<Tensor> {
         let (_b, len) = ids.dims2()?;
         let words = self.word.forward(ids)?.to_dtype(dtype)?;
-        let pos = self.position.narrow(0, 0, len)?;
+        let pos = self.position.narrow(0, self.position_offset, len)?;
         let x = words
             .broadcast_add(&pos)?
             .broadcast_add(&self.token_type0)?;
@@ -425,12 +433,19 @@ pub(crate) struct Bert {
     embeddings: Embeddings,
     layers: Vec<Layer>,
     dtype: DType,
+    pooling: Pooling,
     pub config: BertConfig,
 }
 
 impl Bert {
-    pub fn load(w: &Weights, config: &BertConfig) -> Result<Self> {
-        let embeddings = Embeddings::load(&w.pp("embeddings"), config)?;
+    pub fn load(
+        w: &Weights,
+        config: &BertConfig,
+        architecture: Architecture,
+        pooling: Pooling,
+    ) -> Result<Self> {
+        let offset = architecture.position_offset(config.pad_token_id as usize);
+        let embeddings = Embeddings::load(&w.pp("embeddings"), config, offset)?;
         let enc = w.pp("encoder");
         let layers = (0..config.num_hidden_layers)
             .map(|i| Layer::load(&enc.pp(&format!("layer.{i}")), config))
@@ -439,11 +454,19 @@ impl Bert {
             embeddings,
             layers,
             dtype: w.dtype(),
+            pooling,
             config: config.clone(),
         })
     }
 
-    /// Mean-pooled (not yet normalised) sentence vectors, f32, shape (batch, hidden).
+    /// Tokens a window may hold: the positions after the first one's offset.
+    pub fn max_positions(&self) -> usize {
+        self.config
+            .max_position_embeddings
+            .saturating_sub(self.embeddings.position_offset)
+    }
+
+    /// Pooled (not yet normalised) sentence vectors, f32, shape (batch, hidden).
     /// `ids` and `mask` are (batch, len) u32; mask is 1 for real tokens and 0 for padding.
     pub fn pooled(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
         let maskf = mask.to_dtype(DType::F32)?;
@@ -482,13 +505,21 @@ impl Bert {
             let mut at = 0;
             for (s, &n) in lens.iter().enumerate() {
                 let out = &mut pooled[s * hidden..(s + 1) * hidden];
-                for r in rows[at * hidden..(at + n) * hidden].chunks_exact(hidden) {
-                    for (o, &v) in out.iter_mut().zip(r) {
-                        *o += v;
+                let seq = &rows[at * hidden..(at + n) * hidden];
+                match self.pooling {
+                    Pooling::Mean => {
+                        for r in seq.chunks_exact(hidden) {
+                            for (o, &v) in out.iter_mut().zip(r) {
+                                *o += v;
+                            }
+                        }
+                        let inv = 1.0 / n.max(1) as f32;
+                        out.iter_mut().for_each(|o| *o *= inv);
                     }
+                    Pooling::Cls if n > 0 => out.copy_from_slice(&seq[..hidden]),
+                    Pooling::LastToken if n > 0 => out.copy_from_slice(&seq[(n - 1) * hidden..]),
+                    Pooling::Cls | Pooling::LastToken => {}
                 }
-                let inv = 1.0 / n.max(1) as f32;
-                out.iter_mut().for_each(|o| *o *= inv);
                 at += n;
             }
             return Ok(Tensor::from_vec(pooled, (b, hidden), ids.device())?);
@@ -512,9 +543,24 @@ impl Bert {
             x = layer.forward(&x, rows)?;
         }
         let x = x.to_dtype(DType::F32)?;
-        let m = maskf.unsqueeze(D::Minus1)?;
-        let sum = x.broadcast_mul(&m)?.sum(1)?;
-        let count = maskf.sum_keepdim(1)?;
-        Ok(sum.broadcast_div(&count)?)
+        match self.pooling {
+            Pooling::Mean => {
+                let m = maskf.unsqueeze(D::Minus1)?;
+                let sum = x.broadcast_mul(&m)?.sum(1)?;
+                let count = maskf.sum_keepdim(1)?;
+                Ok(sum.broadcast_div(&count)?)
+            }
+            Pooling::Cls => Ok(x.narrow(1, 0, 1)?.squeeze(1)?.contiguous()?),
+            Pooling::LastToken => {
+                // Rows are padded at the end: a row's last real token is at its length - 1.
+                let at: Vec<u32> = lens
+                    .iter()
+                    .enumerate()
+                    .map(|(s, &n)| (s * l + n.clamp(1, l) - 1) as u32)
+                    .collect();
+                let at = Tensor::new(at, ids.device())?;
+                Ok(x.reshape((b * l, hidden))?.index_select(&at, 0)?)
+            }
+        }
     }
 }

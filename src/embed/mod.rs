@@ -289,6 +289,10 @@ impl Embedder {
     ) -> Result<Self> {
         let started = Instant::now();
         let files = model::resolve(spec, notify)?;
+        if !files.manifest.is_curated() {
+            // Read from the model's own files: say what was read, so a surprise shows at once.
+            notify(&files.manifest.settings());
+        }
         let (device, device_note) = device::open(device)?;
         if let Some(note) = &device_note {
             notify(&format!("warning: {note}"));
@@ -346,7 +350,7 @@ impl Embedder {
                 return Err(Error::bad_file(&files.dir, "holds no model weights"));
             }
         };
-        let model = bert::Bert::load(&weights, &config)?;
+        let model = bert::Bert::load(&weights, &config, manifest.architecture, manifest.pooling)?;
         let (tokenizer, bos, eos) = tokenize::TextTokenizer::load(&files.tokenizer)?;
         let info = RuntimeInfo {
             model: manifest.id.clone(),
@@ -406,9 +410,7 @@ impl Embedder {
 
     /// Maximum tokens per window, special tokens included.
     pub fn max_tokens(&self) -> usize {
-        self.manifest
-            .max_tokens
-            .min(self.model.config.max_position_embeddings)
+        self.manifest.max_tokens.min(self.model.max_positions())
     }
 
     fn prefixed(&self, text: &str, kind: InputKind) -> String {
@@ -416,7 +418,12 @@ impl Embedder {
             InputKind::Query => &self.manifest.prefixes.query,
             InputKind::Passage => &self.manifest.prefixes.passage,
         };
-        format!("{p}{text}")
+        if self.manifest.lower_case {
+            // sentence-transformers lower-cases the whole input, prompt included.
+            format!("{p}{text}").to_lowercase()
+        } else {
+            format!("{p}{text}")
+        }
     }
 
     /// Token ids the model sees for `text` (prefix and special tokens included, not windowed).

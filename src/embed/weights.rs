@@ -44,11 +44,12 @@ impl Weights {
                 ),
             )
         })?;
-        let prefix = if vb.contains_tensor("embeddings.word_embeddings.weight") {
-            ""
-        } else {
-            "bert."
-        };
+        // A bare encoder's tensors, or those of a task model around it (`BertForMaskedLM`,
+        // `XLMRobertaForMaskedLM`) under its own prefix.
+        let prefix = ["", "bert.", "roberta.", "model."]
+            .into_iter()
+            .find(|p| vb.contains_tensor(&format!("{p}embeddings.word_embeddings.weight")))
+            .unwrap_or("");
         Ok(Self {
             source: Source::Float(vb),
             precision,

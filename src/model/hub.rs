@@ -47,3 +47,89 @@ pub fn fetch(manifest: &Manifest) -> Result<Vec<PathBuf>, String> {
         .map(|f| api.get(f).map_err(|e| format!("{f}: {e}")))
         .collect()
 }
+
+/// Whether `name` reads as a hub repository: `ORG/NAME`, one slash, no spaces.
+pub fn is_repo_name(name: &str) -> bool {
+    let mut parts = name.split('/');
+    let ok = |p: Option<&str>| {
+        p.is_some_and(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        })
+    };
+    ok(parts.next()) && ok(parts.next()) && parts.next().is_none()
+}
+
+/// The files of a sentence-transformers model that semclust reads; optional ones may be absent.
+const REPO_FILES: &[(&str, bool)] = &[
+    ("modules.json", false),
+    ("config.json", true),
+    ("tokenizer.json", true),
+    ("tokenizer_config.json", false),
+    ("sentence_bert_config.json", false),
+    ("config_sentence_transformers.json", false),
+    ("model.safetensors", true),
+];
+
+/// Fetch (or find in the hub cache) a model that has no manifest, at the repository's newest
+/// commit: the folder its files are in (the hub cache's snapshot) and that commit.
+pub fn fetch_repo(name: &str) -> Result<(PathBuf, String), String> {
+    if offline() {
+        let cache = Cache::from_env().repo(Repo::model(name.to_string()));
+        let config = cache
+            .get("config.json")
+            .ok_or_else(|| format!("HF_HUB_OFFLINE is set and {name} is not in the hub cache"))?;
+        let dir = config.parent().map(PathBuf::from).unwrap_or_default();
+        let revision = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        return Ok((dir, revision));
+    }
+    let api = ApiBuilder::from_env()
+        .with_progress(false)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let info = api
+        .model(name.to_string())
+        .info()
+        .map_err(|e| format!("{name}: {e}"))?;
+    let listed: std::collections::HashSet<&str> =
+        info.siblings.iter().map(|s| s.rfilename.as_str()).collect();
+    // Every file from the same commit, so that they land in one snapshot folder.
+    let repo = api.repo(Repo::with_revision(
+        name.to_string(),
+        RepoType::Model,
+        info.sha.clone(),
+    ));
+    let mut wanted: Vec<String> = Vec::new();
+    for (file, required) in REPO_FILES {
+        if listed.contains(file) {
+            wanted.push(file.to_string());
+        } else if *required {
+            return Err(format!(
+                "{name} has no {file} (semclust reads one model.safetensors and tokenizer.json)"
+            ));
+        }
+    }
+    let mut dir = None;
+    for file in &wanted {
+        let path = repo.get(file).map_err(|e| format!("{file}: {e}"))?;
+        dir.get_or_insert_with(|| path.parent().map(PathBuf::from).unwrap_or_default());
+    }
+    let dir = dir.unwrap_or_default();
+    // The pooling module's config sits in the folder modules.json names.
+    if let Ok(text) = std::fs::read_to_string(dir.join("modules.json")) {
+        if let Ok(list) = serde_json::from_str::<Vec<serde_json::Value>>(&text) {
+            for m in list {
+                let path = m.get("path").and_then(|p| p.as_str()).unwrap_or_default();
+                let file = format!("{path}/config.json");
+                if !path.is_empty() && listed.contains(file.as_str()) {
+                    repo.get(&file).map_err(|e| format!("{file}: {e}"))?;
+                }
+            }
+        }
+    }
+    Ok((dir, info.sha))
+}

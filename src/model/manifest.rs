@@ -14,7 +14,10 @@ pub struct Manifest {
     /// Longest input the model takes, special tokens included.
     pub max_tokens: usize,
     pub pooling: Pooling,
-    pub architecture: String,
+    pub architecture: Architecture,
+    /// Lower-case every input before tokenising (sentence-transformers' `do_lower_case`).
+    #[serde(default)]
+    pub lower_case: bool,
     pub prefixes: Prefixes,
     pub hub: HubSource,
     /// The model's `config.json`, for sources (E5S1) that do not ship one.
@@ -23,10 +26,116 @@ pub struct Manifest {
     pub wheels: Vec<Wheel>,
 }
 
+/// How a text's token vectors become one vector.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Pooling {
+    /// The mean of all real tokens' vectors (special tokens and prompt included).
     Mean,
+    /// The first token's vector (`[CLS]`, `<s>`).
+    Cls,
+    /// The last real token's vector.
+    LastToken,
+}
+
+impl Pooling {
+    /// A sentence-transformers `pooling_mode`, where semclust runs it.
+    pub fn from_st(mode: &str) -> Option<Self> {
+        match mode {
+            "mean" => Some(Self::Mean),
+            "cls" => Some(Self::Cls),
+            "lasttoken" => Some(Self::LastToken),
+            _ => None,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Mean => "mean",
+            Self::Cls => "cls",
+            Self::LastToken => "lasttoken",
+        }
+    }
+}
+
+/// The encoder architectures semclust runs. XLM-RoBERTa is BERT's layer stack with positions
+/// counted from after the padding id, one token type, and a SentencePiece or BPE vocabulary.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+pub enum Architecture {
+    #[serde(rename = "bert")]
+    Bert,
+    #[serde(rename = "xlm-roberta")]
+    XlmRoberta,
+}
+
+/// `model_type`s of `config.json` that semclust runs, and as what.
+const MODEL_TYPES: &[(&str, Architecture)] = &[
+    ("bert", Architecture::Bert),
+    ("xlm-roberta", Architecture::XlmRoberta),
+    ("roberta", Architecture::XlmRoberta),
+    ("camembert", Architecture::XlmRoberta),
+];
+
+impl Architecture {
+    /// The architecture a transformers `config.json` describes, or a one-line reason.
+    pub fn from_config(config: &serde_json::Value) -> std::result::Result<Self, String> {
+        let supported = || {
+            MODEL_TYPES
+                .iter()
+                .map(|(t, _)| *t)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        // Older configs (and the ones semclust writes for its curated models) may lack
+        // model_type; `architectures` then says what the weights are, and a config that names
+        // neither is taken for BERT, as transformers' own BERT loader would.
+        let from_class = || {
+            let classes = config.get("architectures")?.as_array()?;
+            let first = classes.first()?.as_str()?;
+            Some(if first.starts_with("XLMRoberta") {
+                "xlm-roberta"
+            } else if first.starts_with("Roberta") {
+                "roberta"
+            } else if first.starts_with("Camembert") {
+                "camembert"
+            } else if first.starts_with("Bert") {
+                "bert"
+            } else {
+                first
+            })
+        };
+        let kind = config
+            .get("model_type")
+            .and_then(|v| v.as_str())
+            .or_else(from_class)
+            .unwrap_or("bert");
+        MODEL_TYPES
+            .iter()
+            .find(|(t, _)| *t == kind)
+            .map(|(_, a)| *a)
+            .ok_or_else(|| {
+                format!(
+                    "model_type '{kind}' is not an architecture semclust runs (it runs {})",
+                    supported()
+                )
+            })
+    }
+
+    /// Position id of a text's first token.
+    pub fn position_offset(self, pad_token_id: usize) -> usize {
+        match self {
+            Self::Bert => 0,
+            // transformers' create_position_ids_from_input_ids: padding_idx + 1 + index.
+            Self::XlmRoberta => pad_token_id + 1,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Bert => "BERT",
+            Self::XlmRoberta => "XLM-RoBERTa",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -85,6 +194,26 @@ impl Manifest {
     pub fn config_json(&self) -> Result<String> {
         serde_json::to_string_pretty(&self.config)
             .map_err(|e| Error::internal(format!("manifest {}: config: {e}", self.id)))
+    }
+
+    /// Whether this manifest was read from a model's own files rather than from `models/`.
+    pub fn is_curated(&self) -> bool {
+        !self.hub.files.is_empty() || !self.wheels.is_empty()
+    }
+
+    /// What the model does with a text, in one line: architecture, pooling, length, prompts.
+    pub fn settings(&self) -> String {
+        format!(
+            "{}: {}, {} pooling, {}-d, up to {} tokens, query prompt {:?}, passage prompt {:?}{}",
+            self.id,
+            self.architecture.label(),
+            self.pooling.label(),
+            self.dimension,
+            self.max_tokens,
+            self.prefixes.query,
+            self.prefixes.passage,
+            if self.lower_case { ", lower-cased" } else { "" }
+        )
     }
 
     pub fn wheel_label(w: &Wheel) -> String {

