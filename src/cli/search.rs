@@ -40,8 +40,9 @@ pub struct ResultArgs {
 pub struct SearchArgs {
     /// The question or words to look for, in any language the model knows.
     pub query: String,
-    /// dense (embeddings), lexical (BM25) or hybrid (both, fused by reciprocal rank).
-    #[arg(long, value_enum, default_value_t = Mode::Dense)]
+    /// hybrid (the default: the dense ranking reordered where the words agree), dense
+    /// (embeddings only) or lexical (BM25 only).
+    #[arg(long, value_enum, default_value_t = Mode::Hybrid)]
     pub mode: Mode,
     #[command(flatten)]
     pub out: ResultArgs,

@@ -1,13 +1,18 @@
-//! Lexical (BM25) retrieval with tantivy. Each passage is indexed twice, through a French and an
-//! English analyzer (lower-casing, stop words, Snowball stemming, accent folding after stemming
-//! so that a query typed without accents still matches), and a query is scored on both fields:
-//! the collection is mostly French but its readers ask in several languages.
+//! Lexical (BM25) retrieval with tantivy. Each passage is analysed in its own language: the
+//! language detected on the passage (or, for a passage too short to tell, on its document) picks
+//! the field it is indexed in, and with it tantivy's stop words and Snowball stemmer for that
+//! language, then accent folding (after stemming, so that a query typed without accents still
+//! matches). A passage in a language tantivy has no stemmer for, or in none that can be told, is
+//! indexed lower-cased and folded only. A query is analysed once per language present in the
+//! index and scored on each of those fields: a reader asks in any language, and a German query
+//! word meets German passages stemmed the German way.
 //!
-//! The index is derived from the store and rebuilt whole, into `lexical-GENERATION/` beside the
-//! database, when the store's generation moves on: it can never disagree with the store it
-//! answers for. Query text is analysed into terms directly (no query syntax), so a question mark,
-//! a colon or a minus sign in a question means nothing special.
+//! The index is derived from the store and rebuilt whole, into `lexical2-INSTANCE-GENERATION/`
+//! beside the database, when the store's generation moves on: it can never disagree with the
+//! store it answers for. Query text is analysed into terms directly (no query syntax), so a
+//! question mark, a colon or a minus sign in a question means nothing special.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use tantivy::collector::TopDocs;
@@ -24,56 +29,123 @@ use tantivy::{Index, IndexReader, TantivyDocument, Term};
 use crate::error::{Error, Result};
 use crate::store::StoredPassage;
 
-const FIELDS: [(&str, Language); 2] = [
-    ("text_fr", Language::French),
-    ("text_en", Language::English),
+/// The languages tantivy stems, by the ISO 639-1 code [`crate::language::detect`] gives.
+const LANGUAGES: &[(&str, Language)] = &[
+    ("ar", Language::Arabic),
+    ("da", Language::Danish),
+    ("de", Language::German),
+    ("el", Language::Greek),
+    ("en", Language::English),
+    ("es", Language::Spanish),
+    ("fi", Language::Finnish),
+    ("fr", Language::French),
+    ("hu", Language::Hungarian),
+    ("it", Language::Italian),
+    ("nl", Language::Dutch),
+    ("no", Language::Norwegian),
+    ("pt", Language::Portuguese),
+    ("ro", Language::Romanian),
+    ("ru", Language::Russian),
+    ("sv", Language::Swedish),
+    ("ta", Language::Tamil),
+    ("tr", Language::Turkish),
 ];
+
+/// The field of passages in no stemmed language: lower-cased and folded only.
+const OTHER: &str = "text_other";
+
+/// Folder names of this index format; `lexical-` folders are an older format's.
+const PREFIX: &str = "lexical2-";
+
+/// How much of a document is read to tell its language.
+const DOCUMENT_SAMPLE: usize = 4000;
+
+fn field_name(code: &str) -> String {
+    format!("text_{code}")
+}
+
+/// Every field: one per stemmed language, then [`OTHER`].
+fn field_names() -> impl Iterator<Item = (String, Option<Language>)> {
+    LANGUAGES
+        .iter()
+        .map(|(c, l)| (field_name(c), Some(*l)))
+        .chain(std::iter::once((OTHER.to_string(), None)))
+}
 
 pub struct LexicalIndex {
     index: Index,
     reader: IndexReader,
     id: Field,
-    text: Vec<Field>,
+    /// The fields that hold passages, with their analyzer's name: a query is analysed for each.
+    present: Vec<(Field, String)>,
 }
 
 fn lex_err(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Lexical(format!("{what}: {e}"))
 }
 
-fn analyzer(lang: Language) -> TextAnalyzer {
+fn analyzer(lang: Option<Language>) -> TextAnalyzer {
     let mut b = TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(40))
         .filter(LowerCaser)
         .dynamic();
-    if let Some(stop) = StopWordFilter::new(lang) {
-        b = b.filter_dynamic(stop);
+    if let Some(lang) = lang {
+        if let Some(stop) = StopWordFilter::new(lang) {
+            b = b.filter_dynamic(stop);
+        }
+        b = b.filter_dynamic(Stemmer::new(lang));
     }
-    b.filter_dynamic(Stemmer::new(lang))
-        .filter_dynamic(AsciiFoldingFilter)
-        .build()
+    b.filter_dynamic(AsciiFoldingFilter).build()
 }
 
-fn schema() -> (Schema, Field, Vec<Field>) {
+fn schema() -> (Schema, Field, HashMap<String, Field>) {
     let mut sb = Schema::builder();
     let id = sb.add_text_field("id", STRING | STORED);
-    let text = FIELDS
-        .iter()
+    let text = field_names()
         .map(|(name, _)| {
             let opts = TextOptions::default().set_indexing_options(
                 TextFieldIndexing::default()
-                    .set_tokenizer(name)
+                    .set_tokenizer(&name)
                     .set_index_option(IndexRecordOption::WithFreqs),
             );
-            sb.add_text_field(name, opts)
+            let f = sb.add_text_field(&name, opts);
+            (name, f)
         })
         .collect();
     (sb.build(), id, text)
 }
 
 fn register(index: &Index) {
-    for (name, lang) in FIELDS {
-        index.tokenizers().register(name, analyzer(lang));
+    for (name, lang) in field_names() {
+        index.tokenizers().register(&name, analyzer(lang));
     }
+}
+
+/// The field each passage is indexed in: its own language where it can be told, else its
+/// document's (a heading, a list item), else [`OTHER`].
+fn passage_fields(passages: &[StoredPassage]) -> Vec<String> {
+    let stemmed = |code: &str| LANGUAGES.iter().any(|(c, _)| *c == code);
+    let mut samples: HashMap<&str, String> = HashMap::new();
+    for p in passages {
+        let s = samples.entry(p.document.as_str()).or_default();
+        if s.len() < DOCUMENT_SAMPLE {
+            s.push_str(&p.text);
+            s.push('\n');
+        }
+    }
+    let documents: HashMap<&str, Option<&'static str>> = samples
+        .iter()
+        .map(|(d, s)| (*d, crate::language::detect(s)))
+        .collect();
+    passages
+        .iter()
+        .map(|p| {
+            crate::language::detect(&p.text)
+                .or_else(|| documents.get(p.document.as_str()).copied().flatten())
+                .filter(|c| stemmed(c))
+                .map_or_else(|| OTHER.to_string(), field_name)
+        })
+        .collect()
 }
 
 impl LexicalIndex {
@@ -150,15 +222,13 @@ impl LexicalIndex {
         let mut w = index
             .writer_with_num_threads::<TantivyDocument>(1, 50_000_000)
             .map_err(|e| lex_err("writer", e))?;
-        for p in passages {
+        for (p, field) in passages.iter().zip(passage_fields(passages)) {
             let mut doc = TantivyDocument::default();
             doc.add_text(id, &p.id);
             // The title is part of what a passage is about: "Mazzucato" or "ChatGPT" may be
             // only in the headline.
             let body = format!("{}\n{}", p.title, p.text);
-            for f in &text {
-                doc.add_text(*f, &body);
-            }
+            doc.add_text(text[&field], &body);
             w.add_document(doc).map_err(|e| lex_err("add", e))?;
         }
         w.commit().map_err(|e| lex_err("commit", e))?;
@@ -172,21 +242,34 @@ impl LexicalIndex {
         let reader = index.reader().map_err(|e| lex_err("reader", e))?;
         let schema = index.schema();
         let id = schema.get_field("id").map_err(|e| lex_err("schema", e))?;
-        let text = FIELDS
-            .iter()
-            .map(|(n, _)| schema.get_field(n).map_err(|e| lex_err("schema", e)))
-            .collect::<Result<_>>()?;
+        let searcher = reader.searcher();
+        let mut present = Vec::new();
+        for (name, _) in field_names() {
+            let field = schema.get_field(&name).map_err(|e| lex_err("schema", e))?;
+            let mut used = false;
+            for segment in searcher.segment_readers() {
+                let terms = segment
+                    .inverted_index(field)
+                    .map_err(|e| lex_err("read", e))?
+                    .terms()
+                    .num_terms();
+                used |= terms > 0;
+            }
+            if used {
+                present.push((field, name));
+            }
+        }
         Ok(Self {
             index,
             reader,
             id,
-            text,
+            present,
         })
     }
 
     fn query(&self, text: &str) -> Result<Box<dyn Query>> {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for (field, (name, _)) in self.text.iter().zip(FIELDS) {
+        for (field, name) in &self.present {
             let mut an = self
                 .index
                 .tokenizers()
@@ -237,10 +320,9 @@ impl LexicalIndex {
 
     /// The terms a text is reduced to for one language, for tests and explanations.
     pub fn analyze(lang_field: &str, text: &str) -> Vec<String> {
-        let lang = FIELDS
-            .iter()
-            .find(|(n, _)| *n == lang_field)
-            .map_or(Language::English, |(_, l)| *l);
+        let lang = field_names()
+            .find(|(n, _)| n == lang_field)
+            .and_then(|(_, l)| l);
         let mut an = analyzer(lang);
         let mut ts = an.token_stream(text);
         let mut out = Vec::new();
@@ -251,13 +333,13 @@ impl LexicalIndex {
     }
 }
 
-/// `lexical-INSTANCE-GENERATION`: the generation alone repeats when a database is made again.
+/// `lexical2-INSTANCE-GENERATION`: the generation alone repeats when a database is made again.
 fn folder_name(instance: &str, generation: u64) -> String {
-    format!("lexical-{instance}-{generation}")
+    format!("{PREFIX}{instance}-{generation}")
 }
 
 /// Removes the lexical indexes of older generations and of other instances (including the
-/// `lexical-GENERATION` folders of earlier versions), and build folders left by killed runs (an
+/// `lexical-` folders of earlier formats), and build folders left by killed runs (an
 /// hour old: a younger one may be another process's build in progress). Newer generations stay:
 /// a reader on an older snapshot may build its generation after a writer built the next.
 fn remove_stale(dir: &Path, instance: &str, generation: u64) {
@@ -267,7 +349,7 @@ fn remove_stale(dir: &Path, instance: &str, generation: u64) {
     for e in rd.flatten() {
         let p = e.path();
         let name = p.file_name().unwrap_or_default().to_string_lossy();
-        let stale = if let Some(rest) = name.strip_prefix("lexical-") {
+        let stale = if let Some(rest) = name.strip_prefix(PREFIX) {
             match rest
                 .strip_prefix(instance)
                 .and_then(|r| r.strip_prefix('-'))
@@ -275,6 +357,9 @@ fn remove_stale(dir: &Path, instance: &str, generation: u64) {
                 Some(g) => g.parse::<u64>().is_ok_and(|g| g < generation),
                 None => true,
             }
+        } else if name.starts_with("lexical-") {
+            // An older format's index.
+            true
         } else if name.starts_with(".lexical-build-") || name.starts_with(".lexical-trash-") {
             e.metadata()
                 .and_then(|m| m.modified())
@@ -300,6 +385,99 @@ fn remove_stale(dir: &Path, instance: &str, generation: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The paragraphs of a real Debian Reference page, as passages of one document.
+    fn passages(file: &str, doc: &str) -> Vec<StoredPassage> {
+        let path = format!(
+            "{}/tests/fixtures/real/debian-reference/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .split("\n\n")
+            .filter(|t| t.trim().len() > 30)
+            .enumerate()
+            .map(|(i, t)| StoredPassage {
+                id: format!("{doc}/1/{i}"),
+                document: doc.into(),
+                path: path.clone(),
+                article_key: "1".into(),
+                paragraph: i as u32,
+                title: String::new(),
+                section: None,
+                meta: Default::default(),
+                span: (0, 0),
+                hash: String::new(),
+                text: t.trim().to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_passage_is_stemmed_in_its_own_language() {
+        let mut all = passages("pr01.de.txt", "de");
+        all.extend(passages("pr01.es.txt", "es"));
+        let fields = passage_fields(&all);
+        let german = fields.iter().filter(|f| *f == "text_de").count();
+        let spanish = fields.iter().filter(|f| *f == "text_es").count();
+        assert!(german > 30 && spanish > 30, "de {german}, es {spanish}");
+        let dir = tempfile::tempdir().unwrap();
+        let ix = LexicalIndex::open_or_build(dir.path(), "t", 1, || Ok(all.clone())).unwrap();
+        // "Paketen" is written once in the page; German stemming finds every form of "Paket".
+        let hits = ix.search("Paketen", 100).unwrap();
+        let forms = passages_with(
+            &all,
+            "de/",
+            &[
+                "Paket ", "Pakete ", "Pakets", "Paketen", "Paket.", "Paket,", "Pakete,", "Pakete.",
+            ],
+        );
+        assert!(
+            hits.len() >= forms && forms >= 5,
+            "{} hits, {forms} passages with a form",
+            hits.len()
+        );
+        assert!(hits.iter().all(|(id, _)| id.starts_with("de/")), "{hits:?}");
+        // A Spanish plural finds the singular, in Spanish passages.
+        let hits = ix.search("paquetes", 100).unwrap();
+        let singular = all
+            .iter()
+            .filter(|p| {
+                p.id.starts_with("es/")
+                    && p.text.contains("paquete ")
+                    && !p.text.contains("paquetes")
+            })
+            .count();
+        assert!(singular > 0);
+        let found_singular = hits
+            .iter()
+            .filter(|(id, _)| {
+                let p = all.iter().find(|p| &p.id == id).unwrap();
+                !p.text.contains("paquetes")
+            })
+            .count();
+        assert!(found_singular >= singular, "{found_singular} of {singular}");
+    }
+
+    /// Passages under `prefix` holding any of `forms`.
+    fn passages_with(all: &[StoredPassage], prefix: &str, forms: &[&str]) -> usize {
+        all.iter()
+            .filter(|p| p.id.starts_with(prefix) && forms.iter().any(|f| p.text.contains(f)))
+            .count()
+    }
+
+    #[test]
+    fn german_and_spanish_analyzers_stem() {
+        let de = |t| LexicalIndex::analyze("text_de", t);
+        assert_eq!(de("Paketen"), de("Pakete"));
+        let es = |t| LexicalIndex::analyze("text_es", t);
+        assert_eq!(es("paquetes"), es("paquete"));
+        // No language: lower-cased and folded, not stemmed.
+        assert_eq!(
+            LexicalIndex::analyze("text_other", "Pakete Éditions"),
+            ["pakete", "editions"]
+        );
+    }
 
     #[test]
     fn french_analyzer_stems_and_folds() {

@@ -266,8 +266,9 @@ pub struct SearchBody {
     id: Option<String>,
     #[serde(default)]
     k: Option<usize>,
+    /// Default: hybrid for a `query`; dense for `text` and `id`, which have no query words.
     #[serde(default)]
-    mode: Mode,
+    mode: Option<Mode>,
     #[serde(default)]
     other_articles: bool,
     #[serde(default)]
@@ -395,10 +396,14 @@ pub async fn search(
             ))
         }
     };
+    let mode = req.mode.unwrap_or(match target {
+        Target::Query(_) => Mode::default(),
+        Target::Text(_) | Target::Passage(_) => Mode::Dense,
+    });
     let request = SearchRequest {
         target,
         k,
-        mode: req.mode,
+        mode,
         method: req.method,
         other_articles: req.other_articles,
         filter: filter_of(

@@ -212,7 +212,7 @@ fn schemas() -> Value {
                 "text": {"type": "string", "description": "Find passages related to this text."},
                 "id": {"type": "string", "description": "Find passages related to this stored passage."},
                 "k": {"type": "integer", "minimum": 1, "default": 10},
-                "mode": {"enum": ["dense", "lexical", "hybrid"], "default": "dense", "description": "lexical and hybrid need `query`."},
+                "mode": {"enum": ["dense", "lexical", "hybrid"], "description": "Default: hybrid with `query`, dense with `text` or `id` (lexical and hybrid need `query`)."},
                 "other_articles": {"type": "boolean", "default": false, "description": "With `id`: only passages of other articles."},
                 "where": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Only passages whose document metadata has these values (all of them; a list field must hold the value)."},
                 "since": {"type": "string", "description": "Only documents dated on or after (YYYY, YYYY-MM or YYYY-MM-DD)."},
