@@ -65,6 +65,25 @@ pack() {
     xz -T2 -6 -c "$GPU_BIN" >"$CARRY_PARTS/2/semclust.xz"
     xz -T2 -9 -c "$model/tokenizer.json" >"$CARRY_PARTS/2/tokenizer.json.xz"
     cp "$model/config.json" "$CARRY_PARTS/2/config.json"
+    # The binary needs libcurand.so.10 to start (candle seeds a generator when it opens a CUDA
+    # device) but never draws from it: the only curand functions it imports are these four. A
+    # machine whose Python packages lack curand (torch no longer pulls it in) gets this stub,
+    # 16 KB instead of the real library's 130 MB.
+    cat >"$CARRY_PARTS/2/curand-stub.c" <<'STUB'
+/* libcurand.so.10 stand-in for semclust's CUDA build: the four functions it imports. */
+static int generator;
+int curandCreateGenerator(void **g, int kind) { (void)kind; *g = &generator; return 0; }
+int curandDestroyGenerator(void *g) { (void)g; return 0; }
+int curandSetPseudoRandomGeneratorSeed(void *g, unsigned long long seed) { (void)g; (void)seed; return 0; }
+int curandSetStream(void *g, void *stream) { (void)g; (void)stream; return 0; }
+STUB
+    local imported
+    imported=$(nm -D --undefined-only "$GPU_BIN" | grep -c 'curand' || true)
+    [ "$imported" -le 4 ] || die "the binary imports $imported curand functions; the stub has 4"
+    # The binary asks for the symbols at version node libcurand.so.10, as the real library has them.
+    echo 'libcurand.so.10 { global: curand*; local: *; };' >"$CARRY_PARTS/2/curand-stub.map"
+    gcc -shared -fPIC -O1 -Wl,-soname,libcurand.so.10 -Wl,--version-script="$CARRY_PARTS/2/curand-stub.map" \
+        -o "$CARRY_PARTS/2/libcurand.so.10" "$CARRY_PARTS/2/curand-stub.c"
     (cd "$model" && sha256sum model-q4_0.gguf tokenizer.json) >"$CARRY_PARTS/2/SHA256SUMS"
     sha256sum "$GPU_BIN" | sed 's|  .*|  semclust|' >>"$CARRY_PARTS/2/SHA256SUMS"
     local tree
@@ -105,7 +124,9 @@ find_cuda_libs() {
     local dirs
     dirs=$("$PY" - <<'EOF'
 import glob, os, site, sys
-roots = site.getsitepackages() + [site.getusersitepackages()] + sys.path
+# Installed packages only (sys.path would add the working directory, and this repository's own
+# carried stub with it).
+roots = [r for r in site.getsitepackages() + [site.getusersitepackages()] if os.path.isdir(r)]
 found = {}
 for root in roots:
     for lib in ("libcublas.so", "libcublasLt.so", "libcudart.so", "libcurand.so", "libnvrtc.so"):
@@ -116,6 +137,13 @@ for lib in ("libcublas.so", "libcublasLt.so", "libcudart.so", "libcurand.so", "l
     print(f"{lib}: {found.get(lib, 'NOT FOUND')}", file=sys.stderr)
 EOF
     )
+    if ! "$PY" -c 'import ctypes; ctypes.CDLL("libcurand.so.10")' 2>/dev/null &&
+        ! ls ${dirs//:/ } 2>/dev/null | grep -q '^libcurand.so.10$'; then
+        mkdir -p target/gpu-run/curand-stub
+        cp "$CARRY_PARTS/2/libcurand.so.10" target/gpu-run/curand-stub/
+        dirs="${dirs:+$dirs:}$PWD/target/gpu-run/curand-stub"
+        echo "libcurand.so.10: not on this machine; using the carried stub (four functions, never drawn from)" >&2
+    fi
     export LD_LIBRARY_PATH="${dirs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 }
 

@@ -75,26 +75,26 @@ const REPO_FILES: &[(&str, bool)] = &[
 /// Fetch (or find in the hub cache) a model that has no manifest, at the repository's newest
 /// commit: the folder its files are in (the hub cache's snapshot) and that commit.
 pub fn fetch_repo(name: &str) -> Result<(PathBuf, String), String> {
-    if offline() {
+    // The hub cache's copy (the commit `main` pointed at when it was fetched).
+    let cached = || {
         let cache = Cache::from_env().repo(Repo::model(name.to_string()));
-        let config = cache
-            .get("config.json")
-            .ok_or_else(|| format!("HF_HUB_OFFLINE is set and {name} is not in the hub cache"))?;
-        let dir = config.parent().map(PathBuf::from).unwrap_or_default();
-        let revision = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        return Ok((dir, revision));
+        let dir = cache.get("config.json")?.parent().map(PathBuf::from)?;
+        let revision = dir.file_name()?.to_string_lossy().into_owned();
+        Some((dir, revision))
+    };
+    if offline() {
+        return cached()
+            .ok_or_else(|| format!("HF_HUB_OFFLINE is set and {name} is not in the hub cache"));
     }
     let api = ApiBuilder::from_env()
         .with_progress(false)
         .build()
         .map_err(|e| e.to_string())?;
-    let info = api
-        .model(name.to_string())
-        .info()
-        .map_err(|e| format!("{name}: {e}"))?;
+    let info = match api.model(name.to_string()).info() {
+        Ok(info) => info,
+        // Offline with the model fetched before: an index made with it still opens.
+        Err(e) => return cached().ok_or_else(|| format!("{name}: {e}")),
+    };
     let listed: std::collections::HashSet<&str> =
         info.siblings.iter().map(|s| s.rfilename.as_str()).collect();
     // Every file from the same commit, so that they land in one snapshot folder.
