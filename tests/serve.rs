@@ -1912,3 +1912,51 @@ fn arbitrary_request_bodies_get_documented_answers() {
     // Still serving.
     assert_eq!(server.api.health()["status"], "ok");
 }
+
+/// A sentence-transformers folder served: the model is named by its folder, and queries and
+/// passages get the folder's own prompts (checked against sentence-transformers' vectors).
+#[test]
+fn a_model_folder_is_served_with_its_own_prompts() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/st/xlmr-tiny");
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--quiet",
+            "--model-dir",
+            folder.to_str().unwrap(),
+            "--precision",
+            "f32",
+        ],
+    );
+    let expected: Value = serde_json::from_slice(
+        &std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/st/expected.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let all: Vec<String> = serde_json::from_value(expected["texts"].clone()).unwrap();
+    // Texts within the model's 64 tokens: the server windows longer ones, as semclust does.
+    let short: Vec<usize> = (0..all.len()).filter(|&i| all[i].len() < 90).collect();
+    assert!(short.len() >= 5);
+    let input: Vec<&str> = short.iter().map(|&i| all[i].as_str()).collect();
+    for (kind, key) in [("query", "query"), ("passage", "passage")] {
+        let r = server
+            .api
+            .post(
+                "/v1/embeddings",
+                json!({"input": input, "input_type": kind}),
+            )
+            .ok();
+        assert_eq!(r["model"], "xlmr-tiny");
+        let got = vectors(&r);
+        let want: Vec<Vec<f32>> =
+            serde_json::from_value(expected["models"]["xlmr-tiny"]["vectors"]["mean"][key].clone())
+                .unwrap();
+        for (v, &i) in got.iter().zip(&short) {
+            let c = cosine(v, &want[i]);
+            assert!(c >= 0.9999, "{kind} text {i}: cosine {c}");
+        }
+    }
+}

@@ -276,12 +276,12 @@ fn uncurated(spec: &ModelSpec, unknown: Error, notify: Notify) -> Result<ModelFi
     let (dir, revision) =
         hub::fetch_repo(&spec.name).map_err(|r| no_source(format!("hub: {r}")))?;
     let (manifest, transformer) = st::manifest(&dir, &spec.name, Some(revision))?;
-    let origin = format!("hub {}@{}", spec.name, prefix(&manifest.hub.revision, 8));
+    let origin = format!(
+        "hub {}@{}",
+        spec.name,
+        crate::util::text::prefix_chars(&manifest.hub.revision, 8)
+    );
     files_in(&manifest, &transformer, origin)
-}
-
-fn prefix(s: &str, n: usize) -> &str {
-    &s[..s.char_indices().nth(n).map_or(s.len(), |(i, _)| i)]
 }
 
 /// A model folder the user names: a sentence-transformers folder speaks for itself; a plain one
