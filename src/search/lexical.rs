@@ -1,5 +1,5 @@
 //! Lexical (BM25) retrieval with tantivy. Each passage is analysed in its own language: the
-//! language detected on the passage (or, for a passage too short to tell, on its document) picks
+//! language detected on the passage (or, for a passage too short to tell, its article's) picks
 //! the field it is indexed in, and with it tantivy's stop words and Snowball stemmer for that
 //! language, then accent folding (after stemming, so that a query typed without accents still
 //! matches). A passage in a language tantivy has no stemmer for, or in none that can be told, is
@@ -56,9 +56,6 @@ const OTHER: &str = "text_other";
 
 /// Folder names of this index format; `lexical-` folders are an older format's.
 const PREFIX: &str = "lexical2-";
-
-/// How much of a document is read to tell its language.
-const DOCUMENT_SAMPLE: usize = 4000;
 
 fn field_name(code: &str) -> String {
     format!("text_{code}")
@@ -121,31 +118,20 @@ fn register(index: &Index) {
     }
 }
 
-/// The field each passage is indexed in: its own language where it can be told, else its
-/// document's (a heading, a list item), else [`OTHER`].
-fn passage_fields(passages: &[StoredPassage]) -> Vec<String> {
-    let stemmed = |code: &str| LANGUAGES.iter().any(|(c, _)| *c == code);
-    let mut samples: HashMap<&str, String> = HashMap::new();
-    for p in passages {
-        let s = samples.entry(p.document.as_str()).or_default();
-        if s.len() < DOCUMENT_SAMPLE {
-            s.push_str(&p.text);
-            s.push('\n');
-        }
-    }
-    let documents: HashMap<&str, Option<&'static str>> = samples
-        .iter()
-        .map(|(d, s)| (*d, crate::language::detect(s)))
-        .collect();
-    passages
-        .iter()
-        .map(|p| {
-            crate::language::detect(&p.text)
-                .or_else(|| documents.get(p.document.as_str()).copied().flatten())
-                .filter(|c| stemmed(c))
-                .map_or_else(|| OTHER.to_string(), field_name)
-        })
-        .collect()
+/// The field a passage is indexed in: its own language where it can be told, else its
+/// article's `lang` (declared in its metadata, or detected on the article when it was read:
+/// a heading or a list item says too little alone), else [`OTHER`].
+fn passage_field(p: &StoredPassage) -> String {
+    let article = || {
+        let lang = p.meta.get("lang")?.as_str()?;
+        // `de-DE`, `pt_BR`: the language is the primary subtag.
+        Some(lang.split(['-', '_']).next()?.to_ascii_lowercase())
+    };
+    crate::language::detect(&p.text)
+        .map(str::to_string)
+        .or_else(article)
+        .filter(|code| LANGUAGES.iter().any(|(c, _)| c == code))
+        .map_or_else(|| OTHER.to_string(), |code| field_name(&code))
 }
 
 impl LexicalIndex {
@@ -222,7 +208,8 @@ impl LexicalIndex {
         let mut w = index
             .writer_with_num_threads::<TantivyDocument>(1, 50_000_000)
             .map_err(|e| lex_err("writer", e))?;
-        for (p, field) in passages.iter().zip(passage_fields(passages)) {
+        for p in passages {
+            let field = passage_field(p);
             let mut doc = TantivyDocument::default();
             doc.add_text(id, &p.id);
             // The title is part of what a passage is about: "Mazzucato" or "ChatGPT" may be
@@ -417,7 +404,7 @@ mod tests {
     fn each_passage_is_stemmed_in_its_own_language() {
         let mut all = passages("pr01.de.txt", "de");
         all.extend(passages("pr01.es.txt", "es"));
-        let fields = passage_fields(&all);
+        let fields: Vec<String> = all.iter().map(passage_field).collect();
         let german = fields.iter().filter(|f| *f == "text_de").count();
         let spanish = fields.iter().filter(|f| *f == "text_es").count();
         assert!(german > 30 && spanish > 30, "de {german}, es {spanish}");
@@ -464,6 +451,15 @@ mod tests {
         all.iter()
             .filter(|p| p.id.starts_with(prefix) && forms.iter().any(|f| p.text.contains(f)))
             .count()
+    }
+
+    #[test]
+    fn a_passage_too_short_to_tell_takes_its_articles_language() {
+        let mut p = passages("pr01.de.txt", "de").remove(0);
+        p.text = "Paketverwaltung".into();
+        assert_eq!(passage_field(&p), OTHER);
+        p.meta.insert("lang".into(), "de-DE".into());
+        assert_eq!(passage_field(&p), "text_de");
     }
 
     #[test]
