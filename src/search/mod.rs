@@ -261,7 +261,8 @@ struct Fused {
 }
 
 /// The lexical ranking's top `k` as ids and BM25 scores, with a metadata filter applied to the
-/// ids (hybrid search takes a query, so no passage or article is excluded besides).
+/// ids: it can remove any share, so the ranking is read deeper (ten times, then all of it) until
+/// `k` pass. Exclusions that need the passage (one passage, one article) are the caller's.
 fn lexical_ids(
     store: &dyn VectorStore,
     lex: &LexicalIndex,
@@ -295,34 +296,22 @@ fn lexical_candidates(
     k: usize,
     ex: &Exclude,
 ) -> Result<Vec<(StoredPassage, f32)>> {
-    // Over-fetch by what an exclusion can remove at most (one article), then filter. A
-    // metadata filter can remove any share: then a deeper pass, and at worst every match.
-    let extra = if ex.is_empty() { 0 } else { 200 };
-    let mut depth = k.saturating_add(extra);
-    if ex.outside.is_some() {
-        depth = depth.saturating_mul(10);
-    }
-    loop {
-        let found = lex.search(text, depth)?;
-        let exhausted = found.len() < depth;
-        let mut out = Vec::new();
-        for (id, s) in found {
-            if ex.outside.as_ref().is_some_and(|ids| !ids.contains(&id)) {
-                continue;
-            }
-            if let Some(p) = store.passage(&id)? {
-                if !excluded(&p, ex) {
-                    out.push((p, s));
-                }
-            }
-            if out.len() == k {
-                break;
+    // Over-fetch by what excluding one passage or article can remove at most, then filter.
+    let extra = if ex.passage.is_some() || ex.article.is_some() {
+        200
+    } else {
+        0
+    };
+    let mut out = Vec::new();
+    for (id, s) in lexical_ids(store, lex, text, k.saturating_add(extra), ex)? {
+        if out.len() == k {
+            break;
+        }
+        if let Some(p) = store.passage(&id)? {
+            if !excluded(&p, ex) {
+                out.push((p, s));
             }
         }
-        let all = store.len()?;
-        if out.len() == k || exhausted || ex.outside.is_none() || depth >= all {
-            return Ok(out);
-        }
-        depth = all;
     }
+    Ok(out)
 }
