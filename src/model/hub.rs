@@ -119,16 +119,12 @@ pub fn fetch_repo(name: &str) -> Result<(PathBuf, String), String> {
         dir.get_or_insert_with(|| path.parent().map(PathBuf::from).unwrap_or_default());
     }
     let dir = dir.unwrap_or_default();
-    // The pooling module's config sits in the folder modules.json names.
-    if let Ok(text) = std::fs::read_to_string(dir.join("modules.json")) {
-        if let Ok(list) = serde_json::from_str::<Vec<serde_json::Value>>(&text) {
-            for m in list {
-                let path = m.get("path").and_then(|p| p.as_str()).unwrap_or_default();
-                let file = format!("{path}/config.json");
-                if !path.is_empty() && listed.contains(file.as_str()) {
-                    repo.get(&file).map_err(|e| format!("{file}: {e}"))?;
-                }
-            }
+    // The pooling module's config sits in the folder modules.json names (an unreadable
+    // modules.json is reported when the folder is read).
+    for m in super::st::listed_modules(&dir).unwrap_or_default() {
+        let file = format!("{}/config.json", m.path);
+        if !m.path.is_empty() && listed.contains(file.as_str()) {
+            repo.get(&file).map_err(|e| format!("{file}: {e}"))?;
         }
     }
     Ok((dir, info.sha))

@@ -42,12 +42,21 @@ const TRANSFORMER_CONFIGS: &[&str] = &[
 /// Prompt names that mean "a passage to be found", most specific first.
 const PASSAGE_PROMPTS: &[&str] = &["passage", "document", "doc", "corpus"];
 
+/// One entry of `modules.json`.
 #[derive(Deserialize)]
-struct Module {
+pub(super) struct Module {
+    /// The module's folder, relative to the model's (empty for the transformer at the root).
     #[serde(default)]
-    path: String,
+    pub path: String,
     #[serde(rename = "type")]
     kind: String,
+}
+
+/// The modules `modules.json` in `dir` lists, in order.
+pub(super) fn listed_modules(dir: &Path) -> Result<Vec<Module>> {
+    let path = dir.join("modules.json");
+    serde_json::from_value(read_json(&path)?)
+        .map_err(|e| Error::bad_file(&path, format!("is not a list of modules ({e})")))
 }
 
 /// What a module's `type` says it is: the last part of its Python path
@@ -143,7 +152,7 @@ pub fn manifest(dir: &Path, id: &str, revision: Option<String>) -> Result<(Manif
     let prefixes = prompts(dir)?;
     let revision = match revision {
         Some(r) => r,
-        None => folder_digest(dir, &transformer_dir)?,
+        None => folder_digest(dir, &transformer_dir, pooling_config.as_deref()),
     };
     let manifest = Manifest {
         id: id.to_string(),
@@ -175,10 +184,7 @@ pub fn manifest(dir: &Path, id: &str, revision: Option<String>) -> Result<(Manif
 /// a Normalize follows.
 fn modules(dir: &Path) -> Result<(PathBuf, PathBuf, bool)> {
     let path = dir.join("modules.json");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-    let list: Vec<Module> = serde_json::from_str(&text)
-        .map_err(|e| Error::bad_file(&path, format!("is not a list of modules ({e})")))?;
+    let list = listed_modules(dir)?;
     let kinds: Vec<&str> = list.iter().map(|m| module_kind(&m.kind)).collect();
     let (transformer, pooling, normalize) = match kinds.as_slice() {
         ["Transformer", "Pooling"] => (&list[0], &list[1], false),
@@ -227,19 +233,17 @@ fn read_pooling(path: &Path, hidden: usize) -> Result<Pooling> {
             .collect(),
         _ => {
             // Before sentence-transformers 6: one boolean per mode.
-            let legacy: BTreeMap<&str, &str> = [
+            const LEGACY: &[(&str, &str)] = &[
                 ("pooling_mode_cls_token", "cls"),
-                ("pooling_mode_max_tokens", "max"),
-                ("pooling_mode_mean_tokens", "mean"),
-                ("pooling_mode_mean_sqrt_len_tokens", "mean_sqrt_len_tokens"),
-                ("pooling_mode_weightedmean_tokens", "weightedmean"),
                 ("pooling_mode_lasttoken", "lasttoken"),
-            ]
-            .into_iter()
-            .collect();
-            legacy
+                ("pooling_mode_max_tokens", "max"),
+                ("pooling_mode_mean_sqrt_len_tokens", "mean_sqrt_len_tokens"),
+                ("pooling_mode_mean_tokens", "mean"),
+                ("pooling_mode_weightedmean_tokens", "weightedmean"),
+            ];
+            LEGACY
                 .iter()
-                .filter(|(k, _)| v.get(**k).and_then(Value::as_bool) == Some(true))
+                .filter(|(k, _)| v.get(*k).and_then(Value::as_bool) == Some(true))
                 .map(|(_, m)| m.to_string())
                 .collect()
         }
@@ -308,7 +312,7 @@ fn prompts(dir: &Path) -> Result<Prefixes> {
 
 /// A digest of what decides a local folder's vectors: its configuration files and the size of
 /// its weights (hashing gigabytes of weights at every load would cost more than it tells).
-fn folder_digest(dir: &Path, transformer_dir: &Path) -> Result<String> {
+fn folder_digest(dir: &Path, transformer_dir: &Path, pooling_config: Option<&Path>) -> String {
     let mut h = Sha256::new();
     let mut files = vec![
         dir.join("modules.json"),
@@ -316,8 +320,8 @@ fn folder_digest(dir: &Path, transformer_dir: &Path) -> Result<String> {
         transformer_dir.join("config.json"),
         transformer_dir.join("tokenizer.json"),
         transformer_dir.join("tokenizer_config.json"),
-        dir.join("1_Pooling").join("config.json"),
     ];
+    files.extend(pooling_config.map(Path::to_path_buf));
     files.extend(TRANSFORMER_CONFIGS.iter().map(|n| transformer_dir.join(n)));
     for f in files {
         if let Ok(bytes) = std::fs::read(&f) {
@@ -331,8 +335,7 @@ fn folder_digest(dir: &Path, transformer_dir: &Path) -> Result<String> {
             h.update(meta.len().to_le_bytes());
         }
     }
-    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!("local-{}", &hex[..16]))
+    format!("local-{}", &crate::util::fs::hex(&h.finalize())[..16])
 }
 
 #[cfg(test)]
