@@ -557,8 +557,7 @@ impl Passage {
 }
 
 pub fn hash(text: &str) -> String {
-    let d = Sha256::digest(text.as_bytes());
-    d.iter().map(|b| format!("{b:02x}")).collect()
+    crate::util::fs::hex(&Sha256::digest(text.as_bytes()))
 }
 
 /// An article as a splitter sees it.
