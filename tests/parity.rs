@@ -278,20 +278,6 @@ fn f16_agrees_with_f32() {
 // ---------------------------------------------------------------------------------------------
 // Models configured from their own sentence-transformers files (`--model-dir`).
 
-/// A copy of `src` (a folder of files and sub-folders) in `dst`.
-fn copy_tree(src: &std::path::Path, dst: &std::path::Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        let to = dst.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &to);
-        } else {
-            std::fs::copy(e.path(), to).unwrap();
-        }
-    }
-}
-
 fn st_fixture(path: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/st")
@@ -303,7 +289,7 @@ fn st_fixture(path: &str) -> std::path::PathBuf {
 fn real_st_folder(name: &str) -> tempfile::TempDir {
     let files = common::files(name);
     let dir = tempfile::tempdir().unwrap();
-    copy_tree(&st_fixture(name), dir.path());
+    common::pg::copy_tree(&st_fixture(name), dir.path(), &|_| true);
     for f in [Some(&files.config), Some(&files.tokenizer)]
         .into_iter()
         .chain([files.gguf.as_ref(), files.safetensors.as_ref()])
@@ -360,7 +346,7 @@ fn unseen_bert_and_xlm_roberta_folders_match_sentence_transformers() {
         let want = &expected["models"][model];
         for pooling in ["mean", "cls", "lasttoken"] {
             let dir = tempfile::tempdir().unwrap();
-            copy_tree(&st_fixture(model), dir.path());
+            common::pg::copy_tree(&st_fixture(model), dir.path(), &|_| true);
             let cfg_path = dir.path().join("1_Pooling/config.json");
             let mut cfg: serde_json::Value =
                 serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
