@@ -67,12 +67,20 @@ pub(crate) fn attention_cpu(
             }
             let mut ctx = vec![0f32; n * hd];
             #[cfg(target_arch = "x86_64")]
+            if Isa::best() >= Isa::Avx512 {
+                // SAFETY: the level is available: `Isa::best` decided it.
+                unsafe {
+                    super::x86::avx512::head_attention(&qq, &kt, &vv, n, n_pad, hd, &mut ctx)
+                };
+                return ctx;
+            }
+            #[cfg(target_arch = "x86_64")]
             if Isa::best() >= Isa::Avx2 {
                 // SAFETY: the level is available: `Isa::best` decided it.
                 unsafe { super::x86::avx2::head_attention(&qq, &kt, &vv, n, n_pad, hd, &mut ctx) };
                 return ctx;
             }
-            head_attention_impl(&qq, &kt, &vv, n, n_pad, hd, &mut ctx);
+            head_attention_impl::<4>(&qq, &kt, &vv, n, n_pad, hd, &mut ctx);
             ctx
         })
         .collect();
@@ -148,8 +156,6 @@ fn softmax_in_place(row: &mut [f32]) {
 pub(crate) const MAX_HD: usize = 64;
 /// Keys per register block when computing scores.
 const KEYS: usize = 16;
-/// Query rows per register block.
-const QROWS: usize = 4;
 
 /// `ctx = softmax(q · kᵀ) · v` for one head of one sequence: `q` [n][hd] (pre-scaled), `kt`
 /// [hd][n_pad] (keys transposed, zero-padded), `v` [n][hd], `ctx` [n][hd]. Scores are computed
@@ -158,7 +164,7 @@ const QROWS: usize = 4;
 /// dimension. The seven arguments stay separate: passed in a struct, the block loop was no
 /// longer vectorised (measured: 100 → 36 passages/s for q4 embedding).
 #[inline(always)]
-pub(super) fn head_attention_impl(
+pub(super) fn head_attention_impl<const QROWS: usize>(
     q: &[f32],
     kt: &[f32],
     v: &[f32],
@@ -262,7 +268,15 @@ mod tests {
 
     #[test]
     fn every_level_computes_the_same_head() {
-        for (n, hd) in [(1usize, 4usize), (5, 32), (19, 32), (37, 64)] {
+        for (n, hd) in [
+            (1usize, 4usize),
+            (5, 32),
+            (16, 32),
+            (19, 32),
+            (37, 64),
+            (130, 32),
+            (8, 48),
+        ] {
             let n_pad = n.div_ceil(KEYS) * KEYS;
             let q = crate::kernels::test_values(n * hd, 3);
             let v = crate::kernels::test_values(n * hd, 5);
@@ -291,29 +305,40 @@ mod tests {
                 }
             }
             let mut scalar = vec![0f32; n * hd];
-            head_attention_impl(&q, &kt, &v, n, n_pad, hd, &mut scalar);
-            let mut best = vec![0f32; n * hd];
+            head_attention_impl::<4>(&q, &kt, &v, n, n_pad, hd, &mut scalar);
+            // Every compiled level this CPU runs, each against the f64 reference.
+            let mut levels: Vec<(Isa, Vec<f32>)> = Vec::new();
             #[cfg(target_arch = "x86_64")]
-            if Isa::best() >= Isa::Avx2 {
-                // SAFETY: the level is available: `Isa::best` decided it.
-                unsafe {
-                    crate::kernels::x86::avx2::head_attention(&q, &kt, &v, n, n_pad, hd, &mut best)
-                };
-            } else {
-                head_attention_impl(&q, &kt, &v, n, n_pad, hd, &mut best);
+            for isa in Isa::available() {
+                let mut out = vec![0f32; n * hd];
+                match isa {
+                    // SAFETY: `Isa::available` lists only levels this CPU has.
+                    Isa::Avx2 => unsafe {
+                        crate::kernels::x86::avx2::head_attention(
+                            &q, &kt, &v, n, n_pad, hd, &mut out,
+                        )
+                    },
+                    // SAFETY: as above.
+                    Isa::Avx512 => unsafe {
+                        crate::kernels::x86::avx512::head_attention(
+                            &q, &kt, &v, n, n_pad, hd, &mut out,
+                        )
+                    },
+                    _ => continue,
+                }
+                levels.push((isa, out));
             }
-            #[cfg(not(target_arch = "x86_64"))]
-            head_attention_impl(&q, &kt, &v, n, n_pad, hd, &mut best);
             for (i, w) in want.iter().enumerate() {
                 assert!(
                     (scalar[i] as f64 - w).abs() < 1e-5,
                     "scalar n{n} hd{hd} [{i}]"
                 );
-                assert!(
-                    (best[i] as f64 - w).abs() < 1e-5,
-                    "{:?} n{n} hd{hd} [{i}]",
-                    Isa::best()
-                );
+                for (isa, out) in &levels {
+                    assert!(
+                        (out[i] as f64 - w).abs() < 1e-5,
+                        "{isa:?} n{n} hd{hd} [{i}]"
+                    );
+                }
             }
         }
     }

@@ -97,7 +97,7 @@ pub(in crate::kernels) unsafe fn head_attention(
     hd: usize,
     ctx: &mut [f32],
 ) {
-    crate::kernels::attention::head_attention_impl(q, kt, v, n, n_pad, hd, ctx)
+    crate::kernels::attention::head_attention_impl::<4>(q, kt, v, n, n_pad, hd, ctx)
 }
 
 /// The scalar quantisation of one row, 32 values per step (rounding to nearest even).
