@@ -6,6 +6,10 @@ by question so that both meet the same conditions. Standard library only.
     semclust serve --index IDX --addr 127.0.0.1:18090 &
     python3 benches/search_latency.py http://127.0.0.1:18090 QUESTIONS.json [--modes dense,hybrid] [--limit N]
 
+A mode written MODE@URL is sent to that server instead: `--modes dense@http://127.0.0.1:18091,hybrid`
+compares another build's dense search (an older binary serving its own index of the same files)
+with this one's hybrid, question by question.
+
 Prints, per mode, the median, 90th and 99th percentile in milliseconds, and the ratio of each
 mode's median to the first mode's.
 """
@@ -32,8 +36,9 @@ def main():
     for i, q in enumerate(qs):
         order = modes if i % 2 == 0 else list(reversed(modes))
         for m in order:
-            body = json.dumps({"query": q, "k": a.k, "mode": m}).encode()
-            req = urllib.request.Request(a.url + "/v1/search", body,
+            mode, _, url = m.partition("@")
+            body = json.dumps({"query": q, "k": a.k, "mode": mode}).encode()
+            req = urllib.request.Request((url or a.url) + "/v1/search", body,
                                          {"Content-Type": "application/json"})
             t0 = time.perf_counter()
             with urllib.request.urlopen(req, timeout=60) as r:

@@ -83,7 +83,11 @@ pub(in crate::kernels) unsafe fn add_norm_rows(
     crate::kernels::elementwise::add_norm_rows(a, b, norm, out)
 }
 
-/// [`crate::kernels::attention::head_attention_impl`] compiled for AVX2.
+/// `ctx = softmax(q · kᵀ) · v` for one head of one sequence, as
+/// [`crate::kernels::attention::head_attention_impl`] (same layouts), written for 16 vector
+/// registers: scores in blocks of `QB2` query rows × 16 keys, softmax 8 lanes at a time, `p · v`
+/// with 8 accumulators, division last. The portable loop compiled for AVX2 kept bounds checks
+/// and a per-key branch in its inner loops. Heads of 32 or 64; others take the portable loop.
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA.
@@ -97,7 +101,161 @@ pub(in crate::kernels) unsafe fn head_attention(
     hd: usize,
     ctx: &mut [f32],
 ) {
-    crate::kernels::attention::head_attention_impl::<4>(q, kt, v, n, n_pad, hd, ctx)
+    // Real asserts (constant time): the loads below rely on them.
+    assert_eq!(
+        n_pad,
+        n.div_ceil(16) * 16,
+        "keys padded to a multiple of 16"
+    );
+    assert!(q.len() >= n * hd && v.len() >= n * hd && ctx.len() >= n * hd);
+    assert!(kt.len() >= hd * n_pad, "keys are hd × n_pad");
+    // SAFETY: the level is this function's own; the bounds were asserted above.
+    unsafe {
+        match hd {
+            32 => head_attention_ymm::<4, 2>(q, kt, v, n, n_pad, ctx),
+            64 => head_attention_ymm::<8, 1>(q, kt, v, n, n_pad, ctx),
+            _ => crate::kernels::attention::head_attention_impl::<4>(q, kt, v, n, n_pad, hd, ctx),
+        }
+    }
+}
+
+/// Query rows per block of scores (12 accumulators, two key registers, one broadcast).
+const QB2: usize = 6;
+
+/// e^x on 8 lanes: the reduction and polynomial of [`crate::kernels::elementwise::exp_f32`],
+/// 2^n built in the exponent bits.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn exp8(x: __m256) -> __m256 {
+    let x = _mm256_max_ps(
+        _mm256_min_ps(x, _mm256_set1_ps(88.0)),
+        _mm256_set1_ps(-87.0),
+    );
+    let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
+        x,
+        _mm256_set1_ps(std::f32::consts::LOG2_E),
+    ));
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_145_75), x);
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428_606_8e-6), r);
+    let mut p = _mm256_fmadd_ps(r, _mm256_set1_ps(1.0 / 720.0), _mm256_set1_ps(1.0 / 120.0));
+    p = _mm256_fmadd_ps(r, p, _mm256_set1_ps(1.0 / 24.0));
+    p = _mm256_fmadd_ps(r, p, _mm256_set1_ps(1.0 / 6.0));
+    p = _mm256_fmadd_ps(r, p, _mm256_set1_ps(0.5));
+    p = _mm256_fmadd_ps(r, p, _mm256_set1_ps(1.0));
+    p = _mm256_fmadd_ps(r, p, _mm256_set1_ps(1.0));
+    // n is within [-126, 128): n + 127 fits the exponent field.
+    let e = _mm256_slli_epi32::<23>(_mm256_add_epi32(
+        _mm256_cvtps_epi32(n),
+        _mm256_set1_epi32(127),
+    ));
+    _mm256_mul_ps(p, _mm256_castsi256_ps(e))
+}
+
+/// # Safety
+/// As [`head_attention`], with `hd = 8 * HY` and `G * HY <= 8` accumulators in `p · v`; `QB2` is
+/// a multiple of `G`.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn head_attention_ymm<const HY: usize, const G: usize>(
+    q: &[f32],
+    kt: &[f32],
+    v: &[f32],
+    n: usize,
+    n_pad: usize,
+    ctx: &mut [f32],
+) {
+    let hd = HY * 8;
+    let chunks = n_pad / 8;
+    let mut scores = vec![0f32; QB2 * n_pad];
+    let sp = scores.as_mut_ptr();
+    let (kp, vp, cp) = (kt.as_ptr(), v.as_ptr(), ctx.as_mut_ptr());
+    // Softmax reads the 8-key chunks that hold real keys; in the last one, the lanes below `tail`.
+    let real = n.div_ceil(8);
+    let tail = (n - real.saturating_sub(1) * 8) as i32;
+    let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let last = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail), lane);
+    let all = _mm256_set1_epi32(-1);
+    let mut i0 = 0;
+    while i0 < n {
+        let rows = (n - i0).min(QB2);
+        // The block's query rows; missing rows are zeros (their scores are finite, never used).
+        let mut qb = [[0f32; 64]; QB2];
+        for (r, row) in qb.iter_mut().enumerate().take(rows) {
+            row[..hd].copy_from_slice(&q[(i0 + r) * hd..(i0 + r + 1) * hd]);
+        }
+        // SAFETY: key loads read kt[d * n_pad + c * 8 ..][..16] with d < hd and c + 2 <= n_pad / 8;
+        // score accesses stay within QB2 × n_pad; value loads read rows j < n of width hd;
+        // context stores write rows i0 + r < n. The caller asserted those lengths.
+        unsafe {
+            for c in (0..chunks).step_by(2) {
+                let mut acc = [[_mm256_setzero_ps(); 2]; QB2];
+                for d in 0..hd {
+                    let k0 = _mm256_loadu_ps(kp.add(d * n_pad + c * 8));
+                    let k1 = _mm256_loadu_ps(kp.add(d * n_pad + c * 8 + 8));
+                    for (a, qr) in acc.iter_mut().zip(&qb) {
+                        let x = _mm256_set1_ps(qr[d]);
+                        a[0] = _mm256_fmadd_ps(x, k0, a[0]);
+                        a[1] = _mm256_fmadd_ps(x, k1, a[1]);
+                    }
+                }
+                for (r, a) in acc.iter().enumerate() {
+                    _mm256_storeu_ps(sp.add(r * n_pad + c * 8), a[0]);
+                    _mm256_storeu_ps(sp.add(r * n_pad + c * 8 + 8), a[1]);
+                }
+            }
+            // Softmax numerators in place (padding keys become 0); the division comes last.
+            let mut inv = [0f32; QB2];
+            for (r, inv) in inv.iter_mut().enumerate().take(rows) {
+                let row = sp.add(r * n_pad);
+                let ninf = _mm256_set1_ps(f32::NEG_INFINITY);
+                let mut m = ninf;
+                for c in 0..real {
+                    let mask = _mm256_castsi256_ps(if c + 1 == real { last } else { all });
+                    m = _mm256_max_ps(
+                        m,
+                        _mm256_blendv_ps(ninf, _mm256_loadu_ps(row.add(c * 8)), mask),
+                    );
+                }
+                let m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps::<1>(m));
+                let m2 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+                let m1 = _mm_max_ss(m2, _mm_movehdup_ps(m2));
+                let max = _mm256_set1_ps(_mm_cvtss_f32(m1));
+                let mut sum = _mm256_setzero_ps();
+                for c in 0..real {
+                    let mask = _mm256_castsi256_ps(if c + 1 == real { last } else { all });
+                    let e = exp8(_mm256_sub_ps(_mm256_loadu_ps(row.add(c * 8)), max));
+                    let e = _mm256_and_ps(e, mask);
+                    _mm256_storeu_ps(row.add(c * 8), e);
+                    sum = _mm256_add_ps(sum, e);
+                }
+                let s4 = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps::<1>(sum));
+                let s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+                let s1 = _mm_add_ss(s2, _mm_movehdup_ps(s2));
+                *inv = 1.0 / _mm_cvtss_f32(s1);
+            }
+            // ctx rows = Σ_j p[r][j] · v[j], G rows of HY registers at a time.
+            let mut g0 = 0;
+            while g0 < rows {
+                let mut acc = [[_mm256_setzero_ps(); HY]; G];
+                for j in 0..n {
+                    for (r, a) in acc.iter_mut().enumerate() {
+                        let p = _mm256_set1_ps(*sp.add((g0 + r) * n_pad + j));
+                        for (h, x) in a.iter_mut().enumerate() {
+                            *x = _mm256_fmadd_ps(p, _mm256_loadu_ps(vp.add(j * hd + h * 8)), *x);
+                        }
+                    }
+                }
+                for (r, a) in acc.iter().enumerate().take(rows - g0) {
+                    let s = _mm256_set1_ps(inv[g0 + r]);
+                    for (h, &x) in a.iter().enumerate() {
+                        _mm256_storeu_ps(cp.add((i0 + g0 + r) * hd + h * 8), _mm256_mul_ps(x, s));
+                    }
+                }
+                g0 += G;
+            }
+        }
+        i0 += rows;
+    }
 }
 
 /// The scalar quantisation of one row, 32 values per step (rounding to nearest even).
