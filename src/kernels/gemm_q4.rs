@@ -296,6 +296,36 @@ mod tests {
     }
 
     #[test]
+    fn largest_products_do_not_overflow_the_integer_sums() {
+        // 31 of each block's 32 weights quantise to nibble 15 (the first, -1, sets the scale)
+        // and every activation to ±127: the largest sums the integer kernels accumulate.
+        let (m, n, k) = (2, 32, 64);
+        let wf: Vec<f32> = (0..n * k)
+            .map(|i| if i % QK == 0 { -1.0 } else { 0.875 })
+            .collect();
+        let x: Vec<f32> = (0..m * k).map(|i| if i < k { 1.0 } else { -1.0 }).collect();
+        let raw = quantize(&wf, n, k);
+        let wd = dequant(&raw, n, k);
+        assert_eq!(wd[1], 0.875, "nibble 15");
+        let p = PackedQ4::from_q4_0(&raw, n, k, vec![0.0; n]).unwrap();
+        for isa in Isa::available() {
+            let y = p.forward_at(isa, &x, m);
+            for r in 0..m {
+                for c in 0..n {
+                    let exact: f64 = (0..k)
+                        .map(|i| x[r * k + i] as f64 * wd[c * k + i] as f64)
+                        .sum();
+                    let got = y[r * n + c] as f64;
+                    assert!(
+                        (got - exact).abs() < 1e-3 * (1.0 + exact.abs()),
+                        "{isa:?} r{r} c{c}: {got} vs {exact}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn simd_and_scalar_quantisation_agree() {
         let x: Vec<f32> = (0..256)
             .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.013)
