@@ -2,7 +2,8 @@
 //! reading only each sequence's real tokens (keys past a sequence's length are padding and
 //! skipped, padded query rows come out as zeros). It never materialises the (batch, heads, len,
 //! len) score tensor, which for long batches was the largest allocation of the whole forward
-//! pass. The inner loops are portable code compiled for AVX2 in `x86/avx2.rs`.
+//! pass. Per head, `x86/avx512.rs` and `x86/avx2.rs` hold kernels in intrinsics for heads of 32
+//! and 64; [`head_attention_impl`] is the portable loop for other widths and CPUs.
 
 use super::elementwise::exp_f32;
 use super::isa::Isa;

@@ -1,6 +1,7 @@
 //! Every kernel compiled for AVX2 and FMA: the flat scan's scores, k-means' squared distance,
-//! the Q4 × Q8 GEMM tile and its activation quantiser, and the element-wise and attention
-//! loops (portable code that the compiler vectorises when it may use these features).
+//! the Q4 × Q8 GEMM tile and its activation quantiser, the attention of one head, and the
+//! element-wise loops (portable code that the compiler vectorises when it may use these
+//! features).
 //!
 //! Each function is `unsafe`: its caller guarantees [`Isa::Avx2`] is at most [`Isa::best`],
 //! plus the bounds its `# Safety` section names, which the safe entry point in the job's file

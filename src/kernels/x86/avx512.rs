@@ -1,5 +1,5 @@
 //! Every kernel compiled for AVX-512: the flat scan's scores, k-means' squared distance, the f32
-//! GEMM tile and the Q4 × Q8 GEMM tile with VNNI.
+//! GEMM tile, the attention of one head, and the Q4 × Q8 GEMM tile with VNNI.
 //!
 //! Each function is `unsafe`: its caller guarantees the level ([`Isa::Avx512`] or, for the VNNI
 //! functions, [`Isa::Avx512Vnni`]) is at most [`Isa::best`], plus the bounds its `# Safety`
