@@ -67,7 +67,21 @@ pub(crate) fn attention_cpu(
                 }
             }
             let mut ctx = vec![0f32; n * hd];
-            head_attention_at(Isa::best(), &qq, &kt, &vv, n, n_pad, hd, &mut ctx);
+            #[cfg(target_arch = "x86_64")]
+            if Isa::best() >= Isa::Avx512 {
+                // SAFETY: the level is available: `Isa::best` decided it.
+                unsafe {
+                    super::x86::avx512::head_attention(&qq, &kt, &vv, n, n_pad, hd, &mut ctx)
+                };
+                return ctx;
+            }
+            #[cfg(target_arch = "x86_64")]
+            if Isa::best() >= Isa::Avx2 {
+                // SAFETY: the level is available: `Isa::best` decided it.
+                unsafe { super::x86::avx2::head_attention(&qq, &kt, &vv, n, n_pad, hd, &mut ctx) };
+                return ctx;
+            }
+            head_attention_impl::<4>(&qq, &kt, &vv, n, n_pad, hd, &mut ctx);
             ctx
         })
         .collect();
@@ -143,43 +157,6 @@ fn softmax_in_place(row: &mut [f32]) {
 pub(crate) const MAX_HD: usize = 64;
 /// Keys per register block when computing scores.
 const KEYS: usize = 16;
-
-/// [`head_attention_impl`] with the kernels of `isa` (at most [`Isa::best`]), after checking the
-/// layout every level's loads rely on.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn head_attention_at(
-    isa: Isa,
-    q: &[f32],
-    kt: &[f32],
-    v: &[f32],
-    n: usize,
-    n_pad: usize,
-    hd: usize,
-    ctx: &mut [f32],
-) {
-    assert!(isa <= Isa::best(), "{isa:?} is not available here");
-    // Real asserts (constant time): the SIMD kernels' loads rely on them.
-    assert_eq!(
-        n_pad,
-        n.div_ceil(KEYS) * KEYS,
-        "keys padded to a multiple of {KEYS}"
-    );
-    assert!(q.len() >= n * hd && v.len() >= n * hd && ctx.len() >= n * hd);
-    assert!(kt.len() >= hd * n_pad, "keys are hd × n_pad");
-    #[cfg(target_arch = "x86_64")]
-    if isa >= Isa::Avx512 {
-        // SAFETY: the level is available and the layout was checked (asserted above).
-        unsafe { super::x86::avx512::head_attention(q, kt, v, n, n_pad, hd, ctx) };
-        return;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if isa >= Isa::Avx2 {
-        // SAFETY: as above.
-        unsafe { super::x86::avx2::head_attention(q, kt, v, n, n_pad, hd, ctx) };
-        return;
-    }
-    head_attention_impl::<4>(q, kt, v, n, n_pad, hd, ctx);
-}
 
 /// `ctx = softmax(q · kᵀ) · v` for one head of one sequence: `q` [n][hd] (pre-scaled), `kt`
 /// [hd][n_pad] (keys transposed, zero-padded), `v` [n][hd], `ctx` [n][hd]. Scores are computed
@@ -330,15 +307,28 @@ mod tests {
             }
             let mut scalar = vec![0f32; n * hd];
             head_attention_impl::<4>(&q, &kt, &v, n, n_pad, hd, &mut scalar);
-            // Every level this CPU runs, each against the f64 reference.
-            let levels: Vec<(Isa, Vec<f32>)> = Isa::available()
-                .into_iter()
-                .map(|isa| {
-                    let mut out = vec![0f32; n * hd];
-                    head_attention_at(isa, &q, &kt, &v, n, n_pad, hd, &mut out);
-                    (isa, out)
-                })
-                .collect();
+            // Every compiled level this CPU runs, each against the f64 reference.
+            let mut levels: Vec<(Isa, Vec<f32>)> = Vec::new();
+            #[cfg(target_arch = "x86_64")]
+            for isa in Isa::available() {
+                let mut out = vec![0f32; n * hd];
+                match isa {
+                    // SAFETY: `Isa::available` lists only levels this CPU has.
+                    Isa::Avx2 => unsafe {
+                        crate::kernels::x86::avx2::head_attention(
+                            &q, &kt, &v, n, n_pad, hd, &mut out,
+                        )
+                    },
+                    // SAFETY: as above.
+                    Isa::Avx512 => unsafe {
+                        crate::kernels::x86::avx512::head_attention(
+                            &q, &kt, &v, n, n_pad, hd, &mut out,
+                        )
+                    },
+                    _ => continue,
+                }
+                levels.push((isa, out));
+            }
             for (i, w) in want.iter().enumerate() {
                 assert!(
                     (scalar[i] as f64 - w).abs() < 1e-5,

@@ -27,37 +27,22 @@ pub(crate) fn erf_f32(x: f32) -> f32 {
     p / q
 }
 
-/// The range [`exp_f32`] and its SIMD twins clamp to (e^x stays a normal f32).
-pub(super) const EXP_RANGE: (f32, f32) = (-87.0, 88.0);
-/// ln 2 in two parts, high part exact in f32, for the range reduction r = x − n·ln 2.
-pub(super) const LN2_HI: f32 = 0.693_145_75;
-pub(super) const LN2_LO: f32 = 1.428_606_8e-6;
-/// Taylor coefficients of e^r, highest degree first, evaluated by Horner's rule.
-pub(super) const EXP_POLY: [f32; 7] = [
-    1.0 / 720.0,
-    1.0 / 120.0,
-    1.0 / 24.0,
-    1.0 / 6.0,
-    0.5,
-    1.0,
-    1.0,
-];
-
 /// e^x for f32, branch-free (range reduction by ln 2, degree-6 polynomial, exponent bits).
-/// Relative error below 2e-7 on the range softmax uses (x ≤ 0). The SIMD softmax kernels in
-/// `x86/` use the same constants.
+/// Relative error below 2e-7 on the range softmax uses (x ≤ 0).
 #[inline(always)]
 pub(crate) fn exp_f32(x: f32) -> f32 {
-    let x = x.clamp(EXP_RANGE.0, EXP_RANGE.1);
+    let x = x.clamp(-87.0, 88.0);
     // Round to nearest with the 1.5 * 2^23 trick, so the loop stays vectorisable.
     let magic = 12_582_912.0f32;
     let n = (x * std::f32::consts::LOG2_E + magic) - magic;
-    let r = n.mul_add(-LN2_HI, x);
-    let r = n.mul_add(-LN2_LO, r);
-    let mut p = EXP_POLY[0];
-    for c in &EXP_POLY[1..] {
-        p = r.mul_add(p, *c);
-    }
+    let r = n.mul_add(-0.693_145_75, x);
+    let r = n.mul_add(-1.428_606_8e-6, r);
+    let mut p = r.mul_add(1.0 / 720.0, 1.0 / 120.0);
+    p = r.mul_add(p, 1.0 / 24.0);
+    p = r.mul_add(p, 1.0 / 6.0);
+    p = r.mul_add(p, 0.5);
+    p = r.mul_add(p, 1.0);
+    p = r.mul_add(p, 1.0);
     // 2^n without a float-to-int cast (which would stop vectorisation): n + 127 + 2^23 holds
     // n + 127 in its low mantissa bits; shifted by 23 they become the exponent field.
     let two_n = f32::from_bits((n + (127.0 + 8_388_608.0)).to_bits() << 23);

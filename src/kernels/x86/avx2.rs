@@ -13,8 +13,6 @@
 use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
 
-use crate::kernels::elementwise::{EXP_POLY, EXP_RANGE, LN2_HI, LN2_LO};
-
 use crate::kernels::gemm_q4::{PackedQ4, QuantizedRows, BLOCK_BYTES, PANEL, QK};
 
 /// Scores of `query` against each `query.len()`-wide row of `rows`, two accumulators per row.
@@ -43,27 +41,15 @@ pub(in crate::kernels) unsafe fn scores(rows: &[f32], query: &[f32], out: &mut [
             if j < dim {
                 a = _mm256_fmadd_ps(_mm256_loadu_ps(base.add(j)), _mm256_loadu_ps(q.add(j)), a);
             }
-            *o = hsum8(_mm256_add_ps(a, b));
+            let s = _mm256_add_ps(a, b);
+            let hi = _mm256_extractf128_ps(s, 1);
+            let lo = _mm256_castps256_ps128(s);
+            let s4 = _mm_add_ps(hi, lo);
+            let s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+            let s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));
+            *o = _mm_cvtss_f32(s1);
         }
     }
-}
-
-/// The sum of the 8 lanes: halves, then pairs, then the last two.
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-fn hsum8(x: __m256) -> f32 {
-    let s4 = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps::<1>(x));
-    let s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-    _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)))
-}
-
-/// The largest of the 8 lanes, reduced as [`hsum8`].
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-fn hmax8(x: __m256) -> f32 {
-    let m4 = _mm_max_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps::<1>(x));
-    let m2 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-    _mm_cvtss_f32(_mm_max_ss(m2, _mm_movehdup_ps(m2)))
 }
 
 /// [`crate::kernels::dot::sq_dist_portable`] compiled for AVX2.
@@ -105,9 +91,7 @@ pub(in crate::kernels) unsafe fn add_norm_rows(
 /// and a per-key branch in its inner loops. Heads of 32 or 64; others take the portable loop.
 ///
 /// # Safety
-/// The CPU has AVX2 and FMA; the layout is the one
-/// [`crate::kernels::attention::head_attention_at`] asserts (`n_pad` is `n` rounded up to 16,
-/// `kt` holds `hd × n_pad` values, `q`, `v` and `ctx` at least `n × hd`).
+/// The CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 pub(in crate::kernels) unsafe fn head_attention(
     q: &[f32],
@@ -118,7 +102,15 @@ pub(in crate::kernels) unsafe fn head_attention(
     hd: usize,
     ctx: &mut [f32],
 ) {
-    // SAFETY: the level is this function's own; the layout is the caller's contract.
+    // Real asserts (constant time): the loads below rely on them.
+    assert_eq!(
+        n_pad,
+        n.div_ceil(16) * 16,
+        "keys padded to a multiple of 16"
+    );
+    assert!(q.len() >= n * hd && v.len() >= n * hd && ctx.len() >= n * hd);
+    assert!(kt.len() >= hd * n_pad, "keys are hd × n_pad");
+    // SAFETY: the level is this function's own; the bounds were asserted above.
     unsafe {
         match hd {
             32 => head_attention_ymm::<4, 2>(q, kt, v, n, n_pad, ctx),
@@ -137,19 +129,21 @@ const QB2: usize = 6;
 #[target_feature(enable = "avx2,fma")]
 fn exp8(x: __m256) -> __m256 {
     let x = _mm256_max_ps(
-        _mm256_min_ps(x, _mm256_set1_ps(EXP_RANGE.1)),
-        _mm256_set1_ps(EXP_RANGE.0),
+        _mm256_min_ps(x, _mm256_set1_ps(88.0)),
+        _mm256_set1_ps(-87.0),
     );
     let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
         x,
         _mm256_set1_ps(std::f32::consts::LOG2_E),
     ));
-    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
-    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
-    let mut p = _mm256_set1_ps(EXP_POLY[0]);
-    for &c in &EXP_POLY[1..] {
-        p = _mm256_fmadd_ps(r, p, _mm256_set1_ps(c));
-    }
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_145_75), x);
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428_606_8e-6), r);
+    let mut p = _mm256_fmadd_ps(r, _mm256_set1_ps(1.0 / 720.0), _mm256_set1_ps(1.0 / 120.0));
+    p = _mm256_fmadd_ps(r, p, _mm256_set1_ps(1.0 / 24.0));
+    p = _mm256_fmadd_ps(r, p, _mm256_set1_ps(1.0 / 6.0));
+    p = _mm256_fmadd_ps(r, p, _mm256_set1_ps(0.5));
+    p = _mm256_fmadd_ps(r, p, _mm256_set1_ps(1.0));
+    p = _mm256_fmadd_ps(r, p, _mm256_set1_ps(1.0));
     // n is within [-126, 128): n + 127 fits the exponent field.
     let e = _mm256_slli_epi32::<23>(_mm256_add_epi32(
         _mm256_cvtps_epi32(n),
@@ -192,7 +186,7 @@ unsafe fn head_attention_ymm<const HY: usize, const G: usize>(
         }
         // SAFETY: key loads read kt[d * n_pad + c * 8 ..][..16] with d < hd and c + 2 <= n_pad / 8;
         // score accesses stay within QB2 × n_pad; value loads read rows j < n of width hd;
-        // context stores write rows i0 + r < n. The caller checked those lengths.
+        // context stores write rows i0 + r < n. The caller asserted those lengths.
         unsafe {
             for c in (0..chunks).step_by(2) {
                 let mut acc = [[_mm256_setzero_ps(); 2]; QB2];
@@ -223,7 +217,10 @@ unsafe fn head_attention_ymm<const HY: usize, const G: usize>(
                         _mm256_blendv_ps(ninf, _mm256_loadu_ps(row.add(c * 8)), mask),
                     );
                 }
-                let max = _mm256_set1_ps(hmax8(m));
+                let m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps::<1>(m));
+                let m2 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+                let m1 = _mm_max_ss(m2, _mm_movehdup_ps(m2));
+                let max = _mm256_set1_ps(_mm_cvtss_f32(m1));
                 let mut sum = _mm256_setzero_ps();
                 for c in 0..real {
                     let mask = _mm256_castsi256_ps(if c + 1 == real { last } else { all });
@@ -232,7 +229,10 @@ unsafe fn head_attention_ymm<const HY: usize, const G: usize>(
                     _mm256_storeu_ps(row.add(c * 8), e);
                     sum = _mm256_add_ps(sum, e);
                 }
-                *inv = 1.0 / hsum8(sum);
+                let s4 = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps::<1>(sum));
+                let s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+                let s1 = _mm_add_ss(s2, _mm_movehdup_ps(s2));
+                *inv = 1.0 / _mm_cvtss_f32(s1);
             }
             // ctx rows = Σ_j p[r][j] · v[j], G rows of HY registers at a time.
             let mut g0 = 0;
@@ -286,7 +286,10 @@ pub(in crate::kernels) unsafe fn quantize_row(
                 _mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
                 _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])),
             );
-            let scale = hmax8(m) / 127.0;
+            let m = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+            let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+            let m = _mm_max_ss(m, _mm_movehdup_ps(m));
+            let scale = _mm_cvtss_f32(m) / 127.0;
             let inv = _mm256_set1_ps(if scale > 0.0 { 1.0 / scale } else { 0.0 });
             let i: [__m256i; 4] =
                 std::array::from_fn(|j| _mm256_cvtps_epi32(_mm256_mul_ps(v[j], inv)));

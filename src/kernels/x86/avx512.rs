@@ -12,8 +12,6 @@
 use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
 
-use crate::kernels::elementwise::{EXP_POLY, EXP_RANGE, LN2_HI, LN2_LO};
-
 use crate::kernels::gemm_f32::{PackedF32, PANEL as F32_PANEL};
 use crate::kernels::gemm_q4::{PackedQ4, QuantizedRows, BLOCK_BYTES, PANEL, QK};
 
@@ -174,9 +172,7 @@ unsafe fn f32_tile<const R: usize, const P: usize>(
 /// portable loop.
 ///
 /// # Safety
-/// The CPU has AVX-512F, AVX2 and FMA; the layout is the one
-/// [`crate::kernels::attention::head_attention_at`] asserts (`n_pad` is `n` rounded up to 16,
-/// `kt` holds `hd × n_pad` values, `q`, `v` and `ctx` at least `n × hd`).
+/// The CPU has AVX-512F, AVX2 and FMA.
 #[target_feature(enable = "avx512f,avx2,fma")]
 pub(in crate::kernels) unsafe fn head_attention(
     q: &[f32],
@@ -187,7 +183,15 @@ pub(in crate::kernels) unsafe fn head_attention(
     hd: usize,
     ctx: &mut [f32],
 ) {
-    // SAFETY: the level is this function's own; the layout is the caller's contract.
+    // Real asserts (constant time): the loads below rely on them.
+    assert_eq!(
+        n_pad,
+        n.div_ceil(16) * 16,
+        "keys padded to a multiple of 16"
+    );
+    assert!(q.len() >= n * hd && v.len() >= n * hd && ctx.len() >= n * hd);
+    assert!(kt.len() >= hd * n_pad, "keys are hd × n_pad");
+    // SAFETY: the level is this function's own; the bounds were asserted above.
     unsafe {
         match hd {
             32 => head_attention_zmm::<2, 8>(q, kt, v, n, n_pad, ctx),
@@ -206,17 +210,20 @@ const QB: usize = 8;
 #[target_feature(enable = "avx512f")]
 fn exp16(x: __m512) -> __m512 {
     let x = _mm512_max_ps(
-        _mm512_min_ps(x, _mm512_set1_ps(EXP_RANGE.1)),
-        _mm512_set1_ps(EXP_RANGE.0),
+        _mm512_min_ps(x, _mm512_set1_ps(88.0)),
+        _mm512_set1_ps(-87.0),
     );
+    // Round to nearest, exceptions suppressed.
     let n =
         _mm512_roundscale_ps::<0x08>(_mm512_mul_ps(x, _mm512_set1_ps(std::f32::consts::LOG2_E)));
-    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
-    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
-    let mut p = _mm512_set1_ps(EXP_POLY[0]);
-    for &c in &EXP_POLY[1..] {
-        p = _mm512_fmadd_ps(r, p, _mm512_set1_ps(c));
-    }
+    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693_145_75), x);
+    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428_606_8e-6), r);
+    let mut p = _mm512_fmadd_ps(r, _mm512_set1_ps(1.0 / 720.0), _mm512_set1_ps(1.0 / 120.0));
+    p = _mm512_fmadd_ps(r, p, _mm512_set1_ps(1.0 / 24.0));
+    p = _mm512_fmadd_ps(r, p, _mm512_set1_ps(1.0 / 6.0));
+    p = _mm512_fmadd_ps(r, p, _mm512_set1_ps(0.5));
+    p = _mm512_fmadd_ps(r, p, _mm512_set1_ps(1.0));
+    p = _mm512_fmadd_ps(r, p, _mm512_set1_ps(1.0));
     _mm512_scalef_ps(p, n)
 }
 
@@ -254,7 +261,7 @@ unsafe fn head_attention_zmm<const HZ: usize, const G: usize>(
         }
         // SAFETY: key loads read kt[d * n_pad + c * 16 ..][..16] with d < hd and c < n_pad / 16;
         // score accesses stay within QB × n_pad; value loads read rows j < n of width hd;
-        // context stores write rows i0 + r < n. The caller checked those lengths.
+        // context stores write rows i0 + r < n. The caller asserted those lengths.
         unsafe {
             for c in 0..chunks {
                 let mut acc = [_mm512_setzero_ps(); QB];
