@@ -144,7 +144,8 @@ impl FileBatch {
             .join(", ");
         if files.is_empty() {
             return Err(Error::InvalidArgument(format!(
-                "no .md, .txt or .jsonl file under {named}"
+                "no {} file under {named}",
+                corpus::Format::extensions().replace(" and ", " or ")
             )));
         }
         let documents = indexing::read_documents(&files, limits, warn)?;
@@ -259,6 +260,12 @@ impl Collection {
 
     pub fn is_empty(&mut self) -> Result<bool> {
         Ok(self.len()? == 0)
+    }
+
+    /// Whether the index at this collection's location is no longer the one it opened (see
+    /// [`crate::store::VectorStore::replaced`]).
+    pub fn replaced(&self) -> bool {
+        self.store.replaced()
     }
 
     /// The index's current state.

@@ -96,6 +96,14 @@ pub enum Error {
         other: String,
     },
 
+    /// A document sent by name (over the HTTP API) whose key another document holds.
+    #[error("the name '{name}' is stored as '{key}', which the index already holds for {other}; sending it would replace that document's passages. Send it under another name, or remove the other document first (`delete`)")]
+    NameTaken {
+        name: String,
+        key: String,
+        other: String,
+    },
+
     /// Work stopped because its caller went away (a request timed out or was cancelled).
     #[error("cancelled")]
     Cancelled,

@@ -59,6 +59,16 @@ impl DocumentPassages {
     /// name as a file's is, its stored path is [`API_PATH_PREFIX`] + key. A text that gives no
     /// passage is an error: sending it would only remove the document's passages.
     pub fn from_text(name: &str, text: &str, format: Format, limits: &ReadLimits) -> Result<Self> {
+        let name = name.trim();
+        if let Some(c) = name.chars().find(|c| c.is_control()) {
+            return Err(Error::invalid(
+                "name",
+                format!(
+                    "holds a control character (U+{:04X}); name documents with printable characters",
+                    u32::from(c)
+                ),
+            ));
+        }
         let key = corpus::document_key(name);
         if key.is_empty() {
             return Err(Error::invalid("name", "is empty"));
@@ -76,15 +86,16 @@ impl DocumentPassages {
             ));
         }
         Ok(Self {
-            path: format!("{API_PATH_PREFIX}{key}"),
+            // The name as sent: two names cleaned to one key ("a b", "a-b") are told apart.
+            path: format!("{API_PATH_PREFIX}{name}"),
             key,
             passages,
         })
     }
 }
 
-/// Documents sent to the HTTP API have no file: their stored path starts with this, and a run of
-/// `semclust index` over files never removes them as "gone from disk".
+/// Documents sent to the HTTP API have no file: their stored path is this and the name they were
+/// sent under, and a run of `semclust index` over files never removes them as "gone from disk".
 pub const API_PATH_PREFIX: &str = "api:";
 
 /// Read and split `files` (a bad file stops here, before anything is written). A file that
@@ -169,6 +180,37 @@ pub fn removed_documents(
     Ok(gone)
 }
 
+/// A document sent by name replaces only a document sent under the same name: not a file's
+/// (indexing that file again would then fail, its key held), and not another name's that
+/// cleans to the same key. A document stored by a semclust before names were kept (its path is
+/// the prefix and the key) is taken to be the same document.
+fn check_names(stored_docs: &HashMap<String, String>, read: &[DocumentPassages]) -> Result<()> {
+    for r in read {
+        let Some(name) = r.path.strip_prefix(API_PATH_PREFIX) else {
+            continue;
+        };
+        let Some(stored) = stored_docs.get(&r.key) else {
+            continue;
+        };
+        let same = match stored.strip_prefix(API_PATH_PREFIX) {
+            Some(old) => old == name || old == r.key,
+            None => false,
+        };
+        if !same {
+            let other = match stored.strip_prefix(API_PATH_PREFIX) {
+                Some(old) => format!("the document sent as '{old}'"),
+                None => format!("the file {stored}"),
+            };
+            return Err(Error::NameTaken {
+                name: name.to_string(),
+                key: r.key.clone(),
+                other,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Bring `store` in line with `read` (each document's passages replace the stored ones: new ones
 /// added, edited ones embedded again, missing ones removed) and remove the documents `gone`.
 /// Documents not named in either are left as they are.
@@ -184,6 +226,7 @@ pub fn apply_documents(
         ..Default::default()
     };
     let stored_docs = store.documents()?;
+    check_names(&stored_docs, read)?;
     let gone: Vec<String> = gone
         .iter()
         .filter(|k| stored_docs.contains_key(k.as_str()))

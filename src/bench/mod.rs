@@ -199,11 +199,8 @@ pub fn inputs(file: Option<&Path>, sample: &str) -> Result<Vec<String>> {
                 .collect()
         }
         Some(path) => {
-            let ext = path
-                .extension()
-                .and_then(|e| e.to_str())
-                .map(str::to_ascii_lowercase);
-            if matches!(ext.as_deref(), Some("md" | "markdown" | "jsonl" | "ndjson")) {
+            use crate::corpus::Format;
+            if matches!(Format::of(path), Some(Format::Markdown | Format::Jsonl)) {
                 let files = crate::corpus::discover(&[path.to_path_buf()])?;
                 let mut out = Vec::new();
                 for f in &files {

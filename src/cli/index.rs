@@ -17,8 +17,7 @@ use super::{notify, IndexDir, ModelArgs, RuntimeArgs};
 
 #[derive(Debug, Args)]
 pub struct IndexArgs {
-    /// Markdown (.md), text (.txt), JSONL (.jsonl) or HTML (.html, .htm) files, or folders searched recursively.
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(required = true, value_name = "PATH", help = semclust::corpus::FILES_HELP)]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub index: IndexDir,

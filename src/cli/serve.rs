@@ -137,9 +137,16 @@ pub fn run(args: ServeArgs) -> Result<()> {
             notify(m)
         }
     };
+    if args.api_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
+        // Said even with --quiet: an empty variable (unset in a deploy script, interpolated
+        // as "") must not turn authentication off unnoticed.
+        notify(
+            "warning: the API key (--api-key or SEMCLUST_API_KEY) is empty, so authentication is OFF: every client can read and index. Give a key, or unset the variable to serve without one knowingly",
+        );
+    }
     let config = ServerConfig {
         store: args.index.location()?,
-        api_key: args.api_key.clone().filter(|k| !k.is_empty()),
+        api_key: args.api_key.clone().filter(|k| !k.trim().is_empty()),
         limits: args.limits()?,
         batch: args.batch()?,
     };
@@ -192,7 +199,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
 }
 
 fn state_has_no_key(key: &Option<String>) -> bool {
-    key.as_deref().is_none_or(str::is_empty)
+    key.as_deref().is_none_or(|k| k.trim().is_empty())
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -381,12 +381,22 @@ fn build(
         KChoice::Auto | KChoice::Range(..) => {
             let range = match opts.k {
                 KChoice::Range(lo, hi) => {
+                    // A range is decided by silhouette, which needs fewer themes than passages
+                    // (and at least 3 passages to tell 2 themes apart); a fixed k may be up to n.
+                    if n < 3 {
+                        return Err(Error::invalid(
+                            "k",
+                            format!(
+                                "{lo}..{hi}: choosing among numbers of themes needs at least 3 passages, the index holds {n}; give one number of themes (at most {n})"
+                            ),
+                        ));
+                    }
                     if hi >= n {
                         return Err(Error::invalid(
                             "k",
                             format!(
-                                "{lo}..{hi}: the index holds {n} passages, so k can be at most {}",
-                                n.saturating_sub(1)
+                                "{lo}..{hi}: the index holds {n} passages; a range is compared by silhouette, which needs fewer themes than passages, so it can reach {} (one fixed number of themes can be up to {n})",
+                                n - 1
                             ),
                         ));
                     }

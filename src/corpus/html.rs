@@ -17,11 +17,26 @@
 //!
 //! A page has no source span per passage that a reader could use (entities and tags sit in
 //! between), so spans are in the page's extracted text: its passages joined by blank lines.
+//!
+//! Bounds, for pages nobody wrote by hand (and requests made to hurt): the walk recurses over
+//! at most [`MAX_DEPTH`] nested elements; anything deeper is read as flat text by a loop, so
+//! 10,000 nested `<div>` cost no stack. Nested lists indent at most [`MAX_INDENT`] levels (a
+//! list nested 20,000 deep would otherwise write 400 MB of spaces), tables read their own rows
+//! and cells only (a table nested in a cell is text of that cell, once), so the text read is
+//! never more than linear in the page; and a passage is checked against the passage limit as
+//! it grows, not once it is whole.
 
 use scraper::node::Node;
 use scraper::{ElementRef, Html, Selector};
 
 use super::{Meta, RawArticle, RawParagraph};
+
+/// Elements nested deeper than this are read as flat text, without recursion: the walk below
+/// recurses once per level, on whatever stack the caller has (an async worker's 2 MiB in the
+/// server). Real pages nest a few dozen levels; 256 is far above them and far below the stack.
+pub(crate) const MAX_DEPTH: usize = 256;
+
+use super::MAX_INDENT;
 
 /// Elements never read (with everything inside them).
 const SKIPPED_TAGS: &[&str] = &[
@@ -76,20 +91,29 @@ const INLINE_TAGS: &[&str] = &[
     "tt", "u", "var", "wbr", "big", "acronym", "nobr",
 ];
 
-pub(crate) fn articles(text: &str) -> Vec<RawArticle> {
-    let doc = Html::parse_document(text);
-    let mut page = Page::default();
+/// The page's article; `Err` names the passage that grows past `max_passage_bytes`.
+pub(crate) fn articles(text: &str, max_passage_bytes: usize) -> Result<Vec<RawArticle>, String> {
+    let doc = Html::parse_document(&cap_nesting(text, MAX_DEPTH));
+    let mut page = Page {
+        max_passage_bytes,
+        ..Page::default()
+    };
     let root = doc.root_element();
-    let title_tag = first(&doc, "title").map(text_of).filter(|t| !t.is_empty());
+    let title_tag = first(&doc, "title")
+        .map(|t| super::cap_heading(text_of(t, 0, max_passage_bytes)))
+        .filter(|t| !t.is_empty());
     if title_tag.is_some() && count(&doc, "body h1") > 1 {
         page.title = title_tag.clone();
     }
     if let Some(body) = first(&doc, "body") {
-        page.walk(body);
+        page.walk(body, 0);
     } else {
-        page.walk(root);
+        page.walk(root, 0);
     }
     page.flush();
+    if let Some(e) = page.too_long {
+        return Err(e);
+    }
     let title = page.title.clone().or(title_tag);
     let meta = metadata(&doc, root);
     let mut paragraphs = Vec::new();
@@ -104,14 +128,146 @@ pub(crate) fn articles(text: &str) -> Vec<RawArticle> {
         pos += len + 2;
     }
     if paragraphs.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    vec![RawArticle {
+    Ok(vec![RawArticle {
         id: None,
         title,
         paragraphs,
         meta,
-    }]
+    }])
+}
+
+/// Elements that never have content or an end tag.
+const VOID_TAGS: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+    "track", "wbr", "keygen",
+];
+
+/// Elements whose content is raw text up to their end tag.
+const RAW_TEXT_TAGS: &[&str] = &[
+    "script",
+    "style",
+    "textarea",
+    "title",
+    "xmp",
+    "iframe",
+    "noembed",
+    "noframes",
+    "plaintext",
+];
+
+/// Elements an opening tag of the same name closes (`<p>a<p>b`, `<li>`, table cells).
+const SELF_CLOSING_SIBLINGS: &[&str] = &[
+    "p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th", "rt", "rp",
+];
+
+/// `text` with the tags of elements nested deeper than `max` left out (their text kept), in one
+/// linear pass over the tags; the text itself when nothing is that deep (the common case, no
+/// copy). Why before parsing: the HTML5 tree builder looks down its stack of open elements at
+/// many start tags ("close a `p` in button scope"), so its time grows with depth × tags: 10,000
+/// nested `<div>` took 0.3 s, and the 800,000 a 4 MiB request holds would take minutes. The
+/// nesting seen here is the tags' own (with the implied ends of `p`, `li` and table cells, and
+/// no tree-building rules), which is what makes the parse slow.
+fn cap_nesting(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    let b = text.as_bytes();
+    // Open elements: name, and whether its tags are kept.
+    let mut stack: Vec<(String, bool)> = Vec::new();
+    let mut out: Option<String> = None;
+    // Bytes of `text` up to here are in `out` (when it exists).
+    let mut copied = 0;
+    let mut i = 0;
+    let name_at = |mut j: usize| {
+        let start = j;
+        while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'-' || b[j] == b':') {
+            j += 1;
+        }
+        (text[start..j].to_ascii_lowercase(), j)
+    };
+    // The end of a tag starting at `j` (past its `>`), quotes in attributes respected.
+    let tag_end = |mut j: usize| {
+        let mut quote = None;
+        while j < b.len() {
+            match (quote, b[j]) {
+                (None, b'"' | b'\'') => quote = Some(b[j]),
+                (Some(q), c) if c == q => quote = None,
+                (None, b'>') => return j + 1,
+                _ => {}
+            }
+            j += 1;
+        }
+        b.len()
+    };
+    while let Some(off) = memchr::memchr(b'<', &b[i..]) {
+        let at = i + off;
+        let next = b.get(at + 1).copied().unwrap_or(0);
+        if b[at..].starts_with(b"<!--") {
+            i = memchr::memmem::find(&b[at + 4..], b"-->").map_or(b.len(), |e| at + 4 + e + 3);
+            continue;
+        }
+        if next == b'!' || next == b'?' {
+            i = memchr::memchr(b'>', &b[at..]).map_or(b.len(), |e| at + e + 1);
+            continue;
+        }
+        let closing = next == b'/';
+        let name_start = at + 1 + usize::from(closing);
+        if !b.get(name_start).is_some_and(u8::is_ascii_alphabetic) {
+            i = at + 1;
+            continue;
+        }
+        let (name, after_name) = name_at(name_start);
+        let end = tag_end(after_name);
+        let mut keep = true;
+        if closing {
+            // Close the nearest open element of this name among the last few (a stray end
+            // tag closes nothing); its tags were kept or dropped together.
+            let found = stack.iter().rev().take(16).position(|(n, _)| *n == name);
+            if let Some(pos) = found {
+                let idx = stack.len() - 1 - pos;
+                keep = stack[idx].1;
+                stack.truncate(idx);
+            }
+        } else {
+            let self_closed = end >= 2 && b[end - 2] == b'/';
+            if SELF_CLOSING_SIBLINGS.contains(&name.as_str())
+                && stack.last().is_some_and(|(n, _)| *n == name)
+            {
+                stack.pop();
+            }
+            if !VOID_TAGS.contains(&name.as_str()) && !self_closed {
+                keep = stack.len() < max;
+                stack.push((name.clone(), keep));
+            }
+        }
+        if !keep {
+            let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            o.push_str(&text[copied..at]);
+            copied = end;
+        }
+        i = end;
+        if !closing && RAW_TEXT_TAGS.contains(&name.as_str()) {
+            // Its content is text up to `</name`, whatever it holds.
+            let mut j = i;
+            i = b.len();
+            while let Some(off) = memchr::memmem::find(&b[j..], b"</") {
+                let n = j + off + 2;
+                if b.get(n..n + name.len())
+                    .is_some_and(|t| t.eq_ignore_ascii_case(name.as_bytes()))
+                {
+                    i = j + off;
+                    break;
+                }
+                j = n;
+            }
+        }
+    }
+    match out {
+        Some(mut o) => {
+            o.push_str(&text[copied..]);
+            std::borrow::Cow::Owned(o)
+        }
+        None => std::borrow::Cow::Borrowed(text),
+    }
 }
 
 fn count(doc: &Html, selector: &str) -> usize {
@@ -132,13 +288,23 @@ struct Page {
     headings: Vec<(usize, String)>,
     /// Loose text of the block being read.
     loose: String,
+    max_passage_bytes: usize,
+    /// The first passage found over `max_passage_bytes`: reading stops there.
+    too_long: Option<String>,
 }
 
 impl Page {
-    fn walk(&mut self, el: ElementRef) {
+    /// Read the children of `el`, which is `depth` elements below where the walk began.
+    fn walk(&mut self, el: ElementRef, depth: usize) {
         for child in el.children() {
+            if self.too_long.is_some() {
+                return;
+            }
             match child.value() {
-                Node::Text(t) => self.loose.push_str(t),
+                Node::Text(t) => {
+                    self.loose.push_str(t);
+                    self.check(self.loose.len());
+                }
                 Node::Element(_) => {
                     let Some(e) = ElementRef::wrap(child) else {
                         continue;
@@ -146,22 +312,38 @@ impl Page {
                     if skipped(e) {
                         continue;
                     }
-                    self.element(e);
+                    if depth >= MAX_DEPTH {
+                        flat_text(e, &mut self.loose, self.max_passage_bytes);
+                        self.check(self.loose.len());
+                    } else {
+                        self.element(e, depth + 1);
+                    }
                 }
                 _ => {}
             }
         }
     }
 
-    fn element(&mut self, e: ElementRef) {
+    /// Note a passage of `bytes` bytes if that is over the limit.
+    fn check(&mut self, bytes: usize) {
+        if bytes > self.max_passage_bytes && self.too_long.is_none() {
+            self.too_long = Some(super::too_long(
+                &format!("passage {} of the page", self.passages.len() + 1),
+                bytes,
+                self.max_passage_bytes,
+            ));
+        }
+    }
+
+    fn element(&mut self, e: ElementRef, depth: usize) {
         let tag = e.value().name();
         match tag {
             "br" => self.loose.push(' '),
-            _ if INLINE_TAGS.contains(&tag) => self.walk(e),
+            _ if INLINE_TAGS.contains(&tag) => self.walk(e, depth),
             "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
                 self.flush();
                 let level = usize::from(tag.as_bytes()[1] - b'0');
-                let text = text_of(e);
+                let text = super::cap_heading(text_of(e, depth, self.max_passage_bytes));
                 if text.is_empty() {
                     return;
                 }
@@ -176,25 +358,26 @@ impl Page {
             }
             "p" => {
                 self.flush();
-                let text = text_of(e);
+                let text = text_of(e, depth, self.max_passage_bytes);
                 self.push(text);
             }
             "ul" | "ol" | "dl" => {
                 self.flush();
                 let mut s = String::new();
-                list(e, 0, &mut s);
+                list(e, 0, depth, &mut s, self.max_passage_bytes);
                 self.push(s);
             }
             "table" => {
                 self.flush();
-                self.push(table(e));
+                let t = table(e, depth, self.max_passage_bytes);
+                self.push(t);
             }
             "pre" | "hr" => self.flush(),
             _ => {
                 // A block (div, section, article, blockquote, figure…): its loose text is a
                 // paragraph of its own.
                 self.flush();
-                self.walk(e);
+                self.walk(e, depth);
                 self.flush();
             }
         }
@@ -206,7 +389,11 @@ impl Page {
     }
 
     fn push(&mut self, text: String) {
-        if text.trim().is_empty() {
+        if text.trim().is_empty() || self.too_long.is_some() {
+            return;
+        }
+        self.check(text.len());
+        if self.too_long.is_some() {
             return;
         }
         let section = (!self.headings.is_empty()).then(|| {
@@ -237,15 +424,23 @@ fn skipped(e: ElementRef) -> bool {
     })
 }
 
-/// The readable text inside `e`: white space collapsed, skipped elements left out.
-fn text_of(e: ElementRef) -> String {
+/// The readable text inside `e` (at `depth`): white space collapsed, skipped elements left out.
+/// Reading stops a little past `max` bytes (the caller's check then refuses the passage).
+fn text_of(e: ElementRef, depth: usize, max: usize) -> String {
     let mut s = String::new();
-    raw_text(e, &mut s);
+    raw_text(e, depth, &mut s, max);
     collapse(&s)
 }
 
-fn raw_text(e: ElementRef, out: &mut String) {
+fn raw_text(e: ElementRef, depth: usize, out: &mut String, max: usize) {
+    if depth >= MAX_DEPTH {
+        flat_text(e, out, max);
+        return;
+    }
     for child in e.children() {
+        if out.len() > max {
+            return;
+        }
         match child.value() {
             Node::Text(t) => out.push_str(t),
             Node::Element(el) => {
@@ -257,10 +452,35 @@ fn raw_text(e: ElementRef, out: &mut String) {
                     if block {
                         out.push(' ');
                     }
-                    raw_text(c, out);
+                    raw_text(c, depth + 1, out, max);
                     if block {
                         out.push(' ');
                     }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The text inside `e` as [`raw_text`] reads it, by a loop over an explicit stack instead of
+/// recursion: for what lies below [`MAX_DEPTH`].
+fn flat_text(e: ElementRef, out: &mut String, max: usize) {
+    let mut stack: Vec<_> = e.children().rev().collect();
+    while let Some(node) = stack.pop() {
+        if out.len() > max {
+            return;
+        }
+        match node.value() {
+            Node::Text(t) => out.push_str(t),
+            Node::Element(el) => {
+                if el.name() == "br" {
+                    out.push(' ');
+                } else if ElementRef::wrap(node).is_some_and(|c| !skipped(c)) {
+                    if !INLINE_TAGS.contains(&el.name()) {
+                        out.push(' ');
+                    }
+                    stack.extend(node.children().rev());
                 }
             }
             _ => {}
@@ -272,9 +492,14 @@ fn collapse(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// A list as lines: `- item` or `N. item`, nested lists indented, `term — definition` lines
-/// for definition lists.
-fn list(e: ElementRef, depth: usize, out: &mut String) {
+/// A list as lines: `- item` or `N. item`, nested lists indented (at most [`MAX_INDENT`]
+/// levels), `term — definition` lines for definition lists. `level` counts nested lists,
+/// `depth` elements from the walk's start.
+fn list(e: ElementRef, level: usize, depth: usize, out: &mut String, max: usize) {
+    if depth >= MAX_DEPTH {
+        flat_text(e, out, max);
+        return;
+    }
     let ordered = e.value().name() == "ol";
     let mut n = e
         .value()
@@ -282,7 +507,7 @@ fn list(e: ElementRef, depth: usize, out: &mut String) {
         .and_then(|s| s.trim().parse::<i64>().ok())
         .unwrap_or(1);
     for child in e.children().filter_map(ElementRef::wrap) {
-        if skipped(child) {
+        if skipped(child) || out.len() > max {
             continue;
         }
         let tag = child.value().name();
@@ -303,7 +528,7 @@ fn list(e: ElementRef, depth: usize, out: &mut String) {
                         nested.push(ce);
                     } else {
                         own.push(' ');
-                        raw_text(ce, &mut own);
+                        raw_text(ce, depth + 2, &mut own, max);
                         own.push(' ');
                     }
                 }
@@ -314,7 +539,7 @@ fn list(e: ElementRef, depth: usize, out: &mut String) {
         if !out.is_empty() {
             out.push('\n');
         }
-        out.push_str(&"  ".repeat(depth));
+        out.push_str(&"  ".repeat(level.min(MAX_INDENT)));
         match tag {
             "li" if ordered => {
                 out.push_str(&format!("{n}. "));
@@ -325,33 +550,51 @@ fn list(e: ElementRef, depth: usize, out: &mut String) {
         }
         out.push_str(&own);
         for l in nested {
-            list(l, depth + 1, out);
+            list(l, level + 1, depth + 2, out, max);
         }
     }
 }
 
-/// A table as lines, cells joined by ` | `.
-fn table(e: ElementRef) -> String {
-    let Ok(rows) = Selector::parse("tr") else {
-        return String::new();
-    };
-    let Ok(cells) = Selector::parse("th, td") else {
-        return String::new();
-    };
-    let lines: Vec<String> = e
-        .select(&rows)
-        .map(|r| {
-            // Empty cells (an icon, a spacer) say nothing.
-            let c: Vec<String> = r
-                .select(&cells)
-                .map(text_of)
-                .filter(|c| !c.is_empty())
-                .collect();
-            c.join(" | ")
-        })
-        .filter(|l| !l.is_empty())
-        .collect();
-    lines.join("\n")
+/// The children of `el` named one of `names`, skipped ones left out.
+fn own<'a>(
+    el: ElementRef<'a>,
+    names: &'static [&'static str],
+) -> impl Iterator<Item = ElementRef<'a>> + 'a {
+    el.children()
+        .filter_map(ElementRef::wrap)
+        .filter(move |c| names.contains(&c.value().name()) && !skipped(*c))
+}
+
+/// A table as lines, cells joined by ` | `. Only the table's own rows and cells: a table
+/// nested in a cell is that cell's text (selecting every `tr` below the table would read a
+/// table nested d deep d times over).
+fn table(e: ElementRef, depth: usize, max: usize) -> String {
+    let mut rows: Vec<ElementRef> = Vec::new();
+    for c in own(e, &["thead", "tbody", "tfoot", "tr"]) {
+        if c.value().name() == "tr" {
+            rows.push(c);
+        } else {
+            rows.extend(own(c, &["tr"]));
+        }
+    }
+    let mut out = String::new();
+    for r in rows {
+        if out.len() > max {
+            break;
+        }
+        // Empty cells (an icon, a spacer) say nothing.
+        let cells: Vec<String> = own(r, &["th", "td"])
+            .map(|c| text_of(c, depth + 3, max))
+            .filter(|c| !c.is_empty())
+            .collect();
+        if !cells.is_empty() {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&cells.join(" | "));
+        }
+    }
+    out
 }
 
 /// The page's metadata from its `<html>` and `<meta>`/`<link>` elements.
@@ -398,6 +641,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn nesting_past_the_bound_loses_its_tags_not_its_text() {
+        let page = "<p>a<p>b<ul><li>c<li>d</ul><script>if (a<b) {}</script><br><img src=x/>";
+        // Nothing that deep: the page itself, not a copy.
+        assert!(matches!(
+            cap_nesting(page, 8),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        let deep = format!("{}x{}", "<div>".repeat(10), "</div>".repeat(10));
+        let capped = cap_nesting(&deep, 4);
+        assert_eq!(
+            capped,
+            format!("{}x{}", "<div>".repeat(4), "</div>".repeat(4))
+        );
+        // `<p>` and `<li>` close their open sibling: a long page of them is not deep.
+        let flat = "<p>a".repeat(1000) + &"<li>b".repeat(1000);
+        assert!(matches!(
+            cap_nesting(&flat, 8),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        // Tags inside a script, a comment or an attribute value are not tags.
+        let hidden = format!(
+            "<script>{}</script><!-- {} --><a title='{}'>t</a>",
+            "<div>".repeat(20),
+            "<div>".repeat(20),
+            "<div>".repeat(20)
+        );
+        assert!(matches!(
+            cap_nesting(&hidden, 2),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
     fn loose_text_lists_and_tables_are_passages_and_chrome_is_not() {
         let page = "<html lang=de><head><title>Seite | Site</title>\
             <meta name=keywords content='a, b'></head><body>\
@@ -409,7 +685,7 @@ mod tests {
             <table><tr><th>a</th><th>b</th></tr><tr><td>1</td><td>2</td></tr></table>\
             <pre>code()</pre><script>x()</script></main>\
             <footer>Impressum</footer></body></html>";
-        let a = articles(page);
+        let a = articles(page, 1 << 20).unwrap();
         let texts = vec![
             "Erster Absatz.",
             "Loser Text in einem div.",
@@ -436,7 +712,7 @@ mod real_pages {
     }
 
     fn check(html: &str, txt: &str, title: &str, next_chapter: &str) {
-        let a = articles(html);
+        let a = articles(html, 1 << 20).unwrap();
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].title.as_deref(), Some(title));
         assert_eq!(txt.lines().next(), Some(title));
@@ -498,7 +774,7 @@ mod real_pages {
     fn a_page_of_several_h1_is_titled_by_its_title_element() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/real/manpages");
         let page = std::fs::read_to_string(format!("{dir}/de/cat.1.html")).unwrap();
-        let a = articles(&page);
+        let a = articles(&page, 1 << 20).unwrap();
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].title.as_deref(), Some("CAT(1)"));
         let ps = &a[0].paragraphs;

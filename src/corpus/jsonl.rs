@@ -6,7 +6,8 @@
 
 use super::{blocks, RawArticle, RawParagraph};
 
-pub(crate) fn articles(text: &str) -> Result<Vec<RawArticle>, String> {
+/// `max`: bytes of one passage (see [`blocks`]).
+pub(crate) fn articles(text: &str, max: usize) -> Result<Vec<RawArticle>, String> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
@@ -46,7 +47,8 @@ pub(crate) fn articles(text: &str) -> Result<Vec<RawArticle>, String> {
         out.push(RawArticle {
             id: Some(id),
             title,
-            paragraphs: paragraphs(body),
+            paragraphs: paragraphs(body, max)
+                .map_err(|e| format!("line {n}, in its \"text\": {e}"))?,
             meta: super::frontmatter::normalise(meta),
         });
     }
@@ -63,20 +65,23 @@ pub(crate) fn articles(text: &str) -> Result<Vec<RawArticle>, String> {
     Ok(out)
 }
 
-fn paragraphs(body: &str) -> Vec<RawParagraph> {
+fn paragraphs(body: &str, max: usize) -> Result<Vec<RawParagraph>, String> {
     // A text with no blank line is one paragraph a line (an export of short notes); otherwise
     // blank lines separate paragraphs and lines inside one are joined.
-    blocks(body, body.contains("\n\n") || body.contains("\n\r\n"))
+    blocks(body, body.contains("\n\n") || body.contains("\n\r\n"), max)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const MAX: usize = 1 << 20;
+
     #[test]
     fn records_become_articles() {
         let a = articles(
             "{\"id\": \"a1\", \"title\": \"T\", \"text\": \"P one\\ncontinued.\\n\\nP two.\"}\n\n{\"text\": \"L1\\nL2\"}\n",
+            MAX,
         )
         .unwrap();
         assert_eq!(a.len(), 2);
@@ -90,15 +95,15 @@ mod tests {
 
     #[test]
     fn bad_records_name_their_line() {
-        assert!(articles("{\"text\": 1}")
+        assert!(articles("{\"text\": 1}", MAX)
             .unwrap_err()
             .starts_with("line 1:"));
-        assert!(articles("{}\n")
+        assert!(articles("{}\n", MAX)
             .unwrap_err()
             .contains("missing field \"text\""));
-        assert!(articles("x").unwrap_err().contains("not JSON"));
+        assert!(articles("x", MAX).unwrap_err().contains("not JSON"));
         assert!(
-            articles("{\"id\":1,\"text\":\"a\"}\n{\"id\":1,\"text\":\"b\"}")
+            articles("{\"id\":1,\"text\":\"a\"}\n{\"id\":1,\"text\":\"b\"}", MAX)
                 .unwrap_err()
                 .contains("unique")
         );

@@ -58,9 +58,10 @@ enum Block {
     },
 }
 
-/// The articles of a Markdown file, or an error naming what is wrong in its front matter.
-pub(crate) fn articles(text: &str) -> Result<Vec<RawArticle>, String> {
-    let (meta, blocks) = parse(text)?;
+/// The articles of a Markdown file, or an error naming what is wrong in its front matter or
+/// the line where a passage grows past `max` bytes.
+pub(crate) fn articles(text: &str, max: usize) -> Result<Vec<RawArticle>, String> {
+    let (meta, blocks) = parse(text, max)?;
     let clipped = blocks
         .iter()
         .any(|b| matches!(b, Block::Paragraph { raw, .. } if URL_LINE.is_match(raw)));
@@ -96,7 +97,7 @@ pub(crate) fn articles(text: &str) -> Result<Vec<RawArticle>, String> {
                     // credits, "Contribuer" links
                     a.prev_is_para = false;
                 } else if BOLD_ONLY.is_match(&raw) {
-                    a.section(7, text);
+                    a.section(7, super::cap_heading(text));
                     a.prev_is_para = false;
                 } else if clipped {
                     a.clipped_paragraph(raw, text, span);
@@ -238,8 +239,11 @@ fn inline_text(event: &Event, out: &mut String, images: &mut usize) {
     }
 }
 
-/// The front matter and the top-level blocks of `text`.
-fn parse(text: &str) -> Result<(Meta, Vec<Block>), String> {
+/// The front matter and the top-level blocks of `text`; a block whose text grows past `max`
+/// bytes stops the parse at once (nested lists write an indent per level: without the check
+/// and the indent cap, `- - - … item` 40,000 deep became one 1.6 GB passage before any limit
+/// was looked at).
+fn parse(text: &str, max: usize) -> Result<(Meta, Vec<Block>), String> {
     let opts = Options::ENABLE_TABLES
         | Options::ENABLE_STRIKETHROUGH
         | Options::ENABLE_TASKLISTS
@@ -286,6 +290,13 @@ fn parse(text: &str) -> Result<(Meta, Vec<Block>), String> {
                     inline_text(&event, &mut o.text, &mut o.images);
                 }
             }
+        }
+        if let Some(o) = open.as_ref().filter(|o| o.text.len() > max) {
+            let line = 1 + text[..o.range.start]
+                .bytes()
+                .filter(|&b| b == b'\n')
+                .count();
+            return Err(super::too_long(&format!("line {line}"), o.text.len(), max));
         }
     }
     Ok((meta, blocks))
@@ -347,7 +358,9 @@ impl Open {
                 if !s.is_empty() {
                     s.push('\n');
                 }
-                s.push_str(&"  ".repeat(self.lists.len().saturating_sub(1)));
+                // Indented at most MAX_INDENT levels: the text stays linear in the source.
+                let level = self.lists.len().saturating_sub(1);
+                s.push_str(&"  ".repeat(level.min(super::MAX_INDENT)));
                 match self.lists.last_mut() {
                     Some(Some(k)) => {
                         s.push_str(&format!("{k}. "));
@@ -377,7 +390,10 @@ impl Open {
             return None;
         }
         Some(match self.kind {
-            Collect::Heading(level) => Block::Heading { level, text },
+            Collect::Heading(level) => Block::Heading {
+                level,
+                text: super::cap_heading(text),
+            },
             Collect::Paragraph => Block::Paragraph {
                 raw: source
                     .lines()
@@ -439,6 +455,8 @@ impl CharPos {
 mod tests {
     use super::*;
 
+    const MAX: usize = 1 << 20;
+
     #[test]
     fn plain_removes_markup_keeps_words() {
         assert_eq!(
@@ -453,6 +471,7 @@ mod tests {
     fn a_file_without_url_lines_is_one_article() {
         let a = articles(
             "# Notes\n\nFirst paragraph, long enough to not be an author line at all here.\n\n## Section\n\nSecond.\n",
+            MAX,
         )
         .unwrap();
         let expected = vec![(
@@ -473,7 +492,7 @@ mod tests {
 # Irrigation\n\nDrip lines save water in dry summers.\n\n- check filters weekly\n- flush lines in spring\n\n\
 Pressure matters more than flow.\n\n## Costs\n\n| item | price |\n|---|---|\n| pipe | 3 |\n\n\
 ```\nlet x = 1;\n```\n\nThe last paragraph of the first article.\n\n# Soil\n\nCompost feeds the soil life.\n";
-        let a = articles(md).unwrap();
+        let a = articles(md, MAX).unwrap();
         let first = vec![
             "Drip lines save water in dry summers.",
             "- check filters weekly\n- flush lines in spring",
@@ -504,12 +523,13 @@ Pressure matters more than flow.\n\n## Costs\n\n| item | price |\n|---|---|\n| p
     fn front_matter_titles_a_single_article() {
         let a = articles(
             "+++\ntitle = \"Memo\"\n+++\n\nOne paragraph.\n\n1. first\n2. second\n   - nested\n",
+            MAX,
         )
         .unwrap();
         let list = "1. first\n2. second\n  - nested";
         let expected = vec![(Some("Memo"), vec!["One paragraph.", list])];
         assert_eq!(crate::corpus::outline(&a), expected);
-        let e = articles("---\ntitle: [oops\n---\n\nText.\n").unwrap_err();
+        let e = articles("---\ntitle: [oops\n---\n\nText.\n", MAX).unwrap_err();
         assert!(e.contains("not valid YAML"), "{e}");
     }
 }

@@ -69,17 +69,89 @@ pub enum Format {
     Html,
 }
 
+/// Every format with the name the HTTP API takes, its aliases there, and the file extensions
+/// it is read from: the one list that the file walk, the messages, the help and the OpenAPI
+/// document derive theirs from.
+pub const FORMATS: &[(Format, &str, &[&str], &[&str])] = &[
+    (Format::Markdown, "markdown", &["md"], &["md", "markdown"]),
+    (Format::Text, "text", &["txt"], &["txt", "text"]),
+    (Format::Jsonl, "jsonl", &[], &["jsonl", "ndjson"]),
+    (Format::Html, "html", &["htm"], &["html", "htm", "xhtml"]),
+];
+
 impl Format {
-    fn of(path: &Path) -> Option<Format> {
+    /// The format of a file, by its extension.
+    pub fn of(path: &Path) -> Option<Format> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-        match ext.as_str() {
-            "md" | "markdown" => Some(Format::Markdown),
-            "txt" | "text" => Some(Format::Text),
-            "jsonl" | "ndjson" => Some(Format::Jsonl),
-            "html" | "htm" | "xhtml" => Some(Format::Html),
-            _ => None,
+        FORMATS
+            .iter()
+            .find(|(_, _, _, exts)| exts.contains(&ext.as_str()))
+            .map(|(f, ..)| *f)
+    }
+
+    /// Every extension read, for messages: `.md, .markdown, …, .htm and .xhtml`.
+    pub fn extensions() -> String {
+        let exts: Vec<String> = FORMATS
+            .iter()
+            .flat_map(|(_, _, _, e)| e.iter().map(|e| format!(".{e}")))
+            .collect();
+        match exts.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => exts.concat(),
         }
     }
+
+    /// Every name the HTTP API takes for a format, aliases included.
+    pub fn api_names() -> Vec<&'static str> {
+        FORMATS
+            .iter()
+            .flat_map(|(_, name, aliases, _)| std::iter::once(*name).chain(aliases.iter().copied()))
+            .collect()
+    }
+}
+
+/// The help of `index PATHS`: written out because clap's help must be a constant; a unit test
+/// checks that it names every extension of [`FORMATS`].
+pub const FILES_HELP: &str = "Markdown (.md, .markdown), text (.txt, .text), JSONL (.jsonl, .ndjson) or HTML (.html, .htm, .xhtml) files, or folders searched recursively";
+
+/// Nested lists (Markdown and HTML) indent at most this many levels; deeper items are written
+/// at this indent, so that a list's text stays linear in its source.
+pub(crate) const MAX_INDENT: usize = 8;
+
+/// Longest heading or title kept, in characters: a heading is a line, and the context put in
+/// front of every passage of its section. Cut at a word, with `…`.
+pub const MAX_HEADING_CHARS: usize = 200;
+
+/// Longest context (`title › section › subsection`) put in front of a passage, in characters.
+/// The deepest real heading paths measured are under 200 (Debian Reference: 151); without a
+/// bound, a 20 KB heading was embedded in front of each of its passages (40 windows of the
+/// model each, 128 s for 20 passages, and 20 identical vectors).
+pub const MAX_CONTEXT_CHARS: usize = 400;
+
+/// `s` cut to at most `max` characters, at the last space before the cut when there is one,
+/// with `…` appended when cut.
+pub(crate) fn cap_chars(s: String, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s;
+    }
+    let cut: String = s.chars().take(max.saturating_sub(1)).collect();
+    let head = match cut.rfind(' ') {
+        Some(i) if i > cut.len() / 2 => &cut[..i],
+        _ => cut.as_str(),
+    };
+    format!("{}…", head.trim_end())
+}
+
+/// A heading or title within [`MAX_HEADING_CHARS`].
+pub(crate) fn cap_heading(s: String) -> String {
+    cap_chars(s, MAX_HEADING_CHARS)
+}
+
+/// The message of a passage over the passage limit, `at` saying where it starts.
+pub(crate) fn too_long(at: &str, bytes: usize, max: usize) -> String {
+    format!(
+        "the paragraph at {at} has {bytes} bytes or more, over the limit of {max} per passage (--max-passage-bytes); break it into paragraphs with blank lines, or raise the limit"
+    )
 }
 
 /// How much one file and one passage may hold. Past either, reading stops with an error that
@@ -128,7 +200,10 @@ pub fn discover_reporting(
             let format = Format::of(root).ok_or_else(|| {
                 Error::bad_file(
                     root,
-                    "unknown file type; semclust reads .md, .markdown, .txt, .jsonl and .html files",
+                    format!(
+                        "unknown file type; semclust reads {} files",
+                        Format::extensions()
+                    ),
                 )
             })?;
             if !seen.files.insert(FileId::of(root, &meta)) {
@@ -368,20 +443,25 @@ pub fn split(text: &str, file: &SourceFile, limits: &ReadLimits) -> Result<Vec<P
             .to_string_lossy()
             .into_owned()
     };
+    // Each reader checks the passage limit while it builds a passage: a passage of quadratic
+    // size (a list nested 40,000 deep) is refused before it is built, not after.
+    let max = limits.max_passage_bytes;
     let raw = match file.format {
-        Format::Markdown => markdown::articles(text),
-        Format::Text => Ok(vec![RawArticle {
-            paragraphs: blocks(text, true),
-            ..RawArticle::default()
-        }]),
-        Format::Jsonl => jsonl::articles(text),
-        Format::Html => Ok(html::articles(text)),
+        Format::Markdown => markdown::articles(text, max),
+        Format::Text => blocks(text, true, max).map(|paragraphs| {
+            vec![RawArticle {
+                paragraphs,
+                ..RawArticle::default()
+            }]
+        }),
+        Format::Jsonl => jsonl::articles(text, max),
+        Format::Html => html::articles(text, max),
     }
     .map_err(|m| Error::bad_file(&file.path, m))?;
     let mut out = Vec::new();
     for (ai, mut art) in raw.into_iter().enumerate() {
         let article = art.id.unwrap_or_else(|| (ai + 1).to_string());
-        let title = art.title.unwrap_or_else(stem);
+        let title = cap_heading(art.title.unwrap_or_else(stem));
         // An article that does not say its language gets the one its text is written in, so
         // that `--where lang=de` works on any collection.
         if !art.meta.contains_key("lang") {
@@ -407,11 +487,7 @@ pub fn split(text: &str, file: &SourceFile, limits: &ReadLimits) -> Result<Vec<P
                 };
                 return Err(Error::bad_file(
                     &file.path,
-                    format!(
-                        "the paragraph at {at} has {} bytes, over the limit of {} per passage (--max-passage-bytes); break it into paragraphs with blank lines, or raise the limit",
-                        p.text.len(),
-                        limits.max_passage_bytes
-                    ),
+                    too_long(&at, p.text.len(), limits.max_passage_bytes),
                 ));
             }
             // A block longer than the model reads (a long table or list) is cut into passages
@@ -542,6 +618,8 @@ pub fn embedding_input(title: &str, section: Option<&str>, text: &str) -> String
         Some(s) => format!("{title} › {s}"),
         None => title.to_string(),
     };
+    // Readers cap each heading; a stored passage or a JSONL title may still carry more.
+    let ctx = cap_chars(ctx, MAX_CONTEXT_CHARS);
     if ctx.trim().is_empty() {
         text.to_string()
     } else {
@@ -591,11 +669,19 @@ pub(crate) fn outline(articles: &[RawArticle]) -> Vec<(Option<&str>, Vec<&str>)>
 
 /// The blocks of `text` with their character spans: runs of non-blank lines joined by spaces
 /// (lines trimmed) when `join_lines`, each non-blank line alone otherwise.
-pub(crate) fn blocks(text: &str, join_lines: bool) -> Vec<RawParagraph> {
+/// A block growing past `max` bytes is an error naming its first line.
+pub(crate) fn blocks(
+    text: &str,
+    join_lines: bool,
+    max: usize,
+) -> Result<Vec<RawParagraph>, String> {
     let mut out = Vec::new();
+    let mut line_no = 0usize;
+    let mut first_line = 0usize;
     let mut cur: Option<RawParagraph> = None;
     let mut pos = 0u64;
     for line in text.split('\n') {
+        line_no += 1;
         let len = line.chars().count() as u64;
         let t = line.trim();
         if t.is_empty() {
@@ -611,6 +697,7 @@ pub(crate) fn blocks(text: &str, join_lines: bool) -> Vec<RawParagraph> {
                 }
                 _ => {
                     out.extend(cur.take());
+                    first_line = line_no;
                     cur = Some(RawParagraph {
                         text: t.to_string(),
                         span: (start, end),
@@ -618,11 +705,14 @@ pub(crate) fn blocks(text: &str, join_lines: bool) -> Vec<RawParagraph> {
                     });
                 }
             }
+            if let Some(p) = cur.as_ref().filter(|p| p.text.len() > max) {
+                return Err(too_long(&format!("line {first_line}"), p.text.len(), max));
+            }
         }
         pos += len + 1;
     }
     out.extend(cur);
-    out
+    Ok(out)
 }
 
 #[cfg(test)]

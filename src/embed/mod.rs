@@ -199,6 +199,26 @@ impl Tokenized {
     pub fn extend(&mut self, other: Tokenized) {
         self.0.extend(other.0);
     }
+    /// The texts in order, cut into runs of at most `max_tokens` tokens each (special tokens
+    /// counted as `specials` per text); a text longer than that alone is a run of its own.
+    pub fn into_runs(self, max_tokens: usize, specials: usize) -> Vec<Tokenized> {
+        let mut runs: Vec<Tokenized> = Vec::new();
+        let mut cur: Vec<Vec<u32>> = Vec::new();
+        let mut cost = 0;
+        for ids in self.0 {
+            let c = ids.len() + specials;
+            if !cur.is_empty() && cost + c > max_tokens {
+                runs.push(Tokenized(std::mem::take(&mut cur)));
+                cost = 0;
+            }
+            cost += c;
+            cur.push(ids);
+        }
+        if !cur.is_empty() {
+            runs.push(Tokenized(cur));
+        }
+        runs
+    }
 }
 
 /// Anything that turns texts into embeddings: the model itself, or a queue in front of it that

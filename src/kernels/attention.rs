@@ -39,6 +39,20 @@ pub(crate) fn attention_cpu(
             .all(|(&s, &n)| s.checked_add(n).is_some_and(|e| e <= rows)),
         "a sequence runs past the rows"
     );
+    // No two sequences share a row: with `sum(lens) == rows` they then tile every row, which
+    // the uninitialised output below relies on (overlapping sequences of the right total
+    // length would leave rows unwritten).
+    let mut spans: Vec<(usize, usize)> = starts
+        .iter()
+        .zip(lens)
+        .filter(|(_, &n)| n > 0)
+        .map(|(&s, &n)| (s, s + n))
+        .collect();
+    spans.sort_unstable();
+    assert!(
+        spans.windows(2).all(|w| w[0].1 <= w[1].0),
+        "two sequences share rows"
+    );
     let hd = hidden / heads;
     let scale = 1.0 / (hd as f32).sqrt();
     // One task per (sequence, head); each returns its [len, hd] context block.
@@ -112,8 +126,8 @@ pub(crate) fn attention_cpu(
     }
     if out.len() < total {
         // SAFETY: `covered == rows` (else the vector was zero-filled and has its length): the
-        // sequences tile all rows (in bounds, asserted), and the blocks above wrote every
-        // row × heads × hd.
+        // sequences are in bounds and disjoint (both asserted above), so with that total they
+        // tile all rows, and the blocks above wrote every row × heads × hd.
         unsafe { out.set_len(total) };
     }
     out
@@ -266,6 +280,27 @@ fn pv_rows<const W: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Sequences that overlap with the right total length (rows 0..4 twice over 8 rows) would
+    /// leave rows 4..8 uninitialised: refused, not computed.
+    #[test]
+    #[should_panic(expected = "two sequences share rows")]
+    fn overlapping_sequences_are_refused() {
+        let (hidden, heads, rows) = (8, 2, 8);
+        let qkv = vec![0.5f32; rows * 3 * hidden];
+        let _ = attention_cpu(&qkv, rows, &[0, 0], &[4, 4], hidden, heads);
+    }
+
+    /// Sequences that tile the rows in any order, and a zero-length one anywhere, are fine.
+    #[test]
+    fn sequences_in_any_order_tile_the_rows() {
+        let (hidden, heads, rows) = (8, 2, 6);
+        let qkv = crate::kernels::test_values(rows * 3 * hidden, 11);
+        let a = attention_cpu(&qkv, rows, &[0, 2], &[2, 4], hidden, heads);
+        let b = attention_cpu(&qkv, rows, &[2, 6, 0], &[4, 0, 2], hidden, heads);
+        assert_eq!(a, b);
+        assert!(a.iter().all(|x| x.is_finite()));
+    }
 
     #[test]
     fn every_level_computes_the_same_head() {

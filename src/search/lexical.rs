@@ -152,8 +152,26 @@ impl LexicalIndex {
         static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let _building = BUILDING.lock().unwrap_or_else(|p| p.into_inner());
         if target.join("meta.json").is_file() {
-            if let Ok(ix) = Self::open(&target) {
-                return Ok(ix);
+            match Self::open(&target) {
+                Ok(ix) => return Ok(ix),
+                // A damaged cache (a disk error, a copy cut short, an edit by hand) is built
+                // again from the store, which holds everything it was made from, as the HNSW
+                // graph is.
+                Err(e) => {
+                    crate::util::log(&format!(
+                        "the lexical index {} is damaged ({e}): building it again",
+                        target.display()
+                    ));
+                    std::fs::remove_dir_all(&target).map_err(|e| {
+                        Error::io(
+                            format!(
+                                "cannot remove the damaged lexical index {}; delete that folder by hand",
+                                target.display()
+                            ),
+                            e,
+                        )
+                    })?;
+                }
             }
         }
         let passages = passages()?;

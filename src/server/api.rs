@@ -508,9 +508,6 @@ pub async fn themes(
     if !(1..=100).contains(&restarts) {
         return Err(ApiError::invalid("restarts must be between 1 and 100"));
     }
-    // Computed once per state of the index and parameters; concurrent requests wait for the
-    // first one instead of clustering again.
-    let mut cache = state.themes.lock().await;
     let filter = filter_of(
         where_list(&p.wheres),
         p.since.as_deref(),
@@ -521,18 +518,25 @@ pub async fn themes(
         seed,
         restarts,
     );
+    // Computed once per state of the index and parameters: concurrent requests for the same
+    // themes wait for the first one instead of clustering again. Requests for other themes do
+    // not wait: the cache is locked only to look up and to store, never while k-means runs (one
+    // `k=90&restarts=100` used to hold every other themes request until it timed out).
+    let gate = state.themes_gate(&key);
+    let _turn = gate.lock().await;
     let st = state.clone();
     let current = blocking(move || st.read(|c| c.state())).await?;
-    cache.follow(current, &state.metrics);
-    if let Some(v) = cache.get(&key) {
-        return Ok(Json((*v).clone()));
+    {
+        let mut cache = state.themes.lock().await;
+        cache.follow(current, &state.metrics);
+        if let Some(v) = cache.get(&key) {
+            return Ok(Json((*v).clone()));
+        }
     }
     // A miss: the passages and vectors are read on a snapshot, and the index released before
     // k-means runs: searches, indexing and /health go on meanwhile.
     let st = state.clone();
     let (index_state, mut input) = blocking(move || st.read(|c| c.theme_input())).await?;
-    // The index may have changed since the check above: the result belongs to what was read.
-    cache.follow(index_state.clone(), &state.metrics);
     // Set when this request's future is dropped (its timeout, or its client gone): the
     // clustering stops at its next restart instead of running on for nobody.
     let cancel = CancelOnDrop::default();
@@ -562,6 +566,9 @@ pub async fn themes(
     .await?;
     drop(cancel);
     let v = Arc::new(v);
+    let mut cache = state.themes.lock().await;
+    // The index may have changed since the check above: the result belongs to what was read.
+    cache.follow(index_state, &state.metrics);
     cache.insert(
         key,
         v.clone(),
@@ -600,7 +607,7 @@ pub struct DocumentIn {
     /// The document's key: passage ids are `NAME/ARTICLE/PARAGRAPH`.
     name: String,
     text: String,
-    /// markdown (default), text or jsonl.
+    /// One of `corpus::FORMATS` (markdown by default).
     #[serde(default)]
     format: Format,
 }
@@ -618,27 +625,35 @@ pub async fn index(
         max_file_bytes: state.config.limits.max_body_bytes as u64,
         max_passage_bytes: state.config.limits.max_input_bytes,
     };
-    let mut seen = std::collections::HashSet::new();
-    let mut docs = Vec::with_capacity(req.documents.len());
-    for (i, d) in req.documents.into_iter().enumerate() {
-        let doc =
-            DocumentPassages::from_text(&d.name, &d.text, d.format, &limits).map_err(|e| {
-                // A field of the document (`documents[0].name is empty`), or what its text holds.
-                let sep = if matches!(e, crate::Error::InvalidInput { .. }) {
-                    "."
-                } else {
-                    ": "
-                };
-                ApiError::invalid(format!("documents[{i}]{sep}{e}"))
-            })?;
-        if !seen.insert(doc.key.clone()) {
-            return Err(ApiError::invalid(format!(
-                "documents[{i}].name '{}' appears twice in the request",
-                doc.key
-            )));
+    // Parsing a page is CPU work: on the blocking pool, not on the threads that answer
+    // /health and every other request.
+    let documents = req.documents;
+    let (docs, seen) = blocking(move || {
+        let mut seen = std::collections::HashSet::new();
+        let mut docs = Vec::with_capacity(documents.len());
+        for (i, d) in documents.into_iter().enumerate() {
+            let doc =
+                DocumentPassages::from_text(&d.name, &d.text, d.format, &limits).map_err(|e| {
+                    // A field of the document (`documents[0].name is empty`), or what its text
+                    // holds.
+                    let sep = if matches!(e, crate::Error::InvalidInput { .. }) {
+                        "."
+                    } else {
+                        ": "
+                    };
+                    ApiError::invalid(format!("documents[{i}]{sep}{e}"))
+                })?;
+            if !seen.insert(doc.key.clone()) {
+                return Err(ApiError::invalid(format!(
+                    "documents[{i}].name '{}' appears twice in the request",
+                    doc.key
+                )));
+            }
+            docs.push(doc);
         }
-        docs.push(doc);
-    }
+        Ok((docs, seen))
+    })
+    .await?;
     let delete: Vec<String> = req.delete.iter().map(|d| corpus::document_key(d)).collect();
     if let Some(d) = delete.iter().find(|d| seen.contains(*d)) {
         return Err(ApiError::invalid(format!(

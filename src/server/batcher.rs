@@ -159,20 +159,40 @@ impl Drop for Batcher {
     }
 }
 
+/// Tokens of one piece of bulk work (indexing, themes' labels) sent to the model at a time.
+/// A query that arrives meanwhile waits for one such piece, not for the whole chunk: sent
+/// whole, 64 passages with their context (up to 30,000 tokens) held searches and embeddings
+/// for 4 to 5.5 s while 600 passages were indexed over HTTP. A piece of 1,024 tokens is about
+/// a third of a second on 2 cores, and as fast per token as larger batches.
+pub const BULK_PIECE_TOKENS: usize = 1024;
+
 /// Indexing through the server: the same queue, waiting for room instead of refusing (a large
-/// indexing request must not fail because searches are busy).
+/// indexing request must not fail because searches are busy), sent a piece at a time so that
+/// interactive requests queue between pieces instead of behind the whole chunk.
 impl Encode for Batcher {
     fn encode(&self, texts: &[&str], kind: InputKind) -> Result<Embeddings> {
         let closed = || Error::Unavailable("the server is shutting down".into());
         let tokens = self.embedder.tokenize(texts, kind)?;
-        let tx = self.tx.as_ref().ok_or_else(closed)?;
-        let (job, rx) = self.job(tokens);
-        self.depth.fetch_add(1, Ordering::Relaxed);
-        if tx.send(job).is_err() {
-            self.depth.fetch_sub(1, Ordering::Relaxed);
-            return Err(closed());
+        let mut data = Vec::new();
+        let mut counts = Vec::with_capacity(texts.len());
+        let mut dim = 0;
+        for piece in tokens.into_runs(BULK_PIECE_TOKENS, 2) {
+            let tx = self.tx.as_ref().ok_or_else(closed)?;
+            let (job, rx) = self.job(piece);
+            self.depth.fetch_add(1, Ordering::Relaxed);
+            if tx.send(job).is_err() {
+                self.depth.fetch_sub(1, Ordering::Relaxed);
+                return Err(closed());
+            }
+            let e = rx.blocking_recv().map_err(|_| closed())??;
+            dim = e.dim();
+            counts.extend_from_slice(e.token_counts());
+            data.extend_from_slice(e.as_slice());
         }
-        rx.blocking_recv().map_err(|_| closed())?
+        if counts.is_empty() {
+            dim = self.embedder.info().dimension;
+        }
+        Ok(Embeddings::from_parts(data, dim, counts))
     }
 }
 

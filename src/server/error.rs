@@ -117,7 +117,7 @@ impl ApiError {
                 "passage" => "passage_not_found",
                 _ => "not_found",
             }),
-            Error::KeyTaken { .. } => {
+            Error::KeyTaken { .. } | Error::NameTaken { .. } => {
                 Self::new(StatusCode::CONFLICT, "invalid_request_error", message)
                     .with_code("document_key_taken")
             }

@@ -100,6 +100,9 @@ pub struct ServerConfig {
 
 type ThemesKey = (String, u64, usize);
 
+/// The turn of one themes key.
+type ThemesGate = tokio::sync::Mutex<()>;
+
 /// Theme results of one state of the index, the oldest dropped past a bound.
 #[derive(Default)]
 struct ThemesCache {
@@ -156,6 +159,9 @@ pub struct AppState {
     writer: tokio::sync::Mutex<()>,
     /// Themes by (k, seed, restarts), valid for one state of the index.
     themes: tokio::sync::Mutex<ThemesCache>,
+    /// One turn per themes key being computed: a second request for the same themes waits for
+    /// the first; requests for other themes run beside it.
+    themes_gates: Mutex<std::collections::HashMap<ThemesKey, std::sync::Weak<ThemesGate>>>,
     /// Passages in the index when `/health` or `/metrics` last counted them (-1: not yet):
     /// what they report while the index is busy, as they never wait for it.
     passages: std::sync::atomic::AtomicI64,
@@ -181,12 +187,26 @@ impl AppState {
             reader: Mutex::new(reader),
             writer: tokio::sync::Mutex::new(()),
             themes: tokio::sync::Mutex::new(ThemesCache::default()),
+            themes_gates: Mutex::new(std::collections::HashMap::new()),
             passages: std::sync::atomic::AtomicI64::new(-1),
         }))
     }
 
     pub fn embedder(&self) -> &dyn TokenEncoder {
         self.batcher.embedder()
+    }
+
+    /// The turn of the themes `key`: shared by the requests that want it now, dropped with the
+    /// last of them (the map keeps only weak handles, pruned as it grows).
+    fn themes_gate(&self, key: &ThemesKey) -> Arc<ThemesGate> {
+        let mut gates = self.themes_gates.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(g) = gates.get(key).and_then(std::sync::Weak::upgrade) {
+            return g;
+        }
+        gates.retain(|_, g| g.strong_count() > 0);
+        let g = Arc::new(ThemesGate::default());
+        gates.insert(key.clone(), Arc::downgrade(&g));
+        g
     }
 
     /// Run `f` on the index (each [`Collection`] operation reads one consistent snapshot).
@@ -208,8 +228,18 @@ impl AppState {
         Ok(result?)
     }
 
-    /// Open the index into `reader` on first use; it stays `None` while there is no index.
+    /// Open the index into `reader` on first use; it stays `None` while there is no index. An
+    /// index deleted or made again since it was opened is opened again: answering from the
+    /// deleted file would serve what is gone, and miss what `POST /v1/index` writes to the new
+    /// one.
     fn open_reader(&self, reader: &mut Option<Collection>) -> Result<()> {
+        if reader.as_ref().is_some_and(Collection::replaced) {
+            crate::util::log(&format!(
+                "the index {} was deleted or made again: opening it again",
+                self.config.store
+            ));
+            *reader = None;
+        }
         if reader.is_none() {
             *reader = Collection::open_existing(&self.config.store)?;
         }
@@ -255,8 +285,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/passages/{*id}", get(api::passage))
         .route("/v1/themes", get(api::themes))
         .route_layer(middleware::from_fn_with_state(state.clone(), timeout))
-        .route("/v1/index", post(api::index))
-        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+        .route("/v1/index", post(api::index));
     Router::new()
         .merge(v1)
         .route("/health", get(api::health))
@@ -266,6 +295,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.limits.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), read_body))
+        // Outside `read_body`: a request without the key is refused before a byte of its body
+        // is read (100 clients sending 4 MiB each held 500 MB of bodies nobody would read).
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -519,6 +551,9 @@ async fn read_body(State(state): State<Arc<AppState>>, req: Request, next: Next)
         .await
 }
 
+/// With `--api-key`, every `/v1/` request must carry it (`/health`, `/metrics` and
+/// `/openapi.json` stay open). Checked on the headers alone, before the body is read; a refused
+/// request that has a body gets `Connection: close`, so that the body is never read at all.
 async fn authenticate(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -528,18 +563,32 @@ async fn authenticate(
     let Some(key) = &state.config.api_key else {
         return next.run(req).await;
     };
+    if !req.uri().path().starts_with("/v1/") {
+        return next.run(req).await;
+    }
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(bearer_token);
-    match given {
-        Some(g) if constant_time_eq(g.as_bytes(), key.as_bytes()) => next.run(req).await,
+    let mut refused = match given {
+        Some(g) if constant_time_eq(g.as_bytes(), key.as_bytes()) => return next.run(req).await,
         Some(_) => unauthorized("invalid_api_key", "the API key is wrong"),
         None => unauthorized(
             "missing_api_key",
             "this server needs an API key: send `Authorization: Bearer KEY` (the key given to `semclust serve --api-key`)",
         ),
+    };
+    let has_body = headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0");
+    if has_body {
+        refused.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
     }
+    refused
 }
 
 /// The token of `Bearer TOKEN`; the scheme is case-insensitive (RFC 9110, 11.1).

@@ -277,7 +277,7 @@ fn schemas() -> Value {
                     "properties": {
                         "name": {"type": "string", "description": "Passage ids are NAME/ARTICLE/PARAGRAPH."},
                         "text": {"type": "string"},
-                        "format": {"enum": ["markdown", "md", "text", "txt", "jsonl", "html", "htm"], "default": "markdown"}
+                        "format": {"enum": crate::corpus::Format::api_names(), "default": "markdown"}
                     }
                 }},
                 "delete": {"type": "array", "items": {"type": "string"}}

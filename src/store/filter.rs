@@ -17,6 +17,27 @@ pub struct Filter {
     pub until: Option<String>,
 }
 
+/// Why a date of the right shape (`YYYY`, `YYYY-MM`, `YYYY-MM-DD`, digits checked) names no
+/// day of the calendar: month 00 or 13, 30 February, 31 April.
+fn impossible(d: &str) -> Option<String> {
+    let num = |r: std::ops::Range<usize>| d.get(r).and_then(|s| s.parse::<u32>().ok());
+    let year = num(0..4)?;
+    let month = num(5..7)?;
+    if !(1..=12).contains(&month) {
+        return Some(format!("there is no month {month:02} (01 to 12)"));
+    }
+    let day = num(8..10)?;
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    (!(1..=days).contains(&day))
+        .then(|| format!("month {month:02} of {year} has days 01 to {days}"))
+}
+
 impl Filter {
     /// A filter from its parts as users write them; `field` names where a bad part came from
     /// (`where`, `since`, `until`).
@@ -58,6 +79,9 @@ impl Filter {
                     field,
                     format!("'{d}': expected a date as YYYY, YYYY-MM or YYYY-MM-DD"),
                 ));
+            }
+            if let Some(why) = impossible(d) {
+                return Err(Error::invalid(field, format!("'{d}': {why}")));
             }
             Ok(Some(d.to_string()))
         };
@@ -147,5 +171,29 @@ mod tests {
             .matches(&Meta::new()));
         assert!(Filter::new(&["lang".into()], None, None).is_err());
         assert!(Filter::new(&[], Some("10/02/2025"), None).is_err());
+    }
+
+    /// Days that are not in the calendar are refused, with the reason (they used to give no
+    /// hit, or the whole year, in silence).
+    #[test]
+    fn impossible_dates_are_refused() {
+        for (d, why) in [
+            ("2025-13", "no month 13"),
+            ("2025-00", "no month 00"),
+            ("2025-02-30", "days 01 to 28"),
+            ("2024-02-30", "days 01 to 29"),
+            ("1900-02-29", "days 01 to 28"),
+            ("2025-04-31", "days 01 to 30"),
+            ("2025-01-00", "days 01 to 31"),
+            ("2025-1", "expected a date"),
+        ] {
+            for (s, u) in [(Some(d), None), (None, Some(d))] {
+                let e = Filter::new(&[], s, u).unwrap_err().to_string();
+                assert!(e.contains(why), "{d}: {e}");
+            }
+        }
+        for d in ["2024-02-29", "2000-02-29", "2025-12-31", "2025-01", "2025"] {
+            assert!(Filter::new(&[], Some(d), Some(d)).is_ok(), "{d}");
+        }
     }
 }

@@ -189,6 +189,12 @@ pub trait VectorStore {
     fn instance(&self) -> Result<String>;
     /// The folder where caches derived from the index (the lexical index) live.
     fn cache_dir(&self) -> Result<PathBuf>;
+    /// Whether the index this store opened is no longer the one at its location (its database
+    /// file deleted, or replaced by a new index): a long-lived reader then opens it again
+    /// instead of answering from a deleted file.
+    fn replaced(&self) -> bool {
+        false
+    }
     /// Candidate list size of graph (HNSW) searches; a store without a graph has nothing to set.
     fn set_ef_search(&mut self, _ef: usize) {}
     /// Start a consistent view for the reads until [`Self::end_read`] (see [`snapshot`]). A

@@ -40,6 +40,44 @@ pub struct SqliteStore {
     ann_params: AnnParams,
     /// The generation `loaded` and `ann` were read at, once [`SqliteStore::snapshot`] is used.
     cached_generation: Option<u64>,
+    /// Device and inode of the database file opened: another file at the path (the index
+    /// deleted and made again) is another index.
+    file_id: Option<(u64, u64)>,
+    /// Opened read-only (a folder this user cannot write): the folder the caches derived from
+    /// the index go to instead, removed with the store.
+    read_only: Option<tempfile::TempDir>,
+}
+
+/// Whether this process may write `path` (the real check, `access(2)`, which knows read-only
+/// mounts and that root writes anything; not the mode bits).
+fn writable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+            return false;
+        };
+        // SAFETY: `c` is a NUL-terminated string that outlives the call.
+        unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::metadata(path).is_ok_and(|m| !m.permissions().readonly())
+    }
+}
+
+/// Device and inode of the file at `path`, where the platform has them.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 /// The search side, loaded on first use.
@@ -71,14 +109,65 @@ impl SqliteStore {
                 location: super::StoreLocation::Dir(dir.to_path_buf()),
             });
         }
-        let conn = Self::connect(&path)?;
+        let (conn, read_only) = match Self::connect(&path) {
+            Ok(c) => (c, None),
+            // A folder this user cannot write (a shared index, a read-only mount, a backup):
+            // WAL mode needs its `-shm` file beside the database, so the database is opened
+            // immutable, and caches derived from it go to a folder of this process's own.
+            Err(_) if !writable(dir) || !writable(&path) => {
+                let conn = Self::connect_read_only(&path)?;
+                let caches = tempfile::Builder::new()
+                    .prefix("semclust-read-only-")
+                    .tempdir()
+                    .map_err(|e| Error::io("cannot create a temporary folder", e))?;
+                (conn, Some(caches))
+            }
+            Err(e) => return Err(e),
+        };
         let fingerprint = Self::read_fingerprint(&conn, &path)?.ok_or_else(|| {
             Error::bad_file(
                 &path,
                 "not a semclust index (no model fingerprint); delete the folder and index again",
             )
         })?;
-        Ok(Self::new(dir, conn, fingerprint))
+        let mut store = Self::new(dir, conn, fingerprint);
+        store.read_only = read_only;
+        Ok(store)
+    }
+
+    /// The database opened read-only and immutable (no lock, no WAL): for a folder this user
+    /// cannot write. Changes still in `index.sqlite-wal` (a writer killed before it merged
+    /// them) cannot be read that way, and are named.
+    fn connect_read_only(path: &Path) -> Result<Connection> {
+        use rusqlite::OpenFlags;
+        let wal = path.with_file_name(format!("{DB_FILE}-wal"));
+        if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+            crate::util::log(&format!(
+                "{} is read-only and {} holds changes not yet merged into it: they are not read (open the index once with write access to merge them)",
+                path.display(),
+                wal.display()
+            ));
+        }
+        // A URI: the path with the characters URIs give a meaning escaped.
+        let mut uri = String::from("file:");
+        for c in std::path::absolute(path)
+            .unwrap_or_else(|_| path.to_path_buf())
+            .to_string_lossy()
+            .chars()
+        {
+            match c {
+                '%' | '?' | '#' => uri.push_str(&format!("%{:02X}", c as u32)),
+                c => uri.push(c),
+            }
+        }
+        uri.push_str("?immutable=1");
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&uri, flags).map_err(|e| db_err(path, e))?;
+        conn.execute_batch("PRAGMA query_only = ON;")
+            .map_err(|e| db_err(path, e))?;
+        Ok(conn)
     }
 
     /// Open an index for writing, creating it if absent. An index made with another model,
@@ -87,7 +176,16 @@ impl SqliteStore {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::io(format!("cannot create index folder {}", dir.display()), e))?;
         let path = dir.join(DB_FILE);
-        let conn = Self::connect(&path)?;
+        let conn = Self::connect(&path).map_err(|e| {
+            if writable(dir) && (!path.exists() || writable(&path)) {
+                e
+            } else {
+                Error::bad_file(
+                    &path,
+                    "the index folder is read-only for this user: it can be searched, not written; index into a folder you can write (--index DIR)",
+                )
+            }
+        })?;
         let tx = conn.unchecked_transaction().map_err(|e| db_err(&path, e))?;
         match Self::read_fingerprint(&tx, &path)? {
             Some(existing) if &existing != fingerprint => {
@@ -113,6 +211,8 @@ impl SqliteStore {
 
     fn new(dir: &Path, conn: Connection, fingerprint: Fingerprint) -> Self {
         Self {
+            file_id: file_id(&dir.join(DB_FILE)),
+            read_only: None,
             dir: dir.to_path_buf(),
             conn,
             fingerprint,
@@ -125,6 +225,11 @@ impl SqliteStore {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// See [`super::VectorStore::replaced`]: the file at the path is gone or another one.
+    pub(crate) fn file_replaced(&self) -> bool {
+        self.file_id.is_some() && file_id(&self.dir.join(DB_FILE)) != self.file_id
     }
 
     pub fn ann_params(&self) -> AnnParams {

@@ -288,9 +288,16 @@ impl VectorStore for SqliteStore {
             .unwrap_or_else(|| "legacy".to_string()))
     }
 
-    /// The index folder itself.
+    fn replaced(&self) -> bool {
+        self.file_replaced()
+    }
+
+    /// The index folder itself; a temporary folder when it is read-only.
     fn cache_dir(&self) -> Result<PathBuf> {
-        Ok(self.dir.clone())
+        Ok(match &self.read_only {
+            Some(t) => t.path().to_path_buf(),
+            None => self.dir.clone(),
+        })
     }
 
     fn set_ef_search(&mut self, ef: usize) {
