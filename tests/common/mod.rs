@@ -2,6 +2,7 @@
 //! (`SEMCLUST_CACHE` if set, else `target/tmp/semclust-cache`), and the parity fixtures.
 #![allow(dead_code)]
 
+pub mod fake;
 pub mod pg;
 
 use std::path::PathBuf;

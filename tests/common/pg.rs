@@ -167,7 +167,7 @@ pub fn copy_tree(from: &Path, to: &Path, keep: &dyn Fn(&Path) -> bool) {
 }
 
 /// The uid/gid to run PostgreSQL as when we are root.
-fn unprivileged() -> Option<(u32, u32)> {
+pub fn unprivileged() -> Option<(u32, u32)> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return None;
@@ -205,7 +205,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn as_user(cmd: &mut Command, uid: Option<(u32, u32)>) -> &mut Command {
+pub fn as_user(cmd: &mut Command, uid: Option<(u32, u32)>) -> &mut Command {
     if let Some((u, g)) = uid {
         // std drops the supplementary groups when root changes uid.
         cmd.uid(u).gid(g);
