@@ -14,21 +14,36 @@ its memory back:
                  into each passage's context multiplies the work).
   unauth         100 concurrent 4 MiB POSTs to /v1/search and /v1/embeddings without a key:
                  each should get 401, best before its body is read (else 400 MB is buffered).
+  bulk-latency   ~600 licence paragraphs in ONE POST /v1/index while single-text embeddings and
+                 k=5 searches take turns every ~100 ms: their latency during the indexing against
+                 a baseline of 10 of each just before (bulk work sent to the model whole made
+                 each wait 4-5.5 s). A smaller licence is indexed first: search needs an index.
+  themes-fair    GET /v1/themes?k=90&restarts=100 and, 1 s later, ?k=3&restarts=1 (licences
+                 indexed first if the index holds < 100 passages): the cheap one should answer
+                 in seconds, not wait for the expensive one (which may end 504 at --timeout 30 s).
 
-Heading words and paragraphs come from a real text (GPL-3). Meanwhile a thread polls GET /health
-every 200 ms (2 s timeout), recording the slowest answer and every failure, and another samples
-the server's RSS (/proc/PID/status). A dead server is reported; later attacks are marked skipped.
-JSON summary on stdout, a short log on stderr. Exit 0 only when the server survived, /health
-never failed, and RSS after the attacks (given ~10 s to settle) is <= 1.2 x RSS after warm-up.
+Heading words and paragraphs come from a real text (GPL-3); bulk-latency and themes-fair index
+the paragraphs (>= 8 words) of the licences in /usr/share/common-licenses, one document each.
+Meanwhile a thread polls GET /health every 200 ms (2 s timeout), recording the slowest answer
+and every failure, and another samples the server's RSS (/proc/PID/status). A dead server is
+reported; later attacks are marked skipped. JSON summary on stdout, a short log on stderr.
+Exit 0 only when the server survived, /health never failed, and RSS after the hostile attacks
+(given ~10 s to settle) is <= 1.2 x RSS after warm-up; bulk-latency and themes-fair run after
+that check (they grow the index by ~660 passages) and their RSS is reported apart.
 
   python3 scripts/audit_serve.py --bin target/release/semclust [--index DIR] [--port N]
-      [--api-key K] [--timeout-per-request S] [--only deep-html,deep-lists,heading,unauth]
+      [--api-key K] [--timeout-per-request S] [--licences DIR]
+      [--only deep-html,deep-lists,deep-lists-2x,heading,unauth,bulk-latency,themes-fair]
 """
-import argparse, http.client, json, os, re, shutil, signal, socket, subprocess, sys
-import tempfile, threading, time
+import argparse, http.client, json, math, os, re, shutil, signal, socket, statistics, subprocess
+import sys, tempfile, threading, time
 from concurrent.futures import ThreadPoolExecutor
 
-ATTACKS = ["deep-html", "deep-lists", "deep-lists-2x", "heading", "unauth"]
+ATTACKS = ["deep-html", "deep-lists", "deep-lists-2x", "heading", "unauth", "bulk-latency",
+           "themes-fair"]
+# Legitimate heavy use rather than attacks: they grow the index, so the RSS check stops before.
+LOAD = ["bulk-latency", "themes-fair"]
+LICENCE_ORDER = ["GPL-3", "GPL-2", "LGPL-2.1", "Apache-2.0", "Artistic", "MPL-2.0"]  # then the rest
 T0 = time.monotonic()
 
 
@@ -89,8 +104,8 @@ class Server:
         except OSError:
             return []
 
-    def request(self, method, path, obj=None, auth=True, timeout=None):
-        """One request on its own connection: {status, seconds, body|error}."""
+    def request(self, method, path, obj=None, auth=True, timeout=None, parse=False):
+        """One request on its own connection: {status, seconds, body|error} (+ json: `parse`)."""
         body = None if obj is None else json.dumps(obj).encode()
         headers = {"Content-Type": "application/json"} if body is not None else {}
         if auth:
@@ -101,8 +116,14 @@ class Server:
             conn.request(method, path, body, headers)
             r = conn.getresponse()
             data = r.read()
-            return {"status": r.status, "seconds": round(time.monotonic() - t, 3),
-                    "body": data[:240].decode(errors="replace")}
+            out = {"status": r.status, "seconds": round(time.monotonic() - t, 3),
+                   "body": data[:240].decode(errors="replace")}
+            if parse:
+                try:
+                    out["json"] = json.loads(data)
+                except ValueError:
+                    pass
+            return out
         except Exception as e:  # dead server, reset, timeout: all are findings
             return {"status": None, "seconds": round(time.monotonic() - t, 3),
                     "error": f"{type(e).__name__}: {e}"}
@@ -243,18 +264,117 @@ def attack_unauth(srv, n=100):
     barrier = threading.Barrier(n)
     paths = ["/v1/search", "/v1/embeddings"]
     rs = parallel([lambda i=i: unauth_one(srv, paths[i % 2], body, barrier) for i in range(n)])
-    by_status = {str(st): sum(r["status"] == st for r in rs) for st in {r["status"] for r in rs}}
     secs = sorted(r["seconds"] for r in rs)
-    return [{"label": f"{n} x 4 MiB, no key", "status": by_status, "seconds": secs[-1],
+    return [{"label": f"{n} x 4 MiB, no key", "status": count_status(rs), "seconds": secs[-1],
              "median_seconds": secs[len(secs) // 2],
              "full_body_sent": sum(r["body_sent"] == len(body) for r in rs),
              "errors": sorted({r["error"] for r in rs if r.get("error")})[:5]}]
 
 
-def run_attacks(srv, mon, names, text_source):
+def licence_docs(folder, target=600):
+    """(bulk, rest, n): one "text" document per licence of its paragraphs of >= 8 words, `bulk`
+    the first n = `target` passages (LICENCE_ORDER first), `rest` the whole licences left over."""
+    bulk, rest, n, seen = [], [], 0, set()
+    for name in sorted(os.listdir(folder), key=lambda f: ((LICENCE_ORDER + [f]).index(f), f)):
+        path = os.path.realpath(os.path.join(folder, name))  # GPL -> GPL-3: once
+        if path in seen or not os.path.isfile(path):
+            continue
+        seen.add(path)
+        with open(path, errors="replace") as f:
+            paras = [p for p in (" ".join(b.split()) for b in re.split(r"\n\s*\n", f.read()))
+                     if len(p.split()) >= 8]
+        take = paras[:target - n]
+        doc = {"name": "licence-" + os.path.basename(path).lower(), "format": "text",
+               "text": "\n\n".join(take or paras) + "\n"}
+        if take:
+            bulk.append(doc)
+            n += len(take)
+        elif paras:
+            rest.append(doc)
+    return bulk, rest, n
+
+
+def index_entry(srv, label, docs):
+    """POST `docs` to /v1/index in one request (no client time limit to speak of)."""
+    r = srv.request("POST", "/v1/index", {"documents": docs}, timeout=max(srv.timeout, 900),
+                    parse=True)
+    j = r.pop("json", None) or {}
+    r.update(added=j.get("added"), embedded=j.get("embedded"), passages_in_index=j.get("passages"),
+             note=f"added {j.get('added')}, embedded {j.get('embedded')}")
+    return {"label": label, **r}
+
+
+def interactive(srv, sentences, first, n=0, until=None):
+    """Single-text embeddings and k=5 searches by turns, ~100 ms apart: n, or until `until`."""
+    rs = []
+    while len(rs) < n if until is None else not until.is_set():
+        s, emb = sentences[(first + len(rs)) % len(sentences)], len(rs) % 2 == 0
+        r = srv.request("POST", "/v1/embeddings" if emb else "/v1/search",
+                        {"input": s} if emb else {"query": s, "k": 5})
+        rs.append({"kind": "embeddings" if emb else "search", **r})
+        time.sleep(0.1)
+    return rs
+
+
+def latency(label, rs):
+    s = sorted(r["seconds"] for r in rs) or [0.0]
+    med = {k: round(statistics.median([r["seconds"] for r in rs if r["kind"] == k] or [0]), 3)
+           for k in ("embeddings", "search")}
+    out = {"label": label, "status": count_status(rs), "n": len(rs), "seconds": s[-1],
+           "median_seconds": round(statistics.median(s), 3),
+           "p90_seconds": s[max(0, math.ceil(0.9 * len(s)) - 1)], "median_by_kind": med,
+           "errors": sorted({r["error"] for r in rs if r.get("error")})[:5]}
+    out["note"] = f"n {len(rs)}, median {out['median_seconds']} s, p90 {out['p90_seconds']} s, max"
+    return out
+
+
+def attack_bulk_latency(srv, licences):
+    bulk, rest, n = licence_docs(licences)
+    sentences = list(dict.fromkeys(s for d in bulk for s in re.split(r"(?<=[.;])\s+|\n+",
+                                                                     d["text"])
+                                   if 6 <= len(s.split()) <= 20))
+    out = [index_entry(srv, f"first: {rest[-1]['name']}", rest[-1:])] if rest else []
+    base = interactive(srv, sentences, 0, n=20)
+    done, during = threading.Event(), []
+    th = threading.Thread(target=lambda: during.extend(interactive(srv, sentences, 20, until=done)),
+                          daemon=True)
+    th.start()
+    out.append(index_entry(srv, f"{n} passages in {len(bulk)} documents, one request", bulk))
+    done.set()
+    th.join(srv.timeout + 5)
+    return out + [latency("baseline: 10 embeddings + 10 searches", base),
+                  latency("embeddings + searches during the indexing", during)]
+
+
+def attack_themes_fair(srv, licences):
+    h = srv.request("GET", "/health", auth=False, parse=True).get("json") or {}
+    out = []
+    if ((h.get("index") or {}).get("passages") or 0) < 100:
+        bulk, rest, n = licence_docs(licences)
+        out.append(index_entry(srv, f"first: {len(bulk + rest)} licences", bulk + rest))
+    t = max(srv.timeout, 60.0)
+
+    def cheap():
+        time.sleep(1.0)
+        return srv.request("GET", "/v1/themes?k=3&restarts=1", timeout=t)
+    big, small = parallel([lambda: srv.request("GET", "/v1/themes?k=90&restarts=100", timeout=t),
+                           cheap])
+    small["finished_first"] = 1.0 + small["seconds"] < big["seconds"]
+    small["note"] = f"finished before the k=90 one: {small['finished_first']}"
+    return out + [{"label": "k=90 restarts=100", **big},
+                  {"label": "k=3 restarts=1, sent 1 s later", **small}]
+
+
+def count_status(rs):
+    return {str(st): sum(r["status"] == st for r in rs) for st in {r["status"] for r in rs}}
+
+
+def run_attacks(srv, mon, names, args):
     runners = {"deep-html": attack_deep_html, "deep-lists": attack_deep_lists,
                "deep-lists-2x": attack_deep_lists_2x, "unauth": attack_unauth,
-               "heading": lambda s: attack_heading(s, text_source)}
+               "heading": lambda s: attack_heading(s, args.text_source),
+               "bulk-latency": lambda s: attack_bulk_latency(s, args.licences),
+               "themes-fair": lambda s: attack_themes_fair(s, args.licences)}
     results = {}
     for name in names:
         if not srv.alive():
@@ -268,7 +388,8 @@ def run_attacks(srv, mon, names, text_source):
                          "rss_peak_mb": round(mon.phase_peak), "alive_after": alive}
         for r in reqs:
             extra = r.get("error") or (r.get("body", "")[:100] if r["status"] != 200 else "")
-            log(f"{name} {r['label']}: {r['status']} in {r['seconds']} s {extra}".rstrip())
+            note = f"({r.pop('note')}) " if "note" in r else ""
+            log(f"{name} {r['label']}: {r['status']} {note}in {r['seconds']} s {extra}".rstrip())
         log(f"{name}: RSS peak {mon.phase_peak:.0f} MB, server {'alive' if alive else 'DEAD'}")
         if not alive:
             log(f"server exit {srv.exit_info()}; stderr: {srv.stderr_tail(3)}")
@@ -286,6 +407,8 @@ def main():
                     help="seconds to wait for the server (the first run may fetch the model)")
     ap.add_argument("--only", help="comma-separated subset of " + ",".join(ATTACKS))
     ap.add_argument("--text-source", default="/usr/share/common-licenses/GPL-3")
+    ap.add_argument("--licences", default="/usr/share/common-licenses",
+                    help="folder of the licences bulk-latency and themes-fair index")
     args = ap.parse_args()
     only = args.only.split(",") if args.only else ATTACKS
     if set(only) - set(ATTACKS):
@@ -307,14 +430,22 @@ def main():
         log(f"listening on port {srv.port}; warm-up {warm['seconds']} s; RSS {start_rss:.0f} MB")
         mon = Monitor(srv, start_rss)
         mon.start()
-        summary["attacks"] = run_attacks(srv, mon, [a for a in ATTACKS if a in only],
-                                         args.text_source)
+        # The RSS check covers the hostile requests, which must leave nothing behind; the load
+        # attacks after them add ~660 passages to the index (vectors, SQLite pages, lexical
+        # index, cached themes), memory that belongs to the data: their RSS is reported apart.
+        hostile = [a for a in ATTACKS if a in only and a not in LOAD]
+        summary["attacks"] = run_attacks(srv, mon, hostile, args)
         end_rss, t = None, time.monotonic()  # let the allocator settle, up to ~10 s
         while srv.alive() and time.monotonic() - t < 10:
             end_rss = rss_mb(srv.proc.pid)
             if end_rss is not None and end_rss <= 1.2 * start_rss:
                 break
             time.sleep(0.5)
+        load = [a for a in LOAD if a in only]
+        if load:
+            summary["attacks"].update(run_attacks(srv, mon, load, args))
+            summary["rss_mb_after_load"] = round(rss_mb(srv.proc.pid) or 0)
+            log(f"after {', '.join(load)}: RSS {summary['rss_mb_after_load']} MB (index grown)")
         hwm = rss_mb(srv.proc.pid, "VmHWM")
         mon.stop_ev.set()
         mon.join(5)

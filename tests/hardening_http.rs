@@ -439,7 +439,7 @@ fn a_query_is_served_between_pieces_of_bulk_indexing() {
     );
     let post_later = |path: &str, body: Value| {
         let (client, url) = (server.client.clone(), format!("{}{path}", server.base));
-        std::thread::spawn(move || client.post(url).json(&body).send().unwrap().status())
+        std::thread::spawn(move || status_and_body(client.post(url).json(&body).send().unwrap()))
     };
     let text = real_paragraphs(64).join("\n\n");
     let indexing = post_later(
@@ -449,11 +449,6 @@ fn a_query_is_served_between_pieces_of_bulk_indexing() {
     model.wait_for("the first piece of the bulk work", |m| {
         m.passes().len() == 1
     });
-    let first = model.passes()[0];
-    assert!(
-        first < 64,
-        "the whole chunk went to the model at once ({first} texts)"
-    );
     let query = post_later("/v1/embeddings", json!({"input": "Frage"}));
     // The query is queued while the piece runs (one job waiting for the model).
     let started = Instant::now();
@@ -462,11 +457,25 @@ fn a_query_is_served_between_pieces_of_bulk_indexing() {
         std::thread::sleep(Duration::from_millis(2));
     }
     model.set_open(true);
-    assert_eq!(query.join().unwrap().as_u16(), 200);
-    assert_eq!(indexing.join().unwrap().as_u16(), 200);
-    // The chunk went through the model in several pieces.
+    assert_eq!(query.join().unwrap().0, 200);
+    let (status, body) = indexing.join().unwrap();
+    assert_eq!(status, 200, "{body}");
+    // The chunk (one chunk: fewer than 64 passages) went through the model in pieces, the
+    // first of them only part of it.
+    let added = body["added"].as_u64().unwrap() as usize;
     let passes = model.passes();
-    assert!(passes.len() >= 2, "{passes:?}");
+    assert!(
+        added < 64 && passes.len() >= 2,
+        "{added} passages, passes {passes:?}"
+    );
+    assert!(
+        passes[0] < added,
+        "the whole chunk went to the model at once ({} of {added} texts)",
+        passes[0]
+    );
+    // The query ran next, alone: not behind the rest of the chunk, nor in a pass with the
+    // next piece.
+    assert_eq!(passes[1], 1, "{passes:?}");
 }
 
 /// Catches (minor, item 9): a read-only index folder could not be read at all ("unable to
@@ -560,4 +569,30 @@ fn a_read_only_index_can_be_searched() {
             mode(&p, 0o755);
         }
     }
+}
+
+/// Catches (minor, item 10): an empty `SEMCLUST_API_KEY` turned authentication off in
+/// silence. `serve` says so before anything else (here the model folder does not exist, so it
+/// stops right after), even with `--quiet`.
+#[test]
+fn an_empty_api_key_is_announced() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_semclust"));
+    cmd.args(["serve", "--quiet", "--index"])
+        .arg(dir.path().join("index"))
+        .arg("--model-dir")
+        .arg(dir.path().join("no-such-model"))
+        .env("SEMCLUST_API_KEY", "")
+        .env("SEMCLUST_CACHE", dir.path().join("cache"));
+    let out = common::OutputLimited::output_limited(&mut cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .next()
+            .unwrap_or("")
+            .contains("authentication is OFF"),
+        "{stderr}"
+    );
 }

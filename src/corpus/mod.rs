@@ -719,6 +719,47 @@ pub(crate) fn blocks(
 mod tests {
     use super::*;
 
+    /// The formats' one list is what every place says: the help, the messages, the file walk
+    /// and the HTTP API's names (the help and a message once left HTML out).
+    #[test]
+    fn every_place_names_every_format() {
+        for (format, name, aliases, exts) in FORMATS {
+            for e in *exts {
+                assert!(FILES_HELP.contains(&format!(".{e}")), "help lacks .{e}");
+                assert!(Format::extensions().contains(&format!(".{e}")));
+                assert_eq!(
+                    Format::of(Path::new(&format!("a/b.{}", e.to_uppercase()))),
+                    Some(*format)
+                );
+            }
+            let api: Format = serde_json::from_value(serde_json::json!(name)).unwrap();
+            assert_eq!(api, *format);
+            for a in *aliases {
+                let api: Format = serde_json::from_value(serde_json::json!(a)).unwrap();
+                assert_eq!(api, *format);
+            }
+        }
+        assert_eq!(Format::api_names().len(), 7);
+        assert_eq!(Format::of(Path::new("x.pdf")), None);
+    }
+
+    #[test]
+    fn headings_and_context_are_cut_at_a_word() {
+        let long = "Wort ".repeat(100);
+        let h = cap_heading(long.trim().to_string());
+        assert!(
+            h.chars().count() <= MAX_HEADING_CHARS && h.ends_with("Wort…"),
+            "{h}"
+        );
+        assert_eq!(cap_heading("Kurz".into()), "Kurz");
+        let input = embedding_input(&long, Some(&long), "Text.");
+        let (ctx, text) = input.split_once("\n\n").unwrap();
+        assert!(ctx.chars().count() <= MAX_CONTEXT_CHARS && ctx.ends_with('…'));
+        assert_eq!(text, "Text.");
+        // What real contexts hold is unchanged (the stored hashes stay valid).
+        assert_eq!(embedding_input("T", Some("S"), "x"), "T › S\n\nx");
+    }
+
     fn md(text: &str) -> Vec<Passage> {
         let f = SourceFile {
             path: "x/notes.md".into(),

@@ -561,6 +561,8 @@ pub async fn themes(
         };
         let mut v = serde_json::to_value(&t).map_err(|e| ApiError::internal(e.to_string()))?;
         v["generation"] = index_state.generation.into();
+        drop(input);
+        crate::util::alloc::release_free_memory();
         Ok(v)
     })
     .await?;
@@ -681,6 +683,8 @@ pub async fn index(
         v["passages"] = collection.len()?.into();
         v["generation"] = generation.into();
         v["seconds"] = started.elapsed().as_secs_f64().into();
+        drop(collection);
+        crate::util::alloc::release_free_memory();
         Ok(v)
     })
     .await?;

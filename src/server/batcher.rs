@@ -44,6 +44,9 @@ struct Job {
     tokens: Tokenized,
     /// Estimated tokens of the job (content + special tokens per text).
     cost: usize,
+    /// A piece of bulk work (indexing, themes' labels): it runs after the interactive jobs
+    /// waiting, and never in their forward pass.
+    bulk: bool,
     reply: oneshot::Sender<Result<Embeddings>>,
 }
 
@@ -108,13 +111,14 @@ impl Batcher {
         self.queue_depth() >= self.capacity
     }
 
-    fn job(&self, tokens: Tokenized) -> (Job, oneshot::Receiver<Result<Embeddings>>) {
+    fn job(&self, tokens: Tokenized, bulk: bool) -> (Job, oneshot::Receiver<Result<Embeddings>>) {
         let cost = (0..tokens.len()).map(|i| tokens.content_len(i) + 2).sum();
         let (reply, rx) = oneshot::channel();
         (
             Job {
                 tokens,
                 cost,
+                bulk,
                 reply,
             },
             rx,
@@ -127,7 +131,7 @@ impl Batcher {
         tokens: Tokenized,
     ) -> std::result::Result<oneshot::Receiver<Result<Embeddings>>, Submit> {
         let tx = self.tx.as_ref().ok_or(Submit::Closed)?;
-        let (job, rx) = self.job(tokens);
+        let (job, rx) = self.job(tokens, false);
         self.depth.fetch_add(1, Ordering::Relaxed);
         match tx.try_send(job) {
             Ok(()) => {
@@ -173,12 +177,19 @@ impl Encode for Batcher {
     fn encode(&self, texts: &[&str], kind: InputKind) -> Result<Embeddings> {
         let closed = || Error::Unavailable("the server is shutting down".into());
         let tokens = self.embedder.tokenize(texts, kind)?;
+        // Pieces of texts of about one length, as the model sorts a whole call: a forward pass
+        // pads every text to its longest. Rows come back in sorted order and are put back in
+        // place. (Measured with scripts/audit_serve.py, bulk-latency: 600 passages indexed over
+        // HTTP in 26.6 s against 25.7 s sent whole, while serving 50 queries instead of 10.)
+        let mut order: Vec<usize> = (0..tokens.len()).collect();
+        order.sort_by_key(|&i| tokens.content_len(i));
+        let sorted = Tokenized::from_ids(order.iter().map(|&i| tokens.ids(i).to_vec()).collect());
         let mut data = Vec::new();
         let mut counts = Vec::with_capacity(texts.len());
         let mut dim = 0;
-        for piece in tokens.into_runs(BULK_PIECE_TOKENS, 2) {
+        for piece in sorted.into_runs(BULK_PIECE_TOKENS, 2) {
             let tx = self.tx.as_ref().ok_or_else(closed)?;
-            let (job, rx) = self.job(piece);
+            let (job, rx) = self.job(piece, true);
             self.depth.fetch_add(1, Ordering::Relaxed);
             if tx.send(job).is_err() {
                 self.depth.fetch_sub(1, Ordering::Relaxed);
@@ -190,12 +201,26 @@ impl Encode for Batcher {
             data.extend_from_slice(e.as_slice());
         }
         if counts.is_empty() {
-            dim = self.embedder.info().dimension;
+            return Ok(Embeddings::from_parts(
+                Vec::new(),
+                self.embedder.info().dimension,
+                Vec::new(),
+            ));
         }
-        Ok(Embeddings::from_parts(data, dim, counts))
+        let mut rows = vec![0f32; data.len()];
+        let mut tokens_of = vec![0usize; counts.len()];
+        for (k, &i) in order.iter().enumerate() {
+            rows[i * dim..(i + 1) * dim].copy_from_slice(&data[k * dim..(k + 1) * dim]);
+            tokens_of[i] = counts[k];
+        }
+        Ok(Embeddings::from_parts(rows, dim, tokens_of))
     }
 }
 
+/// The model thread: jobs taken from the queue into `pending` (still counted as waiting), the
+/// oldest interactive job first, else the oldest piece of bulk work; then others of the same
+/// kind gathered into its forward pass, up to the token budget or the wait. A query never
+/// shares a pass with bulk work, so it waits at most for the piece already running.
 fn run(
     embedder: &dyn TokenEncoder,
     rx: &mpsc::Receiver<Job>,
@@ -203,22 +228,42 @@ fn run(
     depth: &AtomicUsize,
     metrics: &Metrics,
 ) {
-    let mut carried: Option<Job> = None;
+    let mut pending: std::collections::VecDeque<Job> = std::collections::VecDeque::new();
+    let take = |pending: &mut std::collections::VecDeque<Job>, i: usize| {
+        depth.fetch_sub(1, Ordering::Relaxed);
+        pending.remove(i)
+    };
     loop {
-        let first = match carried.take() {
-            Some(j) => j,
-            None => match rx.recv() {
-                Ok(j) => {
-                    depth.fetch_sub(1, Ordering::Relaxed);
-                    j
-                }
+        if pending.is_empty() {
+            match rx.recv() {
+                Ok(j) => pending.push_back(j),
                 Err(_) => return,
-            },
+            }
+        }
+        pending.extend(rx.try_iter());
+        let at = pending.iter().position(|j| !j.bulk).unwrap_or(0);
+        let Some(first) = take(&mut pending, at) else {
+            continue;
         };
+        let bulk = first.bulk;
         let mut cost = first.cost;
         let mut jobs = vec![first];
         let deadline = Instant::now() + config.max_wait;
-        while cost < config.max_batch_tokens {
+        'gather: while cost < config.max_batch_tokens {
+            // A job of this pass's kind that fits, among those already taken from the queue.
+            if let Some(i) = pending
+                .iter()
+                .position(|j| j.bulk == bulk && cost + j.cost <= config.max_batch_tokens)
+            {
+                if let Some(j) = take(&mut pending, i) {
+                    cost += j.cost;
+                    jobs.push(j);
+                }
+                continue;
+            }
+            if pending.iter().any(|j| j.bulk == bulk) {
+                break; // the next of this kind does not fit: it leads the next pass
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             // Past the deadline, still take whatever is already waiting.
             let next = if left.is_zero() {
@@ -227,16 +272,8 @@ fn run(
                 rx.recv_timeout(left)
             };
             match next {
-                Ok(j) => {
-                    depth.fetch_sub(1, Ordering::Relaxed);
-                    if cost + j.cost > config.max_batch_tokens {
-                        carried = Some(j);
-                        break;
-                    }
-                    cost += j.cost;
-                    jobs.push(j);
-                }
-                Err(_) => break,
+                Ok(j) => pending.push_back(j),
+                Err(_) => break 'gather,
             }
         }
         metrics.queue_depth(depth.load(Ordering::Relaxed));
