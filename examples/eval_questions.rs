@@ -43,7 +43,8 @@ fn main() -> Result<()> {
     )?;
     let roots = vec![std::path::PathBuf::from(&corpus)];
     let files = semclust::corpus::discover(&roots)?;
-    let docs = indexing::read_documents(&files, &Default::default(), &mut |w| eprintln!("{w}"))?;
+    let (docs, _) =
+        indexing::read_documents(&files, &Default::default(), true, &mut |w| eprintln!("{w}"))?;
     indexing::apply_documents(&mut store, &embedder, &docs, &[], &mut |_| {})?;
     let lex =
         LexicalIndex::open_or_build(dir.path(), &store.instance()?, store.generation()?, || {

@@ -124,6 +124,12 @@ pub struct FileBatch {
     /// there are removed.
     roots: Vec<PathBuf>,
     documents: Vec<DocumentPassages>,
+    /// Files read, by format (`markdown`, `html`…).
+    pub formats: std::collections::BTreeMap<&'static str, usize>,
+    /// Files that could not be read, with their reasons: left out of the run.
+    pub skipped: Vec<indexing::SkippedFile>,
+    /// Files in the folders of formats semclust does not read, by extension.
+    pub ignored: std::collections::BTreeMap<String, usize>,
 }
 
 impl FileBatch {
@@ -136,7 +142,19 @@ impl FileBatch {
         location: &StoreLocation,
         warn: &mut dyn FnMut(String),
     ) -> Result<Self> {
-        let files = corpus::discover_reporting(paths, warn)?;
+        Self::read_with(paths, limits, location, false, warn)
+    }
+
+    /// [`FileBatch::read`]; with `strict`, the first file that cannot be read stops the run
+    /// (else it is skipped and listed in [`FileBatch::skipped`]).
+    pub fn read_with(
+        paths: &[PathBuf],
+        limits: &ReadLimits,
+        location: &StoreLocation,
+        strict: bool,
+        warn: &mut dyn FnMut(String),
+    ) -> Result<Self> {
+        let corpus::Discovery { files, ignored } = corpus::discover_all(paths, warn)?;
         let named = paths
             .iter()
             .map(|p| p.display().to_string())
@@ -148,7 +166,20 @@ impl FileBatch {
                 corpus::Format::extensions().replace(" and ", " or ")
             )));
         }
-        let documents = indexing::read_documents(&files, limits, warn)?;
+        let (documents, skipped) = indexing::read_documents(&files, limits, strict, warn)?;
+        let mut formats = std::collections::BTreeMap::new();
+        let read: std::collections::HashSet<&str> =
+            documents.iter().map(|d| d.key.as_str()).collect();
+        for f in files.iter().filter(|f| read.contains(f.key.as_str())) {
+            *formats.entry(f.format.name()).or_insert(0) += 1;
+        }
+        if documents.is_empty() {
+            let first = skipped.first().map_or(String::new(), |s| s.message.clone());
+            return Err(Error::InvalidArgument(format!(
+                "no file under {named} could be read ({} skipped); the first: {first}",
+                skipped.len()
+            )));
+        }
         if documents.iter().all(|d| d.passages.is_empty()) {
             let stored = match Collection::open_existing(location)? {
                 Some(c) => c.store.documents()?,
@@ -165,6 +196,9 @@ impl FileBatch {
         Ok(Self {
             roots: paths.to_vec(),
             documents,
+            formats,
+            skipped,
+            ignored,
         })
     }
 }
@@ -308,7 +342,9 @@ impl Collection {
         batch: &FileBatch,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<IndexReport> {
-        let gone = indexing::removed_documents(&*self.store, &batch.roots, &batch.documents)?;
+        let mut gone = indexing::removed_documents(&*self.store, &batch.roots, &batch.documents)?;
+        // A file that could not be read this time is not gone: its stored passages stay.
+        gone.retain(|k| !batch.skipped.iter().any(|s| s.key == *k));
         self.apply_documents(encoder, &batch.documents, &gone, progress)
     }
 

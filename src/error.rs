@@ -12,7 +12,12 @@ pub enum Error {
     UnknownModel { name: String, known: String },
 
     #[error("{}: {message}", path.display())]
-    BadFile { path: PathBuf, message: String },
+    BadFile {
+        path: PathBuf,
+        message: String,
+        /// What kind of problem: how a run that skips bad files counts it.
+        problem: FileProblem,
+    },
 
     #[error("{}: sha256 is {got}, expected {expected}; the file is damaged or not the pinned release: delete it and run `semclust models pull {model}` again", path.display())]
     Checksum {
@@ -162,9 +167,58 @@ impl Error {
     }
 
     pub(crate) fn bad_file(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Self::file_problem(path, FileProblem::Content, message)
+    }
+
+    pub(crate) fn file_problem(
+        path: impl Into<PathBuf>,
+        problem: FileProblem,
+        message: impl Into<String>,
+    ) -> Self {
         Error::BadFile {
             path: path.into(),
             message: message.into(),
+            problem,
+        }
+    }
+
+    /// What kind of problem a file had, for an error that names one file.
+    pub fn file_problem_kind(&self) -> Option<FileProblem> {
+        match self {
+            Error::BadFile { problem, .. } => Some(*problem),
+            Error::Io { .. } => Some(FileProblem::Unreadable),
+            _ => None,
+        }
+    }
+}
+
+/// Why a file could not be indexed: the categories a run's summary counts skipped files by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileProblem {
+    /// It could not be opened or read (permissions, an I/O error).
+    Unreadable,
+    /// Over `--max-file-bytes`.
+    TooLarge,
+    /// Not a regular file (a FIFO, a socket, a device).
+    NotRegular,
+    /// NUL bytes: not text.
+    Binary,
+    /// Neither UTF-8 nor a charset that decodes it cleanly.
+    Charset,
+    /// Its content: a passage over the limit, a bad JSONL record, bad front matter.
+    Content,
+}
+
+impl FileProblem {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileProblem::Unreadable => "unreadable",
+            FileProblem::TooLarge => "too large",
+            FileProblem::NotRegular => "not a regular file",
+            FileProblem::Binary => "binary",
+            FileProblem::Charset => "unknown charset",
+            FileProblem::Content => "bad content",
         }
     }
 }

@@ -98,32 +98,63 @@ impl DocumentPassages {
 /// sent under, and a run of `semclust index` over files never removes them as "gone from disk".
 pub const API_PATH_PREFIX: &str = "api:";
 
-/// Read and split `files` (a bad file stops here, before anything is written). A file that
-/// gives no passage is kept (a document emptied since the last run loses its passages) and
-/// reported to `warn`.
+/// A file left out of a run, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct SkippedFile {
+    pub path: String,
+    /// Its document key: a document indexed before keeps its passages while its file cannot
+    /// be read.
+    pub key: String,
+    pub problem: crate::error::FileProblem,
+    /// The error's one line, naming the file.
+    pub message: String,
+}
+
+/// Read and split `files`, before anything is written. A file that cannot be read (unreadable,
+/// binary, an unknown charset, over a limit, bad content) is left out, named to `warn` with its
+/// reason and returned among the skipped, and the run goes on; with `strict` the first one
+/// stops the run instead. A file that gives no passage is kept (a document emptied since the
+/// last run loses its passages) and reported to `warn`.
 pub fn read_documents(
     files: &[SourceFile],
     limits: &ReadLimits,
+    strict: bool,
     warn: &mut dyn FnMut(String),
-) -> Result<Vec<DocumentPassages>> {
-    files
-        .iter()
-        .map(|f| {
-            let path = std::path::absolute(&f.path).unwrap_or_else(|_| f.path.clone());
-            let passages = corpus::read(f, limits)?;
-            if passages.is_empty() {
-                warn(format!(
-                    "{}: no paragraph to index (the file is empty, or holds only headings, front matter or blank lines)",
-                    f.path.display()
-                ));
-            }
-            Ok(DocumentPassages {
-                key: f.key.clone(),
-                path: path.to_string_lossy().into_owned(),
-                passages,
-            })
-        })
-        .collect()
+) -> Result<(Vec<DocumentPassages>, Vec<SkippedFile>)> {
+    let mut docs = Vec::with_capacity(files.len());
+    let mut skipped = Vec::new();
+    for f in files {
+        let path = std::path::absolute(&f.path).unwrap_or_else(|_| f.path.clone());
+        let passages = match corpus::read(f, limits) {
+            Ok(p) => p,
+            Err(e) => match e.file_problem_kind() {
+                Some(problem) if !strict => {
+                    let message = e.to_string();
+                    warn(format!("skipped {message}"));
+                    skipped.push(SkippedFile {
+                        path: f.path.display().to_string(),
+                        key: f.key.clone(),
+                        problem,
+                        message,
+                    });
+                    continue;
+                }
+                _ => return Err(e),
+            },
+        };
+        if passages.is_empty() {
+            warn(format!(
+                "{}: no paragraph to index (the file is empty, or holds only headings, front matter or blank lines)",
+                f.path.display()
+            ));
+        }
+        docs.push(DocumentPassages {
+            key: f.key.clone(),
+            path: path.to_string_lossy().into_owned(),
+            passages,
+        });
+    }
+    Ok((docs, skipped))
 }
 
 /// The stored documents that indexing `read` (files found under `roots`) removes: those gone

@@ -671,7 +671,8 @@ fn bad_input_is_a_one_line_error_and_keeps_the_index() {
     let e = error_line(&semclust(&["search", "  ", "--index", ixs]));
     assert!(e.contains("empty"), "{e}");
 
-    // A broken JSONL record stops the run before anything is written.
+    // A broken JSONL record: with --strict the run stops before anything is written; without,
+    // the file is skipped with a warning naming its line, and the rest is indexed.
     std::fs::write(
         docs.join("broken.jsonl"),
         "{\"text\": \"fine\"}\n{\"title\": \"no text\"}\n",
@@ -682,21 +683,26 @@ fn bad_input_is_a_one_line_error_and_keeps_the_index() {
         docs.to_str().unwrap(),
         "--index",
         ixs,
+        "--strict",
     ]));
     assert!(
         e.contains("broken.jsonl") && e.contains("line 2") && e.contains("\"text\""),
         "{e}"
     );
+    let o = semclust(&["index", docs.to_str().unwrap(), "--index", ixs, "-q"]);
+    let out = ok(&o);
+    let warned = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        warned.contains("warning: skipped")
+            && warned.contains("broken.jsonl")
+            && warned.contains("line 2"),
+        "{warned}"
+    );
+    assert!(
+        out.contains("skipped 1 file that could not be read (1 bad content"),
+        "{out}"
+    );
     std::fs::remove_file(docs.join("broken.jsonl")).unwrap();
-    std::fs::write(docs.join("latin1.txt"), b"caf\xe9\n").unwrap();
-    let e = error_line(&semclust(&[
-        "index",
-        docs.to_str().unwrap(),
-        "--index",
-        ixs,
-    ]));
-    assert!(e.contains("latin1.txt") && e.contains("UTF-8"), "{e}");
-    std::fs::remove_file(docs.join("latin1.txt")).unwrap();
     assert_eq!(SqliteStore::open(&ix).unwrap().len().unwrap(), 98);
 
     // Another precision (or model) than the index's is refused.

@@ -48,6 +48,10 @@ pub struct IndexOptions {
     pub hnsw_ef_construction: Option<usize>,
     #[command(flatten)]
     pub limits: ReadLimitArgs,
+    /// Stop at the first file that cannot be read (binary, unknown charset, unreadable, over a
+    /// limit, bad content) instead of skipping it and naming it in the summary.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Bounds on what one file and one passage may hold (see docs/limits.md).
@@ -100,6 +104,17 @@ pub struct IndexRun {
     location: String,
     passages: usize,
     seconds: f64,
+    formats: std::collections::BTreeMap<&'static str, usize>,
+    skipped: Vec<indexing::SkippedFile>,
+    ignored: std::collections::BTreeMap<String, usize>,
+}
+
+/// `3 markdown, 2 html` from counts by name.
+fn counts<K: std::fmt::Display>(m: impl IntoIterator<Item = (K, usize)>) -> String {
+    m.into_iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl IndexRun {
@@ -109,7 +124,19 @@ impl IndexRun {
         v["passages"] = self.passages.into();
         v["index"] = self.location.clone().into();
         v["seconds"] = self.seconds.into();
+        v["files_read"] = serde_json::to_value(&self.formats)?;
+        v["skipped"] = serde_json::to_value(&self.skipped)?;
+        v["skipped_by_problem"] = serde_json::to_value(self.skipped_by_problem())?;
+        v["not_read_by_extension"] = serde_json::to_value(&self.ignored)?;
         Ok(v)
+    }
+
+    fn skipped_by_problem(&self) -> std::collections::BTreeMap<&'static str, usize> {
+        let mut m = std::collections::BTreeMap::new();
+        for s in &self.skipped {
+            *m.entry(s.problem.as_str()).or_insert(0) += 1;
+        }
+        m
     }
 }
 
@@ -134,6 +161,29 @@ impl std::fmt::Display for IndexRun {
                 String::new()
             }
         )?;
+        if !self.formats.is_empty() {
+            write!(
+                f,
+                "\nread: {}",
+                counts(self.formats.iter().map(|(k, n)| (k, *n)))
+            )?;
+        }
+        if !self.skipped.is_empty() {
+            write!(
+                f,
+                "\nskipped {} file{} that could not be read ({}; each named above)",
+                self.skipped.len(),
+                if self.skipped.len() == 1 { "" } else { "s" },
+                counts(self.skipped_by_problem())
+            )?;
+        }
+        if !self.ignored.is_empty() {
+            write!(
+                f,
+                "\nnot read (formats semclust does not read): {}",
+                counts(self.ignored.iter().map(|(k, n)| (k, *n)))
+            )?;
+        }
         if s.context_added > 0 {
             write!(
                 f,
@@ -157,7 +207,13 @@ pub fn sync(
     // Warnings are printed even with --quiet: they say what was not indexed.
     let mut warn = |m: String| notify(&format!("warning: {m}"));
     // Read before the model loads: bad or empty input fails at once.
-    let batch = FileBatch::read(paths, &args.limits.limits()?, &location, &mut warn)?;
+    let batch = FileBatch::read_with(
+        paths,
+        &args.limits.limits()?,
+        &location,
+        args.strict,
+        &mut warn,
+    )?;
     let report = |m: &str| {
         if !quiet {
             notify(m)
@@ -201,5 +257,8 @@ pub fn sync(
         location: location.to_string(),
         passages: collection.len()?,
         seconds: secs,
+        formats: batch.formats.clone(),
+        skipped: batch.skipped.clone(),
+        ignored: batch.ignored.clone(),
     })
 }

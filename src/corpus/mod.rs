@@ -2,6 +2,7 @@
 //! plain text and JSONL, and split them into articles and paragraphs with stable, readable ids
 //! (`FILE/ARTICLE/PARAGRAPH`, 1-based), character spans and content hashes.
 
+mod charset;
 mod frontmatter;
 mod html;
 mod jsonl;
@@ -11,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, FileProblem, Result};
 
 /// One paragraph of an article, ready to embed and store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +100,14 @@ impl Format {
             Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
             _ => exts.concat(),
         }
+    }
+
+    /// The format's name (as the HTTP API takes it).
+    pub fn name(self) -> &'static str {
+        FORMATS
+            .iter()
+            .find(|(f, ..)| *f == self)
+            .map_or("markdown", |(_, n, ..)| n)
     }
 
     /// Every name the HTTP API takes for a format, aliases included.
@@ -191,7 +200,27 @@ pub fn discover_reporting(
     paths: &[PathBuf],
     warn: &mut dyn FnMut(String),
 ) -> Result<Vec<SourceFile>> {
+    Ok(discover_all(paths, warn)?.files)
+}
+
+/// What a walk over the paths found.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// The files to read, in a stable order.
+    pub files: Vec<SourceFile>,
+    /// Files inside the folders that semclust does not read, by extension (`.pdf`, `.gz`;
+    /// `(none)` for names without one).
+    pub ignored: std::collections::BTreeMap<String, usize>,
+}
+
+/// [`discover_reporting`], also counting the files it leaves out by extension.
+///
+/// Keys: a file's path under the folder it was found in, without its extension; files that
+/// differ only by their extension (`addons.md` and `addons.html` side by side) keep it
+/// (`addons.md`, `addons.html`) instead of stopping the run, and `warn` is told.
+pub fn discover_all(paths: &[PathBuf], warn: &mut dyn FnMut(String)) -> Result<Discovery> {
     let mut out: Vec<SourceFile> = Vec::new();
+    let mut ignored = std::collections::BTreeMap::new();
     let mut seen = Seen::default();
     for root in paths {
         let meta = std::fs::metadata(root)
@@ -217,7 +246,7 @@ pub fn discover_reporting(
             });
         } else if meta.is_dir() {
             seen.dirs.insert(FileId::of(root, &meta));
-            walk(root, root, &mut out, &mut seen, warn)?;
+            walk(root, root, &mut out, &mut ignored, &mut seen, warn)?;
         } else {
             return Err(Error::bad_file(
                 root,
@@ -227,6 +256,40 @@ pub fn discover_reporting(
                 ),
             ));
         }
+    }
+    // Files that differ only by extension keep it in their keys.
+    let mut by_key: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
+    for (i, f) in out.iter().enumerate() {
+        by_key.entry(f.key.as_str()).or_default().push(i);
+    }
+    let mut rekey: Vec<(usize, String)> = Vec::new();
+    for (key, idx) in &by_key {
+        let exts: std::collections::HashSet<String> = idx
+            .iter()
+            .filter_map(|&i| out[i].path.extension())
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .collect();
+        if idx.len() > 1 && exts.len() == idx.len() {
+            let mut names = Vec::new();
+            for &i in idx {
+                let ext = out[i]
+                    .path
+                    .extension()
+                    .unwrap_or_default()
+                    .to_string_lossy();
+                let new = format!("{key}.{}", clean_key(&ext.to_ascii_lowercase()));
+                names.push(format!("{} as '{new}'", out[i].path.display()));
+                rekey.push((i, new));
+            }
+            names.sort();
+            warn(format!(
+                "files named alike but for their extension keep it in their keys: {}",
+                names.join(", ")
+            ));
+        }
+    }
+    for (i, key) in rekey {
+        out[i].key = key;
     }
     // Two files with one key would give their passages the same ids.
     let mut keys = std::collections::HashMap::new();
@@ -243,7 +306,10 @@ pub fn discover_reporting(
         }
     }
     out.dedup_by(|a, b| a.path == b.path);
-    Ok(out)
+    Ok(Discovery {
+        files: out,
+        ignored,
+    })
 }
 
 /// What a walk has visited, by device and inode (links and hard links lead to the same ids).
@@ -295,11 +361,19 @@ fn walk(
     root: &Path,
     dir: &Path,
     out: &mut Vec<SourceFile>,
+    ignored: &mut std::collections::BTreeMap<String, usize>,
     seen: &mut Seen,
     warn: &mut dyn FnMut(String),
 ) -> Result<()> {
-    let rd = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(format!("cannot list {}", dir.display()), e))?;
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if dir != root => {
+            // A folder inside the tree that cannot be listed is skipped, not the run.
+            warn(format!("skipped {}: cannot list it ({e})", dir.display()));
+            return Ok(());
+        }
+        Err(e) => return Err(Error::io(format!("cannot list {}", dir.display()), e)),
+    };
     let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for path in entries {
@@ -320,7 +394,7 @@ fn walk(
         };
         if meta.is_dir() {
             if seen.dirs.insert(FileId::of(&path, &meta)) {
-                walk(root, &path, out, seen, warn)?;
+                walk(root, &path, out, ignored, seen, warn)?;
             } else {
                 warn(format!(
                     "skipped {}: a link to a folder already read (a loop, or the same folder twice)",
@@ -329,7 +403,15 @@ fn walk(
             }
             continue;
         }
-        let Some(format) = format else { continue };
+        let Some(format) = format else {
+            if meta.is_file() {
+                let ext = path.extension().map_or("(none)".to_string(), |e| {
+                    format!(".{}", e.to_string_lossy().to_ascii_lowercase())
+                });
+                *ignored.entry(ext).or_insert(0) += 1;
+            }
+            continue;
+        };
         if !meta.is_file() {
             warn(format!(
                 "skipped {}: {}, not a regular file",
@@ -392,15 +474,17 @@ pub fn read(file: &SourceFile, limits: &ReadLimits) -> Result<Vec<Passage>> {
     let f = opts.open(&file.path).map_err(cannot)?;
     let meta = f.metadata().map_err(cannot)?;
     if !meta.is_file() {
-        return Err(Error::bad_file(
+        return Err(Error::file_problem(
             &file.path,
+            FileProblem::NotRegular,
             format!("{}, not a regular file", special_kind(&meta)),
         ));
     }
     // `size`: what is known of the file's size when the limit is found to be passed.
     let too_big = |size: String| {
-        Error::bad_file(
+        Error::file_problem(
             &file.path,
+            FileProblem::TooLarge,
             format!(
                 "{size}, over the limit of {} bytes per file (--max-file-bytes); split the file or raise the limit",
                 limits.max_file_bytes
@@ -418,15 +502,9 @@ pub fn read(file: &SourceFile, limits: &ReadLimits) -> Result<Vec<Passage>> {
     if bytes.len() as u64 > limits.max_file_bytes {
         return Err(too_big("grown while read".into()));
     }
-    let text = String::from_utf8(bytes).map_err(|e| {
-        Error::bad_file(
-            &file.path,
-            format!(
-                "not valid UTF-8 (byte {}); convert the file to UTF-8",
-                e.utf8_error().valid_up_to() + 1
-            ),
-        )
-    })?;
+    let (text, _charset) = charset::decode(&bytes, file.format)
+        .map_err(|(problem, message)| Error::file_problem(&file.path, problem, message))?;
+    drop(bytes);
     split(&text, file, limits)
 }
 

@@ -1,0 +1,231 @@
+//! A real documents folder indexes in one go (issue 31): a tree with the traps a user's own
+//! folder holds (a page and its Markdown source side by side, Latin-1 pages and text, a binary
+//! file, a file that cannot be read, formats semclust does not read) is read whole, each file
+//! that cannot be read is named with its reason and counted, and a run never removes the
+//! passages of a file it could not read this time. Library checks run on the fake model of
+//! `common::fake`; one run of the real binary checks the summary it prints.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use semclust::collection::{Collection, FileBatch};
+use semclust::corpus::ReadLimits;
+use semclust::error::FileProblem;
+use semclust::store::StoreLocation;
+
+use common::fake::GatedEncoder;
+use common::OutputLimited;
+
+/// Paragraphs of Debian Reference's German preface (the repository's fixture) that Latin-1
+/// can write.
+fn german_paragraphs() -> Vec<String> {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/real/debian-reference/pr01.de.txt"
+    ))
+    .unwrap();
+    text.split("\n\n")
+        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|p| p.split(' ').count() >= 10 && p.chars().all(|c| (c as u32) < 0x100))
+        .filter(|p| p.chars().any(|c| "äöüßÄÖÜ".contains(c)))
+        .take(4)
+        .collect()
+}
+
+fn latin1(s: &str) -> Vec<u8> {
+    s.chars().map(|c| c as u32 as u8).collect()
+}
+
+/// The tree: every trap of the issue that this build reads.
+fn trap_tree(root: &Path) -> Vec<String> {
+    let ps = german_paragraphs();
+    assert_eq!(ps.len(), 4, "the fixture has fewer Latin-1 paragraphs");
+    let api = root.join("api");
+    std::fs::create_dir_all(&api).unwrap();
+    std::fs::write(api.join("addons.md"), format!("# Addons\n\n{}\n", ps[0])).unwrap();
+    std::fs::write(
+        api.join("addons.html"),
+        format!("<html><body><h1>Addons</h1><p>{}</p></body></html>", ps[1]),
+    )
+    .unwrap();
+    let page = format!(
+        "<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=ISO-8859-1\"><title>Vorwort</title></head><body><p>{}</p></body></html>",
+        ps[2]
+    );
+    std::fs::write(root.join("latin1.html"), latin1(&page)).unwrap();
+    std::fs::write(root.join("latin1.txt"), latin1(&ps[3])).unwrap();
+    // A real binary under a text name, and a file that cannot be read (reading the start of a
+    // process's own memory map fails with EIO, for root too).
+    let binary = std::fs::read(env!("CARGO_BIN_EXE_semclust")).unwrap();
+    std::fs::write(root.join("binary.txt"), &binary[..8192]).unwrap();
+    std::os::unix::fs::symlink("/proc/self/mem", root.join("unreadable.md")).unwrap();
+    // A format not read: a compressed changelog, as /usr/share/doc holds them.
+    std::fs::write(
+        root.join("changelog.Debian.gz"),
+        [0x1f, 0x8b, 8, 0, 0, 0, 0, 0],
+    )
+    .unwrap();
+    ps
+}
+
+fn index_with_fake(location: &StoreLocation, paths: &[PathBuf]) -> FileBatch {
+    let model = GatedEncoder::new(true);
+    let info = semclust::embed::TokenEncoder::info(&*model).clone();
+    let batch =
+        FileBatch::read_with(paths, &ReadLimits::default(), location, false, &mut |_| {}).unwrap();
+    let mut c = Collection::create_or_open(location, &info, &Default::default()).unwrap();
+    c.sync_files(&*model, &batch, &mut |_| {}).unwrap();
+    batch
+}
+
+/// Catches: the run that stopped at `addons.html and addons.md would both be indexed as …`, at
+/// the first non-UTF-8 file, and at the first unreadable one; Latin-1 read as mojibake; skipped
+/// files and formats not counted.
+#[test]
+fn a_folder_with_every_trap_is_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("docs");
+    let ps = trap_tree(&tree);
+    let location = StoreLocation::new(&dir.path().join("index"), None).unwrap();
+    let mut warnings = Vec::new();
+    let batch = FileBatch::read_with(
+        std::slice::from_ref(&tree),
+        &ReadLimits::default(),
+        &location,
+        false,
+        &mut |w| warnings.push(w),
+    )
+    .unwrap();
+    let counts: Vec<(&str, usize)> = batch.formats.iter().map(|(k, n)| (*k, *n)).collect();
+    assert_eq!(counts, [("html", 2), ("markdown", 1), ("text", 1)]);
+    let skipped: Vec<(String, FileProblem)> = batch
+        .skipped
+        .iter()
+        .map(|s| {
+            let name = Path::new(&s.path).file_name().unwrap().to_string_lossy();
+            (name.into_owned(), s.problem)
+        })
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            ("binary.txt".to_string(), FileProblem::Binary),
+            ("unreadable.md".to_string(), FileProblem::Unreadable),
+        ]
+    );
+    assert_eq!(batch.ignored.get(".gz"), Some(&1));
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("'api/addons.md'") && w.contains("'api/addons.html'")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("binary.txt") && w.contains("binary")),
+        "{warnings:?}"
+    );
+
+    // Indexed: both addons, and the Latin-1 texts decoded, not mojibake.
+    index_with_fake(&location, std::slice::from_ref(&tree));
+    let mut c = Collection::open(&location).unwrap();
+    // latin1.html and latin1.txt are named alike too: their keys keep the extension.
+    for (id, text) in [
+        ("api/addons.md/1/1", &ps[0]),
+        ("api/addons.html/1/1", &ps[1]),
+        ("latin1.html/1/1", &ps[2]),
+        ("latin1.txt/1/1", &ps[3]),
+    ] {
+        assert_eq!(c.passage(id).unwrap().text, *text, "{id}");
+    }
+
+    // --strict: the first file that cannot be read stops the run, naming it.
+    let e = FileBatch::read_with(
+        std::slice::from_ref(&tree),
+        &ReadLimits::default(),
+        &location,
+        true,
+        &mut |_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("binary.txt"), "{e}");
+}
+
+/// Catches: a file that cannot be read this time (its permissions changed, its charset broke)
+/// was taken for gone and its stored passages removed.
+#[test]
+fn a_file_that_cannot_be_read_keeps_its_stored_passages() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("docs");
+    std::fs::create_dir_all(&tree).unwrap();
+    let ps = german_paragraphs();
+    std::fs::write(tree.join("a.md"), &ps[0]).unwrap();
+    std::fs::write(tree.join("b.md"), &ps[1]).unwrap();
+    let location = StoreLocation::new(&dir.path().join("index"), None).unwrap();
+    index_with_fake(&location, std::slice::from_ref(&tree));
+    // b.md becomes binary (a failed download, a disk error): it is skipped, and kept.
+    std::fs::write(tree.join("b.md"), [0u8, 1, 2, 3]).unwrap();
+    let batch = index_with_fake(&location, std::slice::from_ref(&tree));
+    assert_eq!(batch.skipped.len(), 1);
+    let mut c = Collection::open(&location).unwrap();
+    assert_eq!(c.passage("b/1/1").unwrap().text, ps[1]);
+    assert_eq!(c.len().unwrap(), 2);
+}
+
+/// The real binary on the trap tree: exit 0, the summary names what was read, skipped and not
+/// read, in words and in `--json`.
+#[test]
+fn index_prints_what_it_read_skipped_and_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("docs");
+    trap_tree(&tree);
+    common::files("multilingual-e5-small");
+    let run = |json: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_semclust"));
+        cmd.arg("index")
+            .arg(&tree)
+            .arg("--index")
+            .arg(dir.path().join("index"))
+            .arg("--quiet")
+            .env("SEMCLUST_CACHE", common::cache_dir())
+            .env("HF_HUB_OFFLINE", "1")
+            .env_remove("SEMCLUST_INDEX")
+            .env_remove("SEMCLUST_STORE");
+        if json {
+            cmd.arg("--json");
+        }
+        cmd.output_limited()
+    };
+    let out = run(false);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("read: 2 html, 1 markdown, 1 text"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("skipped 2 files that could not be read (1 binary, 1 unreadable"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("not read (formats semclust does not read): 1 .gz"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("warning: skipped") && stderr.contains("unreadable.md"),
+        "{stderr}"
+    );
+    // Again, as JSON: nothing new to embed, the same files skipped.
+    let out = run(true);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["embedded"], 0, "{v}");
+    assert_eq!(v["skipped_by_problem"]["binary"], 1, "{v}");
+    assert_eq!(v["skipped_by_problem"]["unreadable"], 1, "{v}");
+    assert_eq!(v["not_read_by_extension"][".gz"], 1, "{v}");
+    assert_eq!(v["files_read"]["html"], 2, "{v}");
+}
