@@ -99,6 +99,21 @@ PY
     changelog_jsonl "$cl"
     rm "$cl/labels.tsv"
     cp "$WORK/x/usr/share/doc/gzip/copyright" "$cl/COPYRIGHT"
+
+    # A documents folder's formats as /usr/share/doc and /usr/share/man hold them: a gzipped
+    # manual page and Debian changelog (coreutils), a gzipped and a plain reStructuredText
+    # README (yq, libjansson4), with each package's copyright file.
+    local tree=tests/fixtures/real/doc-tree
+    rm -rf "$WORK/x" "$WORK"/*.deb "$tree" && mkdir -p "$tree"
+    fetch coreutils yq libjansson4
+    cp "$WORK/x/usr/share/man/man1/cat.1.gz" "$tree/cat.1.gz"
+    cp "$WORK/x/usr/share/doc/coreutils/changelog.Debian.gz" "$tree/coreutils-changelog.Debian.gz"
+    cp "$WORK/x/usr/share/doc/yq/README.rst.gz" "$tree/yq-README.rst.gz"
+    cp "$WORK/x/usr/share/doc/libjansson4/README.rst" "$tree/jansson-README.rst"
+    for p in coreutils yq libjansson4; do
+        cp "$WORK/x/usr/share/doc/$p/copyright" "$tree/COPYRIGHT.$p"
+    done
+    echo "wrote $tree"
 }
 
 debref() { # OUT

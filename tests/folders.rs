@@ -60,10 +60,23 @@ fn trap_tree(root: &Path) -> Vec<String> {
     let binary = std::fs::read(env!("CARGO_BIN_EXE_semclust")).unwrap();
     std::fs::write(root.join("binary.txt"), &binary[..8192]).unwrap();
     std::os::unix::fs::symlink("/proc/self/mem", root.join("unreadable.md")).unwrap();
-    // A format not read: a compressed changelog, as /usr/share/doc holds them.
-    std::fs::write(
-        root.join("changelog.Debian.gz"),
-        [0x1f, 0x8b, 8, 0, 0, 0, 0, 0],
+    // What /usr/share/doc holds besides: a compressed changelog, a compressed manual page,
+    // reStructuredText plain and compressed (tests/fixtures/real/doc-tree, from coreutils, yq
+    // and libjansson4 as Debian ships them), and a file of a format not read.
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/doc-tree");
+    for (from, to) in [
+        ("coreutils-changelog.Debian.gz", "changelog.Debian.gz"),
+        ("cat.1.gz", "cat.1.gz"),
+        ("yq-README.rst.gz", "yq/README.rst.gz"),
+        ("jansson-README.rst", "jansson/README.rst"),
+    ] {
+        let to = root.join(to);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(fixtures.join(from), to).unwrap();
+    }
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock"),
+        root.join("Cargo.lock"),
     )
     .unwrap();
     ps
@@ -98,7 +111,16 @@ fn a_folder_with_every_trap_is_read_whole() {
     )
     .unwrap();
     let counts: Vec<(&str, usize)> = batch.formats.iter().map(|(k, n)| (*k, *n)).collect();
-    assert_eq!(counts, [("html", 2), ("markdown", 1), ("text", 1)]);
+    assert_eq!(
+        counts,
+        [
+            ("html", 2),
+            ("man", 1),
+            ("markdown", 1),
+            ("rst", 2),
+            ("text", 2)
+        ]
+    );
     let skipped: Vec<(String, FileProblem)> = batch
         .skipped
         .iter()
@@ -114,7 +136,7 @@ fn a_folder_with_every_trap_is_read_whole() {
             ("unreadable.md".to_string(), FileProblem::Unreadable),
         ]
     );
-    assert_eq!(batch.ignored.get(".gz"), Some(&1));
+    assert_eq!(batch.ignored.get(".lock"), Some(&1));
     assert!(
         warnings
             .iter()
@@ -133,13 +155,25 @@ fn a_folder_with_every_trap_is_read_whole() {
     let mut c = Collection::open(&location).unwrap();
     // latin1.html and latin1.txt are named alike too: their keys keep the extension.
     for (id, text) in [
-        ("api/addons.md/1/1", &ps[0]),
+        ("api/addons.md/1/1", ps[0].as_str()),
         ("api/addons.html/1/1", &ps[1]),
         ("latin1.html/1/1", &ps[2]),
         ("latin1.txt/1/1", &ps[3]),
+        // The compressed manual page and README.
+        (
+            "cat.1/1/1",
+            "cat - concatenate files and print on the standard output",
+        ),
+        (
+            "yq/README.rst/1/1",
+            "Before using yq, you also have to install its dependency, jq. See the jq installation instructions for details and directions specific to your platform.",
+        ),
     ] {
         assert_eq!(c.passage(id).unwrap().text, *text, "{id}");
     }
+    assert_eq!(c.passage("cat.1/1/1").unwrap().title, "CAT(1)");
+    let changelog = c.passage("changelog.Debian/1/1").unwrap().text;
+    assert!(changelog.starts_with("coreutils ("), "{changelog}");
 
     // --strict: the first file that cannot be read stops the run, naming it.
     let e = FileBatch::read_with(
@@ -204,7 +238,7 @@ fn index_prints_what_it_read_skipped_and_left_out() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stdout.contains("read: 2 html, 1 markdown, 1 text"),
+        stdout.contains("read: 2 html, 1 man, 1 markdown, 2 rst, 2 text"),
         "{stdout}"
     );
     assert!(
@@ -212,7 +246,7 @@ fn index_prints_what_it_read_skipped_and_left_out() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("not read (formats semclust does not read): 1 .gz"),
+        stdout.contains("not read (formats semclust does not read): 1 .lock"),
         "{stdout}"
     );
     assert!(
@@ -226,6 +260,6 @@ fn index_prints_what_it_read_skipped_and_left_out() {
     assert_eq!(v["embedded"], 0, "{v}");
     assert_eq!(v["skipped_by_problem"]["binary"], 1, "{v}");
     assert_eq!(v["skipped_by_problem"]["unreadable"], 1, "{v}");
-    assert_eq!(v["not_read_by_extension"][".gz"], 1, "{v}");
+    assert_eq!(v["not_read_by_extension"][".lock"], 1, "{v}");
     assert_eq!(v["files_read"]["html"], 2, "{v}");
 }

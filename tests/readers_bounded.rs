@@ -1,4 +1,5 @@
-//! Every reader (Markdown, HTML, JSONL, plain text) against input made to hurt: nesting
+//! Every reader (Markdown, HTML, JSONL, plain text, reStructuredText, manual pages) against
+//! input made to hurt: nesting
 //! thousands deep and lines hundreds of KB long. Each read must end in bounded time, on a
 //! small stack, allocating at most a constant factor of its input: no recursion per level of
 //! nesting, and no text that grows faster than the source (a list nested 40,000 deep once
@@ -169,6 +170,20 @@ fn nesting(format: Format) -> Vec<(&'static str, &'static str, &'static str)> {
         ],
         Format::Jsonl => vec![("{\"text\": \"x\", \"m\": ", "}", "[]")],
         Format::Text => vec![("\t", "", "indented")],
+        Format::Rst => vec![
+            ("  ", "", "- item"),
+            ("`", "`_", "link"),
+            ("*", "*", "emphasis"),
+            ("- ", "", "item"),
+            (".. ", "", "note::"),
+        ],
+        Format::Man => vec![
+            ("\\fB", "\\fR", "bold"),
+            (".RS\n", ".RE\n", "text\n"),
+            (".TP\n", "", "tag\n"),
+            ("\\(", "", "em"),
+            ("\"", "\"", "quoted"),
+        ],
     }
 }
 
@@ -208,6 +223,8 @@ fn deep_nesting_and_long_lines_cost_at_most_linear_memory() {
         Format::Html,
         Format::Jsonl,
         Format::Text,
+        Format::Rst,
+        Format::Man,
     ]);
     let case = (
         format,

@@ -7,6 +7,8 @@ mod frontmatter;
 mod html;
 mod jsonl;
 mod markdown;
+mod roff;
+mod rst;
 
 use std::path::{Path, PathBuf};
 
@@ -68,6 +70,10 @@ pub enum Format {
     Jsonl,
     #[serde(alias = "htm")]
     Html,
+    /// reStructuredText.
+    Rst,
+    /// A manual page (roff with the `man` macros).
+    Man,
 }
 
 /// Every format with the name the HTTP API takes, its aliases there, and the file extensions
@@ -78,23 +84,50 @@ pub const FORMATS: &[(Format, &str, &[&str], &[&str])] = &[
     (Format::Text, "text", &["txt"], &["txt", "text"]),
     (Format::Jsonl, "jsonl", &[], &["jsonl", "ndjson"]),
     (Format::Html, "html", &["htm"], &["html", "htm", "xhtml"]),
+    (Format::Rst, "rst", &[], &["rst", "rest"]),
+    (Format::Man, "man", &[], &["man"]),
 ];
+
+/// Compressed files read through gzip: `NAME.EXT.gz` is read as `NAME.EXT` would be, a manual
+/// page `ls.1.gz` (a section digit) as a man page, and anything else (`changelog.Debian.gz`,
+/// `NEWS.gz`) as plain text. Archives (`.tar.gz`) are not read.
+pub const COMPRESSED_EXTENSION: &str = "gz";
 
 impl Format {
     /// The format of a file, by its extension.
     pub fn of(path: &Path) -> Option<Format> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        if ext == COMPRESSED_EXTENSION {
+            let inner = Path::new(path.file_stem()?);
+            let Some(inner) = inner.extension().and_then(|e| e.to_str()) else {
+                return Some(Format::Text);
+            };
+            let inner = inner.to_ascii_lowercase();
+            if inner == "tar" {
+                return None;
+            }
+            // `ls.1.gz`, `CA.pl.1ssl.gz`: a manual section.
+            if inner.starts_with(|c: char| ('1'..='9').contains(&c)) {
+                return Some(Format::Man);
+            }
+            return Some(Self::by_extension(&inner).unwrap_or(Format::Text));
+        }
+        Self::by_extension(&ext)
+    }
+
+    fn by_extension(ext: &str) -> Option<Format> {
         FORMATS
             .iter()
-            .find(|(_, _, _, exts)| exts.contains(&ext.as_str()))
+            .find(|(_, _, _, exts)| exts.contains(&ext))
             .map(|(f, ..)| *f)
     }
 
-    /// Every extension read, for messages: `.md, .markdown, …, .htm and .xhtml`.
+    /// Every extension read, for messages: `.md, .markdown, …, .man and .gz`.
     pub fn extensions() -> String {
         let exts: Vec<String> = FORMATS
             .iter()
             .flat_map(|(_, _, _, e)| e.iter().map(|e| format!(".{e}")))
+            .chain(std::iter::once(format!(".{COMPRESSED_EXTENSION}")))
             .collect();
         match exts.split_last() {
             Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
@@ -121,7 +154,7 @@ impl Format {
 
 /// The help of `index PATHS`: written out because clap's help must be a constant; a unit test
 /// checks that it names every extension of [`FORMATS`].
-pub const FILES_HELP: &str = "Markdown (.md, .markdown), text (.txt, .text), JSONL (.jsonl, .ndjson) or HTML (.html, .htm, .xhtml) files, or folders searched recursively";
+pub const FILES_HELP: &str = "Markdown (.md, .markdown), text (.txt, .text), JSONL (.jsonl, .ndjson), HTML (.html, .htm, .xhtml), reStructuredText (.rst, .rest) or manual page (.man, .1.gz …) files, any of them gzipped (.gz; changelog.gz is text), or folders searched recursively";
 
 /// Nested lists (Markdown and HTML) indent at most this many levels; deeper items are written
 /// at this indent, so that a list's text stays linear in its source.
@@ -502,10 +535,43 @@ pub fn read(file: &SourceFile, limits: &ReadLimits) -> Result<Vec<Passage>> {
     if bytes.len() as u64 > limits.max_file_bytes {
         return Err(too_big("grown while read".into()));
     }
+    let compressed = file
+        .path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case(COMPRESSED_EXTENSION));
+    if compressed {
+        bytes = gunzip(&bytes, limits.max_file_bytes)
+            .map_err(|(problem, m)| Error::file_problem(&file.path, problem, m))?;
+    }
     let (text, _charset) = charset::decode(&bytes, file.format)
         .map_err(|(problem, message)| Error::file_problem(&file.path, problem, message))?;
     drop(bytes);
     split(&text, file, limits)
+}
+
+/// The content of a gzip file, at most `max` bytes of it: a small file that inflates to
+/// gigabytes (a "zip bomb") is refused once past the limit, not inflated whole.
+fn gunzip(bytes: &[u8], max: u64) -> std::result::Result<Vec<u8>, (FileProblem, String)> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(bytes)
+        .take(max.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| {
+            (
+                FileProblem::Binary,
+                format!("not a readable gzip file ({e})"),
+            )
+        })?;
+    if out.len() as u64 > max {
+        return Err((
+            FileProblem::TooLarge,
+            format!(
+                "decompresses to more than the limit of {max} bytes per file (--max-file-bytes)"
+            ),
+        ));
+    }
+    Ok(out)
 }
 
 /// Text of an article read to detect its language.
@@ -534,6 +600,8 @@ pub fn split(text: &str, file: &SourceFile, limits: &ReadLimits) -> Result<Vec<P
         }),
         Format::Jsonl => jsonl::articles(text, max),
         Format::Html => html::articles(text, max),
+        Format::Rst => rst::articles(text, max),
+        Format::Man => roff::articles(text, max),
     }
     .map_err(|m| Error::bad_file(&file.path, m))?;
     let mut out = Vec::new();
@@ -817,8 +885,18 @@ mod tests {
                 assert_eq!(api, *format);
             }
         }
-        assert_eq!(Format::api_names().len(), 7);
+        assert_eq!(Format::api_names().len(), 9);
         assert_eq!(Format::of(Path::new("x.pdf")), None);
+        for (name, format) in [
+            ("ls.1.gz", Some(Format::Man)),
+            ("CA.pl.1ssl.gz", Some(Format::Man)),
+            ("changelog.Debian.gz", Some(Format::Text)),
+            ("NEWS.gz", Some(Format::Text)),
+            ("README.rst.gz", Some(Format::Rst)),
+            ("x.tar.gz", None),
+        ] {
+            assert_eq!(Format::of(Path::new(name)), format, "{name}");
+        }
     }
 
     #[test]
