@@ -7,14 +7,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use semclust::collection::{Collection, FileBatch};
 use semclust::corpus::ReadLimits;
 use semclust::error::FileProblem;
 use semclust::store::StoreLocation;
 
-use common::fake::GatedEncoder;
+use common::fake::index_files;
 use common::OutputLimited;
 
 /// Paragraphs of Debian Reference's German preface (the repository's fixture) that Latin-1
@@ -82,16 +82,6 @@ fn trap_tree(root: &Path) -> Vec<String> {
     ps
 }
 
-fn index_with_fake(location: &StoreLocation, paths: &[PathBuf]) -> FileBatch {
-    let model = GatedEncoder::new(true);
-    let info = semclust::embed::TokenEncoder::info(&*model).clone();
-    let batch =
-        FileBatch::read_with(paths, &ReadLimits::default(), location, false, &mut |_| {}).unwrap();
-    let mut c = Collection::create_or_open(location, &info, &Default::default()).unwrap();
-    c.sync_files(&*model, &batch, &mut |_| {}).unwrap();
-    batch
-}
-
 /// Catches: the run that stopped at `addons.html and addons.md would both be indexed as …`, at
 /// the first non-UTF-8 file, and at the first unreadable one; Latin-1 read as mojibake; skipped
 /// files and formats not counted.
@@ -151,7 +141,7 @@ fn a_folder_with_every_trap_is_read_whole() {
     );
 
     // Indexed: both addons, and the Latin-1 texts decoded, not mojibake.
-    index_with_fake(&location, std::slice::from_ref(&tree));
+    index_files(&location, std::slice::from_ref(&tree));
     let mut c = Collection::open(&location).unwrap();
     // latin1.html and latin1.txt are named alike too: their keys keep the extension.
     for (id, text) in [
@@ -199,10 +189,10 @@ fn a_file_that_cannot_be_read_keeps_its_stored_passages() {
     std::fs::write(tree.join("a.md"), &ps[0]).unwrap();
     std::fs::write(tree.join("b.md"), &ps[1]).unwrap();
     let location = StoreLocation::new(&dir.path().join("index"), None).unwrap();
-    index_with_fake(&location, std::slice::from_ref(&tree));
+    index_files(&location, std::slice::from_ref(&tree));
     // b.md becomes binary (a failed download, a disk error): it is skipped, and kept.
     std::fs::write(tree.join("b.md"), [0u8, 1, 2, 3]).unwrap();
-    let batch = index_with_fake(&location, std::slice::from_ref(&tree));
+    let batch = index_files(&location, std::slice::from_ref(&tree));
     assert_eq!(batch.skipped.len(), 1);
     let mut c = Collection::open(&location).unwrap();
     assert_eq!(c.passage("b/1/1").unwrap().text, ps[1]);

@@ -14,12 +14,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use semclust::collection::{Collection, FileBatch};
-use semclust::corpus::ReadLimits;
 use semclust::server::{BatchConfig, Limits};
 use semclust::store::StoreLocation;
 
-use common::fake::{GatedEncoder, InProcess, PATIENCE};
+use common::fake::{index_files, GatedEncoder, InProcess, PATIENCE};
 
 /// A fresh index folder and a server over it whose model answers at once.
 fn open_server() -> (tempfile::TempDir, InProcess) {
@@ -185,19 +183,7 @@ fn a_post_never_replaces_another_document() {
     let file = files.path().join("notizen.txt");
     std::fs::write(&file, real_paragraphs(3).join("\n\n")).unwrap();
     let location = StoreLocation::new(dir.path(), None).unwrap();
-    {
-        let model = GatedEncoder::new(true);
-        let info = semclust::embed::TokenEncoder::info(&*model).clone();
-        let batch = FileBatch::read(
-            std::slice::from_ref(&file),
-            &ReadLimits::default(),
-            &location,
-            &mut |_| {},
-        )
-        .unwrap();
-        let mut c = Collection::create_or_open(&location, &info, &Default::default()).unwrap();
-        c.sync_files(&*model, &batch, &mut |_| {}).unwrap();
-    }
+    index_files(&location, std::slice::from_ref(&file));
     assert_eq!(health_passages(&server), 3);
     let (status, body) = index(&server, json!([{"name": "notizen", "text": "Ersetzt."}]));
     assert_eq!(status, 409, "{body}");
@@ -492,19 +478,7 @@ fn a_read_only_index_can_be_searched() {
     let ps = real_paragraphs(5);
     std::fs::write(files.join("vorwort.txt"), ps.join("\n\n")).unwrap();
     let location = StoreLocation::new(&dir, None).unwrap();
-    {
-        let model = GatedEncoder::new(true);
-        let info = semclust::embed::TokenEncoder::info(&*model).clone();
-        let batch = FileBatch::read(
-            std::slice::from_ref(&files),
-            &ReadLimits::default(),
-            &location,
-            &mut |_| {},
-        )
-        .unwrap();
-        let mut c = Collection::create_or_open(&location, &info, &Default::default()).unwrap();
-        c.sync_files(&*model, &batch, &mut |_| {}).unwrap();
-    }
+    index_files(&location, std::slice::from_ref(&files));
     let mode = |p: &std::path::Path, m: u32| {
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
     };

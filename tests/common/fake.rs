@@ -4,7 +4,7 @@
 //! milliseconds.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use reqwest::blocking::{Client, Response};
 use serde_json::Value;
 
+use semclust::collection::{Collection, FileBatch};
+use semclust::corpus::ReadLimits;
 use semclust::embed::{Embeddings, Encode, InputKind, RuntimeInfo, TokenEncoder, Tokenized};
 use semclust::server::{self, AppState, BatchConfig, Limits, ServerConfig};
 use semclust::store::StoreLocation;
@@ -151,6 +153,17 @@ impl Encode for GatedEncoder {
             .embed_tokens_while(&tokens, &|| true)?
             .expect("the fake gives up only when asked to"))
     }
+}
+
+/// `paths` indexed into `location` as `semclust index` does (files that cannot be read
+/// skipped), by the fake model: what it read.
+pub fn index_files(location: &StoreLocation, paths: &[PathBuf]) -> FileBatch {
+    let model = GatedEncoder::new(true);
+    let batch =
+        FileBatch::read_with(paths, &ReadLimits::default(), location, false, &mut |_| {}).unwrap();
+    let mut c = Collection::create_or_open(location, model.info(), &Default::default()).unwrap();
+    c.sync_files(&*model, &batch, &mut |_| {}).unwrap();
+    batch
 }
 
 /// `semclust::server::serve` on a loopback port, on a runtime of its own, stopped when the
