@@ -899,6 +899,24 @@ mod tests {
         }
     }
 
+    /// A small file that inflates past the file limit is refused once past it, not inflated
+    /// whole (64 MB of zeros compress to 64 KB).
+    #[test]
+    fn gzip_inflates_at_most_the_file_limit() {
+        use std::io::Write;
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        for _ in 0..64 {
+            z.write_all(&vec![0u8; 1 << 20]).unwrap();
+        }
+        let bomb = z.finish().unwrap();
+        assert!(bomb.len() < 1 << 17);
+        let (problem, msg) = gunzip(&bomb, 1 << 20).unwrap_err();
+        assert_eq!(problem, FileProblem::TooLarge, "{msg}");
+        assert_eq!(gunzip(&bomb, 64 << 20).unwrap().len(), 64 << 20);
+        let (problem, _) = gunzip(b"not gzip at all", 1 << 20).unwrap_err();
+        assert_eq!(problem, FileProblem::Binary);
+    }
+
     #[test]
     fn headings_and_context_are_cut_at_a_word() {
         let long = "Wort ".repeat(100);
