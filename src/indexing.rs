@@ -223,21 +223,16 @@ fn check_names(stored_docs: &HashMap<String, String>, read: &[DocumentPassages])
         let Some(stored) = stored_docs.get(&r.key) else {
             continue;
         };
-        let same = match stored.strip_prefix(API_PATH_PREFIX) {
-            Some(old) => old == name || old == r.key,
-            None => false,
+        let other = match stored.strip_prefix(API_PATH_PREFIX) {
+            Some(old) if old == name || old == r.key => continue,
+            Some(old) => format!("the document sent as '{old}'"),
+            None => format!("the file {stored}"),
         };
-        if !same {
-            let other = match stored.strip_prefix(API_PATH_PREFIX) {
-                Some(old) => format!("the document sent as '{old}'"),
-                None => format!("the file {stored}"),
-            };
-            return Err(Error::NameTaken {
-                name: name.to_string(),
-                key: r.key.clone(),
-                other,
-            });
-        }
+        return Err(Error::NameTaken {
+            name: name.to_string(),
+            key: r.key.clone(),
+            other,
+        });
     }
     Ok(())
 }

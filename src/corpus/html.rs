@@ -18,9 +18,9 @@
 //! A page has no source span per passage that a reader could use (entities and tags sit in
 //! between), so spans are in the page's extracted text: its passages joined by blank lines.
 //!
-//! Bounds, for pages nobody wrote by hand (and requests made to hurt): the walk recurses over
-//! at most [`MAX_DEPTH`] nested elements; anything deeper is read as flat text by a loop, so
-//! 10,000 nested `<div>` cost no stack. Nested lists indent at most [`MAX_INDENT`] levels (a
+//! Bounds, for pages nobody wrote by hand (and requests made to hurt): tags nested past
+//! [`MAX_DEPTH`] are dropped before parsing (their text kept); the walk recurses over at most
+//! that many elements, and text is read by a loop, so 10,000 nested `<div>` cost no stack. Nested lists indent at most [`MAX_INDENT`] levels (a
 //! list nested 20,000 deep would otherwise write 400 MB of spaces), tables read their own rows
 //! and cells only (a table nested in a cell is text of that cell, once), so the text read is
 //! never more than linear in the page; and a passage is checked against the passage limit as
@@ -29,14 +29,12 @@
 use scraper::node::Node;
 use scraper::{ElementRef, Html, Selector};
 
-use super::{Meta, RawArticle, RawParagraph};
+use super::{Meta, RawArticle, RawParagraph, MAX_INDENT};
 
 /// Elements nested deeper than this are read as flat text, without recursion: the walk below
 /// recurses once per level, on whatever stack the caller has (an async worker's 2 MiB in the
 /// server). Real pages nest a few dozen levels; 256 is far above them and far below the stack.
 pub(crate) const MAX_DEPTH: usize = 256;
-
-use super::MAX_INDENT;
 
 /// Elements never read (with everything inside them).
 const SKIPPED_TAGS: &[&str] = &[
@@ -100,7 +98,7 @@ pub(crate) fn articles(text: &str, max_passage_bytes: usize) -> Result<Vec<RawAr
     };
     let root = doc.root_element();
     let title_tag = first(&doc, "title")
-        .map(|t| super::cap_heading(text_of(t, 0, max_passage_bytes)))
+        .map(|t| super::cap_heading(text_of(t, max_passage_bytes)))
         .filter(|t| !t.is_empty());
     if title_tag.is_some() && count(&doc, "body h1") > 1 {
         page.title = title_tag.clone();
@@ -313,7 +311,7 @@ impl Page {
                         continue;
                     }
                     if depth >= MAX_DEPTH {
-                        flat_text(e, &mut self.loose, self.max_passage_bytes);
+                        raw_text(e, &mut self.loose, self.max_passage_bytes);
                         self.check(self.loose.len());
                     } else {
                         self.element(e, depth + 1);
@@ -343,7 +341,7 @@ impl Page {
             "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
                 self.flush();
                 let level = usize::from(tag.as_bytes()[1] - b'0');
-                let text = super::cap_heading(text_of(e, depth, self.max_passage_bytes));
+                let text = super::cap_heading(text_of(e, self.max_passage_bytes));
                 if text.is_empty() {
                     return;
                 }
@@ -358,7 +356,7 @@ impl Page {
             }
             "p" => {
                 self.flush();
-                let text = text_of(e, depth, self.max_passage_bytes);
+                let text = text_of(e, self.max_passage_bytes);
                 self.push(text);
             }
             "ul" | "ol" | "dl" => {
@@ -369,7 +367,7 @@ impl Page {
             }
             "table" => {
                 self.flush();
-                let t = table(e, depth, self.max_passage_bytes);
+                let t = table(e, self.max_passage_bytes);
                 self.push(t);
             }
             "pre" | "hr" => self.flush(),
@@ -424,53 +422,28 @@ fn skipped(e: ElementRef) -> bool {
     })
 }
 
-/// The readable text inside `e` (at `depth`): white space collapsed, skipped elements left out.
-/// Reading stops a little past `max` bytes (the caller's check then refuses the passage).
-fn text_of(e: ElementRef, depth: usize, max: usize) -> String {
+/// The readable text inside `e`: white space collapsed, skipped elements left out. Reading
+/// stops a little past `max` bytes (the caller's check then refuses the passage).
+fn text_of(e: ElementRef, max: usize) -> String {
     let mut s = String::new();
-    raw_text(e, depth, &mut s, max);
+    raw_text(e, &mut s, max);
     collapse(&s)
 }
 
-fn raw_text(e: ElementRef, depth: usize, out: &mut String, max: usize) {
-    if depth >= MAX_DEPTH {
-        flat_text(e, out, max);
-        return;
-    }
-    for child in e.children() {
+/// The text inside `e` appended to `out`, a space around each block element's text (blocks
+/// inside a paragraph-like element still separate words). A loop over an explicit stack, not
+/// recursion: it reads whatever lies below the walk's [`MAX_DEPTH`], at any depth.
+fn raw_text(e: ElementRef, out: &mut String, max: usize) {
+    // `None`: the space that closes a block once its children are read.
+    let mut stack: Vec<_> = e.children().rev().map(Some).collect();
+    while let Some(step) = stack.pop() {
         if out.len() > max {
             return;
         }
-        match child.value() {
-            Node::Text(t) => out.push_str(t),
-            Node::Element(el) => {
-                if el.name() == "br" {
-                    out.push(' ');
-                } else if let Some(c) = ElementRef::wrap(child).filter(|c| !skipped(*c)) {
-                    // Block children inside a paragraph-like element still separate words.
-                    let block = !INLINE_TAGS.contains(&el.name());
-                    if block {
-                        out.push(' ');
-                    }
-                    raw_text(c, depth + 1, out, max);
-                    if block {
-                        out.push(' ');
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-/// The text inside `e` as [`raw_text`] reads it, by a loop over an explicit stack instead of
-/// recursion: for what lies below [`MAX_DEPTH`].
-fn flat_text(e: ElementRef, out: &mut String, max: usize) {
-    let mut stack: Vec<_> = e.children().rev().collect();
-    while let Some(node) = stack.pop() {
-        if out.len() > max {
-            return;
-        }
+        let Some(node) = step else {
+            out.push(' ');
+            continue;
+        };
         match node.value() {
             Node::Text(t) => out.push_str(t),
             Node::Element(el) => {
@@ -479,8 +452,9 @@ fn flat_text(e: ElementRef, out: &mut String, max: usize) {
                 } else if ElementRef::wrap(node).is_some_and(|c| !skipped(c)) {
                     if !INLINE_TAGS.contains(&el.name()) {
                         out.push(' ');
+                        stack.push(None);
                     }
-                    stack.extend(node.children().rev());
+                    stack.extend(node.children().rev().map(Some));
                 }
             }
             _ => {}
@@ -497,7 +471,7 @@ fn collapse(s: &str) -> String {
 /// `depth` elements from the walk's start.
 fn list(e: ElementRef, level: usize, depth: usize, out: &mut String, max: usize) {
     if depth >= MAX_DEPTH {
-        flat_text(e, out, max);
+        raw_text(e, out, max);
         return;
     }
     let ordered = e.value().name() == "ol";
@@ -528,7 +502,7 @@ fn list(e: ElementRef, level: usize, depth: usize, out: &mut String, max: usize)
                         nested.push(ce);
                     } else {
                         own.push(' ');
-                        raw_text(ce, depth + 2, &mut own, max);
+                        raw_text(ce, &mut own, max);
                         own.push(' ');
                     }
                 }
@@ -568,7 +542,7 @@ fn own<'a>(
 /// A table as lines, cells joined by ` | `. Only the table's own rows and cells: a table
 /// nested in a cell is that cell's text (selecting every `tr` below the table would read a
 /// table nested d deep d times over).
-fn table(e: ElementRef, depth: usize, max: usize) -> String {
+fn table(e: ElementRef, max: usize) -> String {
     let mut rows: Vec<ElementRef> = Vec::new();
     for c in own(e, &["thead", "tbody", "tfoot", "tr"]) {
         if c.value().name() == "tr" {
@@ -584,7 +558,7 @@ fn table(e: ElementRef, depth: usize, max: usize) -> String {
         }
         // Empty cells (an icon, a spacer) say nothing.
         let cells: Vec<String> = own(r, &["th", "td"])
-            .map(|c| text_of(c, depth + 3, max))
+            .map(|c| text_of(c, max))
             .filter(|c| !c.is_empty())
             .collect();
         if !cells.is_empty() {

@@ -173,13 +173,14 @@ pub const MAX_CONTEXT_CHARS: usize = 400;
 /// `s` cut to at most `max` characters, at the last space before the cut when there is one,
 /// with `…` appended when cut.
 pub(crate) fn cap_chars(s: String, max: usize) -> String {
-    if s.chars().count() <= max {
+    use crate::util::text::prefix_chars;
+    if prefix_chars(&s, max).len() == s.len() {
         return s;
     }
-    let cut: String = s.chars().take(max.saturating_sub(1)).collect();
+    let cut = prefix_chars(&s, max.saturating_sub(1));
     let head = match cut.rfind(' ') {
         Some(i) if i > cut.len() / 2 => &cut[..i],
-        _ => cut.as_str(),
+        _ => cut,
     };
     format!("{}…", head.trim_end())
 }

@@ -44,8 +44,8 @@ pub(crate) fn articles(text: &str, max: usize) -> Result<Vec<RawArticle>, String
                     }
                 }
                 "SH" | "SS" => {
-                    page.flush(n)?;
-                    page.end_items(n)?;
+                    page.flush();
+                    page.end_items();
                     let heading = super::cap_heading(unescape(&args.join(" ")));
                     if name == "SH" {
                         page.headings.clear();
@@ -57,21 +57,21 @@ pub(crate) fn articles(text: &str, max: usize) -> Result<Vec<RawArticle>, String
                     }
                 }
                 "TP" | "TQ" => {
-                    page.flush(n)?;
+                    page.flush();
                     page.start_item(n)?;
                     tag_next = true;
                 }
                 "IP" => {
-                    page.flush(n)?;
+                    page.flush();
                     page.start_item(n)?;
                     if let Some(tag) = args.first() {
                         page.item_tag = unescape(tag);
                     }
                 }
                 _ if BREAKS.contains(&name) => {
-                    page.flush(n)?;
+                    page.flush();
                     if matches!(name, "PP" | "LP" | "P") {
-                        page.end_items(n)?;
+                        page.end_items();
                     }
                 }
                 _ if FONT.contains(&name) => {
@@ -86,9 +86,8 @@ pub(crate) fn articles(text: &str, max: usize) -> Result<Vec<RawArticle>, String
         }
         page.text(&unescape(line), n, &mut tag_next)?;
     }
-    let end = text.lines().count() + 1;
-    page.flush(end)?;
-    page.end_items(end)?;
+    page.flush();
+    page.end_items();
     if page.paragraphs.is_empty() {
         return Ok(Vec::new());
     }
@@ -114,11 +113,10 @@ struct Page {
     title: Option<String>,
     headings: Vec<String>,
     paragraphs: Vec<RawParagraph>,
-    /// The paragraph being read, and the line it started on.
+    /// The paragraph being read.
     para: String,
-    para_line: usize,
-    /// The run of tagged items being read (`tag: text` lines), the line it started on.
-    items: Option<(String, usize)>,
+    /// The run of tagged items being read (`tag: text` lines).
+    items: Option<String>,
     item_tag: String,
     item_text: String,
 }
@@ -127,7 +125,8 @@ impl Page {
     fn text(&mut self, t: &str, line: usize, tag_next: &mut bool) -> Result<(), String> {
         let t = t.trim();
         if t.is_empty() {
-            return self.flush(line);
+            self.flush();
+            return Ok(());
         }
         if self.items.is_some() {
             let field = if std::mem::take(tag_next) {
@@ -141,9 +140,7 @@ impl Page {
             field.push_str(t);
             return self.check(self.item_text.len() + self.item_tag.len(), line);
         }
-        if self.para.is_empty() {
-            self.para_line = line;
-        } else {
+        if !self.para.is_empty() {
             self.para.push(' ');
         }
         self.para.push_str(t);
@@ -157,7 +154,7 @@ impl Page {
         Ok(())
     }
 
-    fn push(&mut self, text: String, _line: usize) {
+    fn push(&mut self, text: String) {
         let section = (!self.headings.is_empty()).then(|| self.headings.join(" › "));
         self.paragraphs.push(RawParagraph {
             text,
@@ -166,13 +163,11 @@ impl Page {
         });
     }
 
-    fn flush(&mut self, _line: usize) -> Result<(), String> {
+    fn flush(&mut self) {
         let p = std::mem::take(&mut self.para);
         if !p.trim().is_empty() && self.items.is_none() {
-            let l = self.para_line;
-            self.push(p, l);
+            self.push(p);
         }
-        Ok(())
     }
 
     /// Close the item being read into the run's text.
@@ -181,7 +176,7 @@ impl Page {
             std::mem::take(&mut self.item_tag),
             std::mem::take(&mut self.item_text),
         );
-        if let Some((run, _)) = self.items.as_mut() {
+        if let Some(run) = self.items.as_mut() {
             let item = match (tag.is_empty(), text.is_empty()) {
                 (true, true) => return,
                 (false, false) => format!("{tag}: {text}"),
@@ -197,22 +192,19 @@ impl Page {
 
     fn start_item(&mut self, line: usize) -> Result<(), String> {
         if self.items.is_none() {
-            self.items = Some((String::new(), line));
+            self.items = Some(String::new());
         } else {
             self.close_item();
         }
-        let len = self.items.as_ref().map_or(0, |(r, _)| r.len());
+        let len = self.items.as_ref().map_or(0, String::len);
         self.check(len, line)
     }
 
-    fn end_items(&mut self, _line: usize) -> Result<(), String> {
+    fn end_items(&mut self) {
         self.close_item();
-        if let Some((run, start)) = self.items.take() {
-            if !run.trim().is_empty() {
-                self.push(run, start);
-            }
+        if let Some(run) = self.items.take().filter(|r| !r.trim().is_empty()) {
+            self.push(run);
         }
-        Ok(())
     }
 }
 

@@ -79,7 +79,7 @@ pub(crate) fn articles(text: &str, max: usize) -> Result<Vec<RawArticle>, String
             && !next.trim().is_empty()
             && lines.get(i + 2).is_some_and(|u| u.trim() == t)
         {
-            out.flush(i)?;
+            out.flush();
             let style = (t.chars().next().unwrap_or('='), true);
             out.heading(style, next.trim());
             i += 3;
@@ -92,7 +92,7 @@ pub(crate) fn articles(text: &str, max: usize) -> Result<Vec<RawArticle>, String
             && is_adornment(next)
             && next.trim().chars().count() >= t.chars().count()
         {
-            out.flush(i)?;
+            out.flush();
             let style = (next.trim().chars().next().unwrap_or('='), false);
             out.heading(style, t);
             i += 2;
@@ -100,17 +100,17 @@ pub(crate) fn articles(text: &str, max: usize) -> Result<Vec<RawArticle>, String
         }
         // Directives, comments, link targets: skipped with their indented body.
         if t.starts_with("..") && (t == ".." || t.starts_with(".. ")) {
-            out.flush(i)?;
+            out.flush();
             i = skip_block(&lines, i + 1, indent(line));
             continue;
         }
         if t.is_empty() {
-            out.flush(i)?;
+            out.flush();
             i += 1;
             continue;
         }
         if list_item(line) && !out.para.is_empty() && !out.in_list {
-            out.flush(i)?;
+            out.flush();
         }
         out.line(t, list_item(line), indent(line), i)?;
         // A paragraph ending in `::` introduces a literal block: the indented lines after it.
@@ -123,13 +123,13 @@ pub(crate) fn articles(text: &str, max: usize) -> Result<Vec<RawArticle>, String
                 let kept = out.para.trim_end().len();
                 out.para.truncate(kept);
             }
-            out.flush(i)?;
+            out.flush();
             i = skip_block(&lines, i + 1, base);
             continue;
         }
         i += 1;
     }
-    out.flush(lines.len())?;
+    out.flush();
     out.end_list();
     if out.paragraphs.is_empty() {
         return Ok(Vec::new());
@@ -227,10 +227,10 @@ impl Out {
 
     /// End of a block (a blank line, a heading, a directive): a paragraph becomes a passage; a
     /// list item waits for the next item or the end of the list.
-    fn flush(&mut self, _n: usize) -> Result<(), String> {
+    fn flush(&mut self) {
         let p = std::mem::take(&mut self.para);
         if p.trim().is_empty() {
-            return Ok(());
+            return;
         }
         if self.in_list {
             self.add_item(p);
@@ -239,7 +239,6 @@ impl Out {
             let text = inline(&p);
             self.push(text);
         }
-        Ok(())
     }
 
     fn end_list(&mut self) {

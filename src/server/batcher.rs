@@ -166,8 +166,9 @@ impl Drop for Batcher {
 /// Tokens of one piece of bulk work (indexing, themes' labels) sent to the model at a time.
 /// A query that arrives meanwhile waits for one such piece, not for the whole chunk: sent
 /// whole, 64 passages with their context (up to 30,000 tokens) held searches and embeddings
-/// for 4 to 5.5 s while 600 passages were indexed over HTTP. A piece of 1,024 tokens is about
-/// a third of a second on 2 cores, and as fast per token as larger batches.
+/// for 4 to 5.5 s while 600 passages were indexed over HTTP. With pieces of 1,024 tokens the
+/// queries sent meanwhile waited 0.47 s (median), and the indexing took 3.5 % longer
+/// (benches/RESULTS.md, "Hostile requests, second round").
 pub const BULK_PIECE_TOKENS: usize = 1024;
 
 /// Indexing through the server: the same queue, waiting for room instead of refusing (a large
