@@ -14,6 +14,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::catalog;
 use crate::cluster::{KScore, ThemeInput, ThemeOptions, Themes};
 use crate::corpus::{self, ReadLimits};
 use crate::embed::{Encode, InputKind, RuntimeInfo};
@@ -133,6 +134,62 @@ pub struct FileBatch {
 }
 
 impl FileBatch {
+    /// One document read from `input` (`semclust index -`) under `name`. It is stored as a
+    /// document sent over the HTTP API is (see [`DocumentPassages::from_text`]): a later run
+    /// over files never removes it as gone from disk, and sending the name again replaces it.
+    /// `format`: as given, else JSONL when the first line that is not blank is a JSON object,
+    /// else plain text. Input over `limits.max_file_bytes` is refused, not read whole.
+    pub fn from_reader(
+        input: &mut dyn std::io::Read,
+        name: &str,
+        format: Option<corpus::Format>,
+        limits: &ReadLimits,
+    ) -> Result<Self> {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        input
+            .take(limits.max_file_bytes.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io("cannot read standard input", e))?;
+        if bytes.len() as u64 > limits.max_file_bytes {
+            return Err(Error::invalid(
+                "standard input",
+                format!(
+                    "holds more than the limit of {} bytes per document (--max-file-bytes); raise the limit or index it as files",
+                    limits.max_file_bytes
+                ),
+            ));
+        }
+        let format = format.unwrap_or_else(|| {
+            let first = bytes
+                .split(|&b| b == b'\n')
+                .map(|l| l.trim_ascii())
+                .find(|l| !l.is_empty());
+            match first {
+                Some(l) if l.starts_with(b"{") => corpus::Format::Jsonl,
+                _ => corpus::Format::Text,
+            }
+        });
+        let (text, _) = corpus::charset::decode(&bytes, format)
+            .map_err(|(_, why)| Error::invalid("standard input", why))?;
+        drop(bytes);
+        let doc = DocumentPassages::from_text(name, &text, format, limits)?;
+        let mut formats = std::collections::BTreeMap::new();
+        formats.insert(format.name(), 1);
+        Ok(Self {
+            roots: Vec::new(),
+            documents: vec![doc],
+            formats,
+            skipped: Vec::new(),
+            ignored: Default::default(),
+        })
+    }
+
+    /// The documents read, with their passages.
+    pub fn documents(&self) -> &[DocumentPassages] {
+        &self.documents
+    }
+
     /// Find the files under `paths`, read and split them. Skipped and empty files are told to
     /// `warn`. Finding no file is an error; so is finding no passage in files `location` has
     /// not indexed before (emptying an indexed file is how its passages are removed).
@@ -200,6 +257,18 @@ impl FileBatch {
             skipped,
             ignored,
         })
+    }
+}
+
+/// The encoder of a change that embeds nothing (removing documents): asked, it fails.
+struct NoModel;
+
+impl Encode for NoModel {
+    fn encode(&self, _: &[&str], _: InputKind) -> Result<crate::embed::Embeddings> {
+        Err(Error::internal("removing documents embedded a passage"))
+    }
+    fn token_counts(&self, texts: &[&str], _: InputKind) -> Result<Vec<usize>> {
+        Ok(vec![0; texts.len()])
     }
 }
 
@@ -342,10 +411,32 @@ impl Collection {
         batch: &FileBatch,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<IndexReport> {
+        let plan = self.plan_files(batch)?;
+        self.apply_plan(encoder, plan, progress, &|| false)
+    }
+
+    /// What [`Collection::sync_files`] would change, writing nothing.
+    pub fn plan_files(&self, batch: &FileBatch) -> Result<indexing::Plan> {
         let mut gone = indexing::removed_documents(&*self.store, &batch.roots, &batch.documents)?;
         // A file that could not be read this time is not gone: its stored passages stay.
         gone.retain(|k| !batch.skipped.iter().any(|s| s.key == *k));
-        self.apply_documents(encoder, &batch.documents, &gone, progress)
+        indexing::plan_documents(&*self.store, &batch.documents, &gone)
+    }
+
+    /// Carry out `plan` (see [`indexing::apply_plan`]: `stop` can end it between chunks); the
+    /// lexical index is rebuilt before returning, unless the run was stopped.
+    pub fn apply_plan(
+        &mut self,
+        encoder: &dyn Encode,
+        plan: indexing::Plan,
+        progress: &mut dyn FnMut(Progress),
+        stop: &dyn Fn() -> bool,
+    ) -> Result<IndexReport> {
+        let report = indexing::apply_plan(&mut *self.store, encoder, plan, progress, stop)?;
+        if !report.interrupted {
+            self.refresh_lexical()?;
+        }
+        Ok(report)
     }
 
     /// Replace the passages of `documents` and remove the documents `delete` (see
@@ -366,6 +457,49 @@ impl Collection {
     fn refresh_lexical(&mut self) -> Result<()> {
         let Self { store, lexical, .. } = self;
         snapshot(store, |s| lexical_for(s, lexical).map(|_| ()))
+    }
+
+    /// Every stored document, by key (see [`crate::catalog`]).
+    pub fn documents(&mut self) -> Result<Vec<catalog::DocumentInfo>> {
+        snapshot(&mut self.store, |s| {
+            Ok(catalog::documents(&s.documents()?, &s.passages()?))
+        })
+    }
+
+    /// One stored document and its passages, in reading order.
+    pub fn document(&mut self, key: &str) -> Result<(catalog::DocumentInfo, Vec<StoredPassage>)> {
+        snapshot(&mut self.store, |s| {
+            let docs = s.documents()?;
+            let Some(path) = docs.get(key) else {
+                return Err(Error::NotFound {
+                    kind: "document",
+                    id: key.to_string(),
+                });
+            };
+            let mut passages: Vec<StoredPassage> = s
+                .passages()?
+                .into_iter()
+                .filter(|p| p.document == key)
+                .collect();
+            passages.sort_by(|a, b| a.span.cmp(&b.span).then(a.id.cmp(&b.id)));
+            let one = HashMap::from([(key.to_string(), path.clone())]);
+            let info = catalog::documents(&one, &passages).remove(0);
+            Ok((info, passages))
+        })
+    }
+
+    /// Remove the documents `keys` and their passages. A key the index does not hold is an
+    /// error naming it, and then nothing is removed.
+    pub fn remove_documents(&mut self, keys: &[String]) -> Result<IndexReport> {
+        let stored = self.store.documents()?;
+        if let Some(k) = keys.iter().find(|k| !stored.contains_key(k.as_str())) {
+            return Err(Error::NotFound {
+                kind: "document",
+                id: k.clone(),
+            });
+        }
+        let plan = indexing::plan_documents(&*self.store, &[], keys)?;
+        self.apply_plan(&NoModel, plan, &mut |_| {}, &|| false)
     }
 
     /// One stored passage.

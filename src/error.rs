@@ -101,7 +101,7 @@ pub enum Error {
         other: String,
     },
 
-    /// A document sent by name (over the HTTP API) whose key another document holds.
+    /// A document sent by name (over the HTTP API or with `index -`) whose key another document holds.
     #[error("the name '{name}' is stored as '{key}', which the index already holds for {other}; sending it would replace that document's passages. Send it under another name, or remove the other document first (`delete`)")]
     NameTaken {
         name: String,

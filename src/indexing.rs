@@ -34,15 +34,19 @@ pub struct IndexReport {
     /// from the text alone, by a semclust that did not embed passages with their title and
     /// headings in front (before 2026-12-03): embedded again, once.
     pub context_added: usize,
+    /// The run was stopped (Ctrl-C) after committing the chunk in flight.
+    pub interrupted: bool,
+    /// Passages an interrupted run left to embed: the same run again embeds them.
+    pub not_embedded: usize,
 }
 
 /// Progress of an indexing run, for a progress bar.
 #[derive(Debug, Clone, Copy)]
 pub enum Progress {
-    /// `total` passages need the model.
-    Embedding { total: usize },
-    /// `done` of them are embedded and stored.
-    Embedded { done: usize },
+    /// `total` passages, of `tokens` tokens in all, need the model.
+    Embedding { total: usize, tokens: usize },
+    /// `done` of them, of `tokens` tokens, are embedded and stored.
+    Embedded { done: usize, tokens: usize },
 }
 
 /// A document and its passages, read from a file or received over the API.
@@ -55,7 +59,7 @@ pub struct DocumentPassages {
 }
 
 impl DocumentPassages {
-    /// A document received as text (over the HTTP API) under `name`: its key is made from the
+    /// A document received as text (over the HTTP API, or on standard input) under `name`: its key is made from the
     /// name as a file's is, its stored path is [`API_PATH_PREFIX`] + key. A text that gives no
     /// passage is an error: sending it would only remove the document's passages.
     pub fn from_text(name: &str, text: &str, format: Format, limits: &ReadLimits) -> Result<Self> {
@@ -177,7 +181,9 @@ pub fn removed_documents(
             continue;
         }
         let held_by = if let Some(api) = stored.strip_prefix(API_PATH_PREFIX) {
-            Some(format!("the document '{api}' sent over the HTTP API"))
+            Some(format!(
+                "the document '{api}' sent by name (over the HTTP API or with `index -`)"
+            ))
         } else if Path::new(stored).exists() {
             Some(stored.clone())
         } else {
@@ -237,16 +243,37 @@ fn check_names(stored_docs: &HashMap<String, String>, read: &[DocumentPassages])
     Ok(())
 }
 
-/// Bring `store` in line with `read` (each document's passages replace the stored ones: new ones
-/// added, edited ones embedded again, missing ones removed) and remove the documents `gone`.
-/// Documents not named in either are left as they are.
-pub fn apply_documents(
-    store: &mut dyn VectorStoreWrite,
-    encoder: &dyn Encode,
+/// What bringing a store in line with some documents would change, worked out from the store
+/// without writing anything: [`apply_plan`] carries it out, `index --dry-run` reports it.
+#[derive(Debug)]
+pub struct Plan {
+    /// The counts the run will report (`embedded`: distinct texts no stored vector serves).
+    pub report: IndexReport,
+    documents: Vec<(String, String)>,
+    need: Vec<Passage>,
+    touched: Vec<Passage>,
+    deleted: Vec<String>,
+    gone: Vec<String>,
+    /// Vectors already stored for the text of some of `need`, by hash.
+    reuse: HashMap<String, Vec<f32>>,
+    /// Indices into `need` of the passages the model has to read: one per distinct text.
+    to_embed: Vec<usize>,
+}
+
+impl Plan {
+    /// The passages the model would read, one per distinct text.
+    pub fn to_embed(&self) -> impl Iterator<Item = &Passage> {
+        self.to_embed.iter().map(|&i| &self.need[i])
+    }
+}
+
+/// Work out what bringing `store` in line with `read` (each document's passages replace the
+/// stored ones) and removing the documents `gone` changes, writing nothing.
+pub fn plan_documents(
+    store: &dyn VectorStoreWrite,
     read: &[DocumentPassages],
     gone: &[String],
-    progress: &mut dyn FnMut(Progress),
-) -> Result<IndexReport> {
+) -> Result<Plan> {
     let mut report = IndexReport {
         files: read.len(),
         ..Default::default()
@@ -304,9 +331,9 @@ pub fn apply_documents(
 
     // Vectors already stored for the same text are reused; the same text twice is embedded once.
     let mut reuse: HashMap<String, Vec<f32>> = HashMap::new();
-    let mut to_embed: Vec<&Passage> = Vec::new();
+    let mut to_embed = Vec::new();
     let mut queued: HashSet<&str> = HashSet::new();
-    for p in &need {
+    for (i, p) in need.iter().enumerate() {
         if reuse.contains_key(&p.hash) || queued.contains(p.hash.as_str()) {
             continue;
         }
@@ -316,11 +343,60 @@ pub fn apply_documents(
             }
             None => {
                 queued.insert(&p.hash);
-                to_embed.push(p);
+                to_embed.push(i);
             }
         }
     }
     report.embedded = to_embed.len();
+    Ok(Plan {
+        report,
+        documents,
+        need,
+        touched,
+        deleted,
+        gone,
+        reuse,
+        to_embed,
+    })
+}
+
+/// Bring `store` in line with `read` (each document's passages replace the stored ones: new ones
+/// added, edited ones embedded again, missing ones removed) and remove the documents `gone`.
+/// Documents not named in either are left as they are.
+pub fn apply_documents(
+    store: &mut dyn VectorStoreWrite,
+    encoder: &dyn Encode,
+    read: &[DocumentPassages],
+    gone: &[String],
+    progress: &mut dyn FnMut(Progress),
+) -> Result<IndexReport> {
+    let plan = plan_documents(&*store, read, gone)?;
+    apply_plan(store, encoder, plan, progress, &|| false)
+}
+
+/// Carry out `plan`. `stop` is asked between chunks: when it says yes, the chunk in flight has
+/// been committed and the run ends there, its report marked `interrupted` (the passages still
+/// to embed are counted in `not_embedded`; what was stored stays, and the same run again
+/// embeds only the rest). Removals wait for a run that finishes: until the new passages of a
+/// document are in, its old ones still answer searches.
+pub fn apply_plan(
+    store: &mut dyn VectorStoreWrite,
+    encoder: &dyn Encode,
+    plan: Plan,
+    progress: &mut dyn FnMut(Progress),
+    stop: &dyn Fn() -> bool,
+) -> Result<IndexReport> {
+    let Plan {
+        mut report,
+        documents,
+        need,
+        touched,
+        deleted,
+        gone,
+        reuse,
+        to_embed,
+    } = plan;
+    let to_embed: Vec<&Passage> = to_embed.iter().map(|&i| &need[i]).collect();
 
     // Documents first (passages reference them), with the passages that need no model.
     let mut first = Changes {
@@ -336,12 +412,24 @@ pub fn apply_documents(
     }
     store.apply(first)?;
 
+    let inputs: Vec<String> = to_embed.iter().map(|p| p.embedding_input()).collect();
+    let mut tokens = Vec::with_capacity(inputs.len());
+    for part in inputs.chunks(1024) {
+        let texts: Vec<&str> = part.iter().map(String::as_str).collect();
+        tokens.extend(encoder.token_counts(&texts, InputKind::Passage)?);
+    }
     progress(Progress::Embedding {
         total: to_embed.len(),
+        tokens: tokens.iter().sum(),
     });
-    let mut done = 0;
-    for chunk in to_embed.chunks(CHUNK) {
-        let inputs: Vec<String> = chunk.iter().map(|p| p.embedding_input()).collect();
+    let (mut done, mut tokens_done) = (0, 0);
+    for (chunk, inputs) in to_embed.chunks(CHUNK).zip(inputs.chunks(CHUNK)) {
+        if stop() {
+            report.interrupted = true;
+            report.not_embedded = to_embed.len() - done;
+            report.embedded = done;
+            return Ok(report);
+        }
         let texts: Vec<&str> = inputs.iter().map(String::as_str).collect();
         let e = encoder.encode(&texts, InputKind::Passage)?;
         let by_hash: HashMap<&str, &[f32]> = chunk
@@ -359,8 +447,12 @@ pub fn apply_documents(
             None => true,
         });
         store.apply(changes)?;
+        tokens_done += tokens[done..done + chunk.len()].iter().sum::<usize>();
         done += chunk.len();
-        progress(Progress::Embedded { done });
+        progress(Progress::Embedded {
+            done,
+            tokens: tokens_done,
+        });
     }
 
     store.apply(Changes {
@@ -370,4 +462,89 @@ pub fn apply_documents(
         ..Default::default()
     })?;
     Ok(report)
+}
+
+impl Plan {
+    /// The plan for documents going into an index that does not exist yet: every passage is
+    /// added, each distinct text embedded once.
+    pub fn everything(read: &[DocumentPassages]) -> Self {
+        let need: Vec<Passage> = read.iter().flat_map(|r| r.passages.clone()).collect();
+        let mut seen = HashSet::new();
+        let to_embed: Vec<usize> = (0..need.len())
+            .filter(|&i| seen.insert(need[i].hash.as_str()))
+            .collect();
+        Plan {
+            report: IndexReport {
+                files: read.len(),
+                added: need.len(),
+                embedded: to_embed.len(),
+                ..Default::default()
+            },
+            documents: read
+                .iter()
+                .map(|r| (r.key.clone(), r.path.clone()))
+                .collect(),
+            need,
+            touched: Vec::new(),
+            deleted: Vec::new(),
+            gone: Vec::new(),
+            reuse: HashMap::new(),
+            to_embed,
+        }
+    }
+}
+
+/// Passages timed by [`estimate`]: one chunk of an indexing run.
+const SAMPLE: usize = CHUNK;
+
+/// How long the model would take over a plan's passages, without embedding them all.
+#[derive(Debug, Clone, Serialize)]
+pub struct Estimate {
+    /// Passages to embed, and their tokens (special tokens included).
+    pub passages: usize,
+    pub tokens: usize,
+    /// Passages embedded (and thrown away) to measure the rate.
+    pub sample: usize,
+    pub tokens_per_second: f64,
+    pub seconds: f64,
+}
+
+/// Count the tokens of the passages `plan` embeds and time the model on a sample of them:
+/// [`SAMPLE`] passages spread over the range of lengths (each quantile of the token counts),
+/// after one warm-up call, so that the rate reflects the mix of lengths the run will see
+/// (attention makes long passages cost more per token). Nothing is stored.
+pub fn estimate(plan: &Plan, encoder: &dyn Encode) -> Result<Estimate> {
+    let inputs: Vec<String> = plan.to_embed().map(|p| p.embedding_input()).collect();
+    let mut tokens = Vec::with_capacity(inputs.len());
+    for part in inputs.chunks(1024) {
+        let texts: Vec<&str> = part.iter().map(String::as_str).collect();
+        tokens.extend(encoder.token_counts(&texts, InputKind::Passage)?);
+    }
+    let total: usize = tokens.iter().sum();
+    if inputs.is_empty() {
+        return Ok(Estimate {
+            passages: 0,
+            tokens: 0,
+            sample: 0,
+            tokens_per_second: 0.0,
+            seconds: 0.0,
+        });
+    }
+    let mut by_len: Vec<usize> = (0..inputs.len()).collect();
+    by_len.sort_by_key(|&i| tokens[i]);
+    let n = SAMPLE.min(by_len.len());
+    let sample: Vec<usize> = (0..n).map(|k| by_len[k * by_len.len() / n]).collect();
+    encoder.encode(&[inputs[by_len[0]].as_str()], InputKind::Passage)?;
+    let texts: Vec<&str> = sample.iter().map(|&i| inputs[i].as_str()).collect();
+    let started = std::time::Instant::now();
+    encoder.encode(&texts, InputKind::Passage)?;
+    let secs = started.elapsed().as_secs_f64().max(1e-6);
+    let rate = sample.iter().map(|&i| tokens[i]).sum::<usize>() as f64 / secs;
+    Ok(Estimate {
+        passages: inputs.len(),
+        tokens: total,
+        sample: n,
+        tokens_per_second: rate,
+        seconds: total as f64 / rate,
+    })
 }

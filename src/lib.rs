@@ -14,6 +14,7 @@
 //! ```
 
 pub mod bench;
+pub mod catalog;
 pub mod cluster;
 pub mod collection;
 pub mod corpus;

@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         cli::Command::Embed(a) => cli::embed::run(a),
         cli::Command::Models(c) => cli::models::run(c),
         cli::Command::Index(a) => cli::index::run(a),
+        cli::Command::Docs(c) => cli::docs::run(c),
         cli::Command::Search(a) => cli::search::run_search(a),
         cli::Command::Related(a) => cli::search::run_related(a),
         cli::Command::Themes(a) => cli::themes::run_themes(a),

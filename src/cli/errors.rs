@@ -32,6 +32,11 @@ pub fn describe(e: &Error) -> String {
         Error::NotFound { kind: "passage", .. } => {
             format!("{e}; ids are printed by `semclust search`")
         }
+        Error::NotFound {
+            kind: "document", ..
+        } => {
+            format!("{e}; `semclust docs list` prints the keys")
+        }
         other => other.to_string(),
     }
 }

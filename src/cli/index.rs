@@ -29,6 +29,11 @@ pub struct IndexArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Read, split and count, and store nothing: what the run would add, update and remove,
+    /// the tokens to embed and an estimate of the time (the model is timed on a sample of 64
+    /// passages, which are thrown away).
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// How files are indexed: by `index`, and by `report PATH…` before it clusters.
@@ -52,6 +57,63 @@ pub struct IndexOptions {
     /// limit, bad content) instead of skipping it and naming it in the summary.
     #[arg(long)]
     pub strict: bool,
+    /// With `-` as the path: the name the text read from standard input is stored under (its
+    /// document key is made from it). Sending the same name again replaces that document.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// With `-` as the path: how standard input is split (markdown, text, jsonl, html, rst,
+    /// man). Default: jsonl when its first line is a JSON object, else text.
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    pub format: Option<semclust::corpus::Format>,
+}
+
+fn parse_format(s: &str) -> Result<semclust::corpus::Format, String> {
+    semclust::corpus::Format::from_name(s).ok_or_else(|| {
+        format!(
+            "'{s}' is not a format semclust reads; use one of {}",
+            semclust::corpus::Format::api_names().join(", ")
+        )
+    })
+}
+
+impl IndexOptions {
+    /// Read what `paths` name: files and folders, or standard input for `-` (see
+    /// [`IndexOptions::name`]).
+    fn read(
+        &self,
+        paths: &[PathBuf],
+        location: &semclust::store::StoreLocation,
+        warn: &mut dyn FnMut(String),
+    ) -> Result<FileBatch> {
+        let limits = self.limits.limits()?;
+        let stdin = paths.iter().any(|p| p.as_os_str() == "-");
+        if !stdin {
+            if self.name.is_some() || self.format.is_some() {
+                anyhow::bail!("--name and --format are for text read from standard input: give `-` as the path");
+            }
+            return Ok(FileBatch::read_with(
+                paths,
+                &limits,
+                location,
+                self.strict,
+                warn,
+            )?);
+        }
+        if paths.len() > 1 {
+            anyhow::bail!("`-` (standard input) is indexed alone: index the files in another run");
+        }
+        let Some(name) = &self.name else {
+            anyhow::bail!(
+                "`-` reads a document from standard input: give its name with --name NAME"
+            );
+        };
+        Ok(FileBatch::from_reader(
+            &mut std::io::stdin().lock(),
+            name,
+            self.format,
+            &limits,
+        )?)
+    }
 }
 
 /// Bounds on what one file and one passage may hold (see docs/limits.md).
@@ -89,12 +151,17 @@ impl Default for ReadLimitArgs {
 }
 
 pub fn run(args: IndexArgs) -> Result<()> {
-    let run = sync(&args.paths, &args.index, &args.options, args.quiet)?;
+    let run = if args.dry_run {
+        dry_run(&args.paths, &args.index, &args.options, args.quiet)?
+    } else {
+        sync(&args.paths, &args.index, &args.options, args.quiet)?
+    };
     if args.json {
         println!("{}", run.json()?);
     } else {
         println!("{run}");
     }
+    run.exit_if_interrupted();
     Ok(())
 }
 
@@ -107,6 +174,8 @@ pub struct IndexRun {
     formats: std::collections::BTreeMap<&'static str, usize>,
     skipped: Vec<indexing::SkippedFile>,
     ignored: std::collections::BTreeMap<String, usize>,
+    /// A dry run's estimate (nothing was stored).
+    estimate: Option<indexing::Estimate>,
 }
 
 /// `3 markdown, 2 html` from counts by name.
@@ -128,7 +197,28 @@ impl IndexRun {
         v["skipped"] = serde_json::to_value(&self.skipped)?;
         v["skipped_by_problem"] = serde_json::to_value(self.skipped_by_problem())?;
         v["not_read_by_extension"] = serde_json::to_value(&self.ignored)?;
+        if let Some(e) = &self.estimate {
+            v["dry_run"] = true.into();
+            v["estimate"] = serde_json::to_value(e)?;
+        }
         Ok(v)
+    }
+
+    /// After an interrupted run (Ctrl-C, SIGTERM): say what was saved and that the same
+    /// command resumes, and exit as a process stopped by that signal (130 for Ctrl-C).
+    pub fn exit_if_interrupted(&self) {
+        if !self.summary.interrupted {
+            return;
+        }
+        let s = &self.summary;
+        notify(&format!(
+            "interrupted: {} passages embedded and saved, {} left to embed; run the same command again to resume (what was saved is not embedded again)",
+            s.embedded, s.not_embedded
+        ));
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let sig = semclust::util::interrupt::received().unwrap_or(libc::SIGINT);
+        std::process::exit(semclust::util::interrupt::exit_status(sig));
     }
 
     fn skipped_by_problem(&self) -> std::collections::BTreeMap<&'static str, usize> {
@@ -143,24 +233,64 @@ impl IndexRun {
 impl std::fmt::Display for IndexRun {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let s = &self.summary;
-        write!(
-            f,
-            "{}: {} files, {} passages: {} added, {} updated, {} removed, {} kept ({} embedded in {:.1} s{})",
-            self.location,
-            s.files,
-            self.passages,
-            s.added,
-            s.updated,
-            s.removed,
-            s.kept,
-            s.embedded,
-            self.seconds,
-            if s.embedded > 0 {
-                format!(", {:.1} passages/s", s.embedded as f64 / self.seconds)
+        if let Some(e) = &self.estimate {
+            write!(
+                f,
+                "{} (dry run: nothing embedded or stored): {} files, {} passages: {} to add, {} to update, {} to remove, {} unchanged",
+                self.location,
+                s.files,
+                self.passages,
+                s.added,
+                s.updated,
+                s.removed,
+                s.kept,
+            )?;
+            if e.passages == 0 {
+                write!(
+                    f,
+                    "\nto embed: nothing (every passage's text has a stored vector)"
+                )?;
             } else {
-                String::new()
+                write!(
+                    f,
+                    "\nto embed: {} passages, {} tokens: about {} on this machine ({:.0} tokens/s, timed on {} of them)",
+                    e.passages,
+                    e.tokens,
+                    duration(e.seconds),
+                    e.tokens_per_second,
+                    e.sample,
+                )?;
             }
-        )?;
+        } else if s.interrupted {
+            write!(
+                f,
+                "{}: interrupted: {} of {} passages to embed were embedded and saved in {:.1} s; {} passages stored",
+                self.location,
+                s.embedded,
+                s.embedded + s.not_embedded,
+                self.seconds,
+                self.passages,
+            )?;
+        } else {
+            write!(
+                f,
+                "{}: {} files, {} passages: {} added, {} updated, {} removed, {} kept ({} embedded in {:.1} s{})",
+                self.location,
+                s.files,
+                self.passages,
+                s.added,
+                s.updated,
+                s.removed,
+                s.kept,
+                s.embedded,
+                self.seconds,
+                if s.embedded > 0 {
+                    format!(", {:.1} passages/s", s.embedded as f64 / self.seconds)
+                } else {
+                    String::new()
+                }
+            )?;
+        }
         if !self.formats.is_empty() {
             write!(
                 f,
@@ -196,6 +326,64 @@ impl std::fmt::Display for IndexRun {
     }
 }
 
+/// `5 h 10 min`, `3 min`, `40 s`: a time estimate, as precise as it is.
+fn duration(secs: f64) -> String {
+    let s = secs.round() as u64;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min", (s + 30) / 60),
+        _ => {
+            let m = (s + 30) / 60;
+            format!("{} h {} min", m / 60, m % 60)
+        }
+    }
+}
+
+/// What indexing `paths` into `index` would do, storing nothing (see [`IndexArgs::dry_run`]).
+pub fn dry_run(
+    paths: &[PathBuf],
+    index: &IndexDir,
+    args: &IndexOptions,
+    quiet: bool,
+) -> Result<IndexRun> {
+    let location = index.location()?;
+    let mut warn = |m: String| notify(&format!("warning: {m}"));
+    let started = std::time::Instant::now();
+    let batch = args.read(paths, &location, &mut warn)?;
+    let report = |m: &str| {
+        if !quiet {
+            notify(m)
+        }
+    };
+    let embedder = Embedder::load_with(
+        &args.model.spec(),
+        args.runtime.device,
+        args.runtime.precision,
+        &report,
+    )?;
+    report(&embedder.info().to_string());
+    let plan = match Collection::open_existing(&location)? {
+        Some(c) => {
+            c.check_model(embedder.info())?;
+            c.plan_files(&batch)?
+        }
+        None => indexing::Plan::everything(batch.documents()),
+    };
+    report("counting tokens and timing the model on a sample of passages");
+    let estimate = indexing::estimate(&plan, &embedder)?;
+    let passages = batch.documents().iter().map(|d| d.passages.len()).sum();
+    Ok(IndexRun {
+        summary: plan.report,
+        location: location.to_string(),
+        passages,
+        seconds: started.elapsed().as_secs_f64(),
+        formats: batch.formats.clone(),
+        skipped: batch.skipped.clone(),
+        ignored: batch.ignored.clone(),
+        estimate: Some(estimate),
+    })
+}
+
 /// Index `paths` into `index`, printing nothing on stdout.
 pub fn sync(
     paths: &[PathBuf],
@@ -207,13 +395,7 @@ pub fn sync(
     // Warnings are printed even with --quiet: they say what was not indexed.
     let mut warn = |m: String| notify(&format!("warning: {m}"));
     // Read before the model loads: bad or empty input fails at once.
-    let batch = FileBatch::read_with(
-        paths,
-        &args.limits.limits()?,
-        &location,
-        args.strict,
-        &mut warn,
-    )?;
+    let batch = args.read(paths, &location, &mut warn)?;
     let report = |m: &str| {
         if !quiet {
             notify(m)
@@ -238,17 +420,36 @@ pub fn sync(
     } else {
         ProgressBar::new(0)
     };
+    // The bar counts tokens, not passages: a passage costs from a few tokens to 512, and the
+    // rate (so the time left) of a run counted in passages swings with the lengths of the last
+    // few (indicatif's rate is a moving average over the last seconds).
     bar.set_style(
         ProgressStyle::with_template(
-            "semclust: embedding {bar:30} {pos}/{len} passages, {per_sec}, eta {eta}",
+            "semclust: embedding {bar:30} {msg}, {percent}% of the tokens, eta {eta}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    let plan = collection.plan_files(&batch)?;
+    // From here a signal stops the run at the next chunk, its work saved.
+    semclust::util::interrupt::catch()?;
     let started = std::time::Instant::now();
-    let summary = collection.sync_files(&embedder, &batch, &mut |p| match p {
-        Progress::Embedding { total } => bar.set_length(total as u64),
-        Progress::Embedded { done } => bar.set_position(done as u64),
-    })?;
+    let mut total_passages = 0;
+    let summary = collection.apply_plan(
+        &embedder,
+        plan,
+        &mut |p| match p {
+            Progress::Embedding { total, tokens } => {
+                total_passages = total;
+                bar.set_length(tokens as u64);
+                bar.set_message(format!("0/{total} passages"));
+            }
+            Progress::Embedded { done, tokens } => {
+                bar.set_position(tokens as u64);
+                bar.set_message(format!("{done}/{total_passages} passages"));
+            }
+        },
+        &semclust::util::interrupt::requested,
+    )?;
     bar.finish_and_clear();
     // The whole run: reading the stored state, embedding, committing, the lexical index.
     let secs = started.elapsed().as_secs_f64();
@@ -260,5 +461,6 @@ pub fn sync(
         formats: batch.formats.clone(),
         skipped: batch.skipped.clone(),
         ignored: batch.ignored.clone(),
+        estimate: None,
     })
 }

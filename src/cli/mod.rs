@@ -2,6 +2,7 @@
 //! library, prints; nothing here computes anything the library could.
 
 pub mod bench;
+pub mod docs;
 pub mod embed;
 pub mod errors;
 pub mod eval;
@@ -38,6 +39,9 @@ pub enum Command {
     Models(models::ModelsCommand),
     /// Read, split, embed and store documents (incremental: only what changed is embedded).
     Index(index::IndexArgs),
+    /// What an index holds: list, show and remove documents, and its figures.
+    #[command(subcommand)]
+    Docs(docs::DocsCommand),
     /// Passages that answer a question, in any language.
     Search(search::SearchArgs),
     /// Passages related to a stored passage (or to a text).

@@ -234,6 +234,10 @@ pub fn run_report(args: ReportArgs) -> Result<()> {
     if let (Some(run), false) = (&indexed, args.json) {
         println!("{run}");
     }
+    if let Some(run) = &indexed {
+        // Stopped by Ctrl-C while indexing: no report from half an index.
+        run.exit_if_interrupted();
+    }
     let themes = compute(
         &args.cluster,
         &args.indexing.model.source,

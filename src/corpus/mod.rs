@@ -2,7 +2,7 @@
 //! plain text and JSONL, and split them into articles and paragraphs with stable, readable ids
 //! (`FILE/ARTICLE/PARAGRAPH`, 1-based), character spans and content hashes.
 
-mod charset;
+pub(crate) mod charset;
 mod frontmatter;
 mod html;
 mod jsonl;
@@ -141,6 +141,15 @@ impl Format {
             .iter()
             .find(|(f, ..)| *f == self)
             .map_or("markdown", |(_, n, ..)| n)
+    }
+
+    /// The format a name (as the HTTP API takes it, aliases included) stands for.
+    pub fn from_name(name: &str) -> Option<Format> {
+        let name = name.to_ascii_lowercase();
+        FORMATS
+            .iter()
+            .find(|(_, n, aliases, _)| *n == name || aliases.contains(&name.as_str()))
+            .map(|(f, ..)| *f)
     }
 
     /// Every name the HTTP API takes for a format, aliases included.

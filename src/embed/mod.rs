@@ -225,11 +225,22 @@ impl Tokenized {
 /// batches several callers' texts into shared forward passes.
 pub trait Encode {
     fn encode(&self, texts: &[&str], kind: InputKind) -> Result<Embeddings>;
+    /// Tokens the model reads for each text, special tokens included: an indexing run counts
+    /// its progress and time left in tokens, because passages differ in cost a hundredfold.
+    fn token_counts(&self, texts: &[&str], kind: InputKind) -> Result<Vec<usize>>;
 }
 
 impl Encode for Embedder {
     fn encode(&self, texts: &[&str], kind: InputKind) -> Result<Embeddings> {
         self.embed(texts, kind)
+    }
+    fn token_counts(&self, texts: &[&str], kind: InputKind) -> Result<Vec<usize>> {
+        let specials = self.bos.len() + self.eos.len();
+        Ok(self
+            .content_ids(texts, kind)?
+            .iter()
+            .map(|ids| ids.len() + specials)
+            .collect())
     }
 }
 

@@ -216,6 +216,12 @@ impl Encode for Batcher {
         }
         Ok(Embeddings::from_parts(rows, dim, tokens_of))
     }
+
+    fn token_counts(&self, texts: &[&str], kind: InputKind) -> Result<Vec<usize>> {
+        let t = self.embedder.tokenize(texts, kind)?;
+        // Two special tokens per text, as the pieces above count them.
+        Ok((0..t.len()).map(|i| t.content_len(i) + 2).collect())
+    }
 }
 
 /// The model thread: jobs taken from the queue into `pending` (still counted as waiting), the

@@ -2,6 +2,7 @@
 
 pub mod alloc;
 pub mod fs;
+pub mod interrupt;
 pub mod npy;
 pub mod text;
 

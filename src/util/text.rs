@@ -128,6 +128,30 @@ fn secret_key(k: &str) -> bool {
     k.contains("password") || k.contains("passwd") || k.contains("secret") || k == "pass"
 }
 
+/// A time as `YYYY-MM-DD HH:MM UTC` (a time before 1970 as 1970-01-01 00:00).
+pub fn utc(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3600,
+        (rem % 3600) / 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +201,14 @@ mod tests {
             json_for_script(r#"{"t":"<!--<script></script>"}"#),
             r#"{"t":"\u003c!--\u003cscript>\u003c/script>"}"#
         );
+    }
+
+    #[test]
+    fn utc_dates_match_the_calendar() {
+        // Checked against `date -u -d @SECONDS`.
+        let at = |s: u64| utc(std::time::UNIX_EPOCH + std::time::Duration::from_secs(s));
+        assert_eq!(at(0), "1970-01-01 00:00 UTC");
+        assert_eq!(at(951_782_400), "2000-02-29 00:00 UTC");
+        assert_eq!(at(1_796_577_902), "2026-12-06 17:25 UTC");
     }
 }

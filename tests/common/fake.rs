@@ -153,6 +153,10 @@ impl Encode for GatedEncoder {
             .embed_tokens_while(&tokens, &|| true)?
             .expect("the fake gives up only when asked to"))
     }
+    fn token_counts(&self, texts: &[&str], kind: InputKind) -> semclust::Result<Vec<usize>> {
+        let t = self.tokenize(texts, kind)?;
+        Ok((0..t.len()).map(|i| t.content_len(i) + 2).collect())
+    }
 }
 
 /// `paths` indexed into `location` as `semclust index` does (files that cannot be read

@@ -1,0 +1,269 @@
+//! Managing what an index holds (issue 31), with the real binary and model on real Debian
+//! documentation (`tests/fixtures/real/doc-tree`): `index --dry-run` stores nothing and says
+//! what a run would do; Ctrl-C stops a run with its work saved and the re-run resumes;
+//! `index -` reads standard input under a name; `docs list / show / rm / stats`.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use semclust::store::{SqliteStore, VectorStore};
+
+use common::{error_line, ok, semclust};
+
+fn json(o: &std::process::Output) -> serde_json::Value {
+    serde_json::from_str(ok(o).trim()).unwrap()
+}
+
+fn tree() -> String {
+    common::fixture("real/doc-tree").display().to_string()
+}
+
+fn ix_arg(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn a_dry_run_stores_nothing_and_counts_what_a_run_embeds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("ix");
+    let tree = tree();
+    let dry = json(&semclust(&[
+        "index",
+        &tree,
+        "--index",
+        ix_arg(&ix),
+        "--dry-run",
+        "--json",
+        "-q",
+    ]));
+    assert!(!ix.exists(), "a dry run created the index");
+    assert_eq!(dry["dry_run"], true);
+    let e = &dry["estimate"];
+    assert!(
+        e["tokens"].as_u64().unwrap() > e["passages"].as_u64().unwrap() * 10,
+        "{e}"
+    );
+    assert!(e["seconds"].as_f64().unwrap() > 0.0, "{e}");
+    assert_eq!(e["sample"], 64);
+
+    // The run does what the dry run said.
+    let run = json(&semclust(&[
+        "index",
+        &tree,
+        "--index",
+        ix_arg(&ix),
+        "--json",
+        "-q",
+    ]));
+    for k in ["added", "updated", "removed", "files", "passages"] {
+        assert_eq!(run[k], dry[k], "{k}: run {run}, dry run {dry}");
+    }
+    assert_eq!(run["embedded"], e["passages"]);
+
+    // Over the index: nothing left to embed.
+    let again = json(&semclust(&[
+        "index",
+        &tree,
+        "--index",
+        ix_arg(&ix),
+        "--dry-run",
+        "--json",
+        "-q",
+    ]));
+    assert_eq!(again["added"], 0);
+    assert_eq!(again["kept"], run["passages"]);
+    assert_eq!(again["estimate"]["passages"], 0);
+}
+
+#[test]
+fn ctrl_c_saves_the_work_done_and_the_rerun_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("ix");
+    let tree = tree();
+    common::files("multilingual-e5-small");
+    let child = Command::new(env!("CARGO_BIN_EXE_semclust"))
+        .args(["index", &tree, "--index", ix_arg(&ix), "--json"])
+        .env("SEMCLUST_CACHE", common::cache_dir())
+        .env("HF_HUB_OFFLINE", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once a first chunk is committed: the run embeds 370 passages in chunks of 64.
+    let started = std::time::Instant::now();
+    while started.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        if SqliteStore::open(&ix).is_ok_and(|s| s.len().unwrap_or(0) > 0) {
+            break;
+        }
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = common::wait_limited(child);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "stderr: {stderr}");
+    assert!(
+        stderr.contains("interrupted: ") && stderr.contains("run the same command again to resume"),
+        "{stderr}"
+    );
+    let first: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(first["interrupted"], true);
+    let saved = first["embedded"].as_u64().unwrap();
+    let left = first["not_embedded"].as_u64().unwrap();
+    assert!(saved > 0 && left > 0, "{first}");
+    let stored = SqliteStore::open(&ix).unwrap().len().unwrap() as u64;
+    assert!(stored >= saved, "{stored} stored, {saved} reported saved");
+
+    let second = json(&semclust(&[
+        "index",
+        &tree,
+        "--index",
+        ix_arg(&ix),
+        "--json",
+        "-q",
+    ]));
+    assert_eq!(second["interrupted"], false);
+    assert_eq!(second["embedded"].as_u64().unwrap(), left, "{second}");
+    assert_eq!(second["kept"].as_u64().unwrap(), stored, "{second}");
+}
+
+#[test]
+fn standard_input_and_docs_list_show_rm_stats() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("ix");
+    let ix = ix_arg(&ix);
+    let readme = common::fixture("real/doc-tree/jansson-README.rst");
+    ok(&semclust(&[
+        "index",
+        readme.to_str().unwrap(),
+        "--index",
+        ix,
+        "-q",
+    ]));
+
+    // The first 40 lines of a real Debian copyright file, as a pipe would send them.
+    let text: String =
+        std::fs::read_to_string(common::fixture("real/doc-tree/COPYRIGHT.coreutils"))
+            .unwrap()
+            .lines()
+            .take(40)
+            .map(|l| format!("{l}\n"))
+            .collect();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_semclust"))
+        .args([
+            "index",
+            "-",
+            "--name",
+            "notes/coreutils copyright",
+            "--index",
+            ix,
+            "--json",
+            "-q",
+        ])
+        .env("SEMCLUST_CACHE", common::cache_dir())
+        .env("HF_HUB_OFFLINE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let s = json(&common::wait_limited(child));
+    let paragraphs = text.split("\n\n").filter(|p| !p.trim().is_empty()).count() as u64;
+    assert_eq!(s["added"].as_u64().unwrap(), paragraphs, "{s}");
+    assert_eq!(s["files_read"]["text"], 1);
+
+    let list = json(&semclust(&["docs", "list", "--index", ix, "--json"]));
+    let keys: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        ["jansson-README", "notes/coreutils-copyright"],
+        "{list}"
+    );
+    let piped = &list[1];
+    assert_eq!(piped["path"], "api:notes/coreutils copyright");
+    assert_eq!(piped["format"], "api");
+    assert_eq!(piped["passages"].as_u64().unwrap(), paragraphs);
+    assert_eq!(list[0]["format"], "rst");
+    assert_eq!(list[0]["languages"]["en"], list[0]["passages"]);
+
+    let show = json(&semclust(&[
+        "docs",
+        "show",
+        "jansson-README",
+        "--index",
+        ix,
+        "--json",
+    ]));
+    let passages = show["passages"].as_array().unwrap();
+    assert_eq!(passages.len() as u64, list[0]["passages"].as_u64().unwrap());
+    assert!(
+        passages[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Jansson is a C library"),
+        "{}",
+        passages[0]
+    );
+
+    // A file run leaves the document read from standard input alone.
+    let again = json(&semclust(&[
+        "index",
+        readme.to_str().unwrap(),
+        "--index",
+        ix,
+        "--json",
+        "-q",
+    ]));
+    assert_eq!(again["documents_removed"], 0, "{again}");
+
+    let stats = json(&semclust(&["docs", "stats", "--index", ix, "--json"]));
+    assert_eq!(stats["documents"], 2);
+    assert_eq!(stats["formats"]["rst"], 1);
+    assert_eq!(stats["formats"]["api"], 1);
+    assert_eq!(stats["model"]["model"], "multilingual-e5-small");
+    assert!(stats["bytes_on_disk"].as_u64().unwrap() > 0);
+
+    // An unknown key removes nothing; known keys go with their passages.
+    let e = error_line(&semclust(&[
+        "docs",
+        "rm",
+        "jansson-README",
+        "nope",
+        "--index",
+        ix,
+    ]));
+    assert!(
+        e.contains("no document 'nope'") && e.contains("docs list"),
+        "{e}"
+    );
+    let rm = json(&semclust(&[
+        "docs",
+        "rm",
+        "notes/coreutils-copyright",
+        "--index",
+        ix,
+        "--json",
+    ]));
+    assert_eq!(rm["documents_removed"], 1);
+    assert_eq!(rm["removed"].as_u64().unwrap(), paragraphs);
+    let list = json(&semclust(&["docs", "list", "--index", ix, "--json"]));
+    assert_eq!(list.as_array().unwrap().len(), 1);
+
+    // Standard input needs a name, and comes alone.
+    let e = error_line(&semclust(&["index", "-", "--index", ix]));
+    assert!(e.contains("--name"), "{e}");
+}
