@@ -211,7 +211,25 @@ impl FileBatch {
         strict: bool,
         warn: &mut dyn FnMut(String),
     ) -> Result<Self> {
-        let corpus::Discovery { files, ignored } = corpus::discover_all(paths, warn)?;
+        let all = corpus::Selection::default();
+        Self::read_selected(paths, limits, &all, location, strict, warn)
+    }
+
+    /// [`FileBatch::read_with`], reading the files of the folders that `selection` picks. With
+    /// `--include` or `--exclude` globs, a stored document whose file still exists but was not
+    /// picked this time is kept (a run over `--include '*.md'` must not remove the HTML pages
+    /// indexed before); `semclust docs rm` removes documents by key.
+    pub fn read_selected(
+        paths: &[PathBuf],
+        limits: &ReadLimits,
+        selection: &corpus::Selection,
+        location: &StoreLocation,
+        strict: bool,
+        warn: &mut dyn FnMut(String),
+    ) -> Result<Self> {
+        let corpus::Discovery { files, ignored } =
+            corpus::discover_selected(paths, selection, warn)?;
+        let narrowed = !selection.include.is_empty() || !selection.exclude.is_empty();
         let named = paths
             .iter()
             .map(|p| p.display().to_string())
@@ -251,7 +269,7 @@ impl FileBatch {
             }
         }
         Ok(Self {
-            roots: paths.to_vec(),
+            roots: if narrowed { Vec::new() } else { paths.to_vec() },
             documents,
             formats,
             skipped,

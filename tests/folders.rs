@@ -253,3 +253,121 @@ fn index_prints_what_it_read_skipped_and_left_out() {
     assert_eq!(v["not_read_by_extension"][".lock"], 1, "{v}");
     assert_eq!(v["files_read"]["html"], 2, "{v}");
 }
+
+/// `.gitignore` (inside a git repository), `.ignore`, hidden files and `--include/--exclude`
+/// globs pick the files as ripgrep would; a run narrowed by globs keeps the stored documents
+/// of the files it did not pick.
+#[test]
+fn ignore_files_hidden_files_and_globs_pick_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("docs");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/doc-tree");
+    for to in [
+        "README.rst",
+        "guide/intro.rst",
+        "guide/drafts/next.rst",
+        "build/out.rst",
+        "private.rst",
+        ".notes/mine.rst",
+    ] {
+        let to = root.join(to);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(fixtures.join("jansson-README.rst"), to).unwrap();
+    }
+    std::fs::copy(fixtures.join("cat.1.gz"), root.join("guide/cat.1.gz")).unwrap();
+    std::fs::write(root.join(".gitignore"), "build/\n").unwrap();
+    std::fs::write(root.join(".ignore"), "private.rst\n").unwrap();
+    let keys = |sel: &semclust::corpus::Selection| -> Vec<String> {
+        semclust::corpus::discover_selected(std::slice::from_ref(&root), sel, &mut |_| {})
+            .unwrap()
+            .files
+            .into_iter()
+            .map(|f| f.key)
+            .collect()
+    };
+    let all = semclust::corpus::Selection::default();
+    // Not a git repository: .gitignore is not read (as ripgrep), .ignore is.
+    assert_eq!(
+        keys(&all),
+        [
+            "README",
+            "build/out",
+            "guide/cat.1",
+            "guide/drafts/next",
+            "guide/intro"
+        ]
+    );
+    std::fs::create_dir(root.join(".git")).unwrap();
+    assert_eq!(
+        keys(&all),
+        ["README", "guide/cat.1", "guide/drafts/next", "guide/intro"]
+    );
+    let sel = |f: &dyn Fn(&mut semclust::corpus::Selection)| {
+        let mut s = semclust::corpus::Selection::default();
+        f(&mut s);
+        keys(&s)
+    };
+    assert_eq!(
+        sel(&|s| s.include = vec!["*.rst".into()]),
+        ["README", "guide/drafts/next", "guide/intro"]
+    );
+    assert_eq!(
+        sel(&|s| s.exclude = vec!["drafts".into(), "*.gz".into()]),
+        ["README", "guide/intro"]
+    );
+    assert_eq!(
+        sel(&|s| s.hidden = true),
+        [
+            ".notes/mine",
+            "README",
+            "guide/cat.1",
+            "guide/drafts/next",
+            "guide/intro"
+        ]
+    );
+    assert_eq!(
+        sel(&|s| s.no_ignore = true),
+        [
+            "README",
+            "build/out",
+            "guide/cat.1",
+            "guide/drafts/next",
+            "guide/intro",
+            "private"
+        ]
+    );
+    let e = semclust::corpus::discover_selected(
+        std::slice::from_ref(&root),
+        &semclust::corpus::Selection {
+            include: vec!["a{b".into()],
+            ..Default::default()
+        },
+        &mut |_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("--include 'a{b'"), "{e}");
+
+    // Indexed whole, then again with --include '*.rst': the manual page stays.
+    let location = StoreLocation::new(&dir.path().join("index"), None).unwrap();
+    index_files(&location, std::slice::from_ref(&root));
+    let model = common::fake::GatedEncoder::new(true);
+    let only_rst = semclust::corpus::Selection {
+        include: vec!["*.rst".into()],
+        ..Default::default()
+    };
+    let batch = FileBatch::read_selected(
+        std::slice::from_ref(&root),
+        &ReadLimits::default(),
+        &only_rst,
+        &location,
+        false,
+        &mut |_| {},
+    )
+    .unwrap();
+    let mut c = Collection::open(&location).unwrap();
+    let report = c.sync_files(&*model, &batch, &mut |_| {}).unwrap();
+    assert_eq!(report.documents_removed, 0, "{report:?}");
+    let keys: Vec<String> = c.documents().unwrap().into_iter().map(|d| d.key).collect();
+    assert!(keys.contains(&"guide/cat.1".to_string()), "{keys:?}");
+}

@@ -57,6 +57,21 @@ pub struct IndexOptions {
     /// limit, bad content) instead of skipping it and naming it in the summary.
     #[arg(long)]
     pub strict: bool,
+    /// Read only the files under the folders that match one of these globs (gitignore syntax,
+    /// relative to the folder given: `*.md`, `guide/**/*.html`; repeatable). Stored documents
+    /// of files not picked are kept.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Leave out files and folders matching these globs (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Read hidden files and folders (names starting with `.`) too.
+    #[arg(long)]
+    pub hidden: bool,
+    /// Read what `.gitignore`, `.ignore` and `.rgignore` files leave out too (they are honoured
+    /// as ripgrep honours them: `.gitignore` inside a git repository).
+    #[arg(long)]
+    pub no_ignore: bool,
     /// With `-` as the path: the name the text read from standard input is stored under (its
     /// document key is made from it). Sending the same name again replaces that document.
     #[arg(long, value_name = "NAME")]
@@ -91,9 +106,16 @@ impl IndexOptions {
             if self.name.is_some() || self.format.is_some() {
                 anyhow::bail!("--name and --format are for text read from standard input: give `-` as the path");
             }
-            return Ok(FileBatch::read_with(
+            let selection = semclust::corpus::Selection {
+                include: self.include.clone(),
+                exclude: self.exclude.clone(),
+                hidden: self.hidden,
+                no_ignore: self.no_ignore,
+            };
+            return Ok(FileBatch::read_selected(
                 paths,
                 &limits,
+                &selection,
                 location,
                 self.strict,
                 warn,

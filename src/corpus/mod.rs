@@ -3,6 +3,7 @@
 //! (`FILE/ARTICLE/PARAGRAPH`, 1-based), character spans and content hashes.
 
 pub(crate) mod charset;
+mod discover;
 mod frontmatter;
 mod html;
 mod jsonl;
@@ -93,6 +94,16 @@ pub const FORMATS: &[(Format, &str, &[&str], &[&str])] = &[
 /// `NEWS.gz`) as plain text. Archives (`.tar.gz`) are not read.
 pub const COMPRESSED_EXTENSION: &str = "gz";
 
+/// Inner extensions of `NAME.EXT.gz` files that are not prose (archives, PostScript, images,
+/// data, source code): such files are counted as not read, not read as plain text. Met in
+/// /usr/share/doc: `manual.ps.gz` and `all.json.gz` read as text gave one paragraph of over a
+/// megabyte each; `refcard.dvi.gz` is binary.
+const NOT_TEXT_INSIDE_GZ: &[&str] = &[
+    "tar", "ps", "eps", "dvi", "pdf", "json", "xml", "svg", "png", "jpg", "jpeg", "gif", "bmp",
+    "ico", "el", "elc", "c", "h", "cc", "cpp", "py", "js", "css", "sh", "pl", "pm", "sql", "bin",
+    "dat", "db", "ttf", "otf", "wasm", "zip", "bz2", "xz", "gz",
+];
+
 impl Format {
     /// The format of a file, by its extension.
     pub fn of(path: &Path) -> Option<Format> {
@@ -103,7 +114,7 @@ impl Format {
                 return Some(Format::Text);
             };
             let inner = inner.to_ascii_lowercase();
-            if inner == "tar" {
+            if NOT_TEXT_INSIDE_GZ.contains(&inner.as_str()) {
                 return None;
             }
             // `ls.1.gz`, `CA.pl.1ssl.gz`: a manual section.
@@ -227,162 +238,11 @@ impl Default for ReadLimits {
     }
 }
 
-/// The files under `paths` (folders recursively, in a stable order; hidden entries and files of
-/// other types inside folders are skipped). A file named directly must be of a known type.
-/// Warnings (special files, links that loop or repeat a file) are dropped; see
-/// [`discover_reporting`].
-pub fn discover(paths: &[PathBuf]) -> Result<Vec<SourceFile>> {
-    discover_reporting(paths, &mut |_| {})
-}
+pub use discover::{
+    discover, discover_all, discover_reporting, discover_selected, Discovery, Selection,
+};
 
-/// [`discover`], telling `warn` about what it skipped. Each real file is visited once (a link to
-/// a file already found, or to a folder already walked, is skipped: `ln -s . again` would index
-/// every file again at each level), and FIFOs, sockets and devices are never opened (reading a
-/// FIFO waits for a writer for ever).
-pub fn discover_reporting(
-    paths: &[PathBuf],
-    warn: &mut dyn FnMut(String),
-) -> Result<Vec<SourceFile>> {
-    Ok(discover_all(paths, warn)?.files)
-}
-
-/// What a walk over the paths found.
-#[derive(Debug, Default)]
-pub struct Discovery {
-    /// The files to read, in a stable order.
-    pub files: Vec<SourceFile>,
-    /// Files inside the folders that semclust does not read, by extension (`.pdf`, `.gz`;
-    /// `(none)` for names without one).
-    pub ignored: std::collections::BTreeMap<String, usize>,
-}
-
-/// [`discover_reporting`], also counting the files it leaves out by extension.
-///
-/// Keys: a file's path under the folder it was found in, without its extension; files that
-/// differ only by their extension (`addons.md` and `addons.html` side by side) keep it
-/// (`addons.md`, `addons.html`) instead of stopping the run, and `warn` is told.
-pub fn discover_all(paths: &[PathBuf], warn: &mut dyn FnMut(String)) -> Result<Discovery> {
-    let mut out: Vec<SourceFile> = Vec::new();
-    let mut ignored = std::collections::BTreeMap::new();
-    let mut seen = Seen::default();
-    for root in paths {
-        let meta = std::fs::metadata(root)
-            .map_err(|e| Error::io(format!("cannot read {}", root.display()), e))?;
-        if meta.is_file() {
-            let format = Format::of(root).ok_or_else(|| {
-                Error::bad_file(
-                    root,
-                    format!(
-                        "unknown file type; semclust reads {} files",
-                        Format::extensions()
-                    ),
-                )
-            })?;
-            if !seen.files.insert(FileId::of(root, &meta)) {
-                continue;
-            }
-            let key = clean_key(&root.file_stem().unwrap_or_default().to_string_lossy());
-            out.push(SourceFile {
-                path: root.clone(),
-                key,
-                format,
-            });
-        } else if meta.is_dir() {
-            seen.dirs.insert(FileId::of(root, &meta));
-            walk(root, root, &mut out, &mut ignored, &mut seen, warn)?;
-        } else {
-            return Err(Error::bad_file(
-                root,
-                format!(
-                    "not a regular file or a folder ({}); semclust reads files and folders",
-                    special_kind(&meta)
-                ),
-            ));
-        }
-    }
-    // Files that differ only by extension keep it in their keys.
-    let mut by_key: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
-    for (i, f) in out.iter().enumerate() {
-        by_key.entry(f.key.as_str()).or_default().push(i);
-    }
-    let mut rekey: Vec<(usize, String)> = Vec::new();
-    for (key, idx) in &by_key {
-        let exts: std::collections::HashSet<String> = idx
-            .iter()
-            .filter_map(|&i| out[i].path.extension())
-            .map(|e| e.to_string_lossy().to_ascii_lowercase())
-            .collect();
-        if idx.len() > 1 && exts.len() == idx.len() {
-            let mut names = Vec::new();
-            for &i in idx {
-                let ext = out[i]
-                    .path
-                    .extension()
-                    .unwrap_or_default()
-                    .to_string_lossy();
-                let new = format!("{key}.{}", clean_key(&ext.to_ascii_lowercase()));
-                names.push(format!("{} as '{new}'", out[i].path.display()));
-                rekey.push((i, new));
-            }
-            names.sort();
-            warn(format!(
-                "files named alike but for their extension keep it in their keys: {}",
-                names.join(", ")
-            ));
-        }
-    }
-    for (i, key) in rekey {
-        out[i].key = key;
-    }
-    // Two files with one key would give their passages the same ids.
-    let mut keys = std::collections::HashMap::new();
-    for f in &out {
-        if let Some(other) = keys.insert(f.key.clone(), f.path.clone()) {
-            if other != f.path {
-                return Err(Error::InvalidArgument(format!(
-                    "{} and {} would both be indexed as '{}'; rename one or index them from their common folder",
-                    other.display(),
-                    f.path.display(),
-                    f.key
-                )));
-            }
-        }
-    }
-    out.dedup_by(|a, b| a.path == b.path);
-    Ok(Discovery {
-        files: out,
-        ignored,
-    })
-}
-
-/// What a walk has visited, by device and inode (links and hard links lead to the same ids).
-#[derive(Default)]
-struct Seen {
-    dirs: std::collections::HashSet<FileId>,
-    files: std::collections::HashSet<FileId>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum FileId {
-    #[cfg(unix)]
-    Inode(u64, u64),
-    #[allow(dead_code)]
-    Path(PathBuf),
-}
-
-impl FileId {
-    #[cfg(unix)]
-    fn of(_path: &Path, meta: &std::fs::Metadata) -> Self {
-        use std::os::unix::fs::MetadataExt;
-        FileId::Inode(meta.dev(), meta.ino())
-    }
-
-    #[cfg(not(unix))]
-    fn of(path: &Path, _meta: &std::fs::Metadata) -> Self {
-        FileId::Path(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()))
-    }
-}
-
+/// What a special file is, for messages.
 fn special_kind(meta: &std::fs::Metadata) -> &'static str {
     #[cfg(unix)]
     {
@@ -398,87 +258,6 @@ fn special_kind(meta: &std::fs::Metadata) -> &'static str {
     }
     let _ = meta;
     "a special file"
-}
-
-fn walk(
-    root: &Path,
-    dir: &Path,
-    out: &mut Vec<SourceFile>,
-    ignored: &mut std::collections::BTreeMap<String, usize>,
-    seen: &mut Seen,
-    warn: &mut dyn FnMut(String),
-) -> Result<()> {
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if dir != root => {
-            // A folder inside the tree that cannot be listed is skipped, not the run.
-            warn(format!("skipped {}: cannot list it ({e})", dir.display()));
-            return Ok(());
-        }
-        Err(e) => return Err(Error::io(format!("cannot list {}", dir.display()), e)),
-    };
-    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for path in entries {
-        let name = path.file_name().unwrap_or_default().to_string_lossy();
-        if name.starts_with('.') {
-            continue;
-        }
-        let format = Format::of(&path);
-        // Follows links: a link is indexed as what it points to, once.
-        let meta = match std::fs::metadata(&path) {
-            Ok(m) => m,
-            Err(e) => {
-                if format.is_some() {
-                    warn(format!("skipped {}: {e}", path.display()));
-                }
-                continue;
-            }
-        };
-        if meta.is_dir() {
-            if seen.dirs.insert(FileId::of(&path, &meta)) {
-                walk(root, &path, out, ignored, seen, warn)?;
-            } else {
-                warn(format!(
-                    "skipped {}: a link to a folder already read (a loop, or the same folder twice)",
-                    path.display()
-                ));
-            }
-            continue;
-        }
-        let Some(format) = format else {
-            if meta.is_file() {
-                let ext = path.extension().map_or("(none)".to_string(), |e| {
-                    format!(".{}", e.to_string_lossy().to_ascii_lowercase())
-                });
-                *ignored.entry(ext).or_insert(0) += 1;
-            }
-            continue;
-        };
-        if !meta.is_file() {
-            warn(format!(
-                "skipped {}: {}, not a regular file",
-                path.display(),
-                special_kind(&meta)
-            ));
-            continue;
-        }
-        if !seen.files.insert(FileId::of(&path, &meta)) {
-            warn(format!(
-                "skipped {}: the same file as one already read (a link)",
-                path.display()
-            ));
-            continue;
-        }
-        let rel = path.strip_prefix(root).unwrap_or(&path).with_extension("");
-        let key = rel
-            .components()
-            .map(|c| clean_key(&c.as_os_str().to_string_lossy()))
-            .collect::<Vec<_>>()
-            .join("/");
-        out.push(SourceFile { path, key, format });
-    }
-    Ok(())
 }
 
 /// The key of a document named by a user (an API request): `/`-separated parts, each cleaned
