@@ -114,6 +114,14 @@ PY
         cp "$WORK/x/usr/share/doc/$p/copyright" "$tree/COPYRIGHT.$p"
     done
     echo "wrote $tree"
+    # A real PDF as Debian ships it: fontconfig's user manual (pdfTeX, 15 pages, 133 KB
+    # gzipped; the smallest PDF in this machine's /usr/share/doc).
+    local pdf=tests/fixtures/real/pdf
+    rm -rf "$WORK/x" "$WORK"/*.deb "$pdf" && mkdir -p "$pdf"
+    fetch fontconfig
+    cp "$WORK/x/usr/share/doc/fontconfig/fontconfig-user.pdf.gz" "$pdf/"
+    cp "$WORK/x/usr/share/doc/fontconfig/copyright" "$pdf/COPYRIGHT.fontconfig"
+    echo "wrote $pdf"
 }
 
 debref() { # OUT

@@ -79,6 +79,23 @@ fn trap_tree(root: &Path) -> Vec<String> {
         root.join("Cargo.lock"),
     )
     .unwrap();
+    // A real PDF as Debian ships it (fontconfig's user manual, gzipped), and the same PDF cut
+    // short, as an interrupted download leaves it.
+    let pdf = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/pdf");
+    std::fs::copy(
+        pdf.join("fontconfig-user.pdf.gz"),
+        root.join("fontconfig-user.pdf.gz"),
+    )
+    .unwrap();
+    let mut whole = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(
+            std::fs::File::open(pdf.join("fontconfig-user.pdf.gz")).unwrap(),
+        ),
+        &mut whole,
+    )
+    .unwrap();
+    std::fs::write(root.join("cut-short.pdf"), &whole[..2000]).unwrap();
     ps
 }
 
@@ -107,6 +124,7 @@ fn a_folder_with_every_trap_is_read_whole() {
             ("html", 2),
             ("man", 1),
             ("markdown", 1),
+            ("pdf", 1),
             ("rst", 2),
             ("text", 2)
         ]
@@ -123,6 +141,7 @@ fn a_folder_with_every_trap_is_read_whole() {
         skipped,
         [
             ("binary.txt".to_string(), FileProblem::Binary),
+            ("cut-short.pdf".to_string(), FileProblem::Content),
             ("unreadable.md".to_string(), FileProblem::Unreadable),
         ]
     );
@@ -164,6 +183,22 @@ fn a_folder_with_every_trap_is_read_whole() {
     assert_eq!(c.passage("cat.1/1/1").unwrap().title, "CAT(1)");
     let changelog = c.passage("changelog.Debian/1/1").unwrap().text;
     assert!(changelog.starts_with("coreutils ("), "{changelog}");
+    // The PDF: paragraphs rejoined across lines and a hyphenated word ("cus-" "tomization"),
+    // one article per page (page 14 holds only its running head and number), the running
+    // head "fonts-conf" kept as the title on page 1 and dropped on every other page.
+    let (_, pdf) = c.document("fontconfig-user.pdf").unwrap();
+    assert!(
+        pdf.iter().any(|p| p.id.starts_with("fontconfig-user.pdf/1/")
+            && p.text
+                == "Fontconfig is a library designed to provide system-wide font configuration, customization and application access."),
+        "{:?}",
+        pdf.iter().take(5).map(|p| &p.text).collect::<Vec<_>>()
+    );
+    let pages: std::collections::BTreeSet<&str> =
+        pdf.iter().map(|p| p.article_key.as_str()).collect();
+    assert!(pages.contains("15") && !pages.contains("14"), "{pages:?}");
+    let heads = pdf.iter().filter(|p| p.text == "fonts-conf").count();
+    assert_eq!(heads, 1);
 
     // --strict: the first file that cannot be read stops the run, naming it.
     let e = FileBatch::read_with(
@@ -228,11 +263,13 @@ fn index_prints_what_it_read_skipped_and_left_out() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stdout.contains("read: 2 html, 1 man, 1 markdown, 2 rst, 2 text"),
+        stdout.contains("read: 2 html, 1 man, 1 markdown, 1 pdf, 2 rst, 2 text"),
         "{stdout}"
     );
     assert!(
-        stdout.contains("skipped 2 files that could not be read (1 binary, 1 unreadable"),
+        stdout.contains(
+            "skipped 3 files that could not be read (1 bad content, 1 binary, 1 unreadable"
+        ),
         "{stdout}"
     );
     assert!(
@@ -250,6 +287,8 @@ fn index_prints_what_it_read_skipped_and_left_out() {
     assert_eq!(v["embedded"], 0, "{v}");
     assert_eq!(v["skipped_by_problem"]["binary"], 1, "{v}");
     assert_eq!(v["skipped_by_problem"]["unreadable"], 1, "{v}");
+    assert_eq!(v["skipped_by_problem"]["bad content"], 1, "{v}");
+    assert_eq!(v["files_read"]["pdf"], 1, "{v}");
     assert_eq!(v["not_read_by_extension"][".lock"], 1, "{v}");
     assert_eq!(v["files_read"]["html"], 2, "{v}");
 }

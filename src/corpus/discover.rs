@@ -226,9 +226,8 @@ fn walk(
         }
         let mut b = ignore::gitignore::GitignoreBuilder::new(root);
         for g in globs {
-            b.add_line(None, g).map_err(|e| {
-                Error::InvalidArgument(format!("{flag} '{g}' is not a glob: {e}"))
-            })?;
+            b.add_line(None, g)
+                .map_err(|e| Error::InvalidArgument(format!("{flag} '{g}' is not a glob: {e}")))?;
         }
         let m = b
             .build()

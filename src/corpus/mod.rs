@@ -8,6 +8,7 @@ mod frontmatter;
 mod html;
 mod jsonl;
 mod markdown;
+mod pdf;
 mod roff;
 mod rst;
 
@@ -75,6 +76,9 @@ pub enum Format {
     Rst,
     /// A manual page (roff with the `man` macros).
     Man,
+    /// PDF: the text of each page (read from files only; the HTTP API takes text).
+    #[serde(skip_deserializing)]
+    Pdf,
 }
 
 /// Every format with the name the HTTP API takes, its aliases there, and the file extensions
@@ -87,6 +91,7 @@ pub const FORMATS: &[(Format, &str, &[&str], &[&str])] = &[
     (Format::Html, "html", &["htm"], &["html", "htm", "xhtml"]),
     (Format::Rst, "rst", &[], &["rst", "rest"]),
     (Format::Man, "man", &[], &["man"]),
+    (Format::Pdf, "pdf", &[], &["pdf"]),
 ];
 
 /// Compressed files read through gzip: `NAME.EXT.gz` is read as `NAME.EXT` would be, a manual
@@ -99,9 +104,9 @@ pub const COMPRESSED_EXTENSION: &str = "gz";
 /// /usr/share/doc: `manual.ps.gz` and `all.json.gz` read as text gave one paragraph of over a
 /// megabyte each; `refcard.dvi.gz` is binary.
 const NOT_TEXT_INSIDE_GZ: &[&str] = &[
-    "tar", "ps", "eps", "dvi", "pdf", "json", "xml", "svg", "png", "jpg", "jpeg", "gif", "bmp",
-    "ico", "el", "elc", "c", "h", "cc", "cpp", "py", "js", "css", "sh", "pl", "pm", "sql", "bin",
-    "dat", "db", "ttf", "otf", "wasm", "zip", "bz2", "xz", "gz",
+    "tar", "ps", "eps", "dvi", "json", "xml", "svg", "png", "jpg", "jpeg", "gif", "bmp", "ico",
+    "el", "elc", "c", "h", "cc", "cpp", "py", "js", "css", "sh", "pl", "pm", "sql", "bin", "dat",
+    "db", "ttf", "otf", "wasm", "zip", "bz2", "xz", "gz",
 ];
 
 impl Format {
@@ -159,14 +164,22 @@ impl Format {
         let name = name.to_ascii_lowercase();
         FORMATS
             .iter()
-            .find(|(_, n, aliases, _)| *n == name || aliases.contains(&name.as_str()))
+            .find(|(f, n, aliases, _)| {
+                f.is_text() && (*n == name || aliases.contains(&name.as_str()))
+            })
             .map(|(f, ..)| *f)
+    }
+
+    /// Whether the format is text (else bytes: a PDF, read from files only).
+    pub fn is_text(self) -> bool {
+        self != Format::Pdf
     }
 
     /// Every name the HTTP API takes for a format, aliases included.
     pub fn api_names() -> Vec<&'static str> {
         FORMATS
             .iter()
+            .filter(|(f, ..)| f.is_text())
             .flat_map(|(_, name, aliases, _)| std::iter::once(*name).chain(aliases.iter().copied()))
             .collect()
     }
@@ -174,7 +187,7 @@ impl Format {
 
 /// The help of `index PATHS`: written out because clap's help must be a constant; a unit test
 /// checks that it names every extension of [`FORMATS`].
-pub const FILES_HELP: &str = "Markdown (.md, .markdown), text (.txt, .text), JSONL (.jsonl, .ndjson), HTML (.html, .htm, .xhtml), reStructuredText (.rst, .rest) or manual page (.man, .1.gz …) files, any of them gzipped (.gz; changelog.gz is text), or folders searched recursively";
+pub const FILES_HELP: &str = "Markdown (.md, .markdown), text (.txt, .text), JSONL (.jsonl, .ndjson), HTML (.html, .htm, .xhtml), reStructuredText (.rst, .rest), manual page (.man, .1.gz …) or PDF (.pdf) files, any of them gzipped (.gz; changelog.gz is text), or folders searched recursively";
 
 /// Nested lists (Markdown and HTML) indent at most this many levels; deeper items are written
 /// at this indent, so that a list's text stays linear in its source.
@@ -332,6 +345,14 @@ pub fn read(file: &SourceFile, limits: &ReadLimits) -> Result<Vec<Passage>> {
         bytes = gunzip(&bytes, limits.max_file_bytes)
             .map_err(|(problem, m)| Error::file_problem(&file.path, problem, m))?;
     }
+    if file.format == Format::Pdf {
+        let pages = pdf::read_pdf(&bytes)
+            .map_err(|e| Error::file_problem(&file.path, FileProblem::Content, e.to_string()))?;
+        drop(bytes);
+        let (text, raw) = pdf_articles(pages, limits.max_passage_bytes)
+            .map_err(|m| Error::bad_file(&file.path, m))?;
+        return passages_of(raw, &text, file, limits);
+    }
     let (text, _charset) = charset::decode(&bytes, file.format)
         .map_err(|(problem, message)| Error::file_problem(&file.path, problem, message))?;
     drop(bytes);
@@ -369,13 +390,6 @@ const LANG_SAMPLE_BYTES: usize = 4000;
 /// Split a document's text into passages according to its format. A passage over
 /// `limits.max_passage_bytes` is an error naming the file and the line it starts on.
 pub fn split(text: &str, file: &SourceFile, limits: &ReadLimits) -> Result<Vec<Passage>> {
-    let stem = || {
-        file.path
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned()
-    };
     // Each reader checks the passage limit while it builds a passage: a passage of quadratic
     // size (a list nested 40,000 deep) is refused before it is built, not after.
     let max = limits.max_passage_bytes;
@@ -391,8 +405,63 @@ pub fn split(text: &str, file: &SourceFile, limits: &ReadLimits) -> Result<Vec<P
         Format::Html => html::articles(text, max),
         Format::Rst => rst::articles(text, max),
         Format::Man => roff::articles(text, max),
+        Format::Pdf => Err("a PDF is read from its file, not from text".to_string()),
     }
     .map_err(|m| Error::bad_file(&file.path, m))?;
+    passages_of(raw, text, file, limits)
+}
+
+/// The pages of a PDF as articles, one per page (its id the page number, so that passage ids
+/// say where they are: `manual/12/3` is the third paragraph of page 12), and the text their
+/// spans point into (the paragraphs, a blank line between each).
+fn pdf_articles(
+    pages: Vec<pdf::PdfPage>,
+    max: usize,
+) -> std::result::Result<(String, Vec<RawArticle>), String> {
+    let mut text = String::new();
+    let mut raw = Vec::with_capacity(pages.len());
+    for page in pages {
+        let mut paragraphs = Vec::with_capacity(page.paragraphs.len());
+        for p in page.paragraphs {
+            if p.len() > max {
+                return Err(too_long(
+                    &format!("a paragraph of page {}", page.number),
+                    p.len(),
+                    max,
+                ));
+            }
+            let start = text.len() as u64;
+            text.push_str(&p);
+            paragraphs.push(RawParagraph {
+                span: (start, text.len() as u64),
+                text: p,
+                section: None,
+            });
+            text.push_str("\n\n");
+        }
+        raw.push(RawArticle {
+            id: Some(page.number.to_string()),
+            paragraphs,
+            ..RawArticle::default()
+        });
+    }
+    Ok((text, raw))
+}
+
+/// Passages of a document's articles: titles, languages, ids and limits (see [`split`]).
+fn passages_of(
+    raw: Vec<RawArticle>,
+    text: &str,
+    file: &SourceFile,
+    limits: &ReadLimits,
+) -> Result<Vec<Passage>> {
+    let stem = || {
+        file.path
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned()
+    };
     let mut out = Vec::new();
     for (ai, mut art) in raw.into_iter().enumerate() {
         let article = art.id.unwrap_or_else(|| (ai + 1).to_string());
@@ -667,6 +736,11 @@ mod tests {
                     Some(*format)
                 );
             }
+            if !format.is_text() {
+                assert!(serde_json::from_value::<Format>(serde_json::json!(name)).is_err());
+                assert!(!Format::api_names().contains(name));
+                continue;
+            }
             let api: Format = serde_json::from_value(serde_json::json!(name)).unwrap();
             assert_eq!(api, *format);
             for a in *aliases {
@@ -675,7 +749,8 @@ mod tests {
             }
         }
         assert_eq!(Format::api_names().len(), 9);
-        assert_eq!(Format::of(Path::new("x.pdf")), None);
+        assert_eq!(Format::of(Path::new("x.pdf.gz")), Some(Format::Pdf));
+        assert_eq!(Format::of(Path::new("x.ps.gz")), None);
         for (name, format) in [
             ("ls.1.gz", Some(Format::Man)),
             ("CA.pl.1ssl.gz", Some(Format::Man)),
