@@ -23,7 +23,8 @@ pub struct DocumentInfo {
     pub passages: usize,
     /// Bytes of passage text.
     pub bytes: usize,
-    /// Passages per language (the `lang` metadata: given by the document, else detected).
+    /// Passages per language (the `lang` metadata: given by the document, else detected;
+    /// `(none)` where no language was detected).
     pub languages: BTreeMap<String, usize>,
     /// The earliest and latest `date` of its articles, when they give one.
     pub dates: Option<(String, String)>,
@@ -78,7 +79,11 @@ pub fn documents(
         };
         d.passages += 1;
         d.bytes += p.text.len();
-        let lang = p.meta.get("lang").and_then(|v| v.as_str()).unwrap_or("?");
+        let lang = p
+            .meta
+            .get("lang")
+            .and_then(|v| v.as_str())
+            .unwrap_or("(none)");
         *d.languages.entry(lang.to_string()).or_insert(0) += 1;
         if let Some(date) = p.meta.get("date").and_then(|v| v.as_str()) {
             d.dates = Some(match d.dates.take() {

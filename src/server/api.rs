@@ -679,6 +679,9 @@ pub async fn index(
         v["documents"] = v["files"].take();
         if let Some(o) = v.as_object_mut() {
             o.remove("files");
+            // Only a signal to `semclust index` interrupts a run; a request runs to its end.
+            o.remove("interrupted");
+            o.remove("not_embedded");
         }
         v["passages"] = collection.len()?.into();
         v["generation"] = generation.into();
