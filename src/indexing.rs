@@ -413,11 +413,7 @@ pub fn apply_plan(
     store.apply(first)?;
 
     let inputs: Vec<String> = to_embed.iter().map(|p| p.embedding_input()).collect();
-    let mut tokens = Vec::with_capacity(inputs.len());
-    for part in inputs.chunks(1024) {
-        let texts: Vec<&str> = part.iter().map(String::as_str).collect();
-        tokens.extend(encoder.token_counts(&texts, InputKind::Passage)?);
-    }
+    let tokens = token_counts(encoder, &inputs)?;
     progress(Progress::Embedding {
         total: to_embed.len(),
         tokens: tokens.iter().sum(),
@@ -494,6 +490,17 @@ impl Plan {
     }
 }
 
+/// Tokens of each passage input, tokenised a thousand at a time (a run over a whole folder
+/// holds hundreds of thousands).
+fn token_counts(encoder: &dyn Encode, inputs: &[String]) -> Result<Vec<usize>> {
+    let mut tokens = Vec::with_capacity(inputs.len());
+    for part in inputs.chunks(1024) {
+        let texts: Vec<&str> = part.iter().map(String::as_str).collect();
+        tokens.extend(encoder.token_counts(&texts, InputKind::Passage)?);
+    }
+    Ok(tokens)
+}
+
 /// Passages timed by [`estimate`]: one chunk of an indexing run.
 const SAMPLE: usize = CHUNK;
 
@@ -515,11 +522,7 @@ pub struct Estimate {
 /// (attention makes long passages cost more per token). Nothing is stored.
 pub fn estimate(plan: &Plan, encoder: &dyn Encode) -> Result<Estimate> {
     let inputs: Vec<String> = plan.to_embed().map(|p| p.embedding_input()).collect();
-    let mut tokens = Vec::with_capacity(inputs.len());
-    for part in inputs.chunks(1024) {
-        let texts: Vec<&str> = part.iter().map(String::as_str).collect();
-        tokens.extend(encoder.token_counts(&texts, InputKind::Passage)?);
-    }
+    let tokens = token_counts(encoder, &inputs)?;
     let total: usize = tokens.iter().sum();
     if inputs.is_empty() {
         return Ok(Estimate {

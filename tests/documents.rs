@@ -25,20 +25,19 @@ fn ix_arg(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `semclust index PATH --index IX --json -q` and `extra`: its summary.
+fn index_json(path: &str, ix: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["index", path, "--index", ix_arg(ix), "--json", "-q"];
+    args.extend_from_slice(extra);
+    json(&semclust(&args))
+}
+
 #[test]
 fn a_dry_run_stores_nothing_and_counts_what_a_run_embeds() {
     let tmp = tempfile::tempdir().unwrap();
     let ix = tmp.path().join("ix");
     let tree = tree();
-    let dry = json(&semclust(&[
-        "index",
-        &tree,
-        "--index",
-        ix_arg(&ix),
-        "--dry-run",
-        "--json",
-        "-q",
-    ]));
+    let dry = index_json(&tree, &ix, &["--dry-run"]);
     assert!(!ix.exists(), "a dry run created the index");
     assert_eq!(dry["dry_run"], true);
     let e = &dry["estimate"];
@@ -50,29 +49,14 @@ fn a_dry_run_stores_nothing_and_counts_what_a_run_embeds() {
     assert_eq!(e["sample"], 64);
 
     // The run does what the dry run said.
-    let run = json(&semclust(&[
-        "index",
-        &tree,
-        "--index",
-        ix_arg(&ix),
-        "--json",
-        "-q",
-    ]));
+    let run = index_json(&tree, &ix, &[]);
     for k in ["added", "updated", "removed", "files", "passages"] {
         assert_eq!(run[k], dry[k], "{k}: run {run}, dry run {dry}");
     }
     assert_eq!(run["embedded"], e["passages"]);
 
     // Over the index: nothing left to embed.
-    let again = json(&semclust(&[
-        "index",
-        &tree,
-        "--index",
-        ix_arg(&ix),
-        "--dry-run",
-        "--json",
-        "-q",
-    ]));
+    let again = index_json(&tree, &ix, &["--dry-run"]);
     assert_eq!(again["added"], 0);
     assert_eq!(again["kept"], run["passages"]);
     assert_eq!(again["estimate"]["passages"], 0);
@@ -117,14 +101,7 @@ fn ctrl_c_saves_the_work_done_and_the_rerun_resumes() {
     let stored = SqliteStore::open(&ix).unwrap().len().unwrap() as u64;
     assert!(stored >= saved, "{stored} stored, {saved} reported saved");
 
-    let second = json(&semclust(&[
-        "index",
-        &tree,
-        "--index",
-        ix_arg(&ix),
-        "--json",
-        "-q",
-    ]));
+    let second = index_json(&tree, &ix, &[]);
     assert_eq!(second["interrupted"], false);
     assert_eq!(second["embedded"].as_u64().unwrap(), left, "{second}");
     assert_eq!(second["kept"].as_u64().unwrap(), stored, "{second}");
@@ -133,16 +110,11 @@ fn ctrl_c_saves_the_work_done_and_the_rerun_resumes() {
 #[test]
 fn standard_input_and_docs_list_show_rm_stats() {
     let tmp = tempfile::tempdir().unwrap();
-    let ix = tmp.path().join("ix");
-    let ix = ix_arg(&ix);
+    let ix_dir = tmp.path().join("ix");
+    let ix = ix_arg(&ix_dir);
     let readme = common::fixture("real/doc-tree/jansson-README.rst");
-    ok(&semclust(&[
-        "index",
-        readme.to_str().unwrap(),
-        "--index",
-        ix,
-        "-q",
-    ]));
+    let readme = readme.to_str().unwrap();
+    index_json(readme, &ix_dir, &[]);
 
     // The first 40 lines of a real Debian copyright file, as a pipe would send them.
     let text: String =
@@ -220,14 +192,7 @@ fn standard_input_and_docs_list_show_rm_stats() {
     );
 
     // A file run leaves the document read from standard input alone.
-    let again = json(&semclust(&[
-        "index",
-        readme.to_str().unwrap(),
-        "--index",
-        ix,
-        "--json",
-        "-q",
-    ]));
+    let again = index_json(readme, &ix_dir, &[]);
     assert_eq!(again["documents_removed"], 0, "{again}");
 
     let stats = json(&semclust(&["docs", "stats", "--index", ix, "--json"]));

@@ -129,6 +129,9 @@ impl IndexOptions {
                 "`-` reads a document from standard input: give its name with --name NAME"
             );
         };
+        if std::io::stdin().is_terminal() {
+            notify("reading the document from standard input until end of file (Ctrl-D)");
+        }
         Ok(FileBatch::from_reader(
             &mut std::io::stdin().lock(),
             name,
@@ -361,17 +364,16 @@ fn duration(secs: f64) -> String {
     }
 }
 
-/// What indexing `paths` into `index` would do, storing nothing (see [`IndexArgs::dry_run`]).
-pub fn dry_run(
+/// Read what `paths` name (warnings printed even with `quiet`: they say what was not indexed),
+/// then load the model: bad or empty input fails before the model loads.
+fn read_then_load(
     paths: &[PathBuf],
-    index: &IndexDir,
+    location: &semclust::store::StoreLocation,
     args: &IndexOptions,
     quiet: bool,
-) -> Result<IndexRun> {
-    let location = index.location()?;
+) -> Result<(FileBatch, Embedder)> {
     let mut warn = |m: String| notify(&format!("warning: {m}"));
-    let started = std::time::Instant::now();
-    let batch = args.read(paths, &location, &mut warn)?;
+    let batch = args.read(paths, location, &mut warn)?;
     let report = |m: &str| {
         if !quiet {
             notify(m)
@@ -384,6 +386,19 @@ pub fn dry_run(
         &report,
     )?;
     report(&embedder.info().to_string());
+    Ok((batch, embedder))
+}
+
+/// What indexing `paths` into `index` would do, storing nothing (see [`IndexArgs::dry_run`]).
+pub fn dry_run(
+    paths: &[PathBuf],
+    index: &IndexDir,
+    args: &IndexOptions,
+    quiet: bool,
+) -> Result<IndexRun> {
+    let location = index.location()?;
+    let started = std::time::Instant::now();
+    let (batch, embedder) = read_then_load(paths, &location, args, quiet)?;
     let plan = match Collection::open_existing(&location)? {
         Some(c) => {
             c.check_model(embedder.info())?;
@@ -391,7 +406,9 @@ pub fn dry_run(
         }
         None => indexing::Plan::everything(batch.documents()),
     };
-    report("counting tokens and timing the model on a sample of passages");
+    if !quiet {
+        notify("counting tokens and timing the model on a sample of passages");
+    }
     let estimate = indexing::estimate(&plan, &embedder)?;
     let passages = batch.documents().iter().map(|d| d.passages.len()).sum();
     Ok(IndexRun {
@@ -414,22 +431,7 @@ pub fn sync(
     quiet: bool,
 ) -> Result<IndexRun> {
     let location = index.location()?;
-    // Warnings are printed even with --quiet: they say what was not indexed.
-    let mut warn = |m: String| notify(&format!("warning: {m}"));
-    // Read before the model loads: bad or empty input fails at once.
-    let batch = args.read(paths, &location, &mut warn)?;
-    let report = |m: &str| {
-        if !quiet {
-            notify(m)
-        }
-    };
-    let embedder = Embedder::load_with(
-        &args.model.spec(),
-        args.runtime.device,
-        args.runtime.precision,
-        &report,
-    )?;
-    report(&embedder.info().to_string());
+    let (batch, embedder) = read_then_load(paths, &location, args, quiet)?;
     let hnsw = HnswOptions {
         m: args.hnsw_m,
         ef_construction: args.hnsw_ef_construction,
