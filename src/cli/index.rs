@@ -144,11 +144,12 @@ impl IndexOptions {
 /// Bounds on what one file and one passage may hold (see docs/limits.md).
 #[derive(Debug, Clone, Args)]
 pub struct ReadLimitArgs {
-    /// Largest file read, in bytes; a larger file stops the run with an error naming it.
+    /// Largest file read, in bytes (gzip: what it inflates to); a larger file is skipped and
+    /// named (with --strict it stops the run).
     #[arg(long, default_value_t = ReadLimits::default().max_file_bytes, value_name = "BYTES")]
     pub max_file_bytes: u64,
-    /// Largest passage (paragraph) text, in bytes; a larger one stops the run with an error
-    /// naming its file and line.
+    /// Largest passage (paragraph) text, in bytes; a file holding a larger one is skipped,
+    /// naming the line (with --strict it stops the run).
     #[arg(long, default_value_t = ReadLimits::default().max_passage_bytes, value_name = "BYTES")]
     pub max_passage_bytes: usize,
 }
