@@ -122,3 +122,95 @@ pub fn stats(docs: &[DocumentInfo]) -> IndexStats {
     }
     s
 }
+
+/// A passage text that recurs across documents counts as boilerplate (a copyright line, a
+/// licence header, a "reporting bugs" section, a page header) from this many documents on.
+pub const BOILERPLATE_DOCUMENTS: usize = 5;
+
+/// One text found in several documents.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Recurring {
+    /// The text as first met.
+    pub text: String,
+    /// Documents holding it.
+    pub documents: usize,
+    /// Passages holding it, in all.
+    pub passages: usize,
+}
+
+/// The form two passages must share to count as the same text: lower case, each run of digits
+/// as one `0` (years, versions and page numbers differ between copies of one notice: `Added in:
+/// v0.5.9` and `Added in: v10.0.0`), whitespace runs as one space.
+pub fn normalise(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        let mut in_number = false;
+        for c in word.chars() {
+            if c.is_numeric() {
+                if !in_number {
+                    out.push('0');
+                }
+                in_number = true;
+            } else {
+                in_number = false;
+                out.extend(c.to_lowercase());
+            }
+        }
+    }
+    out
+}
+
+/// Texts of `passages` (document key, text) found in at least `min_documents` documents, the
+/// most widespread first (then by text, for a stable order).
+pub fn recurring<'a>(
+    passages: impl IntoIterator<Item = (&'a str, &'a str)>,
+    min_documents: usize,
+) -> Vec<Recurring> {
+    struct Seen<'a> {
+        text: &'a str,
+        documents: std::collections::HashSet<&'a str>,
+        passages: usize,
+    }
+    let mut by_form: HashMap<String, Seen<'a>> = HashMap::new();
+    for (document, text) in passages {
+        let seen = by_form.entry(normalise(text)).or_insert_with(|| Seen {
+            text,
+            documents: Default::default(),
+            passages: 0,
+        });
+        seen.documents.insert(document);
+        seen.passages += 1;
+    }
+    let mut out: Vec<Recurring> = by_form
+        .into_values()
+        .filter(|s| s.documents.len() >= min_documents.max(2))
+        .map(|s| Recurring {
+            text: s.text.to_string(),
+            documents: s.documents.len(),
+            passages: s.passages,
+        })
+        .collect();
+    out.sort_by(|a, b| b.documents.cmp(&a.documents).then(a.text.cmp(&b.text)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_of_one_notice_share_a_form() {
+        assert_eq!(
+            normalise("Copyright © 2022  Free Software\nFoundation"),
+            normalise("copyright © 2016 Free Software Foundation")
+        );
+        assert_eq!(
+            normalise("Added in: v0.5.9"),
+            normalise("Added in: v10.0.0")
+        );
+        assert_ne!(normalise("GPL version 2"), normalise("GPL version two"));
+    }
+}

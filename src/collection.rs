@@ -484,6 +484,11 @@ impl Collection {
         })
     }
 
+    /// Every stored passage (text and metadata, no vectors).
+    pub fn all_passages(&mut self) -> Result<Vec<StoredPassage>> {
+        snapshot(&mut self.store, |s| s.passages())
+    }
+
     /// One stored document and its passages, in reading order.
     pub fn document(&mut self, key: &str) -> Result<(catalog::DocumentInfo, Vec<StoredPassage>)> {
         snapshot(&mut self.store, |s| {

@@ -410,3 +410,53 @@ fn ignore_files_hidden_files_and_globs_pick_the_files() {
     let keys: Vec<String> = c.documents().unwrap().into_iter().map(|d| d.key).collect();
     assert!(keys.contains(&"guide/cat.1".to_string()), "{keys:?}");
 }
+
+/// Boilerplate across documents (issue 31, item 6): in the German coreutils manual pages
+/// (manpages-de), the licence notice recurs in every page that carries one, however its
+/// copyright years differ; a text of one page does not recur.
+#[test]
+fn licence_notices_recur_across_manual_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/manpages/de");
+    let location = StoreLocation::new(&dir.path().join("index"), None).unwrap();
+    let batch = FileBatch::read(
+        std::slice::from_ref(&pages),
+        &ReadLimits::default(),
+        &location,
+        &mut |_| {},
+    )
+    .unwrap();
+    let passages = batch
+        .documents()
+        .iter()
+        .flat_map(|d| d.passages.iter().map(|p| (d.key.as_str(), p.text.as_str())));
+    let found = semclust::catalog::recurring(passages, semclust::catalog::BOILERPLATE_DOCUMENTS);
+    // The pages' own files, read as bytes: those that hold the notice at all.
+    let with_notice = std::fs::read_dir(&pages)
+        .unwrap()
+        .filter(|e| {
+            let bytes = std::fs::read(e.as_ref().unwrap().path()).unwrap();
+            bytes.windows(6).any(|w| w == b"GPLv3+")
+        })
+        .count();
+    assert!(with_notice >= 5, "{with_notice}");
+    let notice = found
+        .iter()
+        .find(|r| r.text.contains("GPLv3+"))
+        .unwrap_or_else(|| panic!("no recurring licence notice in {found:#?}"));
+    assert_eq!(notice.documents, with_notice, "{notice:?}");
+    assert!(found.iter().all(|r| r.documents >= 5));
+    // arch(1)'s description is its own.
+    let arch = batch
+        .documents()
+        .iter()
+        .find(|d| d.key == "arch.1")
+        .unwrap();
+    assert!(arch
+        .passages
+        .iter()
+        .any(|p| p.text == "Maschinenarchitektur ausgeben."));
+    assert!(!found
+        .iter()
+        .any(|r| r.text == "Maschinenarchitektur ausgeben."));
+}

@@ -30,6 +30,18 @@ pub enum DocsCommand {
     },
     /// Counts per format and language, size on disk, model, last write.
     Stats(DocsArgs),
+    /// Texts that recur across documents (boilerplate: copyright lines, licence headers,
+    /// "reporting bugs" sections), the most widespread first.
+    Recurring {
+        /// Shown from this many documents on.
+        #[arg(long, default_value_t = catalog::BOILERPLATE_DOCUMENTS, value_name = "N")]
+        min_documents: usize,
+        /// Texts shown (the count covers all).
+        #[arg(long, short = 'n', default_value_t = 20)]
+        limit: usize,
+        #[command(flatten)]
+        args: DocsArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -89,6 +101,43 @@ pub fn run(cmd: DocsCommand) -> Result<()> {
                     },
                     report.removed
                 );
+            }
+        }
+        DocsCommand::Recurring {
+            min_documents,
+            limit,
+            args,
+        } => {
+            let location = args.index.location()?;
+            let passages = Collection::open(&location)?.all_passages()?;
+            let found = catalog::recurring(
+                passages
+                    .iter()
+                    .map(|p| (p.document.as_str(), p.text.as_str())),
+                min_documents,
+            );
+            let in_passages: usize = found.iter().map(|r| r.passages).sum();
+            if args.json {
+                let v = serde_json::json!({
+                    "min_documents": min_documents,
+                    "texts": found.len(),
+                    "passages": in_passages,
+                    "shown": &found[..found.len().min(limit)],
+                });
+                println!("{v}");
+            } else {
+                println!(
+                    "{location}: {} texts recur in {min_documents} or more documents, {in_passages} passages of {} in all",
+                    found.len(),
+                    passages.len()
+                );
+                for r in found.iter().take(limit) {
+                    println!(
+                        "{:>5} documents  {}",
+                        r.documents,
+                        semclust::util::text::prefix_chars(&r.text.replace('\n', " "), 110)
+                    );
+                }
             }
         }
         DocsCommand::Stats(a) => {
