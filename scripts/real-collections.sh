@@ -102,15 +102,18 @@ PY
 
     # A documents folder's formats as /usr/share/doc and /usr/share/man hold them: a gzipped
     # manual page and Debian changelog (coreutils), a gzipped and a plain reStructuredText
-    # README (yq, libjansson4), with each package's copyright file.
+    # README (yq, libjansson4), a manual page made by Asciidoctor (linux-perf's perf-iostat:
+    # macro definitions and a bullet drawn once per conditional branch), with each package's
+    # copyright file.
     local tree=tests/fixtures/real/doc-tree
     rm -rf "$WORK/x" "$WORK"/*.deb "$tree" && mkdir -p "$tree"
-    fetch coreutils yq libjansson4
+    fetch coreutils yq libjansson4 linux-perf
     cp "$WORK/x/usr/share/man/man1/cat.1.gz" "$tree/cat.1.gz"
+    cp "$WORK/x/usr/share/man/man1/perf-iostat.1.gz" "$tree/perf-iostat.1.gz"
     cp "$WORK/x/usr/share/doc/coreutils/changelog.Debian.gz" "$tree/coreutils-changelog.Debian.gz"
     cp "$WORK/x/usr/share/doc/yq/README.rst.gz" "$tree/yq-README.rst.gz"
     cp "$WORK/x/usr/share/doc/libjansson4/README.rst" "$tree/jansson-README.rst"
-    for p in coreutils yq libjansson4; do
+    for p in coreutils yq libjansson4 linux-perf; do
         cp "$WORK/x/usr/share/doc/$p/copyright" "$tree/COPYRIGHT.$p"
     done
     echo "wrote $tree"

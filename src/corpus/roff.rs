@@ -24,67 +24,8 @@ pub(crate) fn articles(text: &str, max: usize) -> Result<Vec<RawArticle>, String
         max,
         ..Page::default()
     };
-    let mut tag_next = false;
     for (n, line) in text.lines().enumerate() {
-        let n = n + 1;
-        if line.starts_with(".\\\"") || line.starts_with("'\\\"") || line == "." {
-            continue;
-        }
-        if let Some(request) = line.strip_prefix('.').or_else(|| line.strip_prefix('\'')) {
-            let request = request.trim_start();
-            let (name, rest) = request
-                .split_once([' ', '\t'])
-                .map_or((request, ""), |(a, b)| (a, b.trim()));
-            let args = arguments(rest);
-            match name {
-                "TH" => {
-                    if let Some(title) = args.first() {
-                        let section = args.get(1).map_or(String::new(), |s| format!("({s})"));
-                        page.title = Some(super::cap_heading(format!("{title}{section}")));
-                    }
-                }
-                "SH" | "SS" => {
-                    page.flush();
-                    page.end_items();
-                    let heading = super::cap_heading(unescape(&args.join(" ")));
-                    if name == "SH" {
-                        page.headings.clear();
-                    } else {
-                        page.headings.truncate(1);
-                    }
-                    if !heading.is_empty() {
-                        page.headings.push(heading);
-                    }
-                }
-                "TP" | "TQ" => {
-                    page.flush();
-                    page.start_item(n)?;
-                    tag_next = true;
-                }
-                "IP" => {
-                    page.flush();
-                    page.start_item(n)?;
-                    if let Some(tag) = args.first() {
-                        page.item_tag = unescape(tag);
-                    }
-                }
-                _ if BREAKS.contains(&name) => {
-                    page.flush();
-                    if matches!(name, "PP" | "LP" | "P") {
-                        page.end_items();
-                    }
-                }
-                _ if FONT.contains(&name) => {
-                    page.text(&unescape(&args.join(" ")), n, &mut tag_next)?
-                }
-                _ if ALTERNATING.contains(&name) => {
-                    page.text(&unescape(&args.concat()), n, &mut tag_next)?
-                }
-                _ => {} // layout, definitions, conditionals: not text
-            }
-            continue;
-        }
-        page.text(&unescape(line), n, &mut tag_next)?;
+        page.line(line, n + 1)?;
     }
     page.flush();
     page.end_items();
@@ -119,17 +60,149 @@ struct Page {
     items: Option<String>,
     item_tag: String,
     item_text: String,
+    /// The next text line is an item's tag (after `.TP`).
+    tag_next: bool,
+    /// Inside a macro definition (`.de`, `.am`, `.ig`): the request that ends it (`.` for `..`).
+    definition_end: Option<String>,
+    /// Inside a conditional block not taken: `\{` not yet closed.
+    skipped_depth: usize,
+    /// What the last `.ie` chose, for its `.el`.
+    last_ie: bool,
+}
+
+/// Whether a request's condition holds for a reader of the terminal (what `man` shows): `n`
+/// (nroff) holds, `t` (typesetter) does not, groff's `\n(.g` holds; the rest, rare in manual
+/// pages, counts as true. Returns the condition's truth and what follows it.
+fn condition(rest: &str) -> (bool, &str) {
+    let (negated, rest) = match rest.strip_prefix('!') {
+        Some(r) => (true, r),
+        None => (false, rest),
+    };
+    let (cond, body) = rest.split_once([' ', '\t']).unwrap_or((rest, ""));
+    let truth = match cond {
+        "t" => false,
+        "n" => true,
+        _ => !cond.starts_with('\'') && !cond.starts_with('"'),
+    };
+    (truth != negated, body.trim_start())
+}
+
+/// Opening minus closing braces of conditional blocks on a line.
+fn brace_balance(line: &str) -> isize {
+    line.matches("\\{").count() as isize - line.matches("\\}").count() as isize
 }
 
 impl Page {
-    fn text(&mut self, t: &str, line: usize, tag_next: &mut bool) -> Result<(), String> {
+    /// Read one line of the page.
+    fn line(&mut self, line: &str, n: usize) -> Result<(), String> {
+        if let Some(end) = &self.definition_end {
+            // `..`, or `.  .` inside an indented block, or the name the definition gave.
+            let request = line.strip_prefix(['.', '\'']).map(str::trim_start);
+            if request.and_then(|r| r.split_whitespace().next()) == Some(end.as_str()) {
+                self.definition_end = None;
+            }
+            return Ok(());
+        }
+        if self.skipped_depth > 0 {
+            self.skipped_depth =
+                (self.skipped_depth as isize + brace_balance(line)).max(0) as usize;
+            return Ok(());
+        }
+        if line.starts_with(".\\\"") || line.starts_with("'\\\"") || line == "." {
+            return Ok(());
+        }
+        let Some(request) = line.strip_prefix('.').or_else(|| line.strip_prefix('\'')) else {
+            return self.text(&unescape(line), n);
+        };
+        let request = request.trim_start();
+        let (name, rest) = request
+            .split_once([' ', '\t'])
+            .map_or((request, ""), |(a, b)| (a, b.trim()));
+        let args = arguments(rest);
+        match name {
+            "TH" => {
+                if let Some(title) = args.first() {
+                    let section = args.get(1).map_or(String::new(), |s| format!("({s})"));
+                    self.title = Some(super::cap_heading(format!("{title}{section}")));
+                }
+            }
+            "SH" | "SS" => {
+                self.flush();
+                self.end_items();
+                let heading = super::cap_heading(unescape(&args.join(" ")));
+                if name == "SH" {
+                    self.headings.clear();
+                } else {
+                    self.headings.truncate(1);
+                }
+                if !heading.is_empty() {
+                    self.headings.push(heading);
+                }
+            }
+            "TP" | "TQ" => {
+                self.flush();
+                self.start_item(n)?;
+                self.tag_next = true;
+            }
+            "IP" => {
+                self.flush();
+                self.start_item(n)?;
+                if let Some(tag) = args.first() {
+                    self.item_tag = unescape(tag);
+                }
+            }
+            // A macro's definition is not text (`.de URL` in pages made by Asciidoctor holds
+            // `\\$2 <\\$1>\\$3`): skipped to its end, `..` or the name given.
+            "de" | "de1" | "am" | "am1" | "ig" => {
+                let end = if name == "ig" {
+                    args.first()
+                } else {
+                    args.get(1)
+                };
+                self.definition_end = Some(end.map_or(".".to_string(), String::clone));
+            }
+            // Conditionals: the branch a terminal reader sees, the other skipped (pages made by
+            // DocBook and Asciidoctor draw each bullet twice, once per branch).
+            "if" | "ie" | "el" => {
+                let (taken, body) = if name == "el" {
+                    (!self.last_ie, rest)
+                } else {
+                    condition(rest)
+                };
+                if name == "ie" {
+                    self.last_ie = taken;
+                }
+                if taken {
+                    let body = body.strip_prefix("\\{").unwrap_or(body);
+                    let body = body.strip_suffix('\\').unwrap_or(body).trim();
+                    if !body.is_empty() {
+                        self.line(body, n)?;
+                    }
+                } else {
+                    self.skipped_depth = brace_balance(body).max(0) as usize;
+                }
+            }
+            _ if BREAKS.contains(&name) => {
+                self.flush();
+                if matches!(name, "PP" | "LP" | "P") {
+                    self.end_items();
+                }
+            }
+            _ if FONT.contains(&name) => self.text(&unescape(&args.join(" ")), n)?,
+            _ if ALTERNATING.contains(&name) => self.text(&unescape(&args.concat()), n)?,
+            _ => {} // layout, strings, registers: not text
+        }
+        Ok(())
+    }
+
+    fn text(&mut self, t: &str, line: usize) -> Result<(), String> {
         let t = t.trim();
         if t.is_empty() {
             self.flush();
             return Ok(());
         }
         if self.items.is_some() {
-            let field = if std::mem::take(tag_next) {
+            let field = if std::mem::take(&mut self.tag_next) {
                 &mut self.item_tag
             } else {
                 &mut self.item_text
@@ -266,6 +339,17 @@ fn unescape(s: &str) -> String {
             Some('*') => {
                 let _ = name(&mut it);
             }
+            // Motions, widths, lines and device controls take a delimited argument and print
+            // nothing a reader sees as text: `\h'-04'`, `\w'abc'u`, `\l'1i'`.
+            Some('h' | 'v' | 'w' | 'l' | 'L' | 'D' | 'X' | 'x' | 'o' | 'b' | 'R' | 'S' | 'Z') => {
+                if let Some(delim) = it.next() {
+                    for c in it.by_ref() {
+                        if c == delim {
+                            break;
+                        }
+                    }
+                }
+            }
             Some('(') => {
                 let n: String = it.by_ref().take(2).collect();
                 out.push_str(named(&n));
@@ -277,7 +361,7 @@ fn unescape(s: &str) -> String {
             Some('-') => out.push('-'),
             Some('e' | '\\') => out.push('\\'),
             Some(' ' | '~' | '0') => out.push(' '),
-            Some('&' | '|' | '^' | ',' | '/' | ')' | 'c' | '%' | ':') => {}
+            Some('&' | '|' | '^' | ',' | '/' | ')' | 'c' | '%' | ':' | '{' | '}') => {}
             Some('"') => break, // a comment to the end of the line
             Some(c) => out.push(c),
             None => {}
@@ -350,5 +434,31 @@ mod tests {
             .iter()
             .any(|p| p.text == "Written by Torbjorn Granlund and Richard M. Stallman."));
         assert!(ps.iter().all(|p| !p.text.contains('\\')), "{ps:?}");
+    }
+
+    /// linux-perf's perf-iostat(1), made by Asciidoctor
+    /// (`tests/fixtures/real/doc-tree/perf-iostat.1.gz`): a macro definition and conditional
+    /// branches, each bullet drawn once per branch in the source.
+    #[test]
+    fn an_asciidoctor_manual_page() {
+        let gz = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/real/doc-tree/perf-iostat.1.gz"
+        ))
+        .unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text)
+            .unwrap();
+        let ps = &articles(&text, 1 << 20).unwrap()[0].paragraphs;
+        // The body of `.de URL` is not text.
+        assert_eq!(ps[0].text, "perf-iostat - Show I/O performance metrics");
+        assert!(ps.iter().all(|p| !p.text.contains("$1")), "{ps:#?}");
+        // One bullet per item, no motion escape left.
+        let bullet = ps.iter().find(|p| p.text.contains("Inbound Read")).unwrap();
+        assert_eq!(
+            bullet.text,
+            "• Inbound Read   - I/O devices below root port read from the host memory, in MB"
+        );
+        assert!(ps.iter().all(|p| !p.text.contains("h'")), "{ps:#?}");
     }
 }
