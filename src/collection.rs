@@ -70,6 +70,9 @@ pub struct SearchRequest {
     pub other_articles: bool,
     /// Only passages whose document metadata passes.
     pub filter: Filter,
+    /// Rank boilerplate (a text in five documents or more) like any passage instead of below
+    /// the others; copies of one text are folded into one hit either way.
+    pub boilerplate: bool,
 }
 
 impl SearchRequest {
@@ -563,26 +566,46 @@ impl Collection {
                 }
                 source = Some(p);
             }
+            // The lexical index's folder also says which texts recur.
+            let derived = lexical_for(s, lexical)?;
             let lex = match request.mode {
                 Mode::Dense => None,
-                Mode::Lexical | Mode::Hybrid => Some(lexical_for(s, lexical)?),
+                Mode::Lexical | Mode::Hybrid => Some(derived),
             };
             let text = match &request.target {
                 Target::Query(q) => Some(q.as_str()),
                 _ => None,
             };
-            let hits = search::search(
-                s,
-                lex,
-                &search::Query {
-                    vector: vector.as_deref(),
-                    text,
-                    k: request.k,
-                    mode: request.mode,
-                    exclude,
-                    method: request.method,
-                },
-            )?;
+            // Copies of one text are folded and boilerplate goes below: read deeper than k
+            // until k hits rank on their own merit or the index has no more.
+            let total = s.len()?;
+            let mut read = request.k.saturating_mul(2).saturating_add(10);
+            let hits = loop {
+                let found = search::search(
+                    s,
+                    lex,
+                    &search::Query {
+                        vector: vector.as_deref(),
+                        text,
+                        k: read,
+                        mode: request.mode,
+                        exclude: exclude.clone(),
+                        method: request.method,
+                        depth: search::fusion_depth(request.k),
+                    },
+                )?;
+                let exhausted = found.len() < read || read >= total;
+                let (hits, ranked) = search::fold_recurring(
+                    found,
+                    derived.recurrence(),
+                    request.k,
+                    request.boilerplate,
+                );
+                if ranked >= request.k || exhausted {
+                    break hits;
+                }
+                read = read.saturating_mul(4);
+            };
             Ok(SearchResults { source, hits })
         })
     }

@@ -14,6 +14,7 @@
 //! ```
 
 pub mod bench;
+pub mod boilerplate;
 pub mod catalog;
 pub mod cluster;
 pub mod collection;

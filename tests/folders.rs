@@ -430,7 +430,8 @@ fn licence_notices_recur_across_manual_pages() {
         .documents()
         .iter()
         .flat_map(|d| d.passages.iter().map(|p| (d.key.as_str(), p.text.as_str())));
-    let found = semclust::catalog::recurring(passages, semclust::catalog::BOILERPLATE_DOCUMENTS);
+    let found =
+        semclust::boilerplate::recurring(passages, semclust::boilerplate::BOILERPLATE_DOCUMENTS);
     // The pages' own files, read as bytes: those that hold the notice at all.
     let with_notice = std::fs::read_dir(&pages)
         .unwrap()
@@ -446,6 +447,33 @@ fn licence_notices_recur_across_manual_pages() {
         .unwrap_or_else(|| panic!("no recurring licence notice in {found:#?}"));
     assert_eq!(notice.documents, with_notice, "{notice:?}");
     assert!(found.iter().all(|r| r.documents >= 5));
+    // The translators' credit names different people on different pages: near-identical
+    // texts, one text in every page that names Karl Eichwalder among them, though no single
+    // wording is in all of them.
+    let credit = found
+        .iter()
+        .find(|r| r.text.contains("Karl Eichwalder"))
+        .unwrap_or_else(|| panic!("no recurring translators' credit in {found:#?}"));
+    let with_credit = std::fs::read_dir(&pages)
+        .unwrap()
+        .filter(|e| {
+            let bytes = std::fs::read(e.as_ref().unwrap().path()).unwrap();
+            bytes.windows(15).any(|w| w == b"Karl Eichwalder")
+        })
+        .count();
+    assert_eq!(credit.documents, with_credit, "{credit:?}");
+    assert!(credit.variants >= 2, "{credit:?}");
+    let mut wordings: std::collections::HashMap<String, usize> = Default::default();
+    for d in batch.documents() {
+        for p in d
+            .passages
+            .iter()
+            .filter(|p| p.text.contains("Karl Eichwalder"))
+        {
+            *wordings.entry(same_text_form(&p.text)).or_default() += 1;
+        }
+    }
+    assert!(wordings.values().all(|&n| n < with_credit), "{wordings:?}");
     // arch(1)'s description is its own.
     let arch = batch
         .documents()
@@ -459,4 +487,127 @@ fn licence_notices_recur_across_manual_pages() {
     assert!(!found
         .iter()
         .any(|r| r.text == "Maschinenarchitektur ausgeben."));
+}
+
+/// The form the issue defines for "the same text", written here apart from the library's:
+/// lower case, digit runs as 0, whitespace collapsed.
+fn same_text_form(text: &str) -> String {
+    let mut out = Vec::new();
+    for word in text.split_whitespace() {
+        let mut w = String::new();
+        let mut digits = false;
+        for c in word.chars() {
+            if c.is_numeric() {
+                if !digits {
+                    w.push('0');
+                }
+                digits = true;
+            } else {
+                digits = false;
+                w.extend(c.to_lowercase());
+            }
+        }
+        out.push(w);
+    }
+    out.join(" ")
+}
+
+/// Boilerplate in search and themes (issue 31, item 6), on the German coreutils manual pages
+/// embedded by the real model: copies of the licence notice come back as one hit saying how
+/// many pages hold it (counted here from the files' bytes), ranked below every passage that is
+/// not boilerplate unless asked; themes never show it.
+#[test]
+fn boilerplate_is_folded_in_search_and_kept_out_of_themes() {
+    use semclust::cluster::{KChoice, ThemeOptions};
+    use semclust::collection::{SearchRequest, Target};
+    use semclust::embed::{InputKind, Precision};
+    use semclust::search::Mode;
+
+    let dir = tempfile::tempdir().unwrap();
+    let pages = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/manpages/de");
+    let with_notice = std::fs::read_dir(&pages)
+        .unwrap()
+        .filter(|e| {
+            let bytes = std::fs::read(e.as_ref().unwrap().path()).unwrap();
+            bytes.windows(6).any(|w| w == b"GPLv3+")
+        })
+        .count();
+    let location = StoreLocation::new(&dir.path().join("index"), None).unwrap();
+    let batch = FileBatch::read(
+        std::slice::from_ref(&pages),
+        &ReadLimits::default(),
+        &location,
+        &mut |_| {},
+    )
+    .unwrap();
+    let e = common::embedder("multilingual-e5-small", Precision::Q4);
+    let mut c = Collection::create_or_open(&location, e.info(), &Default::default()).unwrap();
+    c.sync_files(&e, &batch, &mut |_| {}).unwrap();
+
+    let query = "Lizenz GPLv3+: GNU GPL Version 3 oder neuer, freie Software ohne Garantie";
+    let vector = e.embed(&[query], InputKind::Query).unwrap().row(0).to_vec();
+    let search = |c: &mut Collection, boilerplate: bool| {
+        let request = SearchRequest {
+            target: Target::Query(query.into()),
+            k: 10,
+            mode: Mode::Hybrid,
+            method: Default::default(),
+            other_articles: false,
+            filter: Default::default(),
+            boilerplate,
+        };
+        c.search(&request, Some(vector.clone())).unwrap().hits
+    };
+    let is_notice = |t: &str| t.contains("GPLv3+");
+
+    // Asked for: the notice ranks first, once, for all its pages.
+    let kept = search(&mut c, true);
+    assert!(
+        is_notice(&kept[0].passage.text),
+        "{:?}",
+        kept[0].passage.text
+    );
+    assert_eq!(kept[0].appears_in, Some(with_notice));
+    assert_eq!(
+        kept.iter().filter(|h| is_notice(&h.passage.text)).count(),
+        1
+    );
+
+    // As shipped: ten hits, no text twice, and no boilerplate among them while other passages
+    // are left (the index holds hundreds).
+    let hits = search(&mut c, false);
+    assert_eq!(hits.len(), 10);
+    let forms: std::collections::HashSet<String> = hits
+        .iter()
+        .map(|h| same_text_form(&h.passage.text))
+        .collect();
+    assert_eq!(forms.len(), hits.len(), "a text shown twice");
+    for h in &hits {
+        assert!(!is_notice(&h.passage.text), "{h:?}");
+        assert!(h.appears_in.is_none_or(|n| n < 5), "{h:?}");
+    }
+    assert_eq!(
+        hits.iter().map(|h| h.rank).collect::<Vec<_>>(),
+        (1..=10).collect::<Vec<_>>()
+    );
+
+    // Themes: no representative is boilerplate; the notice's passages are left out.
+    let themes = c
+        .themes(
+            &ThemeOptions {
+                k: KChoice::Fixed(4),
+                ..Default::default()
+            },
+            &Default::default(),
+            None,
+            |_| {},
+        )
+        .unwrap();
+    assert!(themes.facts.boilerplate_left_out >= with_notice);
+    for t in &themes.themes {
+        for r in &t.representatives {
+            assert!(!is_notice(&r.text), "theme {}: {:?}", t.label, r.text);
+        }
+    }
+    assert!(themes.passages.iter().all(|p| !is_notice(&p.text)));
 }

@@ -34,7 +34,7 @@ pub enum DocsCommand {
     /// "reporting bugs" sections), the most widespread first.
     Recurring {
         /// Shown from this many documents on.
-        #[arg(long, default_value_t = catalog::BOILERPLATE_DOCUMENTS, value_name = "N")]
+        #[arg(long, default_value_t = semclust::boilerplate::BOILERPLATE_DOCUMENTS, value_name = "N")]
         min_documents: usize,
         /// Texts shown (the count covers all).
         #[arg(long, short = 'n', default_value_t = 20)]
@@ -110,7 +110,7 @@ pub fn run(cmd: DocsCommand) -> Result<()> {
         } => {
             let location = args.index.location()?;
             let passages = Collection::open(&location)?.all_passages()?;
-            let found = catalog::recurring(
+            let found = semclust::boilerplate::recurring(
                 passages
                     .iter()
                     .map(|p| (p.document.as_str(), p.text.as_str())),

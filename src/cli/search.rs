@@ -27,6 +27,11 @@ pub struct ResultArgs {
     /// Candidate list size of the HNSW search (default 128; higher: better recall, slower).
     #[arg(long, value_name = "EF")]
     pub ef_search: Option<usize>,
+    /// Rank boilerplate (a text found in 5 documents or more: copyright lines, licence
+    /// notices) like any passage; by default it comes after every other result. Copies of one
+    /// text are shown once either way, with the number of documents holding it.
+    #[arg(long)]
+    pub boilerplate: bool,
     /// auto, cpu, cuda[:N] or metal[:N] (for embedding the query).
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
@@ -88,6 +93,7 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
         method: args.out.method,
         other_articles: false,
         filter: args.out.read.filter.filter()?,
+        boilerplate: args.out.boilerplate,
     };
     let found = run(request, &args.out)?;
     print_hits(&found.hits, args.out.json)
@@ -106,6 +112,7 @@ pub fn run_related(args: RelatedArgs) -> Result<()> {
         method: args.out.method,
         other_articles: args.other_articles,
         filter: args.out.read.filter.filter()?,
+        boilerplate: args.out.boilerplate,
     };
     let found = run(request, &args.out)?;
     if let (Some(p), false, false) = (&found.source, args.out.read.quiet, args.out.json) {
@@ -149,6 +156,9 @@ fn print_hits(hits: &[Hit], json: bool) -> Result<()> {
         };
         writeln!(out, "{:>2}. {score}  {}  — {}", h.rank, p.id, p.title)?;
         writeln!(out, "    {}", snippet(&p.text, 220))?;
+        if let Some(n) = h.appears_in {
+            writeln!(out, "    (appears in {n} documents)")?;
+        }
     }
     Ok(())
 }

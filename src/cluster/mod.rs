@@ -11,7 +11,7 @@ pub mod project;
 mod terms;
 mod timeline;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -20,6 +20,7 @@ pub use kmeans::{kmeans, Clustering, KMeansParams};
 pub use terms::Term;
 pub use timeline::{OverTime, Period};
 
+use crate::boilerplate::Recurrence;
 use crate::embed::Encode;
 use crate::error::{Error, Result};
 use crate::store::{Filter, StoredPassage, VectorStore};
@@ -205,6 +206,8 @@ pub struct RunFacts {
     pub map_explained_variance: [f64; 2],
     /// How the map was laid out.
     pub map_layout: String,
+    /// Boilerplate passages left out (texts found in 5 documents or more).
+    pub boilerplate_left_out: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -251,6 +254,13 @@ pub struct ThemeInput {
     data: Vec<f32>,
     dim: usize,
     passages: Vec<StoredPassage>,
+    /// The recurrence group of each passage (see [`crate::boilerplate`]): a theme shows one
+    /// copy of a text among its representatives.
+    groups: Vec<u32>,
+    /// Boilerplate passages left out of the run (texts found in
+    /// [`BOILERPLATE_DOCUMENTS`](crate::boilerplate::BOILERPLATE_DOCUMENTS) documents or more:
+    /// a copyright line is no theme, and would stand for one).
+    boilerplate: usize,
     fingerprint: crate::store::Fingerprint,
 }
 
@@ -266,21 +276,41 @@ impl ThemeInput {
         if filter.is_empty() {
             return Ok(());
         }
-        let dim = self.dim;
-        let mut data = Vec::new();
-        let mut passages = Vec::new();
-        for (i, p) in std::mem::take(&mut self.passages).into_iter().enumerate() {
-            if filter.matches(&p.meta) {
-                data.extend_from_slice(&self.data[i * dim..(i + 1) * dim]);
-                passages.push(p);
-            }
-        }
-        if passages.is_empty() {
+        let keep: Vec<bool> = self
+            .passages
+            .iter()
+            .map(|p| filter.matches(&p.meta))
+            .collect();
+        if !keep.contains(&true) {
             return Err(Error::invalid("filter", "matches no passage of the index"));
         }
-        self.data = data;
-        self.passages = passages;
+        self.keep_rows(&keep);
         Ok(())
+    }
+
+    /// Keep the rows `keep` says, in place (no second copy of the vectors).
+    fn keep_rows(&mut self, keep: &[bool]) {
+        let dim = self.dim;
+        let mut to = 0;
+        for (from, &k) in keep.iter().enumerate() {
+            if k {
+                if from != to {
+                    self.data
+                        .copy_within(from * dim..(from + 1) * dim, to * dim);
+                    self.passages.swap(from, to);
+                    self.groups.swap(from, to);
+                }
+                to += 1;
+            }
+        }
+        self.data.truncate(to * dim);
+        self.passages.truncate(to);
+        self.groups.truncate(to);
+    }
+
+    /// Boilerplate passages left out of the themes.
+    pub fn boilerplate(&self) -> usize {
+        self.boilerplate
     }
 
     pub fn load(store: &dyn VectorStore) -> Result<Self> {
@@ -309,12 +339,33 @@ impl ThemeInput {
         let order: Vec<usize> = rows.iter().map(|(r, _)| *r).collect();
         let mut data = vectors;
         permute_rows(&mut data, dim, &order);
-        Ok(Self {
+        let passages: Vec<StoredPassage> = rows.into_iter().map(|(_, p)| p).collect();
+        // Recurrence is of the whole index, before any filter: boilerplate is what the
+        // collection repeats, whichever part of it is clustered.
+        let recurrence = Recurrence::of(
+            passages
+                .iter()
+                .map(|p| (p.document.as_str(), p.text.as_str())),
+        );
+        let groups = (0..passages.len()).map(|i| recurrence.group(i)).collect();
+        let mut input = Self {
             data,
             dim,
-            passages: rows.into_iter().map(|(_, p)| p).collect(),
+            passages,
+            groups,
+            boilerplate: 0,
             fingerprint: store.fingerprint().clone(),
-        })
+        };
+        let keep: Vec<bool> = (0..recurrence.len())
+            .map(|i| !recurrence.is_boilerplate(i))
+            .collect();
+        let left_out = keep.iter().filter(|k| !**k).count();
+        // An index that is all boilerplate (one notice in every document) is clustered as it is.
+        if left_out > 0 && left_out < keep.len() {
+            input.keep_rows(&keep);
+            input.boilerplate = left_out;
+        }
+        Ok(input)
     }
 
     /// Cluster; `cancelled` is asked between k-means restarts and between the k tried, and a
@@ -515,8 +566,11 @@ fn build(
             })
             .collect();
         members.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        // One copy of a text (the same in a few documents, below the boilerplate threshold).
+        let mut shown = HashSet::new();
         let representatives = members
             .iter()
+            .filter(|&&(i, _)| shown.insert(input.groups[i]))
             .take(opts.representatives)
             .map(|&(i, sim)| Representative {
                 id: passages[i].id.clone(),
@@ -597,6 +651,7 @@ fn build(
             stop_word_languages: stop.languages().iter().map(|l| l.to_string()).collect(),
             map_explained_variance: projection.explained,
             map_layout,
+            boilerplate_left_out: input.boilerplate,
         },
         k_scores: chosen.map(|(_, s, _)| s),
         themes,

@@ -409,7 +409,7 @@ pub fn render(r: &Report<'_>) -> String {
          <dt>Silhouette</dt><dd>{:.4}</dd>\n<dt>Inertia</dt><dd>{:.3}</dd>\n\
          <dt>Key terms</dt><dd>class-based TF-IDF over words and word pairs, stop words of {} removed</dd>\n\
          <dt>Labels</dt><dd>{}</dd>\n\
-         <dt>Map</dt><dd>{} (the first two principal components show {:.1}% and {:.1}% of the variance)</dd>\n\
+         <dt>Map</dt><dd>{} (the first two principal components show {:.1}% and {:.1}% of the variance)</dd>\n{}\
          <dt>Made</dt><dd>{date} by semclust {version}</dd>\n</dl>\n</section>\n</main>\n",
         escape(&f.revision),
         f.passages,
@@ -423,6 +423,14 @@ pub fn render(r: &Report<'_>) -> String {
         escape(&f.map_layout),
         f.map_explained_variance[0] * 100.0,
         f.map_explained_variance[1] * 100.0,
+        if f.boilerplate_left_out > 0 {
+            format!(
+                "<dt>Boilerplate left out</dt><dd>{} passages whose text is in 5 documents or more</dd>\n",
+                f.boilerplate_left_out
+            )
+        } else {
+            String::new()
+        },
     );
 
     // The drawn passages for the panel and the search; every "<" is escaped, so no text can

@@ -193,5 +193,12 @@ pub fn render(r: &Report<'_>, map_file: &str) -> String {
         r.date,
         r.semclust_version
     );
+    if f.boilerplate_left_out > 0 {
+        let _ = writeln!(
+            s,
+            "- Boilerplate left out: {} passages whose text is in 5 documents or more",
+            f.boilerplate_left_out
+        );
+    }
     s
 }

@@ -189,6 +189,7 @@ pub fn evaluate(
                 mode,
                 exclude: Exclude::default(),
                 method: SearchMethod::Exact,
+                depth: super::fusion_depth(DEPTH),
             },
         )?;
         let answer_rank = hits

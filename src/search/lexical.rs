@@ -11,6 +11,10 @@
 //! beside the database, when the store's generation moves on: it can never disagree with the
 //! store it answers for. Query text is analysed into terms directly (no query syntax), so a
 //! question mark, a colon or a minus sign in a question means nothing special.
+//!
+//! The same folder keeps what else is worked out from every passage's text once per generation:
+//! which texts recur across documents ([`RecurrenceById`], in `recurrence.json`), for search to
+//! fold and rank boilerplate.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -26,8 +30,12 @@ use tantivy::tokenizer::{
 };
 use tantivy::{Index, IndexReader, TantivyDocument, Term};
 
+use crate::boilerplate::RecurrenceById;
 use crate::error::{Error, Result};
 use crate::store::StoredPassage;
+
+/// The file of the folder that holds the passages' recurrence.
+const RECURRENCE_FILE: &str = "recurrence.json";
 
 /// The languages tantivy stems, by the ISO 639-1 code [`crate::language::detect`] gives.
 const LANGUAGES: &[(&str, Language)] = &[
@@ -75,6 +83,22 @@ pub struct LexicalIndex {
     id: Field,
     /// The fields that hold passages, with their analyzer's name: a query is analysed for each.
     present: Vec<(Field, String)>,
+    /// Which passages' texts recur across documents; `None` in a folder written before it was
+    /// kept, until it is added.
+    recurrence: Option<RecurrenceById>,
+}
+
+/// Work out the recurrence of `passages` and write it into `folder`.
+fn write_recurrence(folder: &Path, passages: &[StoredPassage]) -> Result<RecurrenceById> {
+    let r = RecurrenceById::of(
+        passages
+            .iter()
+            .map(|p| (p.id.as_str(), p.document.as_str(), p.text.as_str())),
+    );
+    crate::util::fs::write_atomic(&folder.join(RECURRENCE_FILE), |w| {
+        serde_json::to_writer(w, &r).map_err(std::io::Error::other)
+    })?;
+    Ok(r)
 }
 
 fn lex_err(what: &str, e: impl std::fmt::Display) -> Error {
@@ -144,7 +168,7 @@ impl LexicalIndex {
         let target = dir.join(folder_name(instance, generation));
         if target.join("meta.json").is_file() {
             if let Ok(ix) = Self::open(&target) {
-                return Ok(ix);
+                return ix.with_recurrence(&target, passages);
             }
         }
         // One build at a time in this process (a server's writer and its readers may all want
@@ -153,7 +177,7 @@ impl LexicalIndex {
         let _building = BUILDING.lock().unwrap_or_else(|p| p.into_inner());
         if target.join("meta.json").is_file() {
             match Self::open(&target) {
-                Ok(ix) => return Ok(ix),
+                Ok(ix) => return ix.with_recurrence(&target, passages),
                 // A damaged cache (a disk error, a copy cut short, an edit by hand) is built
                 // again from the store, which holds everything it was made from, as the HNSW
                 // graph is.
@@ -194,7 +218,29 @@ impl LexicalIndex {
             }
         }
         remove_stale(dir, instance, generation);
-        Self::open(&target)
+        Self::open(&target)?.with_recurrence(&target, &mut || Ok(passages.clone()))
+    }
+
+    /// This index with its passages' recurrence, worked out and written into `folder` when a
+    /// folder of an older version lacks it.
+    fn with_recurrence(
+        mut self,
+        folder: &Path,
+        passages: &mut impl FnMut() -> Result<Vec<StoredPassage>>,
+    ) -> Result<Self> {
+        if self.recurrence.is_none() {
+            let ps = passages()?;
+            self.recurrence = Some(write_recurrence(folder, &ps)?);
+        }
+        Ok(self)
+    }
+
+    /// Which passages' texts recur across documents (see [`crate::boilerplate`]).
+    pub fn recurrence(&self) -> &RecurrenceById {
+        static NONE: std::sync::OnceLock<RecurrenceById> = std::sync::OnceLock::new();
+        self.recurrence
+            .as_ref()
+            .unwrap_or_else(|| NONE.get_or_init(RecurrenceById::default))
     }
 
     /// Open the lexical index of the store `instance` at `generation` in `dir`, building it
@@ -238,6 +284,7 @@ impl LexicalIndex {
         }
         w.commit().map_err(|e| lex_err("commit", e))?;
         w.wait_merging_threads().map_err(|e| lex_err("merge", e))?;
+        write_recurrence(path, passages)?;
         Ok(())
     }
 
@@ -264,11 +311,16 @@ impl LexicalIndex {
                 present.push((field, name));
             }
         }
+        // Unreadable is as good as absent: it is worked out again from the store.
+        let recurrence = std::fs::read(path.join(RECURRENCE_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
         Ok(Self {
             index,
             reader,
             id,
             present,
+            recurrence,
         })
     }
 

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::boilerplate::{RecurrenceById, BOILERPLATE_DOCUMENTS};
 use crate::corpus::Meta;
 use crate::error::{Error, Result};
 use crate::store::{Exclude, Nearest, SearchMethod, StoredPassage, VectorStore};
@@ -50,6 +51,9 @@ pub struct Hit {
     pub dense_score: Option<f32>,
     /// BM25 score when the passage was in the lexical candidates.
     pub lexical_score: Option<f32>,
+    /// Documents holding this passage's text or a near-identical one, when more than one (see
+    /// [`fold_recurring`]).
+    pub appears_in: Option<usize>,
     pub passage: StoredPassage,
 }
 
@@ -64,6 +68,15 @@ pub struct Query<'a> {
     pub mode: Mode,
     pub exclude: Exclude,
     pub method: SearchMethod,
+    /// How deep each ranking a hybrid search fuses is read; [`fusion_depth`] of the k asked for
+    /// (a caller that reads more than k to fold copies keeps the fusion of k).
+    pub depth: usize,
+}
+
+/// How deep each ranking of a hybrid search for `k` results is read: deeper than k, so that a
+/// passage ranked moderately by both can rise.
+pub fn fusion_depth(k: usize) -> usize {
+    k.saturating_mul(3).max(50)
 }
 
 /// The documented record of a hit (`--json` output and the HTTP API) (field order is part of the format).
@@ -83,6 +96,10 @@ pub struct HitRecord<'a> {
     pub section: Option<&'a str>,
     /// The article's metadata (front matter, JSONL fields, a clipped page's URL).
     pub meta: &'a Meta,
+    /// Documents holding the same or a near-identical text, when more than one: the other
+    /// copies are folded into this hit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub appears_in: Option<usize>,
 }
 
 impl<'a> From<&'a Hit> for HitRecord<'a> {
@@ -101,6 +118,7 @@ impl<'a> From<&'a Hit> for HitRecord<'a> {
             text: &p.text,
             section: p.section.as_deref(),
             meta: &p.meta,
+            appears_in: h.appears_in,
         }
     }
 }
@@ -167,6 +185,7 @@ pub fn search(
                     score: r.score,
                     dense_score: Some(r.score),
                     lexical_score: None,
+                    appears_in: None,
                     passage: p,
                 })
                 .collect())
@@ -182,14 +201,14 @@ pub fn search(
                     score: s,
                     dense_score: None,
                     lexical_score: Some(s),
+                    appears_in: None,
                     passage: p,
                 })
                 .collect())
         }
         Mode::Hybrid => {
             let v = vector.unwrap_or_default();
-            // Each list goes deeper than k so that a passage ranked moderately by both can rise.
-            let depth = q.k.saturating_mul(3).max(50);
+            let depth = q.depth.max(q.k);
             let rows = store.nearest(&Nearest {
                 vector: v,
                 k: depth,
@@ -242,12 +261,52 @@ pub fn search(
                     score: s,
                     dense_score: d,
                     lexical_score: l,
+                    appears_in: None,
                     passage: p,
                 });
             }
             Ok(hits)
         }
     }
+}
+
+/// Fold the hits that hold one text (the same after normalisation, or near-identical; see
+/// [`crate::boilerplate`]): the best-ranked copy stays, marked with the number of documents
+/// holding the text. Unless `keep_boilerplate`, boilerplate (a text in
+/// [`BOILERPLATE_DOCUMENTS`](crate::boilerplate::BOILERPLATE_DOCUMENTS) documents or more) goes
+/// below every other hit, in its own order. Keeps `k` hits, ranks renumbered; also says how many
+/// hits that rank on their own merit were found (fewer than `k`: reading deeper may find more).
+pub fn fold_recurring(
+    hits: Vec<Hit>,
+    recurrence: &RecurrenceById,
+    k: usize,
+    keep_boilerplate: bool,
+) -> (Vec<Hit>, usize) {
+    let mut seen = std::collections::HashSet::new();
+    let (mut first, mut below) = (Vec::new(), Vec::new());
+    for mut h in hits {
+        match recurrence.get(&h.passage.id) {
+            None => first.push(h),
+            Some((group, documents)) => {
+                if !seen.insert(group) {
+                    continue;
+                }
+                h.appears_in = Some(documents);
+                if documents >= BOILERPLATE_DOCUMENTS && !keep_boilerplate {
+                    below.push(h);
+                } else {
+                    first.push(h);
+                }
+            }
+        }
+    }
+    let ranked = first.len();
+    first.extend(below);
+    first.truncate(k);
+    for (i, h) in first.iter_mut().enumerate() {
+        h.rank = i + 1;
+    }
+    (first, ranked)
 }
 
 /// A passage's share of a hybrid ranking.

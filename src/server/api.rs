@@ -281,6 +281,9 @@ pub struct SearchBody {
     since: Option<String>,
     #[serde(default)]
     until: Option<String>,
+    /// Rank boilerplate like any passage (see `SearchRequest::boilerplate`).
+    #[serde(default)]
+    boilerplate: bool,
 }
 
 /// A filter from an API request: `where` as KEY=VALUE pairs.
@@ -411,6 +414,7 @@ pub async fn search(
             req.since.as_deref(),
             req.until.as_deref(),
         )?,
+        boilerplate: req.boilerplate,
     };
     run_search(state, request).await
 }
@@ -459,6 +463,7 @@ pub async fn passage(
                 params.since.as_deref(),
                 params.until.as_deref(),
             )?,
+            boilerplate: false,
         };
         return Ok(run_search(state, request).await?.into_response());
     }

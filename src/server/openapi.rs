@@ -217,7 +217,8 @@ fn schemas() -> Value {
                 "where": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Only passages whose document metadata has these values (all of them; a list field must hold the value)."},
                 "since": {"type": "string", "description": "Only documents dated on or after (YYYY, YYYY-MM or YYYY-MM-DD)."},
                 "until": {"type": "string", "description": "Only documents dated on or before (a month or a year includes all of it)."},
-                "method": {"enum": ["auto", "exact", "ann"], "default": "auto"}
+                "method": {"enum": ["auto", "exact", "ann"], "default": "auto"},
+                "boilerplate": {"type": "boolean", "default": false, "description": "Rank boilerplate (a text found in 5 documents or more) like any passage instead of after the others."}
             }
         },
         "Hit": {
@@ -235,7 +236,8 @@ fn schemas() -> Value {
                 "span": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
                 "text": {"type": "string"},
                 "section": section,
-                "meta": meta
+                "meta": meta,
+                "appears_in": {"type": "integer", "minimum": 2, "description": "Documents holding this text or a near-identical one, when more than one; the other copies are folded into this hit."}
             }
         },
         "HitList": {
