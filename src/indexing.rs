@@ -291,12 +291,41 @@ pub fn plan_documents(
     let mut touched: Vec<Passage> = Vec::new();
     let mut deleted: Vec<String> = Vec::new();
     let mut documents = Vec::new();
+    let bare = {
+        let touched: HashSet<&str> = read
+            .iter()
+            .map(|r| r.key.as_str())
+            .chain(gone.iter().map(String::as_str))
+            .collect();
+        let others: Vec<_> = if read.is_empty() {
+            Vec::new()
+        } else {
+            store
+                .passages()?
+                .into_iter()
+                .filter(|p| !touched.contains(p.document.as_str()))
+                .map(|p| (p.document, p.text))
+                .collect()
+        };
+        boilerplate_ids(read, &others)
+    };
     for r in read {
         documents.push((r.key.clone(), r.path.clone()));
         let state = store.document_state(&r.key)?;
         let mut seen = HashSet::new();
         for p in &r.passages {
             seen.insert(p.id.as_str());
+            // Boilerplate is stored as its bare text, unless this copy is already stored with
+            // its context (a text that became boilerplate is not embedded again for that).
+            let bare_copy;
+            let p = match state.get(&p.id) {
+                Some(s) if s.hash == p.hash => p,
+                _ if bare.contains(p.id.as_str()) => {
+                    bare_copy = bare_text(p);
+                    &bare_copy
+                }
+                _ => p,
+            };
             match state.get(&p.id) {
                 Some(s) if s.hash == p.hash => {
                     report.kept += 1;
@@ -412,7 +441,7 @@ pub fn apply_plan(
     }
     store.apply(first)?;
 
-    let inputs: Vec<String> = to_embed.iter().map(|p| p.embedding_input()).collect();
+    let inputs: Vec<String> = to_embed.iter().map(|p| model_input(p)).collect();
     let tokens = token_counts(encoder, &inputs)?;
     progress(Progress::Embedding {
         total: to_embed.len(),
@@ -464,7 +493,18 @@ impl Plan {
     /// The plan for documents going into an index that does not exist yet: every passage is
     /// added, each distinct text embedded once.
     pub fn everything(read: &[DocumentPassages]) -> Self {
-        let need: Vec<Passage> = read.iter().flat_map(|r| r.passages.clone()).collect();
+        let bare = boilerplate_ids(read, &[]);
+        let need: Vec<Passage> = read
+            .iter()
+            .flat_map(|r| &r.passages)
+            .map(|p| {
+                if bare.contains(p.id.as_str()) {
+                    bare_text(p)
+                } else {
+                    p.clone()
+                }
+            })
+            .collect();
         let mut seen = HashSet::new();
         let to_embed: Vec<usize> = (0..need.len())
             .filter(|&i| seen.insert(need[i].hash.as_str()))
@@ -487,6 +527,49 @@ impl Plan {
             reuse: HashMap::new(),
             to_embed,
         }
+    }
+}
+
+/// Ids of the passages of `read` that are boilerplate (see [`crate::boilerplate`]) in the
+/// index they go into, whose other documents hold `others` (document, text).
+fn boilerplate_ids<'a>(
+    read: &'a [DocumentPassages],
+    others: &[(String, String)],
+) -> HashSet<&'a str> {
+    let read_rows = read
+        .iter()
+        .flat_map(|r| r.passages.iter().map(move |p| (r.key.as_str(), p)));
+    let rows: Vec<(&str, &str)> = read_rows
+        .clone()
+        .map(|(d, p)| (d, p.text.as_str()))
+        .chain(others.iter().map(|(d, t)| (d.as_str(), t.as_str())))
+        .collect();
+    let recurrence = crate::boilerplate::Recurrence::of(rows);
+    read_rows
+        .enumerate()
+        .filter(|(i, _)| recurrence.is_boilerplate(*i))
+        .map(|(_, (_, p))| p.id.as_str())
+        .collect()
+}
+
+/// `p` as boilerplate is embedded and stored: its text alone. The context (title › headings)
+/// differs from one document to the next and would make each copy a text of its own to embed;
+/// bare, every copy shares one hash, so the text is embedded once.
+fn bare_text(p: &Passage) -> Passage {
+    Passage {
+        hash: corpus::hash(&p.text),
+        ..p.clone()
+    }
+}
+
+/// What the model reads for `p`: its text alone when its hash says it is stored bare (see
+/// [`bare_text`]; the same as [`Passage::embedding_input`] for a passage without context), else
+/// its context and text.
+fn model_input(p: &Passage) -> String {
+    if p.hash == corpus::hash(&p.text) {
+        p.text.clone()
+    } else {
+        p.embedding_input()
     }
 }
 
@@ -521,7 +604,7 @@ pub struct Estimate {
 /// after one warm-up call, so that the rate reflects the mix of lengths the run will see
 /// (attention makes long passages cost more per token). Nothing is stored.
 pub fn estimate(plan: &Plan, encoder: &dyn Encode) -> Result<Estimate> {
-    let inputs: Vec<String> = plan.to_embed().map(|p| p.embedding_input()).collect();
+    let inputs: Vec<String> = plan.to_embed().map(model_input).collect();
     let tokens = token_counts(encoder, &inputs)?;
     let total: usize = tokens.iter().sum();
     if inputs.is_empty() {

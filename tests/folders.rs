@@ -542,7 +542,33 @@ fn boilerplate_is_folded_in_search_and_kept_out_of_themes() {
     .unwrap();
     let e = common::embedder("multilingual-e5-small", Precision::Q4);
     let mut c = Collection::create_or_open(&location, e.info(), &Default::default()).unwrap();
-    c.sync_files(&e, &batch, &mut |_| {}).unwrap();
+    let report = c.sync_files(&e, &batch, &mut |_| {}).unwrap();
+
+    // Boilerplate is embedded once, as its bare text: every copy of the notice (each under
+    // another page's title) holds the model's vector of the notice alone.
+    assert!(
+        report.added - report.embedded >= with_notice - 1,
+        "{report:?}"
+    );
+    let notices: Vec<_> = c
+        .all_passages()
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.text.contains("GPLv3+"))
+        .collect();
+    assert_eq!(notices.len(), with_notice);
+    let store = semclust::store::SqliteStore::open(&dir.path().join("index")).unwrap();
+    let alone = e
+        .embed(&[notices[0].text.as_str()], InputKind::Passage)
+        .unwrap()
+        .row(0)
+        .to_vec();
+    for p in &notices {
+        let v = semclust::store::VectorStore::vector(&store, &p.id)
+            .unwrap()
+            .unwrap();
+        assert!(common::cosine(&v, &alone) > 0.999, "{}", p.id);
+    }
 
     let query = "Lizenz GPLv3+: GNU GPL Version 3 oder neuer, freie Software ohne Garantie";
     let vector = e.embed(&[query], InputKind::Query).unwrap().row(0).to_vec();
