@@ -232,3 +232,79 @@ fn standard_input_and_docs_list_show_rm_stats() {
     let e = error_line(&semclust(&["index", "-", "--index", ix]));
     assert!(e.contains("--name"), "{e}");
 }
+
+/// The documents over HTTP (issue 31, item 8): `GET /v1/documents` lists what `/v1/index`
+/// stored, with the index's figures; `GET /v1/documents/{key}` gives one document's passages
+/// in reading order, its key's slashes as they are; an unknown key is a 404 naming it; a
+/// document deleted through `/v1/index` leaves the list. In-process server, fake model.
+#[test]
+fn documents_over_http() {
+    use common::fake::{GatedEncoder, InProcess};
+    use serde_json::{json, Value};
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = InProcess::start(
+        GatedEncoder::new(true),
+        dir.path(),
+        Default::default(),
+        Default::default(),
+    );
+    let readme =
+        std::fs::read_to_string(common::fixture("real/doc-tree/jansson-README.rst")).unwrap();
+    let notice =
+        std::fs::read_to_string(common::fixture("real/doc-tree/COPYRIGHT.coreutils")).unwrap();
+    let r = server.post(
+        "/v1/index",
+        json!({"documents": [
+            {"name": "jansson/README", "text": readme, "format": "rst"},
+            {"name": "coreutils-copyright", "text": notice}
+        ]}),
+    );
+    assert_eq!(r.status().as_u16(), 200);
+    let report: Value = r.json().unwrap();
+    let get = |path: &str| {
+        let r = server
+            .client
+            .get(format!("{}{path}", server.base))
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().unwrap())
+    };
+
+    let (status, list) = get("/v1/documents");
+    assert_eq!(status, 200, "{list}");
+    let keys: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["coreutils-copyright", "jansson/README"]);
+    assert_eq!(list["data"][1]["path"], "api:jansson/README");
+    assert_eq!(list["stats"]["documents"], 2);
+    assert_eq!(list["stats"]["passages"], report["added"], "{report}");
+
+    let (status, doc) = get("/v1/documents/jansson/README");
+    assert_eq!(status, 200, "{doc}");
+    let passages = doc["passages"].as_array().unwrap();
+    assert_eq!(
+        doc["document"]["passages"].as_u64(),
+        Some(passages.len() as u64)
+    );
+    assert!(
+        passages[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Jansson is a C library for encoding, decoding and manipulating JSON"),
+        "{}",
+        passages[0]
+    );
+    let (status, err) = get("/v1/documents/jansson/READM");
+    assert_eq!(status, 404, "{err}");
+    assert!(err.to_string().contains("jansson/READM"), "{err}");
+
+    let r = server.post("/v1/index", json!({"delete": ["coreutils-copyright"]}));
+    assert_eq!(r.status().as_u16(), 200);
+    let (_, list) = get("/v1/documents");
+    assert_eq!(list["stats"]["documents"], 1, "{list}");
+}

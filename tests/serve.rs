@@ -879,6 +879,14 @@ fn index_over_http_is_incremental_and_shared_with_the_cli() {
         .get("/v1/passages/{id}", "/v1/passages/notes/lyon/1/2")
         .ok();
     assert_eq!(p["text"], edited.as_str());
+    // The document as the API lists and shows it (the answers checked against the schema).
+    let list = api.get("/v1/documents", "/v1/documents").ok();
+    assert_eq!(list["data"][0]["key"], "notes/lyon");
+    assert_eq!(list["data"][0]["passages"], 3);
+    let shown = api
+        .get("/v1/documents/{key}", "/v1/documents/notes/lyon")
+        .ok();
+    assert_eq!(shown["passages"][1]["text"], edited.as_str());
     // Themes follow the index.
     let themes2 = api.get("/v1/themes", "/v1/themes?k=2").ok();
     assert!(themes2["generation"].as_u64().unwrap() > g1);
@@ -1285,7 +1293,9 @@ fn openapi_lists_exactly_the_routes_the_server_answers() {
     for (template, ops) in paths {
         for (method, _) in ops.as_object().unwrap() {
             listed.push(format!("{} {template}", method.to_uppercase()));
-            let path = template.replace("{id}", "lemonde-ia-2025/1/2");
+            let path = template
+                .replace("{id}", "lemonde-ia-2025/1/2")
+                .replace("{key}", "lemonde-ia-2025");
             let url = format!("{}{path}", server.base);
             let r = match method.as_str() {
                 "get" => client.get(url).send().unwrap(),
@@ -1312,6 +1322,8 @@ fn openapi_lists_exactly_the_routes_the_server_answers() {
         "GET /health",
         "GET /metrics",
         "GET /openapi.json",
+        "GET /v1/documents",
+        "GET /v1/documents/{key}",
         "GET /v1/models",
         "GET /v1/passages/{id}",
         "GET /v1/passages/{id}/related",
@@ -1327,6 +1339,7 @@ fn openapi_lists_exactly_the_routes_the_server_answers() {
     for route in [
         "/v1/passages/{id}",
         "/v1/passages/{id}/related",
+        "/v1/documents/{key}",
         "/v1/search",
     ] {
         assert!(

@@ -284,6 +284,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/search", post(api::search))
         .route("/v1/passages/{*id}", get(api::passage))
         .route("/v1/themes", get(api::themes))
+        .route("/v1/documents", get(api::documents))
+        .route("/v1/documents/{*key}", get(api::document))
         .route_layer(middleware::from_fn_with_state(state.clone(), timeout))
         .route("/v1/index", post(api::index));
     Router::new()
@@ -472,6 +474,7 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
                 "/v1/passages/{id}".to_string()
             }
         }
+        Some(m) if m.as_str() == "/v1/documents/{*key}" => "/v1/documents/{key}".to_string(),
         Some(m) => m.as_str().to_string(),
         None => "unmatched".to_string(),
     };

@@ -92,6 +92,15 @@ pub fn document() -> Value {
                 ],
                 "responses": with_ok("HitList", "Best first.", &["400", "401", "404", "409", "422", "503", "504"]),
             }},
+            "/v1/documents": {"get": {
+                "summary": "Every stored document (key, path, format, passages, bytes, languages, dates) and the index's figures, as `semclust docs list` and `docs stats` print them.",
+                "responses": with_ok("DocumentList", "By key.", &["401", "409", "503", "504"]),
+            }},
+            "/v1/documents/{key}": {"get": {
+                "summary": "One stored document and its passages in reading order. The key holds slashes; send them as they are or percent-encoded.",
+                "parameters": [{"name": "key", "in": "path", "required": true, "schema": {"type": "string"}, "example": "nodejs/api/addons.md"}],
+                "responses": with_ok("DocumentPassages", "The document.", &["401", "404", "409", "503", "504"]),
+            }},
             "/v1/index": {"post": {
                 "summary": "Add, replace or delete documents; split and embedded as `semclust index` does, incrementally.",
                 "requestBody": body("IndexRequest"),
@@ -251,6 +260,36 @@ fn schemas() -> Value {
                 "data": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}}
             }
         },
+        "Document": {
+            "type": "object",
+            "required": ["key", "path", "format", "passages", "bytes", "languages", "dates"],
+            "properties": {
+                "key": {"type": "string"},
+                "path": {"type": "string", "description": "The file it was read from, or api:NAME for a document sent to /v1/index."},
+                "format": {"type": "string"},
+                "passages": {"type": "integer"},
+                "bytes": {"type": "integer", "description": "Bytes of passage text."},
+                "languages": {"type": "object", "additionalProperties": {"type": "integer"}, "description": "Passages per language; (none) where none was detected."},
+                "dates": {"type": ["array", "null"], "items": {"type": "string"}, "description": "The earliest and latest date of its articles, when they give one."}
+            }
+        },
+        "DocumentList": {
+            "type": "object",
+            "required": ["object", "data", "stats"],
+            "properties": {
+                "object": {"const": "list"},
+                "data": {"type": "array", "items": {"$ref": "#/components/schemas/Document"}},
+                "stats": {"type": "object", "description": "documents, passages, bytes, formats {format: documents}, languages {language: passages}."}
+            }
+        },
+        "DocumentPassages": {
+            "type": "object",
+            "required": ["document", "passages"],
+            "properties": {
+                "document": {"$ref": "#/components/schemas/Document"},
+                "passages": {"type": "array", "items": {"$ref": "#/components/schemas/Passage"}}
+            }
+        },
         "Passage": {
             "type": "object",
             "required": ["id", "article", "article_key", "paragraph", "document", "path", "span", "hash", "text", "section", "meta"],
@@ -331,7 +370,7 @@ fn themes_schema() -> Value {
         "properties": {
             "facts": {
                 "type": "object",
-                "required": ["model", "revision", "precision", "dimension", "passages", "articles", "k", "k_choice", "seed", "restarts", "silhouette", "inertia", "labels", "stop_word_languages", "map_layout", "map_explained_variance"],
+                "required": ["model", "revision", "precision", "dimension", "passages", "articles", "k", "k_choice", "seed", "restarts", "silhouette", "inertia", "labels", "stop_word_languages", "map_layout", "map_explained_variance", "boilerplate_left_out"],
                 "properties": {
                     "model": {"type": "string"}, "revision": {"type": "string"},
                     "precision": {"type": "string"}, "dimension": {"type": "integer"},
@@ -343,6 +382,7 @@ fn themes_schema() -> Value {
                     "silhouette": {"type": "number"}, "inertia": {"type": "number"},
                     "stop_word_languages": {"type": "array", "items": {"type": "string"}, "description": "ISO 639-1 codes of the languages whose stop words are left out of key terms: those the passages are written in, and English."},
                     "map_layout": {"type": "string", "description": "How the map was laid out: t-SNE from a PCA start (on a sample above 5,000 passages), or PCA."},
+                    "boilerplate_left_out": {"type": "integer", "description": "Passages left out of the themes as boilerplate: their text (or a near-identical one) is in 5 documents or more."},
                     "map_explained_variance": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
                 }
             },
