@@ -411,14 +411,10 @@ fn ignore_files_hidden_files_and_globs_pick_the_files() {
     assert!(keys.contains(&"guide/cat.1".to_string()), "{keys:?}");
 }
 
-/// Boilerplate across documents (issue 31, item 6): in the German coreutils manual pages
-/// (manpages-de), the licence notice recurs in every page that carries one, however its
-/// copyright years differ; a text of one page does not recur.
-#[test]
-fn licence_notices_recur_across_manual_pages() {
-    let dir = tempfile::tempdir().unwrap();
+/// The German coreutils manual pages (manpages-de), read as `index` reads them into `dir`.
+fn german_pages(dir: &Path) -> (std::path::PathBuf, StoreLocation, FileBatch) {
     let pages = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/manpages/de");
-    let location = StoreLocation::new(&dir.path().join("index"), None).unwrap();
+    let location = StoreLocation::new(&dir.join("index"), None).unwrap();
     let batch = FileBatch::read(
         std::slice::from_ref(&pages),
         &ReadLimits::default(),
@@ -426,6 +422,27 @@ fn licence_notices_recur_across_manual_pages() {
         &mut |_| {},
     )
     .unwrap();
+    (pages, location, batch)
+}
+
+/// Files of `folder` whose bytes hold `needle`: a count made without semclust's readers.
+fn files_holding(folder: &Path, needle: &[u8]) -> usize {
+    std::fs::read_dir(folder)
+        .unwrap()
+        .filter(|e| {
+            let bytes = std::fs::read(e.as_ref().unwrap().path()).unwrap();
+            bytes.windows(needle.len()).any(|w| w == needle)
+        })
+        .count()
+}
+
+/// Boilerplate across documents (issue 31, item 6): in the German coreutils manual pages
+/// (manpages-de), the licence notice recurs in every page that carries one, however its
+/// copyright years differ; a text of one page does not recur.
+#[test]
+fn licence_notices_recur_across_manual_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pages, _, batch) = german_pages(dir.path());
     let passages = batch
         .documents()
         .iter()
@@ -433,13 +450,7 @@ fn licence_notices_recur_across_manual_pages() {
     let found =
         semclust::boilerplate::recurring(passages, semclust::boilerplate::BOILERPLATE_DOCUMENTS);
     // The pages' own files, read as bytes: those that hold the notice at all.
-    let with_notice = std::fs::read_dir(&pages)
-        .unwrap()
-        .filter(|e| {
-            let bytes = std::fs::read(e.as_ref().unwrap().path()).unwrap();
-            bytes.windows(6).any(|w| w == b"GPLv3+")
-        })
-        .count();
+    let with_notice = files_holding(&pages, b"GPLv3+");
     assert!(with_notice >= 5, "{with_notice}");
     let notice = found
         .iter()
@@ -454,13 +465,7 @@ fn licence_notices_recur_across_manual_pages() {
         .iter()
         .find(|r| r.text.contains("Karl Eichwalder"))
         .unwrap_or_else(|| panic!("no recurring translators' credit in {found:#?}"));
-    let with_credit = std::fs::read_dir(&pages)
-        .unwrap()
-        .filter(|e| {
-            let bytes = std::fs::read(e.as_ref().unwrap().path()).unwrap();
-            bytes.windows(15).any(|w| w == b"Karl Eichwalder")
-        })
-        .count();
+    let with_credit = files_holding(&pages, b"Karl Eichwalder");
     assert_eq!(credit.documents, with_credit, "{credit:?}");
     assert!(credit.variants >= 2, "{credit:?}");
     let mut wordings: std::collections::HashMap<String, usize> = Default::default();
@@ -524,22 +529,8 @@ fn boilerplate_is_folded_in_search_and_kept_out_of_themes() {
     use semclust::search::Mode;
 
     let dir = tempfile::tempdir().unwrap();
-    let pages = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/manpages/de");
-    let with_notice = std::fs::read_dir(&pages)
-        .unwrap()
-        .filter(|e| {
-            let bytes = std::fs::read(e.as_ref().unwrap().path()).unwrap();
-            bytes.windows(6).any(|w| w == b"GPLv3+")
-        })
-        .count();
-    let location = StoreLocation::new(&dir.path().join("index"), None).unwrap();
-    let batch = FileBatch::read(
-        std::slice::from_ref(&pages),
-        &ReadLimits::default(),
-        &location,
-        &mut |_| {},
-    )
-    .unwrap();
+    let (pages, location, batch) = german_pages(dir.path());
+    let with_notice = files_holding(&pages, b"GPLv3+");
     let e = common::embedder("multilingual-e5-small", Precision::Q4);
     let mut c = Collection::create_or_open(&location, e.info(), &Default::default()).unwrap();
     let report = c.sync_files(&e, &batch, &mut |_| {}).unwrap();

@@ -403,18 +403,23 @@ fn named(n: &str) -> &'static str {
 mod tests {
     use super::*;
 
-    /// coreutils' cat(1) as Debian ships it (`tests/fixtures/real/doc-tree/cat.1.gz`).
-    #[test]
-    fn a_real_manual_page() {
-        let gz = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/real/doc-tree/cat.1.gz"
-        ))
-        .unwrap();
+    /// A gzipped manual page of `tests/fixtures/real/doc-tree`, as text.
+    fn fixture(name: &str) -> String {
+        let path = format!(
+            "{}/tests/fixtures/real/doc-tree/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let gz = std::fs::read(path).unwrap();
         let mut text = String::new();
         std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text)
             .unwrap();
-        let a = articles(&text, 1 << 20).unwrap();
+        text
+    }
+
+    /// coreutils' cat(1) as Debian ships it (`tests/fixtures/real/doc-tree/cat.1.gz`).
+    #[test]
+    fn a_real_manual_page() {
+        let a = articles(&fixture("cat.1.gz"), 1 << 20).unwrap();
         assert_eq!(a[0].title.as_deref(), Some("CAT(1)"));
         let ps = &a[0].paragraphs;
         assert_eq!(
@@ -441,15 +446,7 @@ mod tests {
     /// branches, each bullet drawn once per branch in the source.
     #[test]
     fn an_asciidoctor_manual_page() {
-        let gz = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/real/doc-tree/perf-iostat.1.gz"
-        ))
-        .unwrap();
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text)
-            .unwrap();
-        let ps = &articles(&text, 1 << 20).unwrap()[0].paragraphs;
+        let ps = &articles(&fixture("perf-iostat.1.gz"), 1 << 20).unwrap()[0].paragraphs;
         // The body of `.de URL` is not text.
         assert_eq!(ps[0].text, "perf-iostat - Show I/O performance metrics");
         assert!(ps.iter().all(|p| !p.text.contains("$1")), "{ps:#?}");
