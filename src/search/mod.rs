@@ -158,11 +158,17 @@ pub fn search(
     // k never exceeds what the index holds: results are allocated for k up front (by the exact
     // scan, the graph and tantivy), and `-k 1000000000000` must not ask for terabytes. One rule
     // for every front end and mode.
-    let k = q.k.min(store.len()?);
+    let len = store.len()?;
+    let k = q.k.min(len);
     if k == 0 {
         return Ok(Vec::new());
     }
-    let q = &Query { k, ..q.clone() };
+    // The fusion depth follows the k asked for, and is bounded the same way.
+    let q = &Query {
+        k,
+        depth: q.depth.min(len),
+        ..q.clone()
+    };
     let lex = || {
         lexical.ok_or_else(|| Error::internal("a lexical search needs the index's lexical part"))
     };
