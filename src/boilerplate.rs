@@ -87,7 +87,9 @@ impl Recurrence {
         // Exact forms first: most boilerplate is word for word the same.
         let mut form_of: Vec<u32> = Vec::new();
         let mut forms: HashMap<String, u32> = HashMap::new();
-        let mut form_texts: Vec<String> = Vec::new();
+        // Each form's MinHash signature, worked out when the form is first met (the form itself
+        // is kept once, as the map's key).
+        let mut signatures: Vec<Option<[u64; HASHES]>> = Vec::new();
         let mut docs: Vec<&'a str> = Vec::new();
         for (document, text) in passages {
             let n = normalise(text);
@@ -95,8 +97,8 @@ impl Recurrence {
             let f = match forms.get(&n) {
                 Some(&f) => f,
                 None => {
-                    forms.insert(n.clone(), next);
-                    form_texts.push(n);
+                    signatures.push(signature(&n));
+                    forms.insert(n, next);
                     next
                 }
             };
@@ -108,10 +110,10 @@ impl Recurrence {
         // Then near-identical forms, joined through the bands of their signatures; each form is
         // compared with the first form met in each of its bands (linear, and enough: a family of
         // variants shares bands with its first member).
-        let mut parent: Vec<u32> = (0..form_texts.len() as u32).collect();
+        let mut parent: Vec<u32> = (0..signatures.len() as u32).collect();
         let mut bands: HashMap<u64, (u32, [u64; HASHES])> = HashMap::new();
-        for (f, text) in form_texts.iter().enumerate() {
-            let Some(sig) = signature(text) else { continue };
+        for (f, sig) in signatures.iter().enumerate() {
+            let Some(sig) = *sig else { continue };
             for b in 0..BANDS {
                 let key = band_key(b, &sig[b * ROWS..(b + 1) * ROWS]);
                 match bands.get(&key) {
@@ -182,11 +184,6 @@ impl Recurrence {
         self.documents(i) >= BOILERPLATE_DOCUMENTS
     }
 
-    /// Passages that are boilerplate.
-    pub fn boilerplate_passages(&self) -> usize {
-        (0..self.len()).filter(|&i| self.is_boilerplate(i)).count()
-    }
-
     /// The texts found in at least `min_documents` documents (2 at least), the most widespread
     /// first (then by text, for a stable order); `text(i)` gives passage `i`'s text.
     pub fn recurring<'t>(
@@ -224,7 +221,6 @@ pub fn recurring<'a>(
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RecurrenceById {
     by_id: HashMap<String, (u32, u32)>,
-    boilerplate: usize,
 }
 
 impl RecurrenceById {
@@ -238,20 +234,12 @@ impl RecurrenceById {
                 by_id.insert(id.to_string(), (r.group(i), n as u32));
             }
         }
-        Self {
-            by_id,
-            boilerplate: r.boilerplate_passages(),
-        }
+        Self { by_id }
     }
 
     /// The group and the number of documents of passage `id`, when its text is in two or more.
     pub fn get(&self, id: &str) -> Option<(u32, usize)> {
         self.by_id.get(id).map(|&(g, n)| (g, n as usize))
-    }
-
-    /// Passages that are boilerplate.
-    pub fn boilerplate_passages(&self) -> usize {
-        self.boilerplate
     }
 }
 

@@ -308,11 +308,6 @@ impl ThemeInput {
         self.groups.truncate(to);
     }
 
-    /// Boilerplate passages left out of the themes.
-    pub fn boilerplate(&self) -> usize {
-        self.boilerplate
-    }
-
     pub fn load(store: &dyn VectorStore) -> Result<Self> {
         let ids = store.row_ids()?;
         if ids.is_empty() {
