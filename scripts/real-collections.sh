@@ -12,6 +12,11 @@
 #             fr, it and pt; label: the chapter (ch03…), the same in every language.
 #   manpages  the translated manual pages of manpages-{de,es,fr,it,nl,pl,pt-br}, rendered to HTML
 #             by mandoc (as man2html-style sites publish them); label: the manual section (1-8).
+#   handbook  The Debian Administrator's Handbook (package debian-handbook, GPL-2+ or CC-BY-SA-3.0,
+#             Raphaël Hertzog, Roland Mas and translators): one HTML page per section
+#             (sect.*.html) in de, en, es, fr, it and pt (pt-BR); label: the chapter the page's
+#             `<link rel="up">` names. A second manual, by other authors and translators, for
+#             the mixed-language sets of scripts/mixed-sets.py.
 #   changelogs  the Debian changelogs (changelog.Debian.gz, or changelog.gz of native packages)
 #             of $CHANGELOG_PKGS, one JSONL file per package, one record per upload (its date,
 #             version, distribution and urgency as fields), one passage per change (`*` item);
@@ -28,6 +33,8 @@ cd "$(dirname "$0")/.."
 DEBREF_VERSION="${DEBREF_VERSION:-2.100}"
 DEBREF_LANGS="de en es fr it pt"
 MAN_LANGS="de es fr it nl pl pt-br"
+HANDBOOK_VERSION="${HANDBOOK_VERSION:-11.20220922}"
+HANDBOOK_LANGS="de-DE en-US es-ES fr-FR it-IT pt-BR"
 CHANGELOG_PKGS="${CHANGELOG_PKGS:-apt base-files base-passwd bash binutils-common coreutils
     debianutils dpkg gcc-12-base grep gzip init-system-helpers libacl1 libbz2-1.0 libgnutls30
     libusb-1.0-0 llvm-14-runtime make openssh-client python3.11-minimal sed tar udev
@@ -143,6 +150,27 @@ debref() { # OUT
         done
     done
     cp "$WORK/x/usr/share/doc/debian-reference-de/copyright" "$out/COPYRIGHT"
+    echo "wrote $out: $(wc -l <"$out/labels.tsv") pages"
+}
+
+handbook() { # OUT
+    local out="$1/handbook"
+    rm -rf "$out" && mkdir -p "$out"
+    fetch "debian-handbook=$HANDBOOK_VERSION"
+    local src="$WORK/x/usr/share/doc/debian-handbook/html"
+    : >"$out/labels.tsv"
+    for l in $HANDBOOK_LANGS; do
+        local dir="${l%%-*}"
+        mkdir -p "$out/$dir"
+        for f in "$src/$l"/sect.*.html; do
+            local page up
+            page=$(basename "$f" .html)
+            cp "$f" "$out/$dir/$page.html"
+            up=$(grep -o '<link rel="up" href="[^"]*"' "$f" | sed 's/.*href="\([^"]*\)\.html"/\1/')
+            printf '%s/%s\t%s\n' "$dir" "$page" "$up" >>"$out/labels.tsv"
+        done
+    done
+    cp "$WORK/x/usr/share/doc/debian-handbook/copyright" "$out/COPYRIGHT"
     echo "wrote $out: $(wc -l <"$out/labels.tsv") pages"
 }
 
@@ -274,7 +302,7 @@ case "${1:-}" in
 fixtures) fixtures ;;
 build) shift && build "$@" ;;
 *)
-    echo "usage: $0 fixtures | build [DIR [debref|manpages|changelogs...]]" >&2
+    echo "usage: $0 fixtures | build [DIR [debref|handbook|manpages|changelogs...]]" >&2
     exit 2
     ;;
 esac
