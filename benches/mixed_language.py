@@ -1,28 +1,40 @@
 #!/usr/bin/env python3
-"""How far language outweighs meaning (issue 30): themes and search on the mixed-language sets
-of scripts/mixed-sets.py, scored with scikit-learn's NMI (someone else's implementation).
+"""How far language outweighs meaning (issue 30): themes, search and related passages on the
+mixed-language sets of scripts/mixed-sets.py, run through the semclust CLI and scored with
+scikit-learn's NMI (someone else's implementation).
 
-    scripts/real-collections.sh build target/collections debref
-    python3 scripts/mixed-sets.py
+    scripts/real-collections.sh build target/collections debref handbook
+    python3 scripts/mixed-sets.py && python3 scripts/mixed-sets.py --source handbook
     cargo build --release
-    REF_PY=/path/to/venv/bin/python benches/mixed_language.py   # a venv with scikit-learn
+    REF_PY=/path/to/venv/bin/python benches/mixed_language.py [debref|handbook ...] \
+        [--views neutral,model]
 
-For each set (balanced, confounded, english) it indexes the folder once (target/tmp/mixed-SET),
-runs `themes --k 14 --json` (14 topics: the chapters) and prints NMI of the themes against the
-topic, the language and the document, and the themes whose passages are more than 60 % one
-language. On the balanced set it runs `eval` on the cross-lingual questions (hit@1 per mode)
-and, per question, the share of the top 10 written in the question's language.
+Sources: debref (Debian Reference, target/collections/mixed) and handbook (the Debian
+Administrator's Handbook, target/collections/mixed-handbook). Views: `neutral` (the default of
+every command) and `model` (`--no-neutral`: the model's own vectors). Per source and view:
+- themes, on balanced, confounded and english: `themes --k TOPICS --json`; NMI of the themes
+  against the topic, the language and the document; themes over 60 % one language (where
+  that language holds at most 60 % of the set); and the floor: NMI(language, topic) of the
+  set itself, what a perfect topic clustering would score against the language;
+- search, on balanced: `eval` of the cross-lingual questions (hit@1, dense and hybrid), and per
+  question the share of the default search's top 10 in the question's language over that
+  language's share of the collection;
+- related, on pairs: `related ID --other-articles -k 10` from every German passage (up to
+  RELATED_MAX, evenly spread): the English version of its section first (share) and the
+  German share of the top 10.
+Indexes are made once, in target/tmp/neutral-SOURCE-SET.
 """
 import json
 import os
 import subprocess
 import sys
+import time
 from collections import Counter, defaultdict
 
 BIN = os.environ.get("SEMCLUST_BIN", "target/release/semclust")
-ROOT = os.environ.get("MIXED_DIR", "target/collections/mixed")
+ROOTS = {"debref": "target/collections/mixed", "handbook": "target/collections/mixed-handbook"}
 SETS = ["balanced", "confounded", "english"]
-K = os.environ.get("MIXED_K", "14")
+RELATED_MAX = int(os.environ.get("RELATED_MAX", "300"))
 
 try:
     from sklearn.metrics import normalized_mutual_info_score as nmi
@@ -37,64 +49,122 @@ def run(*args):
     return subprocess.run([BIN, *args], check=True, capture_output=True, text=True).stdout
 
 
-def labels(name):
+def labels(root, name):
     out = {}
-    with open(os.path.join(ROOT, name, "labels.tsv"), encoding="utf-8") as f:
+    with open(os.path.join(root, name, "labels.tsv"), encoding="utf-8") as f:
         for line in f:
             key, topic, lang = line.rstrip("\n").split("\t")
             out[key] = (topic, lang)
     return out
 
 
-def main():
-    for name in SETS:
-        index = f"target/tmp/mixed-{name}"
-        if not os.path.isdir(index):
-            run("index", "-q", "--index", index, os.path.join(ROOT, name))
-        lab = labels(name)
-        themes = json.loads(run("themes", "--index", index, "--k", K, "--json", "-q"))
-        ps = themes["passages"]
-        theme = [p["theme"] for p in ps]
-        topic = [lab[p["document"]][0] for p in ps]
-        lang = [lab[p["document"]][1] for p in ps]
-        doc = [p["document"] for p in ps]
-        share = Counter(lang)
-        by_theme = defaultdict(list)
-        for t, l in zip(theme, lang):
-            by_theme[t].append(l)
-        one_lang = [
-            t for t, ls in by_theme.items()
-            if max(Counter(ls).values()) / len(ls) > 0.6
-            and max(share[l] for l in Counter(ls)) / len(lang) <= 0.6
-        ]
-        print(f"{name}: {len(ps)} passages, {len(lab)} documents, k = {themes['facts']['k']}: "
-              f"NMI topic {nmi(topic, theme):.3f}, language {nmi(lang, theme):.3f}, "
-              f"document {nmi(doc, theme):.3f}; themes > 60 % one language: {len(one_lang)}")
-        for t in sorted(by_theme):
-            c = Counter(by_theme[t]).most_common(2)
-            label = next(x["label"] for x in themes["themes"] if x["id"] == t)
-            print(f"  {t:>2} {len(by_theme[t]):>5} {c}  {label}")
+def index_of(src, name):
+    index = f"target/tmp/neutral-{src}-{name}"
+    if not os.path.isdir(index):
+        run("index", "-q", "--index", index, os.path.join(ROOTS[src], name))
+    return index
 
-    index = "target/tmp/mixed-balanced"
-    questions = os.path.join(ROOT, "cross-lingual.json")
-    for line in run("eval", questions, "--index", index, "--json", "-q").splitlines():
+
+def themes(src, name, flags):
+    lab = labels(ROOTS[src], name)
+    k = str(len({t for t, _ in lab.values()}))
+    started = time.time()
+    t = json.loads(run("themes", "--index", index_of(src, name), "--k", k, "--json", "-q", *flags))
+    seconds = time.time() - started
+    ps = t["passages"]
+    theme = [p["theme"] for p in ps]
+    topic = [lab[p["document"]][0] for p in ps]
+    lang = [lab[p["document"]][1] for p in ps]
+    doc = [p["document"] for p in ps]
+    share = Counter(lang)
+    by_theme = defaultdict(list)
+    for th, l in zip(theme, lang):
+        by_theme[th].append(l)
+    one = sum(
+        1 for ls in by_theme.values()
+        if max(Counter(ls).values()) / len(ls) > 0.6
+        and share[Counter(ls).most_common(1)[0][0]] / len(lang) <= 0.6
+    )
+    return {
+        "topic": nmi(topic, theme), "language": nmi(lang, theme), "document": nmi(doc, theme),
+        "one_language": one, "k": int(k), "floor": nmi(lang, topic), "seconds": seconds,
+        "vectors": t["facts"].get("vectors", "model"),
+    }
+
+
+def search(src, flags):
+    index = index_of(src, "balanced")
+    questions = os.path.join(ROOTS[src], "cross-lingual.json")
+    out = {}
+    for line in run("eval", questions, "--index", index, "--json", "-q",
+                    "--modes", "dense,hybrid", *flags).splitlines():
         s = json.loads(line)
-        print(f"cross-lingual, {s['mode']}: hit@1 {s['passage_at_1']:.3f}, "
-              f"hit@10 {s.get('passage_at_10', float('nan')):.3f}")
-    lab = labels("balanced")
+        out[s["mode"]] = s["passage_at_1"]
+    lab = labels(ROOTS[src], "balanced")
     share = Counter(l for _, l in lab.values())
+    total = sum(share.values())
     with open(questions, encoding="utf-8") as f:
         qs = json.load(f)["questions"]
-    own = defaultdict(list)
+    ratios = []
     for q in qs:
         hits = [json.loads(h) for h in run("search", q["q"], "--index", index, "-k", "10",
-                                            "--json", "-q").splitlines()]
+                                            "--json", "-q", *flags).splitlines()]
         if hits:
-            own[q["lang"]].append(sum(lab[h["document"]][1] == q["lang"] for h in hits) / len(hits))
-    total = sum(share.values())
-    for l, xs in sorted(own.items()):
-        print(f"  {l}: top 10 in the question's language {sum(xs) / len(xs):.2f} "
-              f"(the language holds {share[l] / total:.2f} of the documents)")
+            own = sum(lab[h["document"]][1] == q["lang"] for h in hits) / len(hits)
+            ratios.append(own / (share[q["lang"]] / total))
+    out["own_language_ratio"] = sum(ratios) / len(ratios)
+    return out
+
+
+def german_passages(index):
+    import sqlite3
+    db = sqlite3.connect(os.path.join(index, "index.sqlite"))
+    return [r[0] for r in db.execute(
+        "select id from passages where document like '%.de' order by id")]
+
+
+def related_pairs(src, flags):
+    index = index_of(src, "pairs")
+    ids = german_passages(index)
+    step = max(1, len(ids) // RELATED_MAX)
+    ids = ids[::step][:RELATED_MAX]
+    first, german, started = 0, 0.0, time.time()
+    for pid in ids:
+        hits = [json.loads(h) for h in run("related", pid, "--other-articles", "--index", index,
+                                            "-k", "10", "--json", "-q", *flags).splitlines()]
+        doc = pid.split("/")[0]
+        if hits and hits[0]["document"] == doc[:-3] + ".en":
+            first += 1
+        german += sum(h["document"].endswith(".de") for h in hits) / max(1, len(hits))
+    return {"english_version_first": first / len(ids), "german_share": german / len(ids),
+            "passages": len(ids), "seconds_per_call": (time.time() - started) / len(ids)}
+
+
+def main():
+    args = sys.argv[1:]
+    views = ["neutral", "model"]
+    if "--views" in args:
+        views = args[args.index("--views") + 1].split(",")
+    sources = [a for a in args if a in ROOTS] or list(ROOTS)
+    for src in sources:
+        for view in views:
+            flags = ["--no-neutral"] if view == "model" else []
+            print(f"## {src}, {view} vectors", flush=True)
+            for name in SETS:
+                r = themes(src, name, flags)
+                print(f"themes {name:10} k={r['k']:2}: NMI topic {r['topic']:.3f}, language "
+                      f"{r['language']:.3f} (floor {r['floor']:.3f}), document "
+                      f"{r['document']:.3f}; themes > 60 % one language: {r['one_language']}; "
+                      f"{r['seconds']:.1f} s ({r['vectors']})", flush=True)
+            s = search(src, flags)
+            print(f"search balanced: hit@1 dense {s['dense']:.3f}, hybrid {s['hybrid']:.3f}; "
+                  f"top 10 in the question's language / its share: "
+                  f"{s['own_language_ratio']:.2f}", flush=True)
+            r = related_pairs(src, flags)
+            print(f"related pairs ({r['passages']} German passages): English version first "
+                  f"{r['english_version_first']:.3f}, German share of the top 10 "
+                  f"{r['german_share']:.2f} ({1000 * r['seconds_per_call']:.0f} ms per call)",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ use crate::corpus::{self, ReadLimits};
 use crate::embed::{Encode, InputKind, RuntimeInfo};
 use crate::error::{Error, Result};
 use crate::indexing::{self, DocumentPassages, IndexReport, Progress};
+use crate::neutral::LanguageSubspace;
 use crate::search::eval::{self, EvalCase, EvalSummary, QuestionSet};
 use crate::search::{self, Hit, LexicalIndex, Mode};
 use crate::store::{
@@ -73,6 +74,9 @@ pub struct SearchRequest {
     /// Rank boilerplate (a text in five documents or more) like any passage instead of below
     /// the others; copies of one text are folded into one hit either way.
     pub boilerplate: bool,
+    /// Compare in the language-neutral view (see [`crate::neutral`]; the default). The
+    /// collection must have been given the model's fit ([`Collection::set_language_subspace`]).
+    pub neutral: bool,
 }
 
 impl SearchRequest {
@@ -302,6 +306,9 @@ pub struct Collection {
     store: AnyStore,
     /// The lexical index and the state it was built for.
     lexical: Option<(IndexState, LexicalIndex)>,
+    /// The model's language-neutral fit, given by the front end (it is the model's, not the
+    /// index's: see [`LanguageSubspace::cached_or_fit`]).
+    neutral: Option<std::sync::Arc<LanguageSubspace>>,
 }
 
 impl std::fmt::Debug for Collection {
@@ -316,7 +323,36 @@ impl Collection {
             location: location.clone(),
             store,
             lexical: None,
+            neutral: None,
         }
+    }
+
+    /// Give the collection its model's language-neutral fit, which searches with
+    /// `neutral: true` and themes use. A fit of another dimension is refused.
+    pub fn set_language_subspace(&mut self, fit: std::sync::Arc<LanguageSubspace>) -> Result<()> {
+        if fit.dim() != self.fingerprint().dimension {
+            return Err(Error::DimensionMismatch {
+                what: "the language-neutral fit".into(),
+                expected: self.fingerprint().dimension,
+                got: fit.dim(),
+            });
+        }
+        self.neutral = Some(fit);
+        Ok(())
+    }
+
+    /// The language-neutral fit, if the front end gave one.
+    pub fn language_subspace(&self) -> Option<&LanguageSubspace> {
+        self.neutral.as_deref()
+    }
+
+    /// The fit a request with `neutral` set uses.
+    fn neutral_for(&self, neutral: bool) -> Result<Option<std::sync::Arc<LanguageSubspace>>> {
+        if !neutral {
+            return Ok(None);
+        }
+        // A front end that could not fit its model (said in its log) compares raw vectors.
+        Ok(self.neutral.clone())
     }
 
     /// The index at `location`, if one was ever created there.
@@ -549,6 +585,7 @@ impl Collection {
                 request.target.field()
             )));
         }
+        let neutral = self.neutral_for(request.neutral)?;
         let Self { store, lexical, .. } = self;
         snapshot(store, |s| {
             let mut exclude = Exclude::default();
@@ -592,6 +629,7 @@ impl Collection {
                         exclude: exclude.clone(),
                         method: request.method,
                         depth: search::fusion_depth(request.k),
+                        neutral: neutral.as_deref(),
                     },
                 )?;
                 let exhausted = found.len() < read || read >= total;
@@ -633,6 +671,9 @@ impl Collection {
     ) -> Result<Themes> {
         let (_, mut input) = self.theme_input()?;
         input.retain(filter)?;
+        if let (true, Some(fit)) = (opts.neutral, self.neutral.clone()) {
+            input.neutralise(fit)?;
+        }
         input.themes(opts, labeller, progress, &|| false)
     }
 
@@ -651,6 +692,7 @@ impl Collection {
                 set.questions.len()
             )));
         }
+        let neutral = self.neutral.clone();
         let Self { store, lexical, .. } = self;
         snapshot(store, |s| {
             set.check(s)?;
@@ -660,7 +702,14 @@ impl Collection {
                     Mode::Dense => None,
                     Mode::Lexical | Mode::Hybrid => Some(lexical_for(s, lexical)?),
                 };
-                out.push(eval::evaluate(s, lex, set, vectors, mode)?);
+                out.push(eval::evaluate(
+                    s,
+                    lex,
+                    set,
+                    vectors,
+                    mode,
+                    neutral.as_deref(),
+                )?);
             }
             Ok(out)
         })

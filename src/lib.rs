@@ -25,6 +25,7 @@ pub mod indexing;
 pub(crate) mod kernels;
 pub mod language;
 pub mod model;
+pub mod neutral;
 pub mod report;
 pub mod search;
 pub mod server;

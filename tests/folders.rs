@@ -572,6 +572,8 @@ fn boilerplate_is_folded_in_search_and_kept_out_of_themes() {
             other_articles: false,
             filter: Default::default(),
             boilerplate,
+            // No fit is given: the model's own vectors either way.
+            neutral: true,
         };
         c.search(&request, Some(vector.clone())).unwrap().hits
     };

@@ -11,7 +11,7 @@ use semclust::search::eval::{EvalSummary, QuestionSet};
 use semclust::search::Mode;
 use semclust::{DeviceChoice, InputKind};
 
-use super::{index_model, notify, IndexDir, SourceArgs};
+use super::{give_language_subspace, index_model, notify, IndexDir, SourceArgs};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -30,6 +30,9 @@ pub struct EvalArgs {
     /// One JSON object per mode (its figures, per language under `by_lang`) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Measure with the model's own vectors instead of the language-neutral view.
+    #[arg(long)]
+    pub no_neutral: bool,
     /// auto, cpu, cuda[:N] or metal[:N] (for embedding the questions).
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
@@ -51,6 +54,15 @@ pub fn run(args: EvalArgs) -> Result<()> {
     })?;
     let mut collection = Collection::open_for_search(&args.index.location()?)?;
     let model = index_model(&collection, &args.source, args.device, args.quiet)?;
+    if !args.no_neutral {
+        give_language_subspace(
+            &mut collection,
+            &args.source,
+            args.device,
+            args.quiet,
+            Some(&model),
+        )?;
+    }
     if !args.quiet {
         notify(&format!("embedding {} questions", set.questions.len()));
     }

@@ -198,6 +198,42 @@ pub fn index_model(
     Ok(e)
 }
 
+/// Give `collection` its model's language-neutral fit: from semclust's cache, else fitted with
+/// the model (`loaded`, or loaded here), which takes some seconds once per model and machine.
+pub fn give_language_subspace(
+    collection: &mut semclust::collection::Collection,
+    source: &SourceArgs,
+    device: semclust::DeviceChoice,
+    quiet: bool,
+    loaded: Option<&semclust::Embedder>,
+) -> anyhow::Result<()> {
+    use semclust::neutral::LanguageSubspace;
+    let fp = collection.fingerprint().clone();
+    let cache = source.spec(&fp.model).cache_root();
+    let fit = match LanguageSubspace::cached(&fp, &cache) {
+        Some(fit) => fit,
+        None => {
+            let own;
+            let e = match loaded {
+                Some(e) => e,
+                None => {
+                    own = index_model(collection, source, device, quiet)?;
+                    &own
+                }
+            };
+            if !quiet {
+                notify(&format!(
+                    "fitting the language-neutral view of {} on parallel text (once per model)",
+                    fp.model
+                ));
+            }
+            LanguageSubspace::cached_or_fit(&fp, e, &cache)?
+        }
+    };
+    collection.set_language_subspace(std::sync::Arc::new(fit))?;
+    Ok(())
+}
+
 /// Progress lines go to stderr so that stdout stays data.
 pub fn notify(msg: &str) {
     eprintln!("semclust: {}", semclust::util::text::redact_secrets(msg));

@@ -10,7 +10,7 @@ use semclust::search::{Hit, HitRecord, Mode};
 use semclust::store::SearchMethod;
 use semclust::DeviceChoice;
 
-use super::{index_model, notify, ReadArgs, SourceArgs};
+use super::{give_language_subspace, index_model, notify, ReadArgs, SourceArgs};
 
 /// Options shared by `search` and `related`.
 #[derive(Debug, Args)]
@@ -32,6 +32,10 @@ pub struct ResultArgs {
     /// text are shown once either way, with the number of documents holding it.
     #[arg(long)]
     pub boilerplate: bool,
+    /// Compare the model's own vectors, in which a passage's language weighs as much as what
+    /// it says, instead of the language-neutral view (for comparison; see docs/cli.md).
+    #[arg(long)]
+    pub no_neutral: bool,
     /// auto, cpu, cuda[:N] or metal[:N] (for embedding the query).
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
@@ -75,13 +79,28 @@ fn run(request: SearchRequest, args: &ResultArgs) -> Result<SearchResults> {
     if let Some(ef) = args.ef_search {
         collection.set_ef_search(ef)?;
     }
-    let vector = match request.to_embed() {
-        Some((text, kind)) => {
-            let e = index_model(&collection, &args.source, args.device, args.read.quiet)?;
-            Some(e.embed(&[text], kind)?.into_vec())
-        }
+    let model = match request.to_embed() {
+        Some(_) => Some(index_model(
+            &collection,
+            &args.source,
+            args.device,
+            args.read.quiet,
+        )?),
         None => None,
     };
+    let vector = match (request.to_embed(), &model) {
+        (Some((text, kind)), Some(e)) => Some(e.embed(&[text], kind)?.into_vec()),
+        _ => None,
+    };
+    if request.neutral && request.mode != Mode::Lexical {
+        give_language_subspace(
+            &mut collection,
+            &args.source,
+            args.device,
+            args.read.quiet,
+            model.as_ref(),
+        )?;
+    }
     Ok(collection.search(&request, vector)?)
 }
 
@@ -94,6 +113,7 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
         other_articles: false,
         filter: args.out.read.filter.filter()?,
         boilerplate: args.out.boilerplate,
+        neutral: !args.out.no_neutral,
     };
     let found = run(request, &args.out)?;
     print_hits(&found.hits, args.out.json)
@@ -113,6 +133,7 @@ pub fn run_related(args: RelatedArgs) -> Result<()> {
         other_articles: args.other_articles,
         filter: args.out.read.filter.filter()?,
         boilerplate: args.out.boilerplate,
+        neutral: !args.out.no_neutral,
     };
     let found = run(request, &args.out)?;
     if let (Some(p), false, false) = (&found.source, args.out.read.quiet, args.out.json) {

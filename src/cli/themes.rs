@@ -14,11 +14,15 @@ use semclust::report::{self, Format, Report};
 use semclust::DeviceChoice;
 
 use super::index::{self, IndexOptions};
-use super::{index_model, notify, ReadArgs, SourceArgs};
+use super::{give_language_subspace, index_model, notify, ReadArgs, SourceArgs};
 
 /// Clustering options shared by `themes` and `report`.
 #[derive(Debug, Args)]
 pub struct ClusterArgs {
+    /// Cluster the model's own vectors, in which a passage's language weighs as much as what
+    /// it says, instead of the language-neutral view (for comparison).
+    #[arg(long)]
+    pub no_neutral: bool,
     /// Number of themes; MIN..MAX: try each and choose; auto: the same over 2 to about √n (at
     /// most 30). The choice is the best silhouette when it shows structure (≥ 0.25), else the
     /// elbow of the inertia curve (docs/cli.md).
@@ -102,8 +106,18 @@ fn compute(args: &ClusterArgs, source: &SourceArgs, device: DeviceChoice) -> Res
             }
         }
     };
+    if !args.no_neutral && model.is_some() {
+        give_language_subspace(
+            &mut collection,
+            source,
+            device,
+            args.read.quiet,
+            model.as_ref(),
+        )?;
+    }
     let n = collection.len()?;
     let opts = ThemeOptions {
+        neutral: !args.no_neutral,
         k: args.k,
         seed: args.seed,
         n_runs: args.restarts,

@@ -33,6 +33,7 @@ pub fn labels(
     key_terms: &[Vec<Term>],
     centroids: &[Vec<f32>],
     encoder: Option<&dyn Encode>,
+    neutral: Option<&crate::neutral::LanguageSubspace>,
 ) -> Result<(Vec<String>, &'static str)> {
     let candidates: Vec<Vec<&str>> = (0..key_terms.len())
         .map(|t| candidates(key_terms, t))
@@ -50,7 +51,16 @@ pub fn labels(
         Vec::new()
     } else {
         let e = encoder.encode(&all, InputKind::Query)?;
-        (0..e.rows()).map(|i| unit(e.row(i))).collect()
+        // Terms are compared with centroids of the same view as the passages.
+        (0..e.rows())
+            .map(|i| {
+                let mut v = unit(e.row(i));
+                if let Some(n) = neutral {
+                    n.project(&mut v);
+                }
+                v
+            })
+            .collect()
     };
     let mut next = 0;
     let labels = candidates

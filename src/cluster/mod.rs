@@ -99,6 +99,9 @@ pub enum MapLayout {
 /// Settings of a theme run.
 #[derive(Debug, Clone, Copy)]
 pub struct ThemeOptions {
+    /// Cluster in the language-neutral view when the collection has its model's fit (see
+    /// [`crate::neutral`]); `false`: the model's own vectors.
+    pub neutral: bool,
     pub k: KChoice,
     pub seed: u64,
     /// k-means restarts (k-means++ draws); the lowest inertia is kept.
@@ -122,6 +125,7 @@ impl Default for ThemeOptions {
             representatives: 3,
             map: MapLayout::default(),
             period: Period::default(),
+            neutral: true,
         }
     }
 }
@@ -208,6 +212,9 @@ pub struct RunFacts {
     pub map_layout: String,
     /// Boilerplate passages left out (texts found in 5 documents or more).
     pub boilerplate_left_out: usize,
+    /// The vectors clustered: `language-neutral` (the model's vectors with the directions
+    /// that tell languages apart removed, see `semclust::neutral`) or `model`.
+    pub vectors: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -262,6 +269,8 @@ pub struct ThemeInput {
     /// a copyright line is no theme, and would stand for one).
     boilerplate: usize,
     fingerprint: crate::store::Fingerprint,
+    /// The language-neutral fit the vectors were projected with, if they were.
+    neutral: Option<std::sync::Arc<crate::neutral::LanguageSubspace>>,
 }
 
 impl ThemeInput {
@@ -269,6 +278,27 @@ impl ThemeInput {
     /// and their dimension.
     pub fn vectors(&self) -> (&[f32], usize) {
         (&self.data, self.dim)
+    }
+
+    /// Move the vectors into the language-neutral view of `fit` (in place; see
+    /// [`crate::neutral`]): k-means, the choice of k, the map and the labels then compare
+    /// what passages say more than their language.
+    pub fn neutralise(
+        &mut self,
+        fit: std::sync::Arc<crate::neutral::LanguageSubspace>,
+    ) -> Result<()> {
+        if fit.dim() != self.dim {
+            return Err(Error::DimensionMismatch {
+                what: "the language-neutral fit".into(),
+                expected: self.dim,
+                got: fit.dim(),
+            });
+        }
+        if self.neutral.is_none() {
+            fit.project_rows(&mut self.data);
+            self.neutral = Some(fit);
+        }
+        Ok(())
     }
 
     /// Keep only the passages whose metadata passes `filter`.
@@ -350,6 +380,7 @@ impl ThemeInput {
             groups,
             boilerplate: 0,
             fingerprint: store.fingerprint().clone(),
+            neutral: None,
         };
         let keep: Vec<bool> = (0..recurrence.len())
             .map(|i| !recurrence.is_boilerplate(i))
@@ -521,7 +552,8 @@ fn build(
         .iter()
         .map(|&c| clustering.centroid(c).to_vec())
         .collect();
-    let (labels_of, label_method) = label::labels(&key_terms, &centroids, encoder)?;
+    let (labels_of, label_method) =
+        label::labels(&key_terms, &centroids, encoder, input.neutral.as_deref())?;
     let projection = project::pca_2d(data, dim)?;
     let (points, map_layout) = match opts.map {
         MapLayout::Tsne if n >= layout::MIN_TSNE => (
@@ -626,6 +658,11 @@ fn build(
         .collect();
     Ok(Themes {
         facts: RunFacts {
+            vectors: if input.neutral.is_some() {
+                "language-neutral"
+            } else {
+                "model"
+            },
             model: fp.model.clone(),
             revision: fp.revision.clone(),
             precision: fp.precision.clone(),

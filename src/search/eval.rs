@@ -176,6 +176,7 @@ pub fn evaluate(
     set: &QuestionSet,
     vectors: &[Vec<f32>],
     mode: Mode,
+    neutral: Option<&crate::neutral::LanguageSubspace>,
 ) -> Result<(EvalSummary, Vec<EvalCase>)> {
     let mut cases = Vec::new();
     for (q, v) in set.questions.iter().zip(vectors) {
@@ -190,6 +191,7 @@ pub fn evaluate(
                 exclude: Exclude::default(),
                 method: SearchMethod::Exact,
                 depth: super::fusion_depth(DEPTH),
+                neutral,
             },
         )?;
         let answer_rank = hits

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::boilerplate::{RecurrenceById, BOILERPLATE_DOCUMENTS};
 use crate::corpus::Meta;
 use crate::error::{Error, Result};
-use crate::store::{Exclude, Nearest, SearchMethod, StoredPassage, VectorStore};
+use crate::neutral::LanguageSubspace;
+use crate::store::{Exclude, Nearest, ScoredRow, SearchMethod, StoredPassage, VectorStore};
 
 pub use lexical::LexicalIndex;
 
@@ -71,6 +72,9 @@ pub struct Query<'a> {
     /// How deep each ranking a hybrid search fuses is read; [`fusion_depth`] of the k asked for
     /// (a caller that reads more than k to fold copies keeps the fusion of k).
     pub depth: usize,
+    /// Compare in the language-neutral view (see [`crate::neutral`]): the dense part ranks by
+    /// the cosine of the projected query and passages.
+    pub neutral: Option<&'a LanguageSubspace>,
 }
 
 /// How deep each ranking of a hybrid search for `k` results is read: deeper than k, so that a
@@ -136,6 +140,54 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// Candidates the language-neutral view rescores for k results: the store ranks by the raw
+/// passage vectors, so a passage whose language part is large ranks a little low there.
+pub fn rescore_depth(k: usize) -> usize {
+    k.saturating_mul(4).max(100)
+}
+
+/// The `k` rows nearest to `v` (a unit query vector), by the store's ranking or, with
+/// `neutral`, in the language-neutral view.
+///
+/// In that view the query is projected (`q'`, unit length) and a passage `p` scores
+/// `p'·q'` with `p' = Pp / |Pp|`. Since `q'` has nothing in the removed directions,
+/// `Pp·q' = p·q'`: the store's own score for `q'` over the raw vectors, divided by
+/// `|Pp| = sqrt(1 - |Bp|²)`. The store is asked for [`rescore_depth`] rows, whose vectors are
+/// then read to rescore them.
+fn dense_rows(
+    store: &dyn VectorStore,
+    v: &[f32],
+    k: usize,
+    exclude: &Exclude,
+    method: SearchMethod,
+    neutral: Option<&LanguageSubspace>,
+) -> Result<Vec<ScoredRow>> {
+    let Some(neutral) = neutral else {
+        return store.nearest(&Nearest {
+            vector: v,
+            k,
+            exclude,
+            method,
+        });
+    };
+    let mut q = v.to_vec();
+    neutral.project(&mut q);
+    let mut rows = store.nearest(&Nearest {
+        vector: &q,
+        k: rescore_depth(k).min(store.len()?).max(k),
+        exclude,
+        method,
+    })?;
+    let keys: Vec<_> = rows.iter().map(|r| r.key).collect();
+    let vectors = store.vectors_by_keys(&keys)?;
+    for (r, p) in rows.iter_mut().zip(&vectors) {
+        r.score /= neutral.residual_norm(p);
+    }
+    rows.sort_by(|a, b| b.score.total_cmp(&a.score));
+    rows.truncate(k);
+    Ok(rows)
+}
+
 /// Run a query against a store (and its lexical index for lexical/hybrid).
 pub fn search(
     store: &dyn VectorStore,
@@ -175,12 +227,7 @@ pub fn search(
     match q.mode {
         Mode::Dense => {
             let v = vector.unwrap_or_default();
-            let rows = store.nearest(&Nearest {
-                vector: v,
-                k: q.k,
-                exclude: &q.exclude,
-                method: q.method,
-            })?;
+            let rows = dense_rows(store, v, q.k, &q.exclude, q.method, q.neutral)?;
             let ps = store.passages_by_keys(&rows.iter().map(|r| r.key).collect::<Vec<_>>())?;
             Ok(rows
                 .iter()
@@ -215,12 +262,7 @@ pub fn search(
         Mode::Hybrid => {
             let v = vector.unwrap_or_default();
             let depth = q.depth.max(q.k);
-            let rows = store.nearest(&Nearest {
-                vector: v,
-                k: depth,
-                exclude: &q.exclude,
-                method: q.method,
-            })?;
+            let rows = dense_rows(store, v, depth, &q.exclude, q.method, q.neutral)?;
             let dense = store.passages_by_keys(&rows.iter().map(|r| r.key).collect::<Vec<_>>())?;
             // Ids and scores only: a passage found by its words alone is read from the store
             // only if it makes the top k (reading each of the 50 cost more than the fusion).
@@ -260,7 +302,15 @@ pub fn search(
                 };
                 let d = match d {
                     Some(d) => Some(d),
-                    None => store.vector(&p.id)?.map(|pv| dot(&pv, v)),
+                    None => store.vector(&p.id)?.map(|mut pv| match q.neutral {
+                        Some(n) => {
+                            let mut qv = v.to_vec();
+                            n.project(&mut qv);
+                            n.project(&mut pv);
+                            dot(&pv, &qv)
+                        }
+                        None => dot(&pv, v),
+                    }),
                 };
                 hits.push(Hit {
                     rank: hits.len() + 1,

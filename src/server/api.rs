@@ -284,6 +284,13 @@ pub struct SearchBody {
     /// Rank boilerplate like any passage (see `SearchRequest::boilerplate`).
     #[serde(default)]
     boilerplate: bool,
+    /// `false`: compare with the model's own vectors instead of the language-neutral view.
+    #[serde(default = "yes")]
+    neutral: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A filter from an API request: `where` as KEY=VALUE pairs.
@@ -415,21 +422,38 @@ pub async fn search(
             req.until.as_deref(),
         )?,
         boilerplate: req.boilerplate,
+        neutral: req.neutral,
     };
     run_search(state, request).await
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(default)]
 pub struct RelatedParams {
     k: Option<usize>,
     other_articles: bool,
+    /// `false`: the model's own vectors instead of the language-neutral view.
+    neutral: bool,
     method: SearchMethod,
     /// KEY=VALUE conditions, comma-separated.
     #[serde(rename = "where")]
     wheres: Option<String>,
     since: Option<String>,
     until: Option<String>,
+}
+
+impl Default for RelatedParams {
+    fn default() -> Self {
+        Self {
+            k: None,
+            other_articles: false,
+            neutral: true,
+            method: SearchMethod::default(),
+            wheres: None,
+            since: None,
+            until: None,
+        }
+    }
 }
 
 /// `where=lang=de,tags=soil` as its conditions.
@@ -464,6 +488,7 @@ pub async fn passage(
                 params.until.as_deref(),
             )?,
             boilerplate: false,
+            neutral: params.neutral,
         };
         return Ok(run_search(state, request).await?.into_response());
     }
@@ -512,6 +537,8 @@ pub struct ThemesParams {
     k: Option<String>,
     seed: Option<u64>,
     restarts: Option<usize>,
+    /// `false`: cluster the model's own vectors instead of the language-neutral view.
+    neutral: Option<bool>,
     /// KEY=VALUE conditions, comma-separated.
     #[serde(rename = "where")]
     wheres: Option<String>,
@@ -547,8 +574,13 @@ pub async fn themes(
         p.since.as_deref(),
         p.until.as_deref(),
     )?;
+    let neutral = p.neutral.unwrap_or(true) && state.neutral.is_some();
     let key = (
-        format!("{}|{:?}|{period:?}", k_text.to_ascii_lowercase(), filter),
+        format!(
+            "{}|{:?}|{period:?}|{neutral}",
+            k_text.to_ascii_lowercase(),
+            filter
+        ),
         seed,
         restarts,
     );
@@ -586,6 +618,9 @@ pub async fn themes(
         };
         let cancelled = || flag.load(std::sync::atomic::Ordering::Relaxed);
         input.retain(&filter)?;
+        if let (true, Some(fit)) = (neutral, st.neutral.clone()) {
+            input.neutralise(fit)?;
+        }
         let t = match input.themes(&opts, Some(&st.batcher), |_| {}, &cancelled) {
             Err(crate::Error::Cancelled) => {
                 st.metrics.cancelled();

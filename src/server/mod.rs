@@ -149,6 +149,8 @@ impl ThemesCache {
 /// Shared by every request.
 pub struct AppState {
     batcher: Batcher,
+    /// The model's language-neutral fit, given to every collection the server opens.
+    neutral: Option<Arc<crate::neutral::LanguageSubspace>>,
     fingerprint: Fingerprint,
     config: ServerConfig,
     metrics: Arc<Metrics>,
@@ -178,7 +180,28 @@ impl AppState {
         }
         let metrics = Arc::new(Metrics::default());
         let batcher = Batcher::start(embedder, config.batch, metrics.clone());
+        // The model's language-neutral fit (made once per model and machine, then read from
+        // the cache). A model it cannot be fitted for is served without: said in the log.
+        let neutral = match crate::neutral::LanguageSubspace::cached_or_fit(
+            &fingerprint,
+            &batcher,
+            &crate::model::cache_root(),
+        ) {
+            Ok(fit) => Some(Arc::new(fit)),
+            Err(e) => {
+                crate::util::log(&format!(
+                    "no language-neutral view for {}: {e}; similarity is the model's own",
+                    fingerprint.model
+                ));
+                None
+            }
+        };
+        let mut reader = reader;
+        if let (Some(c), Some(fit)) = (reader.as_mut(), &neutral) {
+            c.set_language_subspace(fit.clone())?;
+        }
         Ok(Arc::new(Self {
+            neutral,
             batcher,
             fingerprint,
             config,
@@ -242,6 +265,9 @@ impl AppState {
         }
         if reader.is_none() {
             *reader = Collection::open_existing(&self.config.store)?;
+            if let (Some(c), Some(fit)) = (reader.as_mut(), &self.neutral) {
+                c.set_language_subspace(fit.clone())?;
+            }
         }
         Ok(())
     }

@@ -178,6 +178,19 @@ pub trait VectorStore {
     /// All passages, in id order.
     fn passages(&self) -> Result<Vec<StoredPassage>>;
     fn vector(&self, id: &str) -> Result<Option<Vec<f32>>>;
+    /// The vectors of search rows, in the order of `keys` (a row deleted since the search
+    /// gets the zero vector, which no view ranks first). The default reads each passage.
+    fn vectors_by_keys(&self, keys: &[RowKey]) -> Result<Vec<Vec<f32>>> {
+        let dim = self.fingerprint().dimension;
+        keys.iter()
+            .map(|&k| {
+                Ok(match self.passages_by_keys(&[k])?.first() {
+                    Some(p) => self.vector(&p.id)?.unwrap_or_else(|| vec![0.0; dim]),
+                    None => vec![0.0; dim],
+                })
+            })
+            .collect()
+    }
     /// Dense top-k by inner product, best first.
     fn nearest(&self, query: &Nearest<'_>) -> Result<Vec<ScoredRow>>;
     /// The passage id of every search row.

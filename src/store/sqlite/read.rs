@@ -211,6 +211,21 @@ impl VectorStore for SqliteStore {
             .map_err(|e| self.err(e))
     }
 
+    fn vectors_by_keys(&self, keys: &[RowKey]) -> Result<Vec<Vec<f32>>> {
+        // The search matrix is in memory: no statement per row.
+        let l = self.loaded()?;
+        let dim = self.fingerprint.dimension;
+        keys.iter()
+            .map(|&RowKey(r)| {
+                usize::try_from(r)
+                    .ok()
+                    .and_then(|r| l.data.get(r * dim..(r + 1) * dim))
+                    .map(<[f32]>::to_vec)
+                    .ok_or_else(|| Error::internal(format!("search row {r} is not in the index")))
+            })
+            .collect()
+    }
+
     fn vector(&self, id: &str) -> Result<Option<Vec<f32>>> {
         self.conn
             .query_row("SELECT vector FROM passages WHERE id = ?1", [id], |r| {
