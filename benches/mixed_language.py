@@ -12,7 +12,8 @@ scikit-learn's NMI (someone else's implementation).
 Sources: debref (Debian Reference, target/collections/mixed) and handbook (the Debian
 Administrator's Handbook, target/collections/mixed-handbook). Views: `neutral` (the default of
 every command) and `model` (`--no-neutral`: the model's own vectors). Per source and view:
-- themes, on balanced, confounded and english: `themes --k TOPICS --json`; NMI of the themes
+- themes, on balanced, confounded and english: `themes --k TOPICS --json --seed S` (S = 1, 2, 3,
+  averaged); NMI of the themes
   against the topic, the language and the document; themes over 60 % one language (where
   that language holds at most 60 % of the set); and the floor: NMI(language, topic) of the
   set itself, what a perfect topic clustering would score against the language;
@@ -35,6 +36,7 @@ BIN = os.environ.get("SEMCLUST_BIN", "target/release/semclust")
 ROOTS = {"debref": "target/collections/mixed", "handbook": "target/collections/mixed-handbook"}
 SETS = ["balanced", "confounded", "english"]
 RELATED_MAX = int(os.environ.get("RELATED_MAX", "300"))
+THEME_SEEDS = int(os.environ.get("THEME_SEEDS", "3"))
 
 try:
     from sklearn.metrics import normalized_mutual_info_score as nmi
@@ -66,10 +68,21 @@ def index_of(src, name):
 
 
 def themes(src, name, flags):
+    """The figures of `themes_once`, averaged over THEME_SEEDS seeds (one k-means run's NMI
+    moves by a few points with its seed)."""
+    runs = [themes_once(src, name, flags, seed) for seed in range(1, THEME_SEEDS + 1)]
+    out = dict(runs[0])
+    for key in ("topic", "language", "document", "one_language", "seconds"):
+        out[key] = sum(r[key] for r in runs) / len(runs)
+    return out
+
+
+def themes_once(src, name, flags, seed):
     lab = labels(ROOTS[src], name)
     k = str(len({t for t, _ in lab.values()}))
     started = time.time()
-    t = json.loads(run("themes", "--index", index_of(src, name), "--k", k, "--json", "-q", *flags))
+    t = json.loads(run("themes", "--index", index_of(src, name), "--k", k, "--json", "-q",
+                       "--seed", str(seed), *flags))
     seconds = time.time() - started
     ps = t["passages"]
     theme = [p["theme"] for p in ps]
@@ -154,7 +167,7 @@ def main():
                 r = themes(src, name, flags)
                 print(f"themes {name:10} k={r['k']:2}: NMI topic {r['topic']:.3f}, language "
                       f"{r['language']:.3f} (floor {r['floor']:.3f}), document "
-                      f"{r['document']:.3f}; themes > 60 % one language: {r['one_language']}; "
+                      f"{r['document']:.3f}; themes > 60 % one language: {r['one_language']:.1f}; "
                       f"{r['seconds']:.1f} s ({r['vectors']})", flush=True)
             s = search(src, flags)
             print(f"search balanced: hit@1 dense {s['dense']:.3f}, hybrid {s['hybrid']:.3f}; "

@@ -26,6 +26,10 @@ The methods are transforms of the stored vectors (unit length again after each):
   sub-R       each language's collection mean subtracted, but only its part inside the
               language subspace of lir-R (a topic that only one language writes about lies
               mostly outside it, so it is kept); queries projected as in lir-R
+  span-S      semclust's choice (src/neutral.rs): the span of W^-1 d_l projected out, d_l each
+              language's mean minus the mean of the means, W the covariance of the messages
+              around their language's mean shrunk by S towards the identity; the first 200
+              messages, as semclust fits it
 """
 import gzip
 import json
@@ -49,6 +53,7 @@ BIN = os.environ.get("SEMCLUST_BIN", "target/release/semclust")
 ROOTS = {"debref": "target/collections/mixed", "handbook": "target/collections/mixed-handbook"}
 CAL = "target/tmp/neutral-calibration"
 SEEDS = int(os.environ.get("SEEDS", "3"))
+SPAN_MESSAGES = 200
 
 
 def run(*args, stdin=None):
@@ -119,12 +124,25 @@ def methods(cal, x, lang):
     out = [Method("raw", lambda v, l: v, lambda q, l: q)]
     out.append(Method("mean", lambda v, l: v - coll_mean[l], lambda q, l: q - coll_mean.get(l, centre)))
     out.append(Method("calib", lambda v, l: v - offset[l], lambda q, l: q - offset[l]))
-    for r in (1, 3, 5, 10, 20):
+    for r in (5, 20, 55):
         basis = vt[:r]
         proj = lambda v, b=basis: v - (v @ b.T) @ b
         out.append(Method(f"lir-{r}", lambda v, l, p=proj: p(v), lambda q, l, p=proj: p(q)))
         sub = {l: ((coll_mean[l] - centre) @ basis.T) @ basis for l in langs}
         out.append(Method(f"sub-{r}", lambda v, l, s=sub: v - s[l], lambda q, l, p=proj: p(q)))
+    # The discriminant span (semclust's choice, src/neutral.rs): W the content covariance
+    # (messages around their language's mean), shrunk; remove span{W^-1 d_l}.
+    by_lang = [np.stack([v for i, v in cal[l].items() if i < SPAN_MESSAGES]) for l in sorted(cal)]
+    by_lang = [v for v in by_lang if len(v) >= 50]
+    means = np.stack([v.mean(0) for v in by_lang])
+    w = sum((v - v.mean(0)).T @ (v - v.mean(0)) for v in by_lang) / sum(len(v) for v in by_lang)
+    d = means - means.mean(0)
+    for shrink in (0.1, 0.5):
+        wr = (1 - shrink) * w + shrink * np.trace(w) / len(w) * np.eye(len(w))
+        q, _ = np.linalg.qr(np.linalg.solve(wr, d.T))
+        basis = q[:, : len(d) - 1].T
+        proj = lambda v, b=basis: v - (v @ b.T) @ b
+        out.append(Method(f"span-{shrink}", lambda v, l, p=proj: p(v), lambda q, l, p=proj: p(q)))
     return out
 
 

@@ -10,6 +10,10 @@ A mode written MODE@URL is sent to that server instead: `--modes dense@http://12
 compares another build's dense search (an older binary serving its own index of the same files)
 with this one's hybrid, question by question.
 
+A mode written MODE:model asks for the model's own vectors (`"neutral": false`) instead of the
+language-neutral view: `--modes dense:model,dense,hybrid:model,hybrid` measures what the view
+costs.
+
 Prints, per mode, the median, 90th and 99th percentile in milliseconds, and the ratio of each
 mode's median to the first mode's.
 """
@@ -37,7 +41,11 @@ def main():
         order = modes if i % 2 == 0 else list(reversed(modes))
         for m in order:
             mode, _, url = m.partition("@")
-            body = json.dumps({"query": q, "k": a.k, "mode": mode}).encode()
+            mode, _, view = mode.partition(":")
+            request = {"query": q, "k": a.k, "mode": mode}
+            if view == "model":
+                request["neutral"] = False
+            body = json.dumps(request).encode()
             req = urllib.request.Request((url or a.url) + "/v1/search", body,
                                          {"Content-Type": "application/json"})
             t0 = time.perf_counter()

@@ -74,6 +74,9 @@ pub struct SearchRequest {
     /// Rank boilerplate (a text in five documents or more) like any passage instead of below
     /// the others; copies of one text are folded into one hit either way.
     pub boilerplate: bool,
+    /// Only passages in other languages than the target passage's (related search by id
+    /// only; see [`crate::language::of_passage`]).
+    pub other_languages: bool,
     /// Compare in the language-neutral view (see [`crate::neutral`]; the default). The
     /// collection must have been given the model's fit ([`Collection::set_language_subspace`]).
     pub neutral: bool,
@@ -94,6 +97,12 @@ impl SearchRequest {
             return Err(Error::invalid(
                 "other_articles",
                 "needs a stored passage's id: a query or a free text belongs to no article",
+            ));
+        }
+        if self.other_languages && !matches!(self.target, Target::Passage(_)) {
+            return Err(Error::invalid(
+                "other_languages",
+                "needs a stored passage's id: the language of a free text is not told",
             ));
         }
         if self.mode != Mode::Dense && !matches!(self.target, Target::Query(_)) {
@@ -591,6 +600,7 @@ impl Collection {
             let mut exclude = Exclude::default();
             let mut source = None;
             let mut vector = vector;
+            let mut language = None;
             if !request.filter.is_empty() {
                 exclude.outside = Some(std::sync::Arc::new(matching_ids(s, &request.filter)?));
             }
@@ -600,6 +610,17 @@ impl Collection {
                 exclude.passage = Some(p.id.clone());
                 if request.other_articles {
                     exclude.article = Some((p.document.clone(), p.article_key.clone()));
+                }
+                if request.other_languages {
+                    language = Some(crate::language::of_passage(&p).ok_or_else(|| {
+                        Error::invalid(
+                            "other_languages",
+                            format!(
+                                "cannot tell the language of {} (too short, and its article declares none)",
+                                p.id
+                            ),
+                        )
+                    })?);
                 }
                 source = Some(p);
             }
@@ -633,6 +654,12 @@ impl Collection {
                     },
                 )?;
                 let exhausted = found.len() < read || read >= total;
+                let mut found = found;
+                // Other languages: the hits in the passage's own are dropped, and the loop
+                // reads deeper until k are left (a passage whose language cannot be told stays).
+                if let Some(l) = &language {
+                    found.retain(|h| crate::language::of_passage(&h.passage).as_ref() != Some(l));
+                }
                 let (hits, ranked) = search::fold_recurring(
                     found,
                     derived.recurrence(),

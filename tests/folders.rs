@@ -570,6 +570,7 @@ fn boilerplate_is_folded_in_search_and_kept_out_of_themes() {
             mode: Mode::Hybrid,
             method: Default::default(),
             other_articles: false,
+            other_languages: false,
             filter: Default::default(),
             boilerplate,
             // No fit is given: the model's own vectors either way.

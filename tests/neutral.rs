@@ -85,6 +85,7 @@ fn related_from_german(c: &mut Collection, neutral: bool) -> (f64, f64) {
                     mode: Mode::Dense,
                     method: SearchMethod::Exact,
                     other_articles: true,
+                    other_languages: false,
                     filter: Filter::default(),
                     boilerplate: false,
                     neutral,
@@ -198,5 +199,51 @@ fn a_fit_on_shuffled_languages_does_not_cross_them() {
     assert!(
         spanish < 0.25,
         "a mis-fitted view still crossed languages: Spanish share {spanish:.3}"
+    );
+}
+
+#[test]
+fn other_languages_leaves_only_the_other_language() {
+    let mut c = open(Some(fit()));
+    let german: Vec<String> = c
+        .all_passages()
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.document.starts_with("de/") && p.text.len() > 80)
+        .map(|p| p.id)
+        .step_by(25)
+        .collect();
+    assert!(german.len() >= 5);
+    let (mut spanish, mut total) = (0usize, 0usize);
+    for id in german {
+        let found = c
+            .search(
+                &SearchRequest {
+                    target: Target::Passage(id.clone()),
+                    k: 10,
+                    mode: Mode::Dense,
+                    method: SearchMethod::Exact,
+                    other_articles: false,
+                    other_languages: true,
+                    filter: Filter::default(),
+                    boilerplate: false,
+                    neutral: true,
+                },
+                None,
+            )
+            .unwrap();
+        assert_eq!(found.hits.len(), 10, "{id}");
+        spanish += found
+            .hits
+            .iter()
+            .filter(|h| h.passage.document.starts_with("es/"))
+            .count();
+        total += found.hits.len();
+    }
+    // The languages are detected per passage: a German line that is mostly names (a
+    // translator's credits) may pass for another language, and come back; nothing else does.
+    assert!(
+        spanish as f64 >= 0.95 * total as f64,
+        "{spanish} of {total} hits in the Spanish pages"
     );
 }

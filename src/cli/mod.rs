@@ -198,6 +198,23 @@ pub fn index_model(
     Ok(e)
 }
 
+/// [`give_language_subspace`], and when it fails (the fit is not cached and the model does not
+/// load: an index searched by id on a machine without the model) a notice: the command goes on
+/// with the model's own vectors, as it did before the view existed.
+pub fn try_language_subspace(
+    collection: &mut semclust::collection::Collection,
+    source: &SourceArgs,
+    device: semclust::DeviceChoice,
+    quiet: bool,
+    loaded: Option<&semclust::Embedder>,
+) {
+    if let Err(e) = give_language_subspace(collection, source, device, quiet, loaded) {
+        notify(&format!(
+            "comparing the model's own vectors: the language-neutral view could not be fitted ({e:#})"
+        ));
+    }
+}
+
 /// Give `collection` its model's language-neutral fit: from semclust's cache, else fitted with
 /// the model (`loaded`, or loaded here), which takes some seconds once per model and machine.
 pub fn give_language_subspace(

@@ -10,7 +10,7 @@ use semclust::search::{Hit, HitRecord, Mode};
 use semclust::store::SearchMethod;
 use semclust::DeviceChoice;
 
-use super::{give_language_subspace, index_model, notify, ReadArgs, SourceArgs};
+use super::{index_model, notify, try_language_subspace, ReadArgs, SourceArgs};
 
 /// Options shared by `search` and `related`.
 #[derive(Debug, Args)]
@@ -68,6 +68,10 @@ pub struct RelatedArgs {
     /// Only passages from other articles than the one the passage comes from.
     #[arg(long)]
     pub other_articles: bool,
+    /// Only passages in other languages than the passage's own (detected on its text, else
+    /// its article's `lang`): what the collection says about it in other languages.
+    #[arg(long, requires = "id")]
+    pub other_languages: bool,
     #[command(flatten)]
     pub out: ResultArgs,
 }
@@ -93,13 +97,13 @@ fn run(request: SearchRequest, args: &ResultArgs) -> Result<SearchResults> {
         _ => None,
     };
     if request.neutral && request.mode != Mode::Lexical {
-        give_language_subspace(
+        try_language_subspace(
             &mut collection,
             &args.source,
             args.device,
             args.read.quiet,
             model.as_ref(),
-        )?;
+        );
     }
     Ok(collection.search(&request, vector)?)
 }
@@ -111,6 +115,7 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
         mode: args.mode,
         method: args.out.method,
         other_articles: false,
+        other_languages: false,
         filter: args.out.read.filter.filter()?,
         boilerplate: args.out.boilerplate,
         neutral: !args.out.no_neutral,
@@ -131,6 +136,7 @@ pub fn run_related(args: RelatedArgs) -> Result<()> {
         mode: Mode::Dense,
         method: args.out.method,
         other_articles: args.other_articles,
+        other_languages: args.other_languages,
         filter: args.out.read.filter.filter()?,
         boilerplate: args.out.boilerplate,
         neutral: !args.out.no_neutral,

@@ -14,7 +14,7 @@ use semclust::report::{self, Format, Report};
 use semclust::DeviceChoice;
 
 use super::index::{self, IndexOptions};
-use super::{give_language_subspace, index_model, notify, ReadArgs, SourceArgs};
+use super::{index_model, notify, try_language_subspace, ReadArgs, SourceArgs};
 
 /// Clustering options shared by `themes` and `report`.
 #[derive(Debug, Args)]
@@ -107,13 +107,13 @@ fn compute(args: &ClusterArgs, source: &SourceArgs, device: DeviceChoice) -> Res
         }
     };
     if !args.no_neutral && model.is_some() {
-        give_language_subspace(
+        try_language_subspace(
             &mut collection,
             source,
             device,
             args.read.quiet,
             model.as_ref(),
-        )?;
+        );
     }
     let n = collection.len()?;
     let opts = ThemeOptions {
@@ -187,6 +187,9 @@ fn print_themes(out: &mut impl Write, t: &Themes) -> std::io::Result<()> {
             format!("{} ({})", report::snippet(&a.article, 50), a.passages)
         });
         writeln!(out, "  articles:  {arts}")?;
+        if let Some(langs) = report::languages_line(t, th) {
+            writeln!(out, "  languages: {langs}")?;
+        }
         for r in &th.representatives {
             writeln!(
                 out,

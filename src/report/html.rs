@@ -353,6 +353,18 @@ pub fn render(r: &Report<'_>) -> String {
                 .collect::<Vec<_>>()
                 .join("; ")
         );
+        if let Some(line) = super::languages_line(t, th) {
+            // After the key-term bars' opening tag: the languages go just above the bars.
+            let open = "<h3>Key terms</h3>\n<div class=\"bars\">\n";
+            if s.ends_with(open) {
+                s.truncate(s.len() - open.len());
+                let _ = write!(
+                    s,
+                    "<p class=\"meta languages\">Languages: {}</p>\n{open}",
+                    escape(&line)
+                );
+            }
+        }
         let max = th.terms.first().map(|x| x.weight).unwrap_or(1.0).max(1e-12);
         for term in &th.terms {
             let _ = writeln!(

@@ -99,6 +99,9 @@ pub fn render(r: &Report<'_>, map_file: &str) -> String {
                 .collect::<Vec<_>>()
                 .join("; ")
         );
+        if let Some(line) = super::languages_line(t, th) {
+            let _ = writeln!(s, "Languages: {}\n", text(&line));
+        }
         s.push_str("**Key terms**\n\n| term | weight | |\n|---|---|---|\n");
         let max = th.terms.first().map(|x| x.weight).unwrap_or(1.0).max(1e-12);
         for term in &th.terms {

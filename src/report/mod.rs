@@ -130,6 +130,21 @@ pub fn write(report: &Report<'_>, out: &Path, formats: &[Format]) -> Result<Vec<
 
 /// Colour of theme `t` (1-based): a qualitative palette (Tableau 10) for the first ten, then
 /// hues a golden angle apart.
+/// A theme's languages in words (`de 52 %, es 48 %`), for runs where some theme holds more
+/// than one language; `None` in a collection of one language, where it would only repeat it.
+pub fn languages_line(t: &Themes, th: &crate::cluster::Theme) -> Option<String> {
+    if !t.themes.iter().any(|x| x.languages.len() > 1) {
+        return None;
+    }
+    Some(
+        th.languages
+            .iter()
+            .map(|l| format!("{} {:.0} %", l.language, 100.0 * l.share))
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}
+
 pub fn colour(t: usize) -> String {
     const PALETTE: [&str; 10] = [
         "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",

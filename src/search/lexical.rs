@@ -146,14 +146,7 @@ fn register(index: &Index) {
 /// article's `lang` (declared in its metadata, or detected on the article when it was read:
 /// a heading or a list item says too little alone), else [`OTHER`].
 fn passage_field(p: &StoredPassage) -> String {
-    let article = || {
-        let lang = p.meta.get("lang")?.as_str()?;
-        // `de-DE`, `pt_BR`: the language is the primary subtag.
-        Some(lang.split(['-', '_']).next()?.to_ascii_lowercase())
-    };
-    crate::language::detect(&p.text)
-        .map(str::to_string)
-        .or_else(article)
+    crate::language::of_passage(p)
         .filter(|code| LANGUAGES.iter().any(|(c, _)| c == code))
         .map_or_else(|| OTHER.to_string(), |code| field_name(&code))
 }

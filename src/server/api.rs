@@ -271,6 +271,9 @@ pub struct SearchBody {
     mode: Option<Mode>,
     #[serde(default)]
     other_articles: bool,
+    /// Only passages in other languages than the `id` passage's.
+    #[serde(default)]
+    other_languages: bool,
     #[serde(default)]
     method: SearchMethod,
     /// Only passages whose document metadata has these values (all of them).
@@ -416,6 +419,7 @@ pub async fn search(
         mode,
         method: req.method,
         other_articles: req.other_articles,
+        other_languages: req.other_languages,
         filter: filter_of(
             req.wheres.iter().map(|(k, v)| format!("{k}={v}")),
             req.since.as_deref(),
@@ -432,6 +436,8 @@ pub async fn search(
 pub struct RelatedParams {
     k: Option<usize>,
     other_articles: bool,
+    /// Only passages in other languages than this one's.
+    other_languages: bool,
     /// `false`: the model's own vectors instead of the language-neutral view.
     neutral: bool,
     method: SearchMethod,
@@ -447,6 +453,7 @@ impl Default for RelatedParams {
         Self {
             k: None,
             other_articles: false,
+            other_languages: false,
             neutral: true,
             method: SearchMethod::default(),
             wheres: None,
@@ -482,6 +489,7 @@ pub async fn passage(
             mode: Mode::Dense,
             method: params.method,
             other_articles: params.other_articles,
+            other_languages: params.other_languages,
             filter: filter_of(
                 where_list(&params.wheres),
                 params.since.as_deref(),

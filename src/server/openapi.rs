@@ -85,6 +85,8 @@ pub fn document() -> Value {
                     {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}},
                     {"name": "k", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 10}},
                     {"name": "other_articles", "in": "query", "schema": {"type": "boolean", "default": false}},
+                    {"name": "other_languages", "in": "query", "schema": {"type": "boolean", "default": false}, "description": "Only passages in other languages than this one's (detected on its text, else its article's `lang`)."},
+                    {"name": "neutral", "in": "query", "schema": {"type": "boolean", "default": true}, "description": "`false`: compare the model's own vectors instead of the language-neutral view (docs/cli.md, Mixed languages)."},
                     {"name": "where", "in": "query", "schema": {"type": "string"}, "description": "Only passages whose document metadata has these values: KEY=VALUE conditions, comma-separated (all must hold; a list field must hold the value)."},
                     {"name": "since", "in": "query", "schema": {"type": "string"}, "description": "Only documents dated on or after (YYYY, YYYY-MM or YYYY-MM-DD)."},
                     {"name": "until", "in": "query", "schema": {"type": "string"}, "description": "Only documents dated on or before (a month or a year includes all of it)."},
@@ -112,6 +114,7 @@ pub fn document() -> Value {
                     {"name": "k", "in": "query", "schema": {"type": "string", "default": "auto"}, "description": "A number of themes, MIN..MAX (each tried, one chosen), or auto (2 to about √n, at most 30). The choice: the best silhouette when it reaches 0.25, else the elbow of the inertia curve."},
                     {"name": "seed", "in": "query", "schema": {"type": "integer", "default": 42}},
                     {"name": "restarts", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}},
+                    {"name": "neutral", "in": "query", "schema": {"type": "boolean", "default": true}, "description": "`false`: cluster the model's own vectors instead of the language-neutral view."},
                     {"name": "where", "in": "query", "schema": {"type": "string"}, "description": "Only passages whose document metadata has these values: KEY=VALUE conditions, comma-separated (all must hold; a list field must hold the value)."},
                     {"name": "since", "in": "query", "schema": {"type": "string"}, "description": "Only documents dated on or after (YYYY, YYYY-MM or YYYY-MM-DD)."},
                     {"name": "until", "in": "query", "schema": {"type": "string"}, "description": "Only documents dated on or before (a month or a year includes all of it)."},
@@ -223,6 +226,8 @@ fn schemas() -> Value {
                 "k": {"type": "integer", "minimum": 1, "default": 10},
                 "mode": {"enum": ["dense", "lexical", "hybrid"], "description": "Default: hybrid with `query`, dense with `text` or `id` (lexical and hybrid need `query`)."},
                 "other_articles": {"type": "boolean", "default": false, "description": "With `id`: only passages of other articles."},
+                "other_languages": {"type": "boolean", "default": false, "description": "With `id`: only passages in other languages than that passage's."},
+                "neutral": {"type": "boolean", "default": true, "description": "`false`: the dense part compares the model's own vectors instead of the language-neutral view."},
                 "where": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Only passages whose document metadata has these values (all of them; a list field must hold the value)."},
                 "since": {"type": "string", "description": "Only documents dated on or after (YYYY, YYYY-MM or YYYY-MM-DD)."},
                 "until": {"type": "string", "description": "Only documents dated on or before (a month or a year includes all of it)."},
@@ -370,7 +375,7 @@ fn themes_schema() -> Value {
         "properties": {
             "facts": {
                 "type": "object",
-                "required": ["model", "revision", "precision", "dimension", "passages", "articles", "k", "k_choice", "seed", "restarts", "silhouette", "inertia", "labels", "stop_word_languages", "map_layout", "map_explained_variance", "boilerplate_left_out"],
+                "required": ["model", "revision", "precision", "dimension", "passages", "articles", "k", "k_choice", "seed", "restarts", "silhouette", "inertia", "labels", "stop_word_languages", "map_layout", "map_explained_variance", "boilerplate_left_out", "vectors"],
                 "properties": {
                     "model": {"type": "string"}, "revision": {"type": "string"},
                     "precision": {"type": "string"}, "dimension": {"type": "integer"},
@@ -383,6 +388,7 @@ fn themes_schema() -> Value {
                     "stop_word_languages": {"type": "array", "items": {"type": "string"}, "description": "ISO 639-1 codes of the languages whose stop words are left out of key terms: those the passages are written in, and English."},
                     "map_layout": {"type": "string", "description": "How the map was laid out: t-SNE from a PCA start (on a sample above 5,000 passages), or PCA."},
                     "boilerplate_left_out": {"type": "integer", "description": "Passages left out of the themes as boilerplate: their text (or a near-identical one) is in 5 documents or more."},
+                    "vectors": {"enum": ["language-neutral", "model"], "description": "The vectors clustered: the language-neutral view (the default) or the model's own."},
                     "map_explained_variance": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
                 }
             },
@@ -392,7 +398,7 @@ fn themes_schema() -> Value {
             }},
             "themes": {"type": "array", "items": {
                 "type": "object",
-                "required": ["id", "label", "size", "terms", "representatives", "spread", "articles"],
+                "required": ["id", "label", "size", "terms", "representatives", "spread", "articles", "languages"],
                 "properties": {
                     "id": {"type": "integer"},
                     "label": {"type": "string", "description": "The first key terms."},
@@ -412,6 +418,10 @@ fn themes_schema() -> Value {
                     "articles": {"type": "array", "items": {
                         "type": "object", "required": ["article", "document", "passages"],
                         "properties": {"article": {"type": "string"}, "document": {"type": "string"}, "passages": {"type": "integer"}}
+                    }},
+                    "languages": {"type": "array", "description": "Languages of the theme's passages, largest share first (from up to 500 passages spread over the theme; `und` where a passage's language cannot be told).", "items": {
+                        "type": "object", "required": ["language", "share"],
+                        "properties": {"language": {"type": "string"}, "share": {"type": "number"}}
                     }}
                 }
             }},
