@@ -72,7 +72,7 @@ fn main() -> Result<()> {
     println!("|---|---|---|---|---|---|");
     let mut misses = Vec::new();
     for mode in [Mode::Dense, Mode::Lexical, Mode::Hybrid] {
-        let (s, cases) = evaluate(&store, Some(&lex), &set, &vectors, mode, None)?;
+        let (s, cases) = evaluate(&store, Some(&lex), &set, &vectors, mode, None, None)?;
         println!(
             "| {:?} | {:.2} | {:.2} | {:.2} | {:.2} | {:.3} |",
             mode, s.article_at_1, s.article_at_3, s.passage_at_1, s.passage_at_5, s.mrr_at_10

@@ -103,6 +103,18 @@ pub fn detect(text: &str) -> Option<&'static str> {
         .map(|(_, two)| *two)
 }
 
+/// whatlang's best guess at the language of a short text (a question), however unsure: a few
+/// words rarely reach [`detect`]'s floor. ISO 639-1; `None` when there is no letter to go on
+/// or the guess is a language without a code here.
+pub fn guess(text: &str) -> Option<&'static str> {
+    let info = whatlang::detect(text)?;
+    let code = info.lang().code();
+    ISO_639_1
+        .iter()
+        .find(|(three, _)| *three == code)
+        .map(|(_, two)| *two)
+}
+
 /// The language of a stored passage: the one detected on its text where it can be told, else
 /// its article's `lang` (declared in its metadata, or detected on the article when it was
 /// read: a heading or a list item says too little alone). ISO 639-1, lower case.

@@ -59,7 +59,7 @@ fn multilingual_questions_find_their_article_and_paragraph() {
     let texts: Vec<&str> = set.questions.iter().map(|q| q.q.as_str()).collect();
     let v = e.embed(&texts, InputKind::Query).unwrap();
     let vectors: Vec<Vec<f32>> = (0..v.rows()).map(|i| v.row(i).to_vec()).collect();
-    let (s, cases) = evaluate(&store, None, &set, &vectors, Mode::Dense, None).unwrap();
+    let (s, cases) = evaluate(&store, None, &set, &vectors, Mode::Dense, None, None).unwrap();
     for c in &cases {
         assert!(
             c.article_rank.is_some_and(|r| r <= 3),

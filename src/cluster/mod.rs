@@ -334,11 +334,31 @@ impl ThemeInput {
                 got: fit.dim(),
             });
         }
-        if self.neutral.is_none() {
+        // A collection of one language has no language to neutralise: its themes are made
+        // of the model's vectors (facts.vectors says `model`).
+        if self.neutral.is_none() && self.main_language().is_none() {
             fit.project_rows(&mut self.data);
             self.neutral = Some(fit);
         }
         Ok(())
+    }
+
+    /// The language at least 90 % of the passages are written in (on an evenly spread sample
+    /// of up to 1,000: detection costs tens of microseconds a passage), if there is one.
+    pub fn main_language(&self) -> Option<String> {
+        let step = self.passages.len().div_ceil(1000).max(1);
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        let mut n = 0usize;
+        for p in self.passages.iter().step_by(step) {
+            if let Some(l) = crate::language::of_passage(p) {
+                *counts.entry(l).or_default() += 1;
+            }
+            n += 1;
+        }
+        counts
+            .into_iter()
+            .find(|(_, c)| *c as f64 >= 0.9 * n as f64)
+            .map(|(l, _)| l)
     }
 
     /// Keep only the passages whose metadata passes `filter`.

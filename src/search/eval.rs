@@ -177,9 +177,16 @@ pub fn evaluate(
     vectors: &[Vec<f32>],
     mode: Mode,
     neutral: Option<&crate::neutral::LanguageSubspace>,
+    main_language: Option<&str>,
 ) -> Result<(EvalSummary, Vec<EvalCase>)> {
     let mut cases = Vec::new();
     for (q, v) in set.questions.iter().zip(vectors) {
+        // As a search does (`Collection::search`): a question in the language of a
+        // one-language collection is compared with the model's vectors.
+        let neutral = match main_language {
+            Some(main) if crate::language::guess(&q.q) == Some(main) => None,
+            _ => neutral,
+        };
         let hits = search(
             store,
             lexical,

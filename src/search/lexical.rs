@@ -34,6 +34,10 @@ use crate::boilerplate::RecurrenceById;
 use crate::error::{Error, Result};
 use crate::store::StoredPassage;
 
+/// An index with this share of its words in one language is a one-language collection (see
+/// [`LexicalIndex::main_language`]).
+pub const ONE_LANGUAGE_SHARE: f64 = 0.9;
+
 /// The file of the folder that holds the passages' recurrence.
 const RECURRENCE_FILE: &str = "recurrence.json";
 
@@ -83,6 +87,9 @@ pub struct LexicalIndex {
     id: Field,
     /// The fields that hold passages, with their analyzer's name: a query is analysed for each.
     present: Vec<(Field, String)>,
+    /// Words indexed per language (ISO 639-1; `other` for the languages without a field of
+    /// their own and the passages whose language could not be told).
+    words: Vec<(String, u64)>,
     /// Which passages' texts recur across documents; `None` in a folder written before it was
     /// kept, until it is added.
     recurrence: Option<RecurrenceById>,
@@ -228,6 +235,17 @@ impl LexicalIndex {
         Ok(self)
     }
 
+    /// The language most of the index is written in: the one holding at least
+    /// [`ONE_LANGUAGE_SHARE`] of its words (counted per passage's language, as the lexical
+    /// index analyses them), if there is one (`other`, unknown, never is).
+    pub fn main_language(&self) -> Option<&str> {
+        let total: u64 = self.words.iter().map(|(_, n)| n).sum();
+        self.words
+            .iter()
+            .find(|(l, n)| l != "other" && *n as f64 >= ONE_LANGUAGE_SHARE * total as f64)
+            .map(|(l, _)| l.as_str())
+    }
+
     /// Which passages' texts recur across documents (see [`crate::boilerplate`]).
     pub fn recurrence(&self) -> &RecurrenceById {
         static NONE: std::sync::OnceLock<RecurrenceById> = std::sync::OnceLock::new();
@@ -289,18 +307,21 @@ impl LexicalIndex {
         let id = schema.get_field("id").map_err(|e| lex_err("schema", e))?;
         let searcher = reader.searcher();
         let mut present = Vec::new();
+        let mut words = Vec::new();
         for (name, _) in field_names() {
             let field = schema.get_field(&name).map_err(|e| lex_err("schema", e))?;
             let mut used = false;
+            let mut tokens = 0u64;
             for segment in searcher.segment_readers() {
-                let terms = segment
+                let inverted = segment
                     .inverted_index(field)
-                    .map_err(|e| lex_err("read", e))?
-                    .terms()
-                    .num_terms();
-                used |= terms > 0;
+                    .map_err(|e| lex_err("read", e))?;
+                used |= inverted.terms().num_terms() > 0;
+                tokens += inverted.total_num_tokens();
             }
             if used {
+                let code = name.strip_prefix("text_").unwrap_or(&name).to_string();
+                words.push((code, tokens));
                 present.push((field, name));
             }
         }
@@ -313,6 +334,7 @@ impl LexicalIndex {
             reader,
             id,
             present,
+            words,
             recurrence,
         })
     }
