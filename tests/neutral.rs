@@ -63,6 +63,28 @@ fn fit() -> Arc<LanguageSubspace> {
     .clone()
 }
 
+/// Related passages of the stored passage `id`, k = 10, exact.
+fn related(
+    c: &mut Collection,
+    id: &str,
+    other_articles: bool,
+    other_languages: bool,
+    neutral: bool,
+) -> Vec<semclust::search::Hit> {
+    let request = SearchRequest {
+        target: Target::Passage(id.to_string()),
+        k: 10,
+        mode: Mode::Dense,
+        method: SearchMethod::Exact,
+        other_articles,
+        other_languages,
+        filter: Filter::default(),
+        boilerplate: false,
+        neutral,
+    };
+    c.search(&request, None).unwrap().hits
+}
+
 /// Related passages in other pages of every German passage: the share whose first hit is the
 /// same page in Spanish, and the Spanish share of the top 10.
 fn related_from_german(c: &mut Collection, neutral: bool) -> (f64, f64) {
@@ -77,23 +99,7 @@ fn related_from_german(c: &mut Collection, neutral: bool) -> (f64, f64) {
     let (mut first, mut spanish) = (0usize, 0f64);
     for id in &german {
         let page = id.split('/').nth(1).unwrap();
-        let found = c
-            .search(
-                &SearchRequest {
-                    target: Target::Passage(id.clone()),
-                    k: 10,
-                    mode: Mode::Dense,
-                    method: SearchMethod::Exact,
-                    other_articles: true,
-                    other_languages: false,
-                    filter: Filter::default(),
-                    boilerplate: false,
-                    neutral,
-                },
-                None,
-            )
-            .unwrap();
-        let hits = &found.hits;
+        let hits = &related(c, id, true, false, neutral);
         assert_eq!(hits.len(), 10);
         if hits[0].passage.document == format!("es/{page}") {
             first += 1;
@@ -216,29 +222,13 @@ fn other_languages_leaves_only_the_other_language() {
     assert!(german.len() >= 5);
     let (mut spanish, mut total) = (0usize, 0usize);
     for id in german {
-        let found = c
-            .search(
-                &SearchRequest {
-                    target: Target::Passage(id.clone()),
-                    k: 10,
-                    mode: Mode::Dense,
-                    method: SearchMethod::Exact,
-                    other_articles: false,
-                    other_languages: true,
-                    filter: Filter::default(),
-                    boilerplate: false,
-                    neutral: true,
-                },
-                None,
-            )
-            .unwrap();
-        assert_eq!(found.hits.len(), 10, "{id}");
-        spanish += found
-            .hits
+        let hits = related(&mut c, &id, false, true, true);
+        assert_eq!(hits.len(), 10, "{id}");
+        spanish += hits
             .iter()
             .filter(|h| h.passage.document.starts_with("es/"))
             .count();
-        total += found.hits.len();
+        total += hits.len();
     }
     // The languages are detected per passage: a German line that is mostly names (a
     // translator's credits) may pass for another language, and come back; nothing else does.

@@ -1973,3 +1973,84 @@ fn a_model_folder_is_served_with_its_own_prompts() {
         }
     }
 }
+
+#[test]
+fn a_mixed_language_collection_over_http() {
+    // The committed German and Spanish manual pages (the same 20 pages in both languages).
+    let dir = tempfile::tempdir().unwrap();
+    let pages = common::fixture("real/manpages");
+    common::ok(&common::semclust(&[
+        "index",
+        pages.to_str().unwrap(),
+        "--index",
+        dir.path().to_str().unwrap(),
+        "--quiet",
+    ]));
+    let server = Server::start(dir.path(), &["--quiet"]);
+    let api = &server.api;
+    let mut german = Vec::new();
+    for page in ["arch.1", "base64.1", "basename.1", "cat.1"] {
+        let doc = api
+            .get("/v1/documents/{key}", &format!("/v1/documents/de/{page}"))
+            .ok();
+        for p in doc["passages"].as_array().unwrap() {
+            if p["text"].as_str().unwrap().len() > 80 {
+                german.push(p["id"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    assert!(german.len() >= 8, "{german:?}");
+    let spanish = |hits: &Value| {
+        hits["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["document"].as_str().unwrap().starts_with("es/"))
+            .count()
+    };
+    let (mut neutral, mut model, mut other, mut total) = (0, 0, 0, 0);
+    for id in &german {
+        let path = format!("/v1/passages/{id}/related?k=10&other_articles=true");
+        neutral += spanish(&api.get("/v1/passages/{id}/related", &path).ok());
+        let raw = format!("{path}&neutral=false");
+        model += spanish(&api.get("/v1/passages/{id}/related", &raw).ok());
+        let body = json!({"id": id, "k": 10, "other_languages": true});
+        other += spanish(&api.post("/v1/search", body).ok());
+        total += 10;
+    }
+    // The language-neutral view by default, the model's vectors on request, other languages
+    // only when asked (a German credits line of names may pass for another language).
+    assert!(
+        neutral >= 2 * model && neutral * 10 >= total * 3,
+        "Spanish hits: neutral {neutral}, model {model} of {total}"
+    );
+    assert!(
+        other * 100 >= total * 95,
+        "other_languages: {other} of {total}"
+    );
+
+    let themes = api.get("/v1/themes", "/v1/themes?k=10").ok();
+    assert_eq!(themes["facts"]["vectors"], "language-neutral");
+    let raw = api.get("/v1/themes", "/v1/themes?k=10&neutral=false").ok();
+    assert_eq!(raw["facts"]["vectors"], "model");
+    let both = |t: &Value| {
+        t["themes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|th| {
+                let ls = th["languages"].as_array().unwrap();
+                ["de", "es"].iter().all(|l| {
+                    ls.iter()
+                        .any(|x| x["language"] == *l && x["share"].as_f64().unwrap() >= 0.2)
+                })
+            })
+            .count()
+    };
+    assert!(
+        both(&themes) > both(&raw),
+        "themes with both languages: neutral {}, model {}",
+        both(&themes),
+        both(&raw)
+    );
+}
