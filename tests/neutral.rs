@@ -151,6 +151,30 @@ fn mixed_themes(c: &mut Collection, neutral: bool) -> (usize, String) {
         .values()
         .filter(|(de, es)| *de >= 3 && *es >= 3)
         .count();
+    // Each theme's language shares (detected per passage, on up to 500 of them) against its
+    // documents' languages.
+    for th in &t.themes {
+        let (de, es) = by_theme[&th.id];
+        let share = |l: &str| {
+            th.languages
+                .iter()
+                .find(|x| x.language == l)
+                .map_or(0.0, |x| x.share)
+        };
+        let total: f64 = th.languages.iter().map(|x| x.share).sum();
+        assert!((total - 1.0).abs() < 1e-9, "{:?}", th.languages);
+        // Per-passage detection takes an option list or a command line for English or
+        // Dutch now and then: the two languages hold most of each theme, and both are there
+        // where the documents put three passages or more.
+        assert!(
+            share("de") + share("es") >= 0.6
+                && (de < 3 || share("de") > 0.0)
+                && (es < 3 || share("es") > 0.0),
+            "theme {}: {de} German and {es} Spanish passages, languages {:?}",
+            th.id,
+            th.languages
+        );
+    }
     (mixed, t.facts.vectors.to_string())
 }
 
@@ -236,4 +260,36 @@ fn other_languages_leaves_only_the_other_language() {
         spanish as f64 >= 0.95 * total as f64,
         "{spanish} of {total} hits in the Spanish pages"
     );
+}
+
+#[test]
+fn labels_are_in_the_language_asked_for() {
+    let mut c = open(Some(fit()));
+    for lang in ["es", "de"] {
+        let opts = ThemeOptions {
+            k: KChoice::Fixed(10),
+            label_lang: Some(lang.to_string()),
+            ..ThemeOptions::default()
+        };
+        let t = c.themes(&opts, &Filter::default(), None, |_| {}).unwrap();
+        assert_eq!(t.facts.label_language.as_deref(), Some(lang));
+        for th in &t.themes {
+            // Every label term is written in the theme's passages of that language.
+            let texts: String = t
+                .passages
+                .iter()
+                .filter(|p| p.theme == th.id && p.document.starts_with(&format!("{lang}/")))
+                .map(|p| p.text.to_lowercase())
+                .collect::<Vec<_>>()
+                .join("\n");
+            assert!(!texts.is_empty(), "theme {} has no {lang} passage", th.id);
+            for term in th.label.split(" · ") {
+                assert!(
+                    texts.contains(term),
+                    "{lang} label {:?}: '{term}' is not in its {lang} passages",
+                    th.label
+                );
+            }
+        }
+    }
 }

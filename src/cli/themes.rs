@@ -19,6 +19,11 @@ use super::{index_model, notify, try_language_subspace, ReadArgs, SourceArgs};
 /// Clustering options shared by `themes` and `report`.
 #[derive(Debug, Args)]
 pub struct ClusterArgs {
+    /// The language of the labels in a collection of several (ISO 639-1: de, es, ...): each
+    /// label is made of the key terms of the theme's passages in that language. Default: the
+    /// language most passages are written in.
+    #[arg(long, value_name = "LANG")]
+    pub label_lang: Option<String>,
     /// Cluster the model's own vectors, in which a passage's language weighs as much as what
     /// it says, instead of the language-neutral view (for comparison).
     #[arg(long)]
@@ -91,6 +96,11 @@ fn compute(args: &ClusterArgs, source: &SourceArgs, device: DeviceChoice) -> Res
     if args.restarts == 0 {
         bail!("--restarts must be at least 1");
     }
+    if let Some(l) = &args.label_lang {
+        if l.is_empty() || l.len() > 8 || !l.chars().all(|c| c.is_ascii_alphabetic()) {
+            bail!("--label-lang takes a language code such as de or es, not '{l}'");
+        }
+    }
     let mut collection = Collection::open(&args.read.index.location()?)?;
     // The model ranks the candidate label terms; a theme run still works without it.
     let model = if collection.is_empty()? {
@@ -118,6 +128,7 @@ fn compute(args: &ClusterArgs, source: &SourceArgs, device: DeviceChoice) -> Res
     let n = collection.len()?;
     let opts = ThemeOptions {
         neutral: !args.no_neutral,
+        label_lang: args.label_lang.clone(),
         k: args.k,
         seed: args.seed,
         n_runs: args.restarts,

@@ -97,8 +97,11 @@ pub enum MapLayout {
 }
 
 /// Settings of a theme run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ThemeOptions {
+    /// The language of the labels in a collection of several (ISO 639-1); `None`: the one
+    /// most of its passages are written in. See [`label_language_terms`].
+    pub label_lang: Option<String>,
     /// Cluster in the language-neutral view when the collection has its model's fit (see
     /// [`crate::neutral`]); `false`: the model's own vectors.
     pub neutral: bool,
@@ -126,6 +129,7 @@ impl Default for ThemeOptions {
             map: MapLayout::default(),
             period: Period::default(),
             neutral: true,
+            label_lang: None,
         }
     }
 }
@@ -245,6 +249,10 @@ pub struct RunFacts {
     /// The languages (ISO 639-1) whose stop words were left out of the key terms: those the
     /// passages are written in, and English.
     pub stop_word_languages: Vec<String>,
+    /// In a collection of several languages, the language the labels are in (`--label-lang`,
+    /// default the most frequent); absent in a collection of one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label_language: Option<String>,
     /// Share of the vectors' variance the first two principal components show (the map's axes
     /// when it is PCA, its start when t-SNE).
     pub map_explained_variance: [f64; 2],
@@ -470,6 +478,73 @@ impl ThemeInput {
     }
 }
 
+/// Passages whose language is detected for the labels' language: an evenly spread sample
+/// beyond this (detection costs tens of microseconds a passage).
+const LABEL_LANGUAGE_SAMPLE: usize = 20_000;
+
+/// The key terms the labels are picked from, and the labels' language. In a collection of
+/// several languages (no language holding 90 % of a sample of the passages), a theme's label
+/// terms are its key terms over its passages in the label language only (`opts.label_lang`,
+/// else the most frequent), so that a label reads in one language instead of mixing
+/// `programmet · verwendet · aplicación`; a theme with no passage in that language keeps its
+/// key terms. In a collection of one language, the key terms as they are.
+fn label_language_terms(
+    passages: &[&StoredPassage],
+    labels: &[usize],
+    kt: usize,
+    opts: &ThemeOptions,
+    stop: &terms::StopWords,
+    key_terms: &[Vec<Term>],
+) -> (Vec<Vec<Term>>, Option<String>) {
+    let step = passages.len().div_ceil(LABEL_LANGUAGE_SAMPLE).max(1);
+    let langs: Vec<Option<String>> = passages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            if i % step == 0 {
+                crate::language::of_passage(p)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for l in langs.iter().flatten() {
+        *counts.entry(l.as_str()).or_default() += 1;
+    }
+    let sampled = passages.len().div_ceil(step);
+    let most = counts
+        .iter()
+        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+        .map(|(l, c)| (l.to_string(), *c));
+    let one_language = most
+        .as_ref()
+        .is_some_and(|(_, c)| *c as f64 >= 0.9 * sampled as f64);
+    let label_lang = match (&opts.label_lang, most) {
+        (Some(l), _) => l.to_ascii_lowercase(),
+        (None, Some((l, _))) if !one_language => l,
+        _ => return (key_terms.to_vec(), None),
+    };
+    let texts: Vec<&str> = passages
+        .iter()
+        .zip(&langs)
+        .map(|(p, l)| {
+            if l.as_deref() == Some(label_lang.as_str()) {
+                p.text.as_str()
+            } else {
+                ""
+            }
+        })
+        .collect();
+    let in_lang = terms::class_tfidf(&texts, labels, kt, opts.terms, stop);
+    let out = in_lang
+        .into_iter()
+        .zip(key_terms)
+        .map(|(own, all)| if own.is_empty() { all.clone() } else { own })
+        .collect();
+    (out, Some(label_lang))
+}
+
 /// Reorder the rows of `data` in place so that row `i` becomes the row that was at `order[i]`
 /// (`order` a permutation): a reordered copy would double the vectors' memory (1.5 GB at a
 /// million passages). Each cycle of the permutation is followed once, with one spare row.
@@ -612,8 +687,10 @@ fn build(
         .iter()
         .map(|&c| clustering.centroid(c).to_vec())
         .collect();
+    let (label_terms, label_language) =
+        label_language_terms(&passages, &labels, kt, opts, &stop, &key_terms);
     let (labels_of, label_method) =
-        label::labels(&key_terms, &centroids, encoder, input.neutral.as_deref())?;
+        label::labels(&label_terms, &centroids, encoder, input.neutral.as_deref())?;
     let projection = project::pca_2d(data, dim)?;
     let (points, map_layout) = match opts.map {
         MapLayout::Tsne if n >= layout::MIN_TSNE => (
@@ -743,6 +820,7 @@ fn build(
             inertia: clustering.inertia,
             labels: label_method.to_string(),
             stop_word_languages: stop.languages().iter().map(|l| l.to_string()).collect(),
+            label_language,
             map_explained_variance: projection.explained,
             map_layout,
             boilerplate_left_out: input.boilerplate,

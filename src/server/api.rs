@@ -547,6 +547,8 @@ pub struct ThemesParams {
     restarts: Option<usize>,
     /// `false`: cluster the model's own vectors instead of the language-neutral view.
     neutral: Option<bool>,
+    /// The labels' language in a collection of several (ISO 639-1).
+    label_lang: Option<String>,
     /// KEY=VALUE conditions, comma-separated.
     #[serde(rename = "where")]
     wheres: Option<String>,
@@ -583,11 +585,20 @@ pub async fn themes(
         p.until.as_deref(),
     )?;
     let neutral = p.neutral.unwrap_or(true) && state.neutral.is_some();
+    let label_lang = p.label_lang.clone().filter(|l| !l.trim().is_empty());
+    if let Some(l) = &label_lang {
+        if l.len() > 8 || !l.chars().all(|c| c.is_ascii_alphabetic()) {
+            return Err(ApiError::invalid(
+                "label_lang must be a language code such as de or es",
+            ));
+        }
+    }
     let key = (
         format!(
-            "{}|{:?}|{period:?}|{neutral}",
+            "{}|{:?}|{period:?}|{neutral}|{:?}",
             k_text.to_ascii_lowercase(),
-            filter
+            filter,
+            p.label_lang
         ),
         seed,
         restarts,
@@ -622,6 +633,7 @@ pub async fn themes(
             seed,
             n_runs: restarts,
             period,
+            label_lang,
             ..ThemeOptions::default()
         };
         let cancelled = || flag.load(std::sync::atomic::Ordering::Relaxed);
