@@ -350,20 +350,6 @@ impl Collection {
         Ok(())
     }
 
-    /// The language-neutral fit, if the front end gave one.
-    pub fn language_subspace(&self) -> Option<&LanguageSubspace> {
-        self.neutral.as_deref()
-    }
-
-    /// The fit a request with `neutral` set uses.
-    fn neutral_for(&self, neutral: bool) -> Result<Option<std::sync::Arc<LanguageSubspace>>> {
-        if !neutral {
-            return Ok(None);
-        }
-        // A front end that could not fit its model (said in its log) compares raw vectors.
-        Ok(self.neutral.clone())
-    }
-
     /// The index at `location`, if one was ever created there.
     pub fn open_existing(location: &StoreLocation) -> Result<Option<Self>> {
         Ok(location
@@ -594,7 +580,8 @@ impl Collection {
                 request.target.field()
             )));
         }
-        let neutral = self.neutral_for(request.neutral)?;
+        // A front end that could not fit its model (said in its log) compares raw vectors.
+        let neutral = self.neutral.clone().filter(|_| request.neutral);
         let Self { store, lexical, .. } = self;
         snapshot(store, |s| {
             let mut exclude = Exclude::default();
@@ -627,27 +614,14 @@ impl Collection {
             // The lexical index's folder also says which texts recur, and which language most
             // of the index is in.
             let derived = lexical_for(s, lexical)?;
-            // In a collection of one language, a question or passage in that language meets
-            // no other language: the view would only cost it what its removed directions carry
-            // of the content (the sample's questions: 1 of 31 lower). A question's language is
-            // whatlang's best guess, however unsure (a few words rarely make a sure one); one
-            // with no guess is compared in the view.
-            let neutral = match (&neutral, derived.main_language()) {
-                (Some(_), Some(main)) => {
-                    let own = match &request.target {
-                        Target::Query(t) | Target::Text(t) => {
-                            crate::language::guess(t).map(str::to_string)
-                        }
-                        Target::Passage(_) => source.as_ref().and_then(crate::language::of_passage),
-                    };
-                    if own.as_deref() == Some(main) {
-                        None
-                    } else {
-                        neutral.clone()
-                    }
-                }
-                _ => neutral.clone(),
+            // A question's language is whatlang's best guess, however unsure (a few words
+            // rarely make a sure one).
+            let own = match &request.target {
+                Target::Query(t) | Target::Text(t) => crate::language::guess(t).map(str::to_string),
+                Target::Passage(_) => source.as_ref().and_then(crate::language::of_passage),
             };
+            let neutral =
+                search::view_for(neutral.as_deref(), derived.main_language(), own.as_deref());
             let lex = match request.mode {
                 Mode::Dense => None,
                 Mode::Lexical | Mode::Hybrid => Some(derived),
@@ -672,7 +646,7 @@ impl Collection {
                         exclude: exclude.clone(),
                         method: request.method,
                         depth: search::fusion_depth(request.k),
-                        neutral: neutral.as_deref(),
+                        neutral,
                     },
                 )?;
                 let exhausted = found.len() < read || read >= total;

@@ -181,12 +181,7 @@ pub fn evaluate(
 ) -> Result<(EvalSummary, Vec<EvalCase>)> {
     let mut cases = Vec::new();
     for (q, v) in set.questions.iter().zip(vectors) {
-        // As a search does (`Collection::search`): a question in the language of a
-        // one-language collection is compared with the model's vectors.
-        let neutral = match main_language {
-            Some(main) if crate::language::guess(&q.q) == Some(main) => None,
-            _ => neutral,
-        };
+        let neutral = super::view_for(neutral, main_language, crate::language::guess(&q.q));
         let hits = search(
             store,
             lexical,

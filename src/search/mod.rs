@@ -140,6 +140,22 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// The view a search compares in: `neutral`, except in a collection of one language
+/// (`main_language`, see [`LexicalIndex::main_language`]) for a question or passage in that
+/// language (`own`), which meets no other language: there the view would only cost it what its
+/// removed directions carry of the content (the sample's questions: 1 of 31 lower). A target
+/// whose language is not told is compared in the view.
+pub fn view_for<'a>(
+    neutral: Option<&'a LanguageSubspace>,
+    main_language: Option<&str>,
+    own: Option<&str>,
+) -> Option<&'a LanguageSubspace> {
+    match main_language {
+        Some(main) if own == Some(main) => None,
+        _ => neutral,
+    }
+}
+
 /// Candidates the language-neutral view rescores for k results: the store ranks by the raw
 /// passage vectors, so a passage whose language part is large ranks a little low there.
 pub fn rescore_depth(k: usize) -> usize {
@@ -283,6 +299,12 @@ pub fn search(
                 e.lexical = Some(s);
             }
             let mut all: Vec<_> = fused.into_iter().collect();
+            // The query in the view, for the dense score of a hit found by its words alone.
+            let projected = q.neutral.map(|n| {
+                let mut qv = v.to_vec();
+                n.project(&mut qv);
+                qv
+            });
             all.sort_by(|(ia, a), (ib, b)| {
                 b.score
                     .total_cmp(&a.score)
@@ -305,15 +327,15 @@ pub fn search(
                 };
                 let d = match d {
                     Some(d) => Some(d),
-                    None => store.vector(&p.id)?.map(|mut pv| match q.neutral {
-                        Some(n) => {
-                            let mut qv = v.to_vec();
-                            n.project(&mut qv);
-                            n.project(&mut pv);
-                            dot(&pv, &qv)
-                        }
-                        None => dot(&pv, v),
-                    }),
+                    None => store
+                        .vector(&p.id)?
+                        .map(|mut pv| match (q.neutral, &projected) {
+                            (Some(n), Some(qv)) => {
+                                n.project(&mut pv);
+                                dot(&pv, qv)
+                            }
+                            _ => dot(&pv, v),
+                        }),
                 };
                 hits.push(Hit {
                     rank: hits.len() + 1,
