@@ -27,6 +27,11 @@ pub struct ServeArgs {
     pub runtime: RuntimeArgs,
     #[command(flatten)]
     pub source: SourceArgs,
+    /// Serve the model's own vectors only: no language-neutral view is fitted at start (about
+    /// 20 s the first time on a machine, then read from the cache), and requests' `neutral`
+    /// has nothing to turn on.
+    #[arg(long)]
+    pub no_neutral: bool,
     /// Require `Authorization: Bearer KEY` on every /v1/ route.
     #[arg(
         long,
@@ -149,6 +154,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         api_key: args.api_key.clone().filter(|k| !k.trim().is_empty()),
         limits: args.limits()?,
         batch: args.batch()?,
+        neutral: !args.no_neutral,
     };
     // An existing index decides the model unless the user names one (a mismatch is reported
     // by AppState::new with what to do).

@@ -96,6 +96,10 @@ pub struct ServerConfig {
     pub api_key: Option<String>,
     pub limits: Limits,
     pub batch: BatchConfig,
+    /// Fit (or read from the cache) the model's language-neutral view at start, the default
+    /// of every search and theme request (see [`crate::neutral`]); `false` (`serve
+    /// --no-neutral`): the model's own vectors only, and no model pass before the first request.
+    pub neutral: bool,
 }
 
 type ThemesKey = (String, u64, usize);
@@ -182,12 +186,17 @@ impl AppState {
         let batcher = Batcher::start(embedder, config.batch, metrics.clone());
         // The model's language-neutral fit (made once per model and machine, then read from
         // the cache). A model it cannot be fitted for is served without: said in the log.
-        let neutral = match crate::neutral::LanguageSubspace::cached_or_fit(
-            &fingerprint,
-            &batcher,
-            &crate::model::cache_root(),
-        ) {
-            Ok(fit) => Some(Arc::new(fit)),
+        let fit = match config.neutral {
+            true => crate::neutral::LanguageSubspace::cached_or_fit(
+                &fingerprint,
+                &batcher,
+                &crate::model::cache_root(),
+            )
+            .map(Some),
+            false => Ok(None),
+        };
+        let neutral = match fit {
+            Ok(fit) => fit.map(Arc::new),
             Err(e) => {
                 crate::util::log(&format!(
                     "no language-neutral view for {}: {e}; similarity is the model's own",

@@ -205,6 +205,9 @@ impl InProcess {
             api_key: api_key.map(str::to_string),
             limits,
             batch,
+            // The stand-in model has no languages to tell apart, and a fit would run it (and
+            // wait on a shut gate) before the test's first request.
+            neutral: false,
         };
         let state = AppState::new(model.clone(), config).unwrap();
         let runtime = tokio::runtime::Builder::new_multi_thread()
