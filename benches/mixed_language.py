@@ -7,11 +7,13 @@ scikit-learn's NMI (someone else's implementation).
     python3 scripts/mixed-sets.py && python3 scripts/mixed-sets.py --source handbook
     cargo build --release
     REF_PY=/path/to/venv/bin/python benches/mixed_language.py [debref|handbook ...] \
-        [--views neutral,model]
+        [--views neutral,titles,model]
 
 Sources: debref (Debian Reference, target/collections/mixed) and handbook (the Debian
 Administrator's Handbook, target/collections/mixed-handbook). Views: `neutral` (the default of
-every command) and `model` (`--no-neutral`: the model's own vectors). Per source and view:
+every command: in themes, each passage also less half its article's mean vector), `titles`
+(themes only: the same with `--with-titles`, the vectors as stored) and `model` (`--no-neutral`:
+the model's own vectors). Per source and view:
 - themes, on balanced, confounded and english: `themes --k TOPICS --json --seed S` (S = 1, 2, 3,
   averaged); NMI of the themes
   against the topic, the language and the document; themes over 60 % one language (where
@@ -155,13 +157,16 @@ def related_pairs(src, flags):
 
 def main():
     args = sys.argv[1:]
-    views = ["neutral", "model"]
+    views = ["neutral", "titles", "model"]
     if "--views" in args:
         views = args[args.index("--views") + 1].split(",")
     sources = [a for a in args if a in ROOTS] or list(ROOTS)
     for src in sources:
         for view in views:
-            flags = ["--no-neutral"] if view == "model" else []
+            # neutral: the default (language-neutral view, each passage less half its
+            # article's mean in themes); model: --no-neutral; titles: the neutral view with the
+            # vectors as stored in themes (--with-titles; search and related are as neutral).
+            flags = {"model": ["--no-neutral"], "titles": ["--with-titles"]}.get(view, [])
             print(f"## {src}, {view} vectors", flush=True)
             for name in SETS:
                 r = themes(src, name, flags)
@@ -169,6 +174,8 @@ def main():
                       f"{r['language']:.3f} (floor {r['floor']:.3f}), document "
                       f"{r['document']:.3f}; themes > 60 % one language: {r['one_language']:.1f}; "
                       f"{r['seconds']:.1f} s ({r['vectors']})", flush=True)
+            if view == "titles":
+                continue
             s = search(src, flags)
             print(f"search balanced: hit@1 dense {s['dense']:.3f}, hybrid {s['hybrid']:.3f}; "
                   f"top 10 in the question's language / its share: "

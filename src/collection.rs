@@ -80,6 +80,12 @@ pub struct SearchRequest {
     /// Compare in the language-neutral view (see [`crate::neutral`]; the default). The
     /// collection must have been given the model's fit ([`Collection::set_language_subspace`]).
     pub neutral: bool,
+    /// With `other_articles`: rank by the target passage's vector as stored, its article's
+    /// title and headings included. `false` (the default): the passage less half its
+    /// article's mean vector, so that other articles come by what the passage says more than
+    /// by how alike their titles are (the rule of theme runs, see
+    /// [`crate::cluster::ThemeInput::reduce_articles`]).
+    pub with_titles: bool,
 }
 
 impl SearchRequest {
@@ -597,6 +603,12 @@ impl Collection {
                 exclude.passage = Some(p.id.clone());
                 if request.other_articles {
                     exclude.article = Some((p.document.clone(), p.article_key.clone()));
+                    if !request.with_titles {
+                        let article = s.article_vectors(&p.document, &p.article_key)?;
+                        if let Some(v) = vector.as_mut() {
+                            crate::cluster::reduce_by_article(v, &article);
+                        }
+                    }
                 }
                 if request.other_languages {
                     language = Some(crate::language::of_passage(&p).ok_or_else(|| {
@@ -694,9 +706,7 @@ impl Collection {
     ) -> Result<Themes> {
         let (_, mut input) = self.theme_input()?;
         input.retain(filter)?;
-        if let (true, Some(fit)) = (opts.neutral, self.neutral.clone()) {
-            input.neutralise(fit)?;
-        }
+        input.prepare(opts, self.neutral.clone())?;
         input.themes(opts, labeller, progress, &|| false)
     }
 

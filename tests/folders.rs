@@ -571,6 +571,7 @@ fn boilerplate_is_folded_in_search_and_kept_out_of_themes() {
             method: Default::default(),
             other_articles: false,
             other_languages: false,
+            with_titles: false,
             filter: Default::default(),
             boilerplate,
             // No fit is given: the model's own vectors either way.

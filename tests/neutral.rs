@@ -63,11 +63,12 @@ fn fit() -> Arc<LanguageSubspace> {
     .clone()
 }
 
-/// Related passages of the stored passage `id`, k = 10, exact.
+/// Related passages of the stored passage `id`, k = 10, exact; in other articles by the
+/// passage's vector as stored (`with_titles`), or less half its article's mean (the default).
 fn related(
     c: &mut Collection,
     id: &str,
-    other_articles: bool,
+    (other_articles, with_titles): (bool, bool),
     other_languages: bool,
     neutral: bool,
 ) -> Vec<semclust::search::Hit> {
@@ -81,13 +82,14 @@ fn related(
         filter: Filter::default(),
         boilerplate: false,
         neutral,
+        with_titles,
     };
     c.search(&request, None).unwrap().hits
 }
 
 /// Related passages in other pages of every German passage: the share whose first hit is the
 /// same page in Spanish, and the Spanish share of the top 10.
-fn related_from_german(c: &mut Collection, neutral: bool) -> (f64, f64) {
+fn related_from_german(c: &mut Collection, neutral: bool, with_titles: bool) -> (f64, f64) {
     let german: Vec<String> = c
         .all_passages()
         .unwrap()
@@ -99,7 +101,7 @@ fn related_from_german(c: &mut Collection, neutral: bool) -> (f64, f64) {
     let (mut first, mut spanish) = (0usize, 0f64);
     for id in &german {
         let page = id.split('/').nth(1).unwrap();
-        let hits = &related(c, id, true, false, neutral);
+        let hits = &related(c, id, (true, with_titles), false, neutral);
         assert_eq!(hits.len(), 10);
         if hits[0].passage.document == format!("es/{page}") {
             first += 1;
@@ -117,8 +119,10 @@ fn related_from_german(c: &mut Collection, neutral: bool) -> (f64, f64) {
 #[test]
 fn related_passages_cross_languages_in_the_neutral_view() {
     let mut c = open(Some(fit()));
-    let (first_raw, spanish_raw) = related_from_german(&mut c, false);
-    let (first, spanish) = related_from_german(&mut c, true);
+    // The view apart from the article rule, which narrows the gap here (by default, less half
+    // their page's mean vector: the model's vectors 0.35 / 0.20, the view 0.42 / 0.40).
+    let (first_raw, spanish_raw) = related_from_german(&mut c, false, true);
+    let (first, spanish) = related_from_german(&mut c, true, true);
     // Measured: the model's vectors 0.31 / 0.15, the neutral view 0.45 / 0.41.
     assert!(
         spanish >= 0.30 && spanish >= 2.0 * spanish_raw,
@@ -165,11 +169,12 @@ fn mixed_themes(c: &mut Collection, neutral: bool) -> (usize, String) {
         assert!((total - 1.0).abs() < 1e-9, "{:?}", th.languages);
         // Per-passage detection takes an option list or a command line for English or
         // Dutch now and then: the two languages hold most of each theme, and both are there
-        // where the documents put three passages or more.
+        // where the documents put three passages or more and a tenth of the theme.
+        let counts = |n: usize| n >= 3 && n * 10 >= de + es;
         assert!(
             share("de") + share("es") >= 0.6
-                && (de < 3 || share("de") > 0.0)
-                && (es < 3 || share("es") > 0.0),
+                && (!counts(de) || share("de") > 0.0)
+                && (!counts(es) || share("es") > 0.0),
             "theme {}: {de} German and {es} Spanish passages, languages {:?}",
             th.id,
             th.languages
@@ -225,7 +230,7 @@ fn a_fit_on_shuffled_languages_does_not_cross_them() {
     }
     let wrong = Arc::new(LanguageSubspace::fit(e.dim(), &by_language).unwrap());
     let mut c = open(Some(wrong));
-    let (_, spanish) = related_from_german(&mut c, true);
+    let (_, spanish) = related_from_german(&mut c, true, true);
     assert!(
         spanish < 0.25,
         "a mis-fitted view still crossed languages: Spanish share {spanish:.3}"
@@ -246,7 +251,7 @@ fn other_languages_leaves_only_the_other_language() {
     assert!(german.len() >= 5);
     let (mut spanish, mut total) = (0usize, 0usize);
     for id in german {
-        let hits = related(&mut c, &id, false, true, true);
+        let hits = related(&mut c, &id, (false, false), true, true);
         assert_eq!(hits.len(), 10, "{id}");
         spanish += hits
             .iter()

@@ -2028,11 +2028,35 @@ fn a_mixed_language_collection_over_http() {
         other * 100 >= total * 95,
         "other_languages: {other} of {total}"
     );
+    // with_titles (other articles by the passage's vector as stored, its page's title
+    // included): taken by both routes.
+    let path = format!(
+        "/v1/passages/{}/related?k=10&other_articles=true&with_titles=true",
+        german[0]
+    );
+    let hits = api.get("/v1/passages/{id}/related", &path).ok();
+    assert_eq!(hits["data"].as_array().unwrap().len(), 10);
+    let body = json!({"id": german[0], "k": 10, "other_articles": true, "with_titles": true});
+    assert_eq!(
+        api.post("/v1/search", body).ok()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        10
+    );
 
     let themes = api.get("/v1/themes", "/v1/themes?k=10").ok();
     assert_eq!(themes["facts"]["vectors"], "language-neutral");
+    assert_eq!(themes["facts"]["article_identity"], "reduced");
     let raw = api.get("/v1/themes", "/v1/themes?k=10&neutral=false").ok();
     assert_eq!(raw["facts"]["vectors"], "model");
+    // with_titles: the vectors as stored, their pages' titles included (a cached run of other
+    // parameters is not served for it).
+    let titled = api
+        .get("/v1/themes", "/v1/themes?k=10&with_titles=true")
+        .ok();
+    assert_eq!(titled["facts"]["article_identity"], "kept");
+    assert_eq!(titled["facts"]["vectors"], "language-neutral");
     let both = |t: &Value| {
         t["themes"]
             .as_array()

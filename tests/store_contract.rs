@@ -147,6 +147,14 @@ fn contract(location: &StoreLocation) {
     assert_eq!(store.vector_for_hash(&want.hash).unwrap().unwrap(), want_v);
     assert!(store.passage("a/9/9").unwrap().is_none());
     assert!(store.vector("a/9/9").unwrap().is_none());
+    // An article's vectors: those of its passages and no other's (related in other articles
+    // takes half their mean from the passage's vector).
+    let mut article = store.article_vectors("a", "2").unwrap();
+    article.sort_by(|x, y| x[1].total_cmp(&y[1]));
+    let want: Vec<Vec<f32>> = (5..10).map(|i| passage("a", 2, i).1).collect();
+    assert_eq!(article, want, "{location}: article_vectors");
+    assert!(store.article_vectors("a", "9").unwrap().is_empty());
+    assert!(store.article_vectors("b", "1").unwrap().is_empty());
     let all: Vec<String> = store
         .passages()
         .unwrap()

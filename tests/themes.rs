@@ -266,6 +266,46 @@ fn themes_follow_the_articles_and_a_run_is_reproducible() {
     }
 }
 
+/// Themes across articles (issue 30): each passage is embedded under its article's title, and
+/// clustered as stored (`--with-titles`) the sample's five articles are its five themes, one
+/// article each. By default a theme run takes half of each article's mean vector from its
+/// passages, and several themes then gather passages of several articles.
+#[test]
+fn themes_cross_articles_unless_the_titles_are_kept() {
+    let (index, _) = report_dir();
+    let run = |extra: &[&str]| -> Value {
+        let mut args = vec!["themes", "--index", index.to_str().unwrap(), "--k", "5"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--json", "-q"]);
+        serde_json::from_str(ok(&semclust(&args)).trim()).unwrap()
+    };
+    // Themes holding 3 passages or more of each of two articles or more.
+    let crossing = |t: &Value| -> usize {
+        let mut by: HashMap<u64, HashMap<&str, usize>> = HashMap::new();
+        for p in t["passages"].as_array().unwrap() {
+            *by.entry(p["theme"].as_u64().unwrap())
+                .or_default()
+                .entry(p["article"].as_str().unwrap())
+                .or_default() += 1;
+        }
+        by.values()
+            .filter(|arts| arts.values().filter(|&&n| n >= 3).count() >= 2)
+            .count()
+    };
+    let kept = run(&["--with-titles"]);
+    assert_eq!(kept["facts"]["article_identity"], "kept");
+    assert_eq!(crossing(&kept), 0, "as stored, one theme per article");
+    for seed in ["1", "2", "3"] {
+        let reduced = run(&["--seed", seed]);
+        assert_eq!(reduced["facts"]["article_identity"], "reduced");
+        assert!(
+            crossing(&reduced) >= 2,
+            "seed {seed}: {} themes cross articles",
+            crossing(&reduced)
+        );
+    }
+}
+
 /// `--k auto` on the sample: k = 2..round(√98) tried; the silhouette of sentence embeddings
 /// stays far below 0.25 (no clear structure), so k is the elbow of the inertia curve, which
 /// lands inside the range, at the sample's five articles.

@@ -72,6 +72,11 @@ pub struct RelatedArgs {
     /// its article's `lang`): what the collection says about it in other languages.
     #[arg(long, requires = "id")]
     pub other_languages: bool,
+    /// With --other-articles: rank by the passage's vector as stored, its article's title and
+    /// headings included, instead of the passage less half its article's mean vector (other
+    /// articles then come by how alike their titles are as much as by what they say).
+    #[arg(long, requires = "other_articles")]
+    pub with_titles: bool,
     #[command(flatten)]
     pub out: ResultArgs,
 }
@@ -119,6 +124,7 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
         filter: args.out.read.filter.filter()?,
         boilerplate: args.out.boilerplate,
         neutral: !args.out.no_neutral,
+        with_titles: false,
     };
     let found = run(request, &args.out)?;
     print_hits(&found.hits, args.out.json)
@@ -140,6 +146,7 @@ pub fn run_related(args: RelatedArgs) -> Result<()> {
         filter: args.out.read.filter.filter()?,
         boilerplate: args.out.boilerplate,
         neutral: !args.out.no_neutral,
+        with_titles: args.with_titles,
     };
     let found = run(request, &args.out)?;
     if let (Some(p), false, false) = (&found.source, args.out.read.quiet, args.out.json) {

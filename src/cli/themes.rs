@@ -28,6 +28,11 @@ pub struct ClusterArgs {
     /// it says, instead of the language-neutral view (for comparison).
     #[arg(long)]
     pub no_neutral: bool,
+    /// Cluster the vectors as stored, each passage with its article's title and headings:
+    /// themes then follow the articles. Default: each passage less half its article's mean
+    /// vector, so that themes gather what is said across articles.
+    #[arg(long)]
+    pub with_titles: bool,
     /// Number of themes; MIN..MAX: try each and choose; auto: the same over 2 to about √n (at
     /// most 30). The choice is the best silhouette when it shows structure (≥ 0.25), else the
     /// elbow of the inertia curve (docs/cli.md).
@@ -128,6 +133,7 @@ fn compute(args: &ClusterArgs, source: &SourceArgs, device: DeviceChoice) -> Res
     let n = collection.len()?;
     let opts = ThemeOptions {
         neutral: !args.no_neutral,
+        with_titles: args.with_titles,
         label_lang: args.label_lang.clone(),
         k: args.k,
         seed: args.seed,

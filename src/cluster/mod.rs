@@ -31,6 +31,35 @@ pub const K_SWEEP_SAMPLE: usize = 5_000;
 /// The default seed: a run is reproducible unless the user asks for another draw.
 pub const DEFAULT_SEED: u64 = 42;
 
+/// `v` less [`ARTICLE_SHARE`] of the mean of `article` (its article's passages' vectors, `v`'s
+/// own among them), unit length again; unchanged when the article has one passage. See
+/// [`ThemeInput::reduce_articles`], which does the same to every passage of a theme run.
+pub fn reduce_by_article(v: &mut [f32], article: &[Vec<f32>]) {
+    if article.len() < 2 || article.iter().any(|a| a.len() != v.len()) {
+        return;
+    }
+    let scale = f64::from(ARTICLE_SHARE) / article.len() as f64;
+    let mut out: Vec<f64> = v.iter().map(|&x| f64::from(x)).collect();
+    for a in article {
+        out.iter_mut()
+            .zip(a)
+            .for_each(|(o, &x)| *o -= scale * f64::from(x));
+    }
+    let norm = out.iter().map(|x| x * x).sum::<f64>().sqrt();
+    if norm > 1e-6 {
+        v.iter_mut()
+            .zip(&out)
+            .for_each(|(x, &o)| *x = (o / norm) as f32);
+    }
+}
+
+/// Share of its article's mean vector taken from each passage before a theme run (see
+/// [`ThemeInput::reduce_articles`]). Chosen on three real collections of one language
+/// (benches/context_reference.py): at 0.5 the themes' NMI against the articles lands within
+/// 0.1 of the text-alone vectors' on all three, with a topic NMI at or above theirs; 0.75 and
+/// up erase the articles' subjects too (Debian Reference topic NMI 0.26 -> 0.09).
+pub const ARTICLE_SHARE: f32 = 0.5;
+
 /// How k is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KChoice {
@@ -105,6 +134,10 @@ pub struct ThemeOptions {
     /// Cluster in the language-neutral view when the collection has its model's fit (see
     /// [`crate::neutral`]); `false`: the model's own vectors.
     pub neutral: bool,
+    /// Cluster the vectors as stored, each passage's article title and headings included
+    /// (`--with-titles`); `false`: each passage less [`ARTICLE_SHARE`] of its article's mean
+    /// vector, so that themes follow what passages say more than which article they are in.
+    pub with_titles: bool,
     pub k: KChoice,
     pub seed: u64,
     /// k-means restarts (k-means++ draws); the lowest inertia is kept.
@@ -129,6 +162,7 @@ impl Default for ThemeOptions {
             map: MapLayout::default(),
             period: Period::default(),
             neutral: true,
+            with_titles: false,
             label_lang: None,
         }
     }
@@ -263,6 +297,10 @@ pub struct RunFacts {
     /// The vectors clustered: `language-neutral` (the model's vectors with the directions
     /// that tell languages apart removed, see `semclust::neutral`) or `model`.
     pub vectors: &'static str,
+    /// What the vectors keep of their article: `reduced` (each passage less half its article's
+    /// mean vector, see [`ARTICLE_SHARE`]) or `kept` (`--with-titles`: as stored, with the
+    /// title and headings the passage was embedded under).
+    pub article_identity: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -298,7 +336,9 @@ pub fn themes(
     opts: &ThemeOptions,
     progress: impl FnMut(&KScore),
 ) -> Result<Themes> {
-    ThemeInput::load(store)?.themes(opts, None, progress, &|| false)
+    let mut input = ThemeInput::load(store)?;
+    input.prepare(opts, None)?;
+    input.themes(opts, None, progress, &|| false)
 }
 
 /// What a theme run reads from a store, owned: read on a snapshot, it can be clustered after
@@ -319,6 +359,8 @@ pub struct ThemeInput {
     fingerprint: crate::store::Fingerprint,
     /// The language-neutral fit the vectors were projected with, if they were.
     neutral: Option<std::sync::Arc<crate::neutral::LanguageSubspace>>,
+    /// Whether [`ThemeInput::reduce_articles`] has run.
+    articles_reduced: bool,
 }
 
 impl ThemeInput {
@@ -326,6 +368,80 @@ impl ThemeInput {
     /// and their dimension.
     pub fn vectors(&self) -> (&[f32], usize) {
         (&self.data, self.dim)
+    }
+
+    /// Ready the vectors for a run with `opts`: into the language-neutral view of `fit` when
+    /// `opts.neutral` (see [`Self::neutralise`]), then, unless `opts.with_titles`, with part of
+    /// each article's identity taken away (see [`Self::reduce_articles`]).
+    pub fn prepare(
+        &mut self,
+        opts: &ThemeOptions,
+        fit: Option<std::sync::Arc<crate::neutral::LanguageSubspace>>,
+    ) -> Result<()> {
+        if let (true, Some(fit)) = (opts.neutral, fit) {
+            self.neutralise(fit)?;
+        }
+        if !opts.with_titles {
+            self.reduce_articles();
+        }
+        Ok(())
+    }
+
+    /// Take [`ARTICLE_SHARE`] of its article's mean vector from each passage of an article of
+    /// two passages or more (in place; rows stay unit length).
+    ///
+    /// Every passage is embedded under its article's title and headings (good for retrieval),
+    /// and that shared context makes an article's passages closer to each other than to anything
+    /// said elsewhere: unreduced, the sample's five articles come out as five themes. The
+    /// article's mean holds that shared part (and the article's overall subject); taking half of
+    /// it leaves themes that cross articles about as much as the passages' text embedded alone
+    /// does, without embedding anything twice (benches/RESULTS.md, "Themes across articles").
+    pub fn reduce_articles(&mut self) {
+        if self.articles_reduced {
+            return;
+        }
+        self.articles_reduced = true;
+        let dim = self.dim;
+        let mut mean = vec![0f64; dim];
+        let mut start = 0;
+        // Passages are in reading order: an article's passages are next to each other.
+        while start < self.passages.len() {
+            let first = &self.passages[start];
+            let end = start
+                + self.passages[start..]
+                    .iter()
+                    .take_while(|p| {
+                        p.document == first.document && p.article_key == first.article_key
+                    })
+                    .count();
+            let rows = &mut self.data[start * dim..end * dim];
+            start = end;
+            if rows.len() < 2 * dim {
+                continue;
+            }
+            mean.iter_mut().for_each(|m| *m = 0.0);
+            for row in rows.chunks_exact(dim) {
+                mean.iter_mut()
+                    .zip(row)
+                    .for_each(|(m, &x)| *m += f64::from(x));
+            }
+            let scale = f64::from(ARTICLE_SHARE) / (rows.len() / dim) as f64;
+            mean.iter_mut().for_each(|m| *m *= scale);
+            for row in rows.chunks_exact_mut(dim) {
+                row.iter_mut().zip(&mean).for_each(|(x, &m)| *x -= m as f32);
+                let norm = row
+                    .iter()
+                    .map(|&x| f64::from(x) * f64::from(x))
+                    .sum::<f64>()
+                    .sqrt();
+                // A passage that is its article's mean (all its passages alike) keeps a
+                // direction: (1 - share) of itself.
+                if norm > 1e-6 {
+                    row.iter_mut()
+                        .for_each(|x| *x = (f64::from(*x) / norm) as f32);
+                }
+            }
+        }
     }
 
     /// Move the vectors into the language-neutral view of `fit` (in place; see
@@ -449,6 +565,7 @@ impl ThemeInput {
             boilerplate: 0,
             fingerprint: store.fingerprint().clone(),
             neutral: None,
+            articles_reduced: false,
         };
         let keep: Vec<bool> = (0..recurrence.len())
             .map(|i| !recurrence.is_boilerplate(i))
@@ -801,6 +918,11 @@ fn build(
                 "language-neutral"
             } else {
                 "model"
+            },
+            article_identity: if input.articles_reduced {
+                "reduced"
+            } else {
+                "kept"
             },
             model: fp.model.clone(),
             revision: fp.revision.clone(),

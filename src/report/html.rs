@@ -418,6 +418,7 @@ pub fn render(r: &Report<'_>) -> String {
          <dt>Index</dt><dd>{index}</dd>\n<dt>Model</dt><dd>{model} (revision {})</dd>\n\
          <dt>Precision</dt><dd>{precision}</dd>\n<dt>Passages / articles</dt><dd>{} / {}</dd>\n\
          <dt>k</dt><dd>{k} ({k_choice})</dd>\n<dt>Clustering</dt><dd>k-means (k-means++ start, {} restarts, the lowest inertia kept), seed {}</dd>\n\
+         <dt>Vectors</dt><dd>{}</dd>\n\
          <dt>Silhouette</dt><dd>{:.4}</dd>\n<dt>Inertia</dt><dd>{:.3}</dd>\n\
          <dt>Key terms</dt><dd>class-based TF-IDF over words and word pairs, stop words of {} removed</dd>\n\
          <dt>Labels</dt><dd>{}</dd>\n\
@@ -428,6 +429,7 @@ pub fn render(r: &Report<'_>) -> String {
         f.articles,
         f.restarts,
         f.seed,
+        escape(&super::vectors_line(f)),
         f.silhouette,
         f.inertia,
         escape(&f.stop_word_languages.join(", ")),

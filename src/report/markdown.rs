@@ -177,6 +177,7 @@ pub fn render(r: &Report<'_>, map_file: &str) -> String {
         "\n## About this run\n\n\
          - Index: {}\n- Model: {} (revision {}), precision {}\n- Passages / articles: {} / {}\n\
          - k: {} ({})\n- Clustering: k-means (k-means++ start, {} restarts, the lowest inertia kept), seed {}\n\
+         - Vectors: {}\n\
          - Silhouette: {:.4}; inertia: {:.3}\n\
          - Key terms: class-based TF-IDF over words and word pairs, stop words of {} removed\n\
          - Made: {} by semclust {}",
@@ -190,6 +191,7 @@ pub fn render(r: &Report<'_>, map_file: &str) -> String {
         f.k_choice,
         f.restarts,
         f.seed,
+        super::vectors_line(f),
         f.silhouette,
         f.inertia,
         f.stop_word_languages.join(", "),

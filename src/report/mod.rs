@@ -130,6 +130,21 @@ pub fn write(report: &Report<'_>, out: &Path, formats: &[Format]) -> Result<Vec<
 
 /// Colour of theme `t` (1-based): a qualitative palette (Tableau 10) for the first ten, then
 /// hues a golden angle apart.
+/// The vectors a run clustered, in words, for the report's facts.
+pub fn vectors_line(f: &crate::cluster::RunFacts) -> String {
+    let view = match f.vectors {
+        "language-neutral" => "the model's, in the language-neutral view",
+        _ => "the model's own",
+    };
+    let articles = match f.article_identity {
+        "reduced" => {
+            "each passage less half its article's mean vector, so that themes cross articles"
+        }
+        _ => "as stored, with their article's title and headings (--with-titles)",
+    };
+    format!("{view}; {articles}")
+}
+
 /// A theme's languages in words (`de 52 %, es 48 %`), for runs where some theme holds more
 /// than one language; `None` in a collection of one language, where it would only repeat it.
 pub fn languages_line(t: &Themes, th: &crate::cluster::Theme) -> Option<String> {

@@ -290,6 +290,9 @@ pub struct SearchBody {
     /// `false`: compare with the model's own vectors instead of the language-neutral view.
     #[serde(default = "yes")]
     neutral: bool,
+    /// With `other_articles`: the passage's vector as stored, its article's title included.
+    #[serde(default)]
+    with_titles: bool,
 }
 
 fn yes() -> bool {
@@ -427,6 +430,7 @@ pub async fn search(
         )?,
         boilerplate: req.boilerplate,
         neutral: req.neutral,
+        with_titles: req.with_titles,
     };
     run_search(state, request).await
 }
@@ -440,6 +444,8 @@ pub struct RelatedParams {
     other_languages: bool,
     /// `false`: the model's own vectors instead of the language-neutral view.
     neutral: bool,
+    /// With `other_articles`: the passage's vector as stored, its article's title included.
+    with_titles: bool,
     method: SearchMethod,
     /// KEY=VALUE conditions, comma-separated.
     #[serde(rename = "where")]
@@ -455,6 +461,7 @@ impl Default for RelatedParams {
             other_articles: false,
             other_languages: false,
             neutral: true,
+            with_titles: false,
             method: SearchMethod::default(),
             wheres: None,
             since: None,
@@ -497,6 +504,7 @@ pub async fn passage(
             )?,
             boilerplate: false,
             neutral: params.neutral,
+            with_titles: params.with_titles,
         };
         return Ok(run_search(state, request).await?.into_response());
     }
@@ -549,6 +557,8 @@ pub struct ThemesParams {
     neutral: Option<bool>,
     /// The labels' language in a collection of several (ISO 639-1).
     label_lang: Option<String>,
+    /// `true`: cluster the vectors as stored, with their article's title and headings.
+    with_titles: Option<bool>,
     /// KEY=VALUE conditions, comma-separated.
     #[serde(rename = "where")]
     wheres: Option<String>,
@@ -586,6 +596,7 @@ pub async fn themes(
     )?;
     let neutral = p.neutral.unwrap_or(true) && state.neutral.is_some();
     let label_lang = p.label_lang.clone().filter(|l| !l.trim().is_empty());
+    let with_titles = p.with_titles.unwrap_or(false);
     if let Some(l) = &label_lang {
         if l.len() > 8 || !l.chars().all(|c| c.is_ascii_alphabetic()) {
             return Err(ApiError::invalid(
@@ -595,7 +606,7 @@ pub async fn themes(
     }
     let key = (
         format!(
-            "{}|{:?}|{period:?}|{neutral}|{:?}",
+            "{}|{:?}|{period:?}|{neutral}|{with_titles}|{:?}",
             k_text.to_ascii_lowercase(),
             filter,
             p.label_lang
@@ -634,13 +645,13 @@ pub async fn themes(
             n_runs: restarts,
             period,
             label_lang,
+            neutral,
+            with_titles,
             ..ThemeOptions::default()
         };
         let cancelled = || flag.load(std::sync::atomic::Ordering::Relaxed);
         input.retain(&filter)?;
-        if let (true, Some(fit)) = (neutral, st.neutral.clone()) {
-            input.neutralise(fit)?;
-        }
+        input.prepare(&opts, st.neutral.clone())?;
         let t = match input.themes(&opts, Some(&st.batcher), |_| {}, &cancelled) {
             Err(crate::Error::Cancelled) => {
                 st.metrics.cancelled();

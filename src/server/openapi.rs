@@ -87,6 +87,7 @@ pub fn document() -> Value {
                     {"name": "other_articles", "in": "query", "schema": {"type": "boolean", "default": false}},
                     {"name": "other_languages", "in": "query", "schema": {"type": "boolean", "default": false}, "description": "Only passages in other languages than this one's (detected on its text, else its article's `lang`)."},
                     {"name": "neutral", "in": "query", "schema": {"type": "boolean", "default": true}, "description": "`false`: compare the model's own vectors instead of the language-neutral view (docs/cli.md, Mixed languages)."},
+                    {"name": "with_titles", "in": "query", "schema": {"type": "boolean", "default": false}, "description": "With `other_articles`: rank by the passage's vector as stored, its article's title and headings included, instead of the passage less half its article's mean vector."},
                     {"name": "where", "in": "query", "schema": {"type": "string"}, "description": "Only passages whose document metadata has these values: KEY=VALUE conditions, comma-separated (all must hold; a list field must hold the value)."},
                     {"name": "since", "in": "query", "schema": {"type": "string"}, "description": "Only documents dated on or after (YYYY, YYYY-MM or YYYY-MM-DD)."},
                     {"name": "until", "in": "query", "schema": {"type": "string"}, "description": "Only documents dated on or before (a month or a year includes all of it)."},
@@ -116,6 +117,7 @@ pub fn document() -> Value {
                     {"name": "restarts", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}},
                     {"name": "neutral", "in": "query", "schema": {"type": "boolean", "default": true}, "description": "`false`: cluster the model's own vectors instead of the language-neutral view."},
                     {"name": "label_lang", "in": "query", "schema": {"type": "string"}, "description": "In a collection of several languages, the labels' language (ISO 639-1); default the most frequent."},
+                    {"name": "with_titles", "in": "query", "schema": {"type": "boolean", "default": false}, "description": "`true`: cluster the vectors as stored, each passage with its article's title and headings (themes then follow the articles); default: each passage less half its article's mean vector."},
                     {"name": "where", "in": "query", "schema": {"type": "string"}, "description": "Only passages whose document metadata has these values: KEY=VALUE conditions, comma-separated (all must hold; a list field must hold the value)."},
                     {"name": "since", "in": "query", "schema": {"type": "string"}, "description": "Only documents dated on or after (YYYY, YYYY-MM or YYYY-MM-DD)."},
                     {"name": "until", "in": "query", "schema": {"type": "string"}, "description": "Only documents dated on or before (a month or a year includes all of it)."},
@@ -229,6 +231,7 @@ fn schemas() -> Value {
                 "other_articles": {"type": "boolean", "default": false, "description": "With `id`: only passages of other articles."},
                 "other_languages": {"type": "boolean", "default": false, "description": "With `id`: only passages in other languages than that passage's."},
                 "neutral": {"type": "boolean", "default": true, "description": "`false`: the dense part compares the model's own vectors instead of the language-neutral view."},
+                "with_titles": {"type": "boolean", "default": false, "description": "With `id` and `other_articles`: rank by the passage's vector as stored, its article's title and headings included, instead of the passage less half its article's mean vector."},
                 "where": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Only passages whose document metadata has these values (all of them; a list field must hold the value)."},
                 "since": {"type": "string", "description": "Only documents dated on or after (YYYY, YYYY-MM or YYYY-MM-DD)."},
                 "until": {"type": "string", "description": "Only documents dated on or before (a month or a year includes all of it)."},
@@ -376,7 +379,7 @@ fn themes_schema() -> Value {
         "properties": {
             "facts": {
                 "type": "object",
-                "required": ["model", "revision", "precision", "dimension", "passages", "articles", "k", "k_choice", "seed", "restarts", "silhouette", "inertia", "labels", "stop_word_languages", "map_layout", "map_explained_variance", "boilerplate_left_out", "vectors"],
+                "required": ["model", "revision", "precision", "dimension", "passages", "articles", "k", "k_choice", "seed", "restarts", "silhouette", "inertia", "labels", "stop_word_languages", "map_layout", "map_explained_variance", "boilerplate_left_out", "vectors", "article_identity"],
                 "properties": {
                     "model": {"type": "string"}, "revision": {"type": "string"},
                     "precision": {"type": "string"}, "dimension": {"type": "integer"},
@@ -391,6 +394,7 @@ fn themes_schema() -> Value {
                     "boilerplate_left_out": {"type": "integer", "description": "Passages left out of the themes as boilerplate: their text (or a near-identical one) is in 5 documents or more."},
                     "vectors": {"enum": ["language-neutral", "model"], "description": "The vectors clustered: the language-neutral view (the default) or the model's own."},
                     "label_language": {"type": "string", "description": "In a collection of several languages, the language the labels are in; absent in a collection of one."},
+                    "article_identity": {"enum": ["reduced", "kept"], "description": "What the vectors keep of their article: `reduced` (each passage less half its article's mean vector, the default) or `kept` (`with_titles`: as stored, with the title and headings the passage was embedded under)."},
                     "map_explained_variance": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
                 }
             },

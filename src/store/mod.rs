@@ -178,6 +178,8 @@ pub trait VectorStore {
     /// All passages, in id order.
     fn passages(&self) -> Result<Vec<StoredPassage>>;
     fn vector(&self, id: &str) -> Result<Option<Vec<f32>>>;
+    /// The vectors of one article's passages (`document`, `article_key`), in no set order.
+    fn article_vectors(&self, document: &str, article_key: &str) -> Result<Vec<Vec<f32>>>;
     /// The vectors of search rows, in the order of `keys` (a row deleted since the search
     /// gets the zero vector, which no view ranks first). The default reads each passage.
     fn vectors_by_keys(&self, keys: &[RowKey]) -> Result<Vec<Vec<f32>>> {

@@ -196,6 +196,23 @@ impl VectorStore for PgStore {
             .map(|r| r.get::<_, Vector>(0).to_vec()))
     }
 
+    fn article_vectors(&self, document: &str, article_key: &str) -> Result<Vec<Vec<f32>>> {
+        Ok(self
+            .conn()
+            .client
+            .query(
+                &format!(
+                    "SELECT embedding FROM {}.passages WHERE document = $1 AND article = $2",
+                    self.s()
+                ),
+                &[&document, &article_key],
+            )
+            .map_err(|e| self.err(e))?
+            .iter()
+            .map(|r| r.get::<_, Vector>(0).to_vec())
+            .collect())
+    }
+
     fn nearest(&self, q: &Nearest<'_>) -> Result<Vec<ScoredRow>> {
         q.check(self.fingerprint.dimension)?;
         let (query, k, exclude) = (q.vector, q.k, q.exclude);

@@ -236,6 +236,19 @@ impl VectorStore for SqliteStore {
             .map_err(|e| self.err(e))
     }
 
+    fn article_vectors(&self, document: &str, article_key: &str) -> Result<Vec<Vec<f32>>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT vector FROM passages WHERE document = ?1 AND article = ?2")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([document, article_key], |r| r.get::<_, Vec<u8>>(0))
+            .map_err(|e| self.err(e))?;
+        rows.map(|b| b.map(|b| from_blob(&b)))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
     fn nearest(&self, q: &Nearest<'_>) -> Result<Vec<ScoredRow>> {
         let dim = self.fingerprint.dimension;
         q.check(dim)?;
