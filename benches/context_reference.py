@@ -12,7 +12,8 @@ scikit-learn k-means (seeds 0-2, 10 restarts each) clusters, on unit vectors:
     the reference the issue names);
   - the contextual vectors minus a share of their context's own vector (each distinct
     `title › section` embedded once: a second, smaller embedding pass);
-  - the contextual vectors minus a share of their article's mean vector (no embedding at all).
+  - the contextual vectors minus a share of their article's mean vector, or of what sets the
+    article apart from its nearest articles (its mean less theirs; no embedding at all).
 It prints NMI against the articles and the topics, and the number of themes holding >= 3
 passages of each of >= 2 articles. Needs the sets (scripts/real-collections.sh and
 scripts/mixed-sets.py, both sources) and a Python with numpy and scikit-learn:
@@ -82,6 +83,25 @@ def minus_article_mean(x, article, beta, leave_one_out=False):
     return out
 
 
+def minus_distinct_part(x, article, beta, neighbours=10):
+    """Each row minus beta x what sets its article apart: the article's mean less the mean of
+    the means of its `neighbours` nearest articles (cosine of the means); a one-passage article
+    is left as it is."""
+    x = unit(x)
+    arts = sorted(set(article))
+    at = np.array([arts.index(a) for a in article])
+    means = np.stack([x[at == i].mean(0) for i in range(len(arts))])
+    sims = unit(means) @ unit(means).T
+    np.fill_diagonal(sims, -np.inf)
+    nearest = np.argsort(-sims, axis=1)[:, :min(neighbours, len(arts) - 1)]
+    distinct = means - means[nearest].mean(1)
+    out = x.copy()
+    for i in range(len(arts)):
+        if (at == i).sum() > 1:
+            out[at == i] -= beta * distinct[i]
+    return out
+
+
 def one_set(name):
     source, labels_path, k = SETS[name]
     index = f"target/tmp/context-{name}"
@@ -129,6 +149,9 @@ def one_set(name):
         score(minus_article_mean(stored, article, b), f"contextual - {b} x article mean")
     for b in (0.5, 0.75, 1.0):
         score(minus_article_mean(stored, article, b, True), f"contextual - {b} x others' mean")
+    for b, nn in ((0.5, 3), (0.5, 10), (1.0, 3), (1.0, 10)):
+        score(minus_distinct_part(stored, article, b, nn),
+              f"contextual - {b} x (mean - {nn} nearest means)")
 
 
 def main():

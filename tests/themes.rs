@@ -159,7 +159,7 @@ fn html_report_has_a_point_per_passage_a_legend_entry_and_section_per_theme() {
 }
 
 #[test]
-fn themes_follow_the_articles_and_a_run_is_reproducible() {
+fn a_run_is_reproducible_and_its_themes_say_what_their_passages_say() {
     let (index, _) = report_dir();
     let run = || -> Value {
         let o = semclust(&[
@@ -228,8 +228,9 @@ fn themes_follow_the_articles_and_a_run_is_reproducible() {
         assert_eq!(sum, n);
         assert_eq!(row["total"].as_u64().unwrap(), n);
     }
-    // Real structure: the article on the 109-billion investment plan is one theme, and its
-    // key terms say so.
+    // Real structure: most of the article on the 109-billion investment plan is one theme
+    // (7 of its 10 passages; themes now cross articles, see the next test), and that theme's
+    // key terms say what it is about.
     let invest: Vec<u64> = passages
         .iter()
         .filter(|p| p["article"] == INVEST)
@@ -240,7 +241,7 @@ fn themes_follow_the_articles_and_a_run_is_reproducible() {
         .max_by_key(|t| invest.iter().filter(|x| *x == t).count())
         .unwrap();
     assert!(
-        invest.iter().filter(|x| **x == main).count() >= 8,
+        invest.iter().filter(|x| **x == main).count() >= 7,
         "{invest:?}"
     );
     let terms: Vec<&str> = themes[(main - 1) as usize]["terms"]
@@ -249,10 +250,7 @@ fn themes_follow_the_articles_and_a_run_is_reproducible() {
         .iter()
         .map(|t| t["term"].as_str().unwrap())
         .collect();
-    assert!(
-        terms.contains(&"milliards") && terms.contains(&"euros"),
-        "{terms:?}"
-    );
+    assert!(terms.contains(&"milliards"), "{terms:?}");
     // No stop word, number or address fragment among the key terms.
     for t in themes {
         for term in t["terms"].as_array().unwrap() {
@@ -268,8 +266,8 @@ fn themes_follow_the_articles_and_a_run_is_reproducible() {
 
 /// Themes across articles (issue 30): each passage is embedded under its article's title, and
 /// clustered as stored (`--with-titles`) the sample's five articles are its five themes, one
-/// article each. By default a theme run takes half of each article's mean vector from its
-/// passages, and several themes then gather passages of several articles.
+/// article each. By default a theme run takes from each passage what sets its article apart
+/// from the articles most like it, and several themes then gather passages of several articles.
 #[test]
 fn themes_cross_articles_unless_the_titles_are_kept() {
     let (index, _) = report_dir();

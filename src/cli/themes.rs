@@ -29,8 +29,9 @@ pub struct ClusterArgs {
     #[arg(long)]
     pub no_neutral: bool,
     /// Cluster the vectors as stored, each passage with its article's title and headings:
-    /// themes then follow the articles. Default: each passage less half its article's mean
-    /// vector, so that themes gather what is said across articles.
+    /// themes then follow the articles. Default: each passage less what sets its article apart
+    /// from the 10 articles most like it (its mean less theirs), so that themes gather what is
+    /// said across articles.
     #[arg(long)]
     pub with_titles: bool,
     /// Number of themes; MIN..MAX: try each and choose; auto: the same over 2 to about √n (at

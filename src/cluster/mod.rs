@@ -31,14 +31,16 @@ pub const K_SWEEP_SAMPLE: usize = 5_000;
 /// The default seed: a run is reproducible unless the user asks for another draw.
 pub const DEFAULT_SEED: u64 = 42;
 
-/// `v` less [`ARTICLE_SHARE`] of the mean of `article` (its article's passages' vectors, `v`'s
-/// own among them), unit length again; unchanged when the article has one passage. See
-/// [`ThemeInput::reduce_articles`], which does the same to every passage of a theme run.
+/// `v` less [`RELATED_ARTICLE_SHARE`] of the mean of `article` (its article's passages'
+/// vectors, `v`'s own among them), unit length again; unchanged when the article has one
+/// passage: the passage `related --other-articles` starts from, with less of its article's
+/// title in it. (A theme run takes what sets each article apart from its nearest articles, see
+/// [`ThemeInput::reduce_articles`]; for one passage that would need every article's mean.)
 pub fn reduce_by_article(v: &mut [f32], article: &[Vec<f32>]) {
     if article.len() < 2 || article.iter().any(|a| a.len() != v.len()) {
         return;
     }
-    let scale = f64::from(ARTICLE_SHARE) / article.len() as f64;
+    let scale = f64::from(RELATED_ARTICLE_SHARE) / article.len() as f64;
     let mut out: Vec<f64> = v.iter().map(|&x| f64::from(x)).collect();
     for a in article {
         out.iter_mut()
@@ -53,12 +55,21 @@ pub fn reduce_by_article(v: &mut [f32], article: &[Vec<f32>]) {
     }
 }
 
-/// Share of its article's mean vector taken from each passage before a theme run (see
-/// [`ThemeInput::reduce_articles`]). Chosen on three real collections of one language
-/// (benches/context_reference.py): at 0.5 the themes' NMI against the articles lands within
-/// 0.1 of the text-alone vectors' on all three, with a topic NMI at or above theirs; 0.75 and
-/// up erase the articles' subjects too (Debian Reference topic NMI 0.26 -> 0.09).
-pub const ARTICLE_SHARE: f32 = 0.5;
+/// Share of what sets its article apart taken from each passage before a theme run (see
+/// [`ThemeInput::reduce_articles`]), and the number of nearest articles that say what is
+/// shared. Chosen on three real collections of one language and a mixed one
+/// (benches/context_reference.py, benches/theme_articles.py): the whole of it, against the 10
+/// nearest, brings the themes' NMI against the articles within 0.1 of the text-alone vectors'
+/// on the sample, Debian Reference and the Administrator's Handbook, and keeps 85 % of the
+/// topics of a collection where each topic is in its own language (model's vectors), where
+/// taking half of each article's whole mean kept 73 %.
+pub const ARTICLE_SHARE: f32 = 1.0;
+pub const ARTICLE_NEIGHBOURS: usize = 10;
+/// Share of its article's mean taken from the passage `related --other-articles` starts from
+/// (benches/RESULTS.md, "Related passages in other articles").
+pub const RELATED_ARTICLE_SHARE: f32 = 0.5;
+/// Articles among which [`ThemeInput::reduce_articles`] looks for neighbours (evenly spread).
+const ARTICLE_POOL: usize = 2_000;
 
 /// How k is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,8 +146,9 @@ pub struct ThemeOptions {
     /// [`crate::neutral`]); `false`: the model's own vectors.
     pub neutral: bool,
     /// Cluster the vectors as stored, each passage's article title and headings included
-    /// (`--with-titles`); `false`: each passage less [`ARTICLE_SHARE`] of its article's mean
-    /// vector, so that themes follow what passages say more than which article they are in.
+    /// (`--with-titles`); `false`: each passage less what sets its article apart from the
+    /// articles most like it, so that themes follow what passages say more than which article
+    /// they are in (see [`ThemeInput::reduce_articles`]).
     pub with_titles: bool,
     pub k: KChoice,
     pub seed: u64,
@@ -297,8 +309,8 @@ pub struct RunFacts {
     /// The vectors clustered: `language-neutral` (the model's vectors with the directions
     /// that tell languages apart removed, see `semclust::neutral`) or `model`.
     pub vectors: &'static str,
-    /// What the vectors keep of their article: `reduced` (each passage less half its article's
-    /// mean vector, see [`ARTICLE_SHARE`]) or `kept` (`--with-titles`: as stored, with the
+    /// What the vectors keep of their article: `reduced` (each passage less what sets its
+    /// article apart from the articles most like it, see [`ThemeInput::reduce_articles`]) or `kept` (`--with-titles`: as stored, with the
     /// title and headings the passage was embedded under).
     pub article_identity: &'static str,
 }
@@ -387,24 +399,27 @@ impl ThemeInput {
         Ok(())
     }
 
-    /// Take [`ARTICLE_SHARE`] of its article's mean vector from each passage of an article of
-    /// two passages or more (in place; rows stay unit length).
+    /// Take from each passage of an article of two passages or more what sets its article
+    /// apart from the articles most like it: the article's mean vector less the mean of its
+    /// [`ARTICLE_NEIGHBOURS`] nearest articles' means (in place; rows stay unit length).
     ///
     /// Every passage is embedded under its article's title and headings (good for retrieval),
     /// and that shared context makes an article's passages closer to each other than to anything
-    /// said elsewhere: unreduced, the sample's five articles come out as five themes. The
-    /// article's mean holds that shared part (and the article's overall subject); taking half of
-    /// it leaves themes that cross articles about as much as the passages' text embedded alone
-    /// does, without embedding anything twice (benches/RESULTS.md, "Themes across articles").
+    /// said elsewhere: as stored, the sample's five articles come out as five themes. Taking
+    /// the article's whole mean would also take the subject it shares with its neighbours (the
+    /// chapter of a section, the topic written in one language in a mixed collection); taking
+    /// only what its neighbours do not share leaves themes that cross articles about as much as
+    /// the passages' text embedded alone does, and keeps the subjects, without embedding anything
+    /// twice (benches/RESULTS.md, "Themes across articles").
     pub fn reduce_articles(&mut self) {
         if self.articles_reduced {
             return;
         }
         self.articles_reduced = true;
         let dim = self.dim;
-        let mut mean = vec![0f64; dim];
-        let mut start = 0;
         // Passages are in reading order: an article's passages are next to each other.
+        let mut ranges = Vec::new();
+        let mut start = 0;
         while start < self.passages.len() {
             let first = &self.passages[start];
             let end = start
@@ -414,28 +429,73 @@ impl ThemeInput {
                         p.document == first.document && p.article_key == first.article_key
                     })
                     .count();
-            let rows = &mut self.data[start * dim..end * dim];
+            ranges.push(start..end);
             start = end;
-            if rows.len() < 2 * dim {
+        }
+        if ranges.len() < 2 {
+            return;
+        }
+        let mut means = vec![0f32; ranges.len() * dim];
+        for (r, m) in ranges.iter().zip(means.chunks_exact_mut(dim)) {
+            let mut sum = vec![0f64; dim];
+            for row in self.data[r.start * dim..r.end * dim].chunks_exact(dim) {
+                sum.iter_mut()
+                    .zip(row)
+                    .for_each(|(s, &x)| *s += f64::from(x));
+            }
+            let n = r.len() as f64;
+            m.iter_mut()
+                .zip(&sum)
+                .for_each(|(m, &s)| *m = (s / n) as f32);
+        }
+        // Neighbours are looked for among the unit means of up to ARTICLE_POOL articles, evenly
+        // spread: the cost stays linear in the articles (a million passages hold tens of
+        // thousands).
+        let step = ranges.len().div_ceil(ARTICLE_POOL).max(1);
+        let pool: Vec<usize> = (0..ranges.len()).step_by(step).collect();
+        let mut pool_unit = Vec::with_capacity(pool.len() * dim);
+        for &a in &pool {
+            let m = &means[a * dim..(a + 1) * dim];
+            let norm = m.iter().map(|&x| x * x).sum::<f32>().sqrt().max(1e-12);
+            pool_unit.extend(m.iter().map(|&x| x / norm));
+        }
+        let mut scores = vec![0f32; pool.len()];
+        let mut shift = vec![0f64; dim];
+        for (a, r) in ranges.iter().enumerate() {
+            if r.len() < 2 {
                 continue;
             }
-            mean.iter_mut().for_each(|m| *m = 0.0);
-            for row in rows.chunks_exact(dim) {
-                mean.iter_mut()
-                    .zip(row)
-                    .for_each(|(m, &x)| *m += f64::from(x));
+            let m = &means[a * dim..(a + 1) * dim];
+            crate::kernels::dot::scores(&pool_unit, dim, m, 0, &mut scores);
+            let mut order: Vec<usize> = (0..pool.len()).filter(|&j| pool[j] != a).collect();
+            // "Most like it" means a few of the others: in a collection of five articles all
+            // four others would stand for the whole collection, and everything that sets the
+            // article apart would go.
+            let nn = ARTICLE_NEIGHBOURS.min(ranges.len() / 2).min(order.len());
+            if nn == 0 {
+                continue;
             }
-            let scale = f64::from(ARTICLE_SHARE) / (rows.len() / dim) as f64;
-            mean.iter_mut().for_each(|m| *m *= scale);
-            for row in rows.chunks_exact_mut(dim) {
-                row.iter_mut().zip(&mean).for_each(|(x, &m)| *x -= m as f32);
+            order.select_nth_unstable_by(nn - 1, |&x, &y| scores[y].total_cmp(&scores[x]));
+            shift
+                .iter_mut()
+                .zip(m)
+                .for_each(|(s, &x)| *s = f64::from(x));
+            for &j in &order[..nn] {
+                let b = &means[pool[j] * dim..(pool[j] + 1) * dim];
+                shift
+                    .iter_mut()
+                    .zip(b)
+                    .for_each(|(s, &x)| *s -= f64::from(x) / nn as f64);
+            }
+            for row in self.data[r.start * dim..r.end * dim].chunks_exact_mut(dim) {
+                row.iter_mut()
+                    .zip(&shift)
+                    .for_each(|(x, &s)| *x -= (f64::from(ARTICLE_SHARE) * s) as f32);
                 let norm = row
                     .iter()
                     .map(|&x| f64::from(x) * f64::from(x))
                     .sum::<f64>()
                     .sqrt();
-                // A passage that is its article's mean (all its passages alike) keeps a
-                // direction: (1 - share) of itself.
                 if norm > 1e-6 {
                     row.iter_mut()
                         .for_each(|x| *x = (f64::from(*x) / norm) as f32);

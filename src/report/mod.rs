@@ -138,7 +138,7 @@ pub fn vectors_line(f: &crate::cluster::RunFacts) -> String {
     };
     let articles = match f.article_identity {
         "reduced" => {
-            "each passage less half its article's mean vector, so that themes cross articles"
+            "each passage less what sets its article apart from the articles most like it, so that themes cross articles"
         }
         _ => "as stored, with their article's title and headings (--with-titles)",
     };

@@ -117,7 +117,7 @@ pub fn document() -> Value {
                     {"name": "restarts", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}},
                     {"name": "neutral", "in": "query", "schema": {"type": "boolean", "default": true}, "description": "`false`: cluster the model's own vectors instead of the language-neutral view."},
                     {"name": "label_lang", "in": "query", "schema": {"type": "string"}, "description": "In a collection of several languages, the labels' language (ISO 639-1); default the most frequent."},
-                    {"name": "with_titles", "in": "query", "schema": {"type": "boolean", "default": false}, "description": "`true`: cluster the vectors as stored, each passage with its article's title and headings (themes then follow the articles); default: each passage less half its article's mean vector."},
+                    {"name": "with_titles", "in": "query", "schema": {"type": "boolean", "default": false}, "description": "`true`: cluster the vectors as stored, each passage with its article's title and headings (themes then follow the articles); default: each passage less what sets its article apart from the articles most like it (its article's mean less the mean of its 10 nearest articles' means)."},
                     {"name": "where", "in": "query", "schema": {"type": "string"}, "description": "Only passages whose document metadata has these values: KEY=VALUE conditions, comma-separated (all must hold; a list field must hold the value)."},
                     {"name": "since", "in": "query", "schema": {"type": "string"}, "description": "Only documents dated on or after (YYYY, YYYY-MM or YYYY-MM-DD)."},
                     {"name": "until", "in": "query", "schema": {"type": "string"}, "description": "Only documents dated on or before (a month or a year includes all of it)."},
@@ -394,7 +394,7 @@ fn themes_schema() -> Value {
                     "boilerplate_left_out": {"type": "integer", "description": "Passages left out of the themes as boilerplate: their text (or a near-identical one) is in 5 documents or more."},
                     "vectors": {"enum": ["language-neutral", "model"], "description": "The vectors clustered: the language-neutral view (the default) or the model's own."},
                     "label_language": {"type": "string", "description": "In a collection of several languages, the language the labels are in; absent in a collection of one."},
-                    "article_identity": {"enum": ["reduced", "kept"], "description": "What the vectors keep of their article: `reduced` (each passage less half its article's mean vector, the default) or `kept` (`with_titles`: as stored, with the title and headings the passage was embedded under)."},
+                    "article_identity": {"enum": ["reduced", "kept"], "description": "What the vectors keep of their article: `reduced` (each passage less what sets its article apart from the articles most like it, the default) or `kept` (`with_titles`: as stored, with the title and headings the passage was embedded under)."},
                     "map_explained_variance": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
                 }
             },
