@@ -102,7 +102,9 @@ def minus_distinct_part(x, article, beta, neighbours=10):
     return out
 
 
-def one_set(name):
+def set_index(name):
+    """The set's index (made on first use), its topic of each document (empty for the sample)
+    and its k. Shared with benches/theme_articles.py."""
     source, labels_path, k = SETS[name]
     index = f"target/tmp/context-{name}"
     if not os.path.isdir(index):
@@ -113,6 +115,11 @@ def one_set(name):
             for line in f:
                 key, topic, _ = line.rstrip("\n").split("\t")
                 topics[key] = topic
+    return index, topics, k
+
+
+def one_set(name):
+    index, topics, k = set_index(name)
     db = sqlite3.connect(os.path.join(index, "index.sqlite"))
     rows = list(db.execute(
         "select document, article, title, section, text, vector, hash from passages "

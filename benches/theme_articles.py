@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-from collections import Counter, defaultdict
 
 try:
     from sklearn.metrics import normalized_mutual_info_score as nmi
@@ -22,34 +21,13 @@ except ImportError:
         os.execve(ref, [ref, *sys.argv], os.environ)
     sys.exit("needs scikit-learn: set REF_PY to a Python that has it (a venv outside the repo)")
 
-BIN = os.environ.get("SEMCLUST_BIN", "target/release/semclust")
-SETS = {
-    "sample": ("tests/fixtures/lemonde-ia-2025.md", None, 5),
-    "debref": ("target/collections/mixed/english", "target/collections/mixed/english/labels.tsv", 14),
-    "handbook": ("target/collections/mixed-handbook/english",
-                 "target/collections/mixed-handbook/english/labels.tsv", 19),
-}
-
-
-def crossing(theme, article):
-    by = defaultdict(Counter)
-    for t, a in zip(theme, article):
-        by[t][a] += 1
-    return sum(1 for c in by.values() if sum(n >= 3 for n in c.values()) >= 2)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from context_reference import BIN, SETS, crossing, set_index  # noqa: E402 (after the re-exec above)
 
 
 def main():
     for name in sys.argv[1:] or list(SETS):
-        source, labels_path, k = SETS[name]
-        index = f"target/tmp/context-{name}"
-        if not os.path.isdir(index):
-            subprocess.run([BIN, "index", "-q", "--index", index, source], check=True)
-        topics = {}
-        if labels_path:
-            with open(labels_path, encoding="utf-8") as f:
-                for line in f:
-                    key, topic, _ = line.rstrip("\n").split("\t")
-                    topics[key] = topic
+        index, topics, k = set_index(name)
         print(f"{name}, k = {k}")
         for tag, flags in (("reduced (default)", []), ("--with-titles", ["--with-titles"])):
             runs = []
