@@ -40,13 +40,11 @@ SETS = ["balanced", "confounded", "english"]
 RELATED_MAX = int(os.environ.get("RELATED_MAX", "300"))
 THEME_SEEDS = int(os.environ.get("THEME_SEEDS", "3"))
 
-try:
-    from sklearn.metrics import normalized_mutual_info_score as nmi
-except ImportError:
-    ref = os.environ.pop("REF_PY", None)
-    if ref:  # once: the child runs without REF_PY
-        os.execve(ref, [ref, *sys.argv], os.environ)
-    sys.exit("needs scikit-learn: set REF_PY to a Python that has it (a venv outside the repo)")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ref_python import require  # noqa: E402
+
+require("sklearn")
+from sklearn.metrics import normalized_mutual_info_score as nmi  # noqa: E402
 
 
 def run(*args):

@@ -39,15 +39,13 @@ import subprocess
 import sys
 from collections import Counter
 
-try:
-    import numpy as np
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import normalized_mutual_info_score as nmi
-except ImportError:
-    ref = os.environ.pop("REF_PY", None)
-    if ref:
-        os.execve(ref, [ref, *sys.argv], os.environ)
-    sys.exit("needs numpy and scikit-learn: set REF_PY to a Python that has them")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ref_python import require  # noqa: E402
+
+require("numpy", "sklearn")
+import numpy as np  # noqa: E402
+from sklearn.cluster import KMeans  # noqa: E402
+from sklearn.metrics import normalized_mutual_info_score as nmi  # noqa: E402
 
 BIN = os.environ.get("SEMCLUST_BIN", "target/release/semclust")
 ROOTS = {"debref": "target/collections/mixed", "handbook": "target/collections/mixed-handbook"}

@@ -13,16 +13,12 @@ import os
 import subprocess
 import sys
 
-try:
-    from sklearn.metrics import normalized_mutual_info_score as nmi
-except ImportError:
-    ref = os.environ.pop("REF_PY", None)
-    if ref:
-        os.execve(ref, [ref, *sys.argv], os.environ)
-    sys.exit("needs scikit-learn: set REF_PY to a Python that has it (a venv outside the repo)")
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from context_reference import BIN, SETS, crossing, set_index  # noqa: E402 (after the re-exec above)
+from ref_python import require  # noqa: E402
+
+require("numpy", "sklearn")
+from sklearn.metrics import normalized_mutual_info_score as nmi  # noqa: E402
+from context_reference import BIN, SETS, crossing, set_index  # noqa: E402
 
 
 def main():
