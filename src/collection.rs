@@ -83,8 +83,7 @@ pub struct SearchRequest {
     /// With `other_articles`: rank by the target passage's vector as stored, its article's
     /// title and headings included. `false` (the default): the passage less half its
     /// article's mean vector, so that other articles come by what the passage says more than
-    /// by how alike their titles are (the rule of theme runs, see
-    /// [`crate::cluster::ThemeInput::reduce_articles`]).
+    /// by how alike their titles are (see [`crate::cluster::reduce_by_article`]).
     pub with_titles: bool,
 }
 

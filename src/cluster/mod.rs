@@ -40,18 +40,29 @@ pub fn reduce_by_article(v: &mut [f32], article: &[Vec<f32>]) {
     if article.len() < 2 || article.iter().any(|a| a.len() != v.len()) {
         return;
     }
-    let scale = f64::from(RELATED_ARTICLE_SHARE) / article.len() as f64;
-    let mut out: Vec<f64> = v.iter().map(|&x| f64::from(x)).collect();
+    let mut mean = vec![0f64; v.len()];
     for a in article {
-        out.iter_mut()
+        mean.iter_mut()
             .zip(a)
-            .for_each(|(o, &x)| *o -= scale * f64::from(x));
+            .for_each(|(m, &x)| *m += f64::from(x) / article.len() as f64);
     }
-    let norm = out.iter().map(|x| x * x).sum::<f64>().sqrt();
+    subtract_unit(v, &mean, RELATED_ARTICLE_SHARE);
+}
+
+/// `row -= share · shift`, then unit length again (a row left near zero keeps its direction
+/// unscaled): the last step of both article reductions.
+fn subtract_unit(row: &mut [f32], shift: &[f64], share: f32) {
+    row.iter_mut()
+        .zip(shift)
+        .for_each(|(x, &s)| *x -= (f64::from(share) * s) as f32);
+    let norm = row
+        .iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        .sqrt();
     if norm > 1e-6 {
-        v.iter_mut()
-            .zip(&out)
-            .for_each(|(x, &o)| *x = (o / norm) as f32);
+        row.iter_mut()
+            .for_each(|x| *x = (f64::from(*x) / norm) as f32);
     }
 }
 
@@ -310,8 +321,9 @@ pub struct RunFacts {
     /// that tell languages apart removed, see `semclust::neutral`) or `model`.
     pub vectors: &'static str,
     /// What the vectors keep of their article: `reduced` (each passage less what sets its
-    /// article apart from the articles most like it, see [`ThemeInput::reduce_articles`]) or `kept` (`--with-titles`: as stored, with the
-    /// title and headings the passage was embedded under).
+    /// article apart from the articles most like it, see [`ThemeInput::reduce_articles`]) or
+    /// `kept` (`--with-titles`: as stored, with the title and headings the passage was embedded
+    /// under).
     pub article_identity: &'static str,
 }
 
@@ -455,9 +467,7 @@ impl ThemeInput {
         let pool: Vec<usize> = (0..ranges.len()).step_by(step).collect();
         let mut pool_unit = Vec::with_capacity(pool.len() * dim);
         for &a in &pool {
-            let m = &means[a * dim..(a + 1) * dim];
-            let norm = m.iter().map(|&x| x * x).sum::<f32>().sqrt().max(1e-12);
-            pool_unit.extend(m.iter().map(|&x| x / norm));
+            pool_unit.extend(label::unit(&means[a * dim..(a + 1) * dim]));
         }
         let mut scores = vec![0f32; pool.len()];
         let mut shift = vec![0f64; dim];
@@ -488,18 +498,7 @@ impl ThemeInput {
                     .for_each(|(s, &x)| *s -= f64::from(x) / nn as f64);
             }
             for row in self.data[r.start * dim..r.end * dim].chunks_exact_mut(dim) {
-                row.iter_mut()
-                    .zip(&shift)
-                    .for_each(|(x, &s)| *x -= (f64::from(ARTICLE_SHARE) * s) as f32);
-                let norm = row
-                    .iter()
-                    .map(|&x| f64::from(x) * f64::from(x))
-                    .sum::<f64>()
-                    .sqrt();
-                if norm > 1e-6 {
-                    row.iter_mut()
-                        .for_each(|x| *x = (f64::from(*x) / norm) as f32);
-                }
+                subtract_unit(row, &shift, ARTICLE_SHARE);
             }
         }
     }
