@@ -298,3 +298,92 @@ fn labels_are_in_the_language_asked_for() {
         }
     }
 }
+
+/// Each manual page's text as indexed, lower case, in both languages: the same 20 pages in
+/// German and in Spanish, so the translators' own alignment tells which words translate each
+/// other.
+fn page_texts(c: &mut Collection) -> Vec<String> {
+    let mut pages: std::collections::BTreeMap<String, String> = Default::default();
+    for p in c.all_passages().unwrap() {
+        let page = p.document.split_once('/').map_or(&*p.document, |x| x.1);
+        let text = pages.entry(page.to_string()).or_default();
+        text.push_str(&p.text.to_lowercase());
+        text.push('\n');
+    }
+    assert_eq!(pages.len(), 20, "{:?}", pages.keys());
+    pages.into_values().collect()
+}
+
+/// How alike the pages that hold `a` and the pages that hold `b` are (Dice): a word and its
+/// translation occur in the same pages, one in the German version and one in the Spanish.
+fn page_agreement(pages: &[String], a: &str, b: &str) -> f64 {
+    let holds = |w: &str| -> Vec<bool> {
+        let w = w.to_lowercase();
+        pages
+            .iter()
+            .map(|p| {
+                p.match_indices(&w).any(|(i, _)| {
+                    let before = p[..i].chars().next_back();
+                    let after = p[i + w.len()..].chars().next();
+                    !before.is_some_and(char::is_alphanumeric)
+                        && !after.is_some_and(char::is_alphanumeric)
+                })
+            })
+            .collect()
+    };
+    let (x, y) = (holds(a), holds(b));
+    let both = x.iter().zip(&y).filter(|(p, q)| **p && **q).count();
+    let n = x.iter().filter(|p| **p).count() + y.iter().filter(|q| **q).count();
+    2.0 * both as f64 / n.max(1) as f64
+}
+
+#[test]
+fn key_terms_that_translate_each_other_count_as_one() {
+    let mut c = open(Some(fit()));
+    let pages = page_texts(&mut c);
+    let opts = ThemeOptions {
+        k: KChoice::Fixed(10),
+        ..ThemeOptions::default()
+    };
+    // Without the model (no way to tell a translation), the key terms stay as counted.
+    let plain = c.themes(&opts, &Filter::default(), None, |_| {}).unwrap();
+    assert!(plain
+        .themes
+        .iter()
+        .all(|th| th.terms.iter().all(|x| x.also.is_empty())));
+    let t = c
+        .themes(&opts, &Filter::default(), Some(model()), |_| {})
+        .unwrap();
+    let mut merged = Vec::new();
+    let mut apart = Vec::new();
+    for th in &t.themes {
+        for (i, x) in th.terms.iter().enumerate() {
+            merged.extend(x.also.iter().map(|a| page_agreement(&pages, &x.term, a)));
+            // The pairs the rule left apart: what a wrong merge would have taken.
+            apart.extend(
+                th.terms[i + 1..]
+                    .iter()
+                    .map(|y| page_agreement(&pages, &x.term, &y.term)),
+            );
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let aligned = merged.iter().filter(|&&d| d >= 0.5).count();
+    eprintln!(
+        "{} merges, {aligned} aligned, mean Dice {:.2}, apart {:.2} ({} pairs)",
+        merged.len(),
+        mean(&merged),
+        mean(&apart),
+        apart.len()
+    );
+    assert!(
+        merged.len() >= 5
+            && aligned * 10 >= merged.len() * 8
+            && mean(&merged) >= mean(&apart) + 0.3,
+        "{} merges, {aligned} in the same pages (Dice >= 0.5), mean Dice {:.2} against {:.2} \
+         for the key terms left apart",
+        merged.len(),
+        mean(&merged),
+        mean(&apart)
+    );
+}

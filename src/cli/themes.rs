@@ -199,7 +199,7 @@ fn print_themes(out: &mut impl Write, t: &Themes) -> std::io::Result<()> {
             "\nTheme {}: {}  ({} passages, {} of {} articles)",
             th.id, th.label, th.size, th.spread, f.articles
         )?;
-        let terms = joined(&th.terms, ", ", |x| x.term.clone());
+        let terms = joined(&th.terms, ", ", |x| x.shown());
         writeln!(out, "  key terms: {terms}")?;
         let arts = joined(&th.articles, "; ", |a| {
             format!("{} ({})", report::snippet(&a.article, 50), a.passages)

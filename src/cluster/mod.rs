@@ -658,20 +658,19 @@ impl ThemeInput {
 /// beyond this (detection costs tens of microseconds a passage).
 const LABEL_LANGUAGE_SAMPLE: usize = 20_000;
 
-/// The key terms the labels are picked from, and the labels' language. In a collection of
-/// several languages (no language holding 90 % of a sample of the passages), a theme's label
-/// terms are its key terms over its passages in the label language only (`opts.label_lang`,
-/// else the most frequent), so that a label reads in one language instead of mixing
-/// `programmet · verwendet · aplicación`; a theme with no passage in that language keeps its
-/// key terms. In a collection of one language, the key terms as they are.
+/// The labels' language, and each theme's key terms over its passages in that language. In a
+/// collection of several languages (no language holding 90 % of a sample of the passages), the
+/// label language is `opts.label_lang`, else the most frequent, and the labels are picked from
+/// those terms so that a label reads in one language instead of mixing `programmet · verwendet ·
+/// aplicación` (a theme with no passage in that language gets an empty list). In a collection
+/// of one language, none.
 fn label_language_terms(
     passages: &[&StoredPassage],
     labels: &[usize],
     kt: usize,
     opts: &ThemeOptions,
     stop: &terms::StopWords,
-    key_terms: &[Vec<Term>],
-) -> (Vec<Vec<Term>>, Option<String>) {
+) -> (Option<Vec<Vec<Term>>>, Option<String>) {
     let step = passages.len().div_ceil(LABEL_LANGUAGE_SAMPLE).max(1);
     let langs: Vec<Option<String>> = passages
         .iter()
@@ -699,7 +698,7 @@ fn label_language_terms(
     let label_lang = match (&opts.label_lang, most) {
         (Some(l), _) => l.to_ascii_lowercase(),
         (None, Some((l, _))) if !one_language => l,
-        _ => return (key_terms.to_vec(), None),
+        _ => return (None, None),
     };
     let texts: Vec<&str> = passages
         .iter()
@@ -713,12 +712,7 @@ fn label_language_terms(
         })
         .collect();
     let in_lang = terms::class_tfidf(&texts, labels, kt, opts.terms, stop);
-    let out = in_lang
-        .into_iter()
-        .zip(key_terms)
-        .map(|(own, all)| if own.is_empty() { all.clone() } else { own })
-        .collect();
-    (out, Some(label_lang))
+    (Some(in_lang), Some(label_lang))
 }
 
 /// Reorder the rows of `data` in place so that row `i` becomes the row that was at `order[i]`
@@ -863,10 +857,18 @@ fn build(
         .iter()
         .map(|&c| clustering.centroid(c).to_vec())
         .collect();
-    let (label_terms, label_language) =
-        label_language_terms(&passages, &labels, kt, opts, &stop, &key_terms);
-    let (labels_of, label_method) =
-        label::labels(&label_terms, &centroids, encoder, input.neutral.as_deref())?;
+    let (in_language, label_language) = label_language_terms(&passages, &labels, kt, opts, &stop);
+    let label::Labelled {
+        labels: labels_of,
+        terms: key_terms,
+        method: label_method,
+    } = label::labels(
+        &key_terms,
+        in_language.as_deref(),
+        &centroids,
+        encoder,
+        input.neutral.as_deref(),
+    )?;
     let projection = project::pca_2d(data, dim)?;
     let (points, map_layout) = match opts.map {
         MapLayout::Tsne if n >= layout::MIN_TSNE => (

@@ -32,6 +32,22 @@ use crate::language;
 pub struct Term {
     pub term: String,
     pub weight: f64,
+    /// In a collection of several languages, the theme's key terms that translate this one
+    /// (`tabelle`, `tableau` beside `table`): they count as one term, whose weight is theirs
+    /// summed. Empty elsewhere.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
+}
+
+impl Term {
+    /// The term as a reader sees it: `table (tabelle, tableau)`.
+    pub fn shown(&self) -> String {
+        if self.also.is_empty() {
+            self.term.clone()
+        } else {
+            format!("{} ({})", self.term, self.also.join(", "))
+        }
+    }
 }
 
 /// Pieces of web addresses that survive as words once an address is split.
@@ -242,6 +258,7 @@ pub fn class_tfidf(
                     Term {
                         term: t.clone(),
                         weight: (v as f64 / wc) * (1.0 + mean_words / f).ln() * spread,
+                        also: Vec::new(),
                     }
                 })
                 .collect();

@@ -370,7 +370,7 @@ pub fn render(r: &Report<'_>) -> String {
             let _ = writeln!(
                 s,
                 "<span class=\"term\">{}</span><div class=\"bar\" style=\"width:{:.1}%;background:{c}\"></div><span class=\"weight\">{:.4}</span>",
-                escape(&term.term),
+                escape(&term.shown()),
                 100.0 * term.weight / max,
                 term.weight
             );

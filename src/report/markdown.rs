@@ -109,7 +109,7 @@ pub fn render(r: &Report<'_>, map_file: &str) -> String {
             let _ = writeln!(
                 s,
                 "| {} | {:.4} | {} |",
-                text(&term.term),
+                text(&term.shown()),
                 term.weight,
                 "█".repeat(blocks)
             );

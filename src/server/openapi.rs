@@ -411,7 +411,7 @@ fn themes_schema() -> Value {
                     "size": {"type": "integer", "description": "Passages in the theme."},
                     "terms": {"type": "array", "description": "Key terms by class-based TF-IDF, best first.", "items": {
                         "type": "object", "required": ["term", "weight"],
-                        "properties": {"term": {"type": "string"}, "weight": {"type": "number"}}
+                        "properties": {"term": {"type": "string"}, "weight": {"type": "number"}, "also": {"type": "array", "items": {"type": "string"}, "description": "In a collection of several languages, the theme's key terms that translate this one; they count as one term (the weight is theirs summed). Absent when none."}}
                     }},
                     "representatives": {"type": "array", "description": "The passages nearest the centroid.", "items": {
                         "type": "object", "required": ["id", "article", "document", "similarity", "text"],
