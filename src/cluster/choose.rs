@@ -15,7 +15,7 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::kmeans::{kmeans_until, sq_dist, Clustering, KMeansParams};
+use super::kmeans::{kmeans_until, Clustering, KMeansParams};
 use crate::error::{Error, Result};
 
 /// Above this many rows the silhouette is computed on an evenly spaced sample of them: the
@@ -104,52 +104,93 @@ pub fn choose_k(scores: &[KScore]) -> Option<(usize, KRule)> {
 
 /// Mean silhouette of a clustering (sampled above [`SILHOUETTE_SAMPLE`] rows).
 pub fn silhouette(data: &[f32], dim: usize, c: &Clustering) -> f64 {
-    let n = c.labels.len();
-    if c.k < 2 || n < 2 {
-        return 0.0;
-    }
-    let step = n.div_ceil(SILHOUETTE_SAMPLE).max(1);
-    let sample: Vec<usize> = (0..n).step_by(step).collect();
-    let sizes = c.sizes();
-    let total: f64 = sample
-        .par_iter()
-        .map(|&i| {
-            let own = c.labels[i];
-            if sizes[own] <= 1 {
-                return 0.0; // a singleton's silhouette is 0 by definition
-            }
-            let row = &data[i * dim..(i + 1) * dim];
-            // Sums of distances to every row (sampled rows stand for their stride), per cluster.
-            let mut sum = vec![0f64; c.k];
-            let mut cnt = vec![0usize; c.k];
-            for &j in &sample {
-                if j == i {
-                    continue;
+    SampleDistances::new(data, dim).silhouette(c)
+}
+
+/// The Euclidean distances between the rows a silhouette looks at (all of them, or an evenly
+/// spaced sample above [`SILHOUETTE_SAMPLE`]), computed once for all the k a sweep tries: each
+/// k's score is then one pass over this matrix, where computing it from the vectors took
+/// m² distances of `dim` values per k (4.3 s of a 29-k sweep over 2,188 passages).
+pub struct SampleDistances {
+    /// The rows looked at, in order.
+    sample: Vec<usize>,
+    /// `m × m`, row-major.
+    d: Vec<f32>,
+}
+
+impl SampleDistances {
+    pub fn new(data: &[f32], dim: usize) -> Self {
+        let n = data.len().checked_div(dim).unwrap_or(0);
+        let step = n.div_ceil(SILHOUETTE_SAMPLE).max(1);
+        let sample: Vec<usize> = (0..n).step_by(step).collect();
+        let m = sample.len();
+        let mut rows = Vec::with_capacity(m * dim);
+        for &i in &sample {
+            rows.extend_from_slice(&data[i * dim..(i + 1) * dim]);
+        }
+        let norms: Vec<f32> = rows
+            .chunks_exact(dim.max(1))
+            .map(|r| r.iter().map(|x| x * x).sum())
+            .collect();
+        let mut d = vec![0f32; m * m];
+        if dim > 0 {
+            d.par_chunks_mut(m.max(1)).enumerate().for_each(|(i, out)| {
+                // |a - b|² = |a|² + |b|² - 2 a·b: one pass of the scan's dot kernel per row.
+                crate::kernels::dot::scores(&rows, dim, &rows[i * dim..(i + 1) * dim], 0, out);
+                for (j, o) in out.iter_mut().enumerate() {
+                    *o = (norms[i] + norms[j] - 2.0 * *o).max(0.0).sqrt();
                 }
-                let d = sq_dist(row, &data[j * dim..(j + 1) * dim]).max(0.0).sqrt() as f64;
-                sum[c.labels[j]] += d;
-                cnt[c.labels[j]] += 1;
-            }
-            if cnt[own] == 0 {
-                return 0.0;
-            }
-            let a = sum[own] / cnt[own] as f64;
-            let b = (0..c.k)
-                .filter(|&l| l != own && cnt[l] > 0)
-                .map(|l| sum[l] / cnt[l] as f64)
-                .fold(f64::INFINITY, f64::min);
-            if !b.is_finite() {
-                return 0.0;
-            }
-            let m = a.max(b);
-            if m > 0.0 {
-                (b - a) / m
-            } else {
-                0.0
-            }
-        })
-        .sum();
-    total / sample.len() as f64
+            });
+        }
+        Self { sample, d }
+    }
+
+    /// Mean silhouette of `c` over the sampled rows.
+    pub fn silhouette(&self, c: &Clustering) -> f64 {
+        let m = self.sample.len();
+        if c.k < 2 || c.labels.len() < 2 {
+            return 0.0;
+        }
+        let sizes = c.sizes();
+        let labels: Vec<usize> = self.sample.iter().map(|&i| c.labels[i]).collect();
+        let total: f64 = (0..m)
+            .into_par_iter()
+            .map(|i| {
+                let own = labels[i];
+                if sizes[own] <= 1 {
+                    return 0.0; // a singleton's silhouette is 0 by definition
+                }
+                // Sums of distances to every row (sampled rows stand for their stride), per
+                // cluster.
+                let mut sum = vec![0f64; c.k];
+                let mut cnt = vec![0usize; c.k];
+                for (j, (&d, &l)) in self.d[i * m..(i + 1) * m].iter().zip(&labels).enumerate() {
+                    if j != i {
+                        sum[l] += d as f64;
+                        cnt[l] += 1;
+                    }
+                }
+                if cnt[own] == 0 {
+                    return 0.0;
+                }
+                let a = sum[own] / cnt[own] as f64;
+                let b = (0..c.k)
+                    .filter(|&l| l != own && cnt[l] > 0)
+                    .map(|l| sum[l] / cnt[l] as f64)
+                    .fold(f64::INFINITY, f64::min);
+                if !b.is_finite() {
+                    return 0.0;
+                }
+                let m = a.max(b);
+                if m > 0.0 {
+                    (b - a) / m
+                } else {
+                    0.0
+                }
+            })
+            .sum();
+        total / m as f64
+    }
 }
 
 /// Cluster for every k in `range`, choose k by [`choose_k`]; returns the clustering at that k,
@@ -167,12 +208,13 @@ pub fn best_k(
     // be k label vectors of n); an elbow elsewhere is clustered again, with the same seed and
     // so the same result.
     let mut best: Option<(Clustering, f64)> = None;
+    let distances = SampleDistances::new(data, dim);
     for k in range {
         let c = kmeans_until(data, dim, &KMeansParams { k, ..*base }, cancelled)?;
         if cancelled() {
             return Err(Error::Cancelled);
         }
-        let s = silhouette(data, dim, &c);
+        let s = distances.silhouette(&c);
         let score = KScore {
             k,
             silhouette: s,

@@ -15,7 +15,9 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
-pub use choose::{auto_range, best_k, choose_k, silhouette, KRule, KScore, CLEAR_STRUCTURE};
+pub use choose::{
+    auto_range, best_k, choose_k, silhouette, KRule, KScore, SampleDistances, CLEAR_STRUCTURE,
+};
 pub use kmeans::{kmeans, Clustering, KMeansParams};
 pub use terms::Term;
 pub use timeline::{OverTime, Period};

@@ -1,5 +1,5 @@
 //! An f32 GEMM with AVX-512 for `y = x · Wᵀ + b` on CPUs that have it (the tile is in
-//! `x86/avx512.rs`). candle's CPU matmul (the
+//! `x86/avx512.rs`; an AVX2 tile of half the width in `x86/avx2.rs`). candle's CPU matmul (the
 //! `gemm` crate on stable Rust) uses AVX2 kernels only, half the FMA width such CPUs offer. The
 //! weights are repacked once into panels of 16 output columns (`[panel][k][16]`), and the kernel
 //! keeps a 6-row × 32-column tile of accumulators in registers while it streams `k`. Without
@@ -13,9 +13,17 @@ use super::Panels;
 /// Output columns per panel.
 pub(in crate::kernels) const PANEL: usize = 16;
 
-/// Whether the AVX-512 kernel runs here (else callers keep candle's matmul).
+/// Whether the AVX-512 kernel runs here (else the model's layers keep candle's matmul, whose
+/// AVX2 kernels are as wide as ours there).
 pub(crate) fn available() -> bool {
     Isa::best() >= Isa::Avx512
+}
+
+/// Whether a SIMD kernel (AVX-512 or AVX2 with FMA) runs here: for the products of many rows
+/// with a few (k-means' rows with its centroids), where the alternative is a loop of dot
+/// products rather than candle.
+pub(crate) fn simd() -> bool {
+    Isa::best() >= Isa::Avx2
 }
 
 /// f32 weights `[n, k]` repacked into 16-column panels: `data` is `[panel][k][16]`.
@@ -54,6 +62,12 @@ impl Panels<f32> {
                 // SAFETY: AVX-512F is available (asserted); rows r0..r0 + rows lie within the m
                 // rows of `x` (asserted) and `out` is rows × n.
                 unsafe { super::x86::avx512::gemm_f32_rows(self, x, r0, rows, out) };
+                return;
+            }
+            #[cfg(target_arch = "x86_64")]
+            if isa >= Isa::Avx2 {
+                // SAFETY: AVX2 and FMA are available (Isa::Avx2 means both); bounds as above.
+                unsafe { super::x86::avx2::gemm_f32_rows(self, x, r0, rows, out) };
                 return;
             }
             self.rows_scalar(x, r0, rows, out);

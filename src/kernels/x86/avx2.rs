@@ -13,6 +13,7 @@
 use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
 
+use crate::kernels::gemm_f32::{PackedF32, PANEL as F32_PANEL};
 use crate::kernels::gemm_q4::{PackedQ4, QuantizedRows, BLOCK_BYTES, PANEL, QK};
 
 /// Scores of `query` against each `query.len()`-wide row of `rows`, two accumulators per row.
@@ -403,6 +404,83 @@ unsafe fn q4_tile<const R: usize>(
                 let bias = _mm256_loadu_ps(w.bias.as_ptr().add(col));
                 let dst = (out.as_mut_ptr() as *mut f32).add((out_row + i) * w.n + col);
                 _mm256_storeu_ps(dst, _mm256_add_ps(v, bias));
+            }
+        }
+    }
+}
+
+/// `out = x[r0..r0 + rows] · Wᵀ + b` for f32 weights packed in 16-column panels, as the AVX-512
+/// kernel does with half its width: a tile of 6 rows × one panel (two 8-lane halves) keeps 12
+/// accumulators, the panel's two vectors and one broadcast in the 16 registers AVX2 has.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; `x` holds at least `(r0 + rows) * w.k` values and `out` exactly
+/// `rows * w.n` elements (all written here).
+#[target_feature(enable = "avx2,fma")]
+pub(in crate::kernels) unsafe fn gemm_f32_rows(
+    w: &PackedF32,
+    x: &[f32],
+    r0: usize,
+    rows: usize,
+    out: &mut [MaybeUninit<f32>],
+) {
+    for p in 0..w.n / F32_PANEL {
+        let mut r = 0;
+        while r < rows {
+            let take = (rows - r).min(6);
+            // SAFETY: every tile reads rows below r0 + rows of `x` and a panel below n / 16,
+            // and writes rows below `rows` of `out`: within this function's contract.
+            unsafe {
+                if take == 6 {
+                    f32_tile::<6>(w, x, r0 + r, p, out, r);
+                } else {
+                    for i in 0..take {
+                        f32_tile::<1>(w, x, r0 + r + i, p, out, r + i);
+                    }
+                }
+            }
+            r += take;
+        }
+    }
+}
+
+/// `R` rows × one panel of 16 columns, accumulated in registers while `k` streams.
+///
+/// # Safety
+/// As [`gemm_f32_rows`], for rows `row..row + R` of `x`, panel `panel` and output rows
+/// `out_row..out_row + R`.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn f32_tile<const R: usize>(
+    w: &PackedF32,
+    x: &[f32],
+    row: usize,
+    panel: usize,
+    out: &mut [MaybeUninit<f32>],
+    out_row: usize,
+) {
+    let k = w.k;
+    let mut acc = [[_mm256_setzero_ps(); 2]; R];
+    // SAFETY: the caller keeps rows, the panel and output rows in bounds (see above); panel
+    // data is `k * 16` floats per panel and the bias has one value per column.
+    unsafe {
+        let wp = w.data.as_ptr().add(panel * k * F32_PANEL);
+        let xp = x.as_ptr().add(row * k);
+        for kk in 0..k {
+            let lo = _mm256_loadu_ps(wp.add(kk * F32_PANEL));
+            let hi = _mm256_loadu_ps(wp.add(kk * F32_PANEL + 8));
+            for (i, a) in acc.iter_mut().enumerate() {
+                let xv = _mm256_set1_ps(*xp.add(i * k + kk));
+                a[0] = _mm256_fmadd_ps(xv, lo, a[0]);
+                a[1] = _mm256_fmadd_ps(xv, hi, a[1]);
+            }
+        }
+        let col = panel * F32_PANEL;
+        for (i, a) in acc.iter().enumerate() {
+            let o = (out.as_mut_ptr() as *mut f32).add((out_row + i) * w.n + col);
+            for (h, &v) in a.iter().enumerate() {
+                let bias = _mm256_loadu_ps(w.bias.as_ptr().add(col + 8 * h));
+                _mm256_storeu_ps(o.add(8 * h), _mm256_add_ps(v, bias));
             }
         }
     }
