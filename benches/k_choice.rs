@@ -6,8 +6,66 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use semclust::cluster::kmeans::{kmeans_from, sq_dist};
 use semclust::cluster::{auto_range, choose_k, KMeansParams, KScore, SampleDistances, ThemeInput};
 use semclust::store::StoreLocation;
+
+#[path = "common/synth.rs"]
+#[allow(dead_code)] // the synthetic-vector helpers are for the other benches
+mod synth;
+
+/// The sweep warm-started: k = lo by k-means (`restarts`), each next k from the previous
+/// centroids and one more centre, the best by the resulting inertia of 2 + ln k rows drawn in
+/// proportion to their squared distance to the nearest centroid (a k-means++ step), then Lloyd.
+fn warm_sweep(
+    data: &[f32],
+    dim: usize,
+    range: std::ops::RangeInclusive<usize>,
+    seed: u64,
+    restarts: usize,
+) -> anyhow::Result<Vec<(usize, semclust::cluster::Clustering)>> {
+    let n = data.len() / dim;
+    let row = |i: usize| &data[i * dim..(i + 1) * dim];
+    let mut rng = synth::Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut out = Vec::new();
+    let lo = *range.start();
+    let mut c = semclust::cluster::kmeans(
+        data,
+        dim,
+        &KMeansParams {
+            n_runs: restarts,
+            ..KMeansParams::new(lo, seed)
+        },
+    )?;
+    out.push((lo, c.clone()));
+    for k in lo + 1..=*range.end() {
+        let near: Vec<f32> = (0..n)
+            .map(|i| sq_dist(row(i), c.centroid(c.labels[i])))
+            .collect();
+        let total: f64 = near.iter().map(|&d| d as f64).sum();
+        let trials = 2 + (k as f64).ln() as usize;
+        let mut best = (0usize, f64::INFINITY);
+        for _ in 0..trials {
+            let t = rng.next() * total;
+            let (mut acc, mut i) = (0f64, 0usize);
+            while i < n - 1 && acc + (near[i] as f64) < t {
+                acc += near[i] as f64;
+                i += 1;
+            }
+            let pot: f64 = (0..n)
+                .map(|j| sq_dist(row(j), row(i)).min(near[j]) as f64)
+                .sum();
+            if pot < best.1 {
+                best = (i, pot);
+            }
+        }
+        let mut init = c.centroids.clone();
+        init.extend_from_slice(row(best.0));
+        c = kmeans_from(data, dim, &init, 300, 1e-4)?;
+        out.push((k, c.clone()));
+    }
+    Ok(out)
+}
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -36,7 +94,37 @@ fn main() -> anyhow::Result<()> {
         let t = Instant::now();
         let distances = SampleDistances::new(data, dim);
         t_sil += t.elapsed().as_secs_f64();
-        for k in range {
+        let warm = args.iter().any(|a| a == "--warm");
+        if warm {
+            let t = Instant::now();
+            // `--paths P`: the scores averaged over P warm-started sweeps of seeds seed..seed+P.
+            let paths: u64 = args
+                .windows(2)
+                .find(|w| w[0] == "--paths")
+                .map_or(Ok(1), |w| w[1].parse())?;
+            for p in 0..paths {
+                let runs = warm_sweep(data, dim, range.clone(), seed + p, restarts)?;
+                for (i, (k, c)) in runs.into_iter().enumerate() {
+                    iterations += c.iterations;
+                    let t = Instant::now();
+                    let s = distances.silhouette(&c) / paths as f64;
+                    t_sil += t.elapsed().as_secs_f64();
+                    let inertia = c.inertia / paths as f64;
+                    if p == 0 {
+                        scores.push(KScore {
+                            k,
+                            silhouette: s,
+                            inertia,
+                        });
+                    } else {
+                        scores[i].silhouette += s;
+                        scores[i].inertia += inertia;
+                    }
+                }
+            }
+            t_km += t.elapsed().as_secs_f64();
+        }
+        for k in range.filter(|_| !warm) {
             let t = Instant::now();
             let c = semclust::cluster::kmeans(
                 data,
