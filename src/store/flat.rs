@@ -174,14 +174,14 @@ const BATCH_CHUNK: usize = 2048;
 
 /// Exact top-k for many queries (row-major `queries`, `dim` values each), best first per query.
 ///
-/// A batch is a matrix product: with AVX-512, chunks of rows are repacked into column panels and
-/// multiplied with all queries by the f32 GEMM kernel of the embedding engine (no horizontal
-/// sums, each panel reused by every query), which is compute-bound instead of bandwidth-bound.
-/// Work is spread over rayon's threads.
+/// A batch is a matrix product: with AVX-512 or AVX2, chunks of rows are repacked into column
+/// panels and multiplied with all queries by the f32 GEMM tile of the embedding engine (no
+/// horizontal sums, each panel reused by every query), which is compute-bound instead of
+/// bandwidth-bound. Without SIMD, one scan per query. Work is spread over rayon's threads.
 pub fn top_k_batch(data: &[f32], dim: usize, queries: &[f32], k: usize) -> Vec<Vec<Scored>> {
     let nq = queries.len() / dim.max(1);
     let n = data.len() / dim.max(1);
-    if !crate::kernels::gemm_f32::available() {
+    if !crate::kernels::gemm_f32::simd() {
         return (0..nq)
             .into_par_iter()
             .map(|q| top_k(data, dim, &queries[q * dim..(q + 1) * dim], k, &|_| false))
