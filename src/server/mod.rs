@@ -10,6 +10,7 @@
 mod api;
 mod batcher;
 mod error;
+mod jobs;
 mod metrics;
 mod openapi;
 
@@ -168,6 +169,8 @@ pub struct AppState {
     /// One turn per themes key being computed: a second request for the same themes waits for
     /// the first; requests for other themes run beside it.
     themes_gates: Mutex<std::collections::HashMap<ThemesKey, std::sync::Weak<ThemesGate>>>,
+    /// Themes runs started by `POST /v1/themes`.
+    jobs: jobs::Jobs,
     /// Passages in the index when `/health` or `/metrics` last counted them (-1: not yet):
     /// what they report while the index is busy, as they never wait for it.
     passages: std::sync::atomic::AtomicI64,
@@ -220,6 +223,7 @@ impl AppState {
             writer: tokio::sync::Mutex::new(()),
             themes: tokio::sync::Mutex::new(ThemesCache::default()),
             themes_gates: Mutex::new(std::collections::HashMap::new()),
+            jobs: jobs::Jobs::default(),
             passages: std::sync::atomic::AtomicI64::new(-1),
         }))
     }
@@ -318,7 +322,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/models", get(api::models))
         .route("/v1/search", post(api::search))
         .route("/v1/passages/{*id}", get(api::passage))
-        .route("/v1/themes", get(api::themes))
+        .route("/v1/themes", get(api::themes).post(jobs::start))
+        .route("/v1/themes/jobs/{id}", get(jobs::status))
         .route("/v1/documents", get(api::documents))
         .route("/v1/documents/{*key}", get(api::document))
         .route_layer(middleware::from_fn_with_state(state.clone(), timeout))

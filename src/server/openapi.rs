@@ -11,12 +11,12 @@ fn err_responses(codes: &[&str]) -> Value {
             "400" => "The body is not JSON, or the path cannot be read (not UTF-8 once percent-decoded).",
             "408" => "The body did not arrive within the server's body-read timeout.",
             "401" => "The API key is missing or wrong (only when the server has one).",
-            "404" => "No such passage.",
+            "404" => "No such passage, document or theme job.",
             "409" => "The index holds no passage yet, a document key is taken, or the index was built with another model than the server runs.",
             "413" => "The body is over the size limit.",
             "415" => "The body is not declared as JSON.",
             "422" => "The request is invalid; the message names the field and the limit.",
-            "429" => "The model's queue is full; retry after `Retry-After` seconds.",
+            "429" => "The model's queue is full (retry after `Retry-After` seconds), or two theme jobs are running.",
             "503" => "The server is shutting down, has as many connections open as it takes, or its PostgreSQL store cannot be reached.",
             "504" => "The request took longer than the server's timeout.",
             _ => "Error.",
@@ -33,6 +33,17 @@ fn with_ok(schema: &str, what: &str, errors: &[&str]) -> Value {
     let mut r = err_responses(errors);
     r["200"] = json!({
         "description": what,
+        "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}
+    });
+    r
+}
+
+/// As [`with_ok`] for an operation that answers 202 Accepted with a `Location`.
+fn with_accepted(schema: &str, what: &str, errors: &[&str]) -> Value {
+    let mut r = err_responses(errors);
+    r["202"] = json!({
+        "description": what,
+        "headers": {"Location": {"schema": {"type": "string"}}},
         "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}
     });
     r
@@ -124,6 +135,16 @@ pub fn document() -> Value {
                     {"name": "period", "in": "query", "schema": {"type": "string", "enum": ["auto", "month", "quarter", "year"]}, "description": "Periods of over_time, the themes' passages counted per period of their documents' dates (auto: months up to 3 years, quarters up to 10, years beyond)."}
                 ],
                 "responses": with_ok("Themes", "The themes, as `semclust themes --json` prints them, with the index generation.", &["400", "401", "409", "422", "503", "504"]),
+            },
+            "post": {
+                "summary": "Start the themes of these parameters as a job (the query parameters of GET, as one JSON object; `k` may be a number). Answers 202 at once with the job's location, which GET polls for progress and the result; the same parameters on the same index find the same job, and its result is what GET /v1/themes then returns from its cache.",
+                "requestBody": body("ThemesJobRequest"),
+                "responses": with_accepted("ThemesJobStarted", "Started, or already there; `Location` is the job's address.", &["400", "401", "409", "413", "415", "422", "429", "503", "504"]),
+            }},
+            "/v1/themes/jobs/{id}": {"get": {
+                "summary": "A themes job: each k tried so far (with its silhouette and inertia), and once done the themes, as GET /v1/themes returns them.",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": with_ok("ThemesJob", "The job.", &["400", "401", "404", "504"]),
             }},
             "/health": {"get": {
                 "summary": "Liveness and what the server runs (no key needed).",
@@ -368,6 +389,45 @@ fn schemas() -> Value {
         }
     });
     s["Themes"] = themes_schema();
+    s["ThemesJobRequest"] = json!({
+        "type": "object",
+        "properties": {
+            "k": {"type": ["string", "integer"], "description": "A number of themes, MIN..MAX, or auto (the default)."},
+            "seed": {"type": "integer"},
+            "restarts": {"type": "integer", "minimum": 1, "maximum": 100},
+            "neutral": {"type": "boolean"},
+            "label_lang": {"type": "string"},
+            "with_titles": {"type": "boolean"},
+            "where": {"type": "string", "description": "KEY=VALUE conditions, comma-separated."},
+            "since": {"type": "string"},
+            "until": {"type": "string"},
+            "period": {"type": "string", "enum": ["auto", "month", "quarter", "year"]}
+        }
+    });
+    s["ThemesJobStarted"] = json!({
+        "type": "object",
+        "required": ["id", "status", "location"],
+        "properties": {
+            "id": {"type": "string"},
+            "status": {"enum": ["running", "done"]},
+            "location": {"type": "string", "description": "Where to GET the job."}
+        }
+    });
+    s["ThemesJob"] = json!({
+        "type": "object",
+        "required": ["id", "status", "progress", "seconds"],
+        "properties": {
+            "id": {"type": "string"},
+            "status": {"enum": ["running", "done", "failed"]},
+            "progress": {"type": "object", "required": ["tried"], "properties": {"tried": {
+                "type": "array", "description": "Each k tried so far (a number or range of k), in order.",
+                "items": {"type": "object", "required": ["k", "silhouette", "inertia"], "properties": {"k": {"type": "integer"}, "silhouette": {"type": "number"}, "inertia": {"type": "number"}}}
+            }}},
+            "seconds": {"type": "number", "description": "How long the run has taken so far, or took."},
+            "result": {"$ref": "#/components/schemas/Themes", "description": "Once done."},
+            "error": {"$ref": "#/components/schemas/Error", "description": "Once failed."}
+        }
+    });
     s
 }
 

@@ -1,0 +1,206 @@
+//! Themes as jobs: `POST /v1/themes` starts a run and answers 202 with its location at once;
+//! `GET /v1/themes/jobs/{id}` says how far it got (each k tried, with its silhouette and
+//! inertia) and, once done, returns the themes. A run is not bound to a request, so a client
+//! that waits gets its answer however long the clustering takes (an automatic k on 100,000
+//! passages takes minutes, past the request timeout that cancels `GET /v1/themes`).
+//!
+//! A job's id is derived from its parameters and the index generation: the same request while
+//! the index is unchanged finds the same job instead of clustering again, and its result goes
+//! to the themes cache that `GET /v1/themes` reads. Jobs are bounded: at most
+//! [`MAX_RUNNING`] run at once (more are refused with 429), and past [`MAX_KEPT`] the oldest
+//! finished ones are forgotten.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::VecDeque;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::api::{cached_themes, remember_themes, ThemesParams, ThemesSpec};
+use super::error::{ApiError, ApiJson, ApiPath};
+use super::AppState;
+use crate::cluster::KScore;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Theme runs at once: each holds a snapshot of the vectors and up to all cores.
+pub const MAX_RUNNING: usize = 2;
+/// Jobs remembered (running or finished): a finished job holds its themes (shared with the
+/// themes cache), so this bounds memory as the cache's 16 entries do.
+pub const MAX_KEPT: usize = 16;
+
+enum Outcome {
+    Running,
+    Done(Arc<Value>),
+    Failed(Value),
+}
+
+struct Job {
+    id: String,
+    started: Instant,
+    /// Every k tried so far, in order.
+    tried: Vec<KScore>,
+    outcome: Outcome,
+    /// Seconds the run took, once it ended.
+    seconds: Option<f64>,
+}
+
+/// The jobs of one server, oldest first.
+#[derive(Default)]
+pub struct Jobs(Mutex<VecDeque<Arc<Mutex<Job>>>>);
+
+impl Jobs {
+    fn find(&self, id: &str) -> Option<Arc<Mutex<Job>>> {
+        let jobs = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        jobs.iter()
+            .find(|j| j.lock().unwrap_or_else(|p| p.into_inner()).id == id)
+            .cloned()
+    }
+
+    /// Add `job` unless [`MAX_RUNNING`] are running; forget the oldest finished past
+    /// [`MAX_KEPT`].
+    fn add(&self, job: Job) -> ApiResult<Arc<Mutex<Job>>> {
+        let mut jobs = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let running = |j: &Arc<Mutex<Job>>| {
+            matches!(
+                j.lock().unwrap_or_else(|p| p.into_inner()).outcome,
+                Outcome::Running
+            )
+        };
+        if jobs.iter().filter(|j| running(j)).count() >= MAX_RUNNING {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_error",
+                format!(
+                    "{MAX_RUNNING} theme jobs are running: poll one of them, or start this one \
+                     when one has finished"
+                ),
+            )
+            .with_code("too_many_jobs"));
+        }
+        while jobs.len() >= MAX_KEPT {
+            match jobs.iter().position(|j| !running(j)) {
+                Some(i) => {
+                    jobs.remove(i);
+                }
+                None => break,
+            }
+        }
+        let job = Arc::new(Mutex::new(job));
+        jobs.push_back(job.clone());
+        Ok(job)
+    }
+}
+
+fn location(id: &str) -> String {
+    format!("/v1/themes/jobs/{id}")
+}
+
+fn accepted(id: &str, status: &str) -> Response {
+    let loc = location(id);
+    (
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, loc.clone())],
+        Json(json!({"id": id, "status": status, "location": loc})),
+    )
+        .into_response()
+}
+
+/// `POST /v1/themes`: start the themes of these parameters (the query parameters of `GET
+/// /v1/themes`, as a JSON object), or find the job that already has them.
+pub async fn start(
+    State(state): State<Arc<AppState>>,
+    ApiJson(p): ApiJson<ThemesParams>,
+) -> ApiResult<Response> {
+    let spec = ThemesSpec::new(&state, p)?;
+    let st = state.clone();
+    let generation = super::api::blocking(move || st.read(|c| c.state()))
+        .await?
+        .generation;
+    let id = {
+        let mut h = DefaultHasher::new();
+        (&spec.key, generation).hash(&mut h);
+        format!("{:016x}", h.finish())
+    };
+    if let Some(job) = state.jobs.find(&id) {
+        let status = match job.lock().unwrap_or_else(|p| p.into_inner()).outcome {
+            Outcome::Running => "running",
+            Outcome::Done(_) => "done",
+            Outcome::Failed(_) => "failed",
+        };
+        if status != "failed" {
+            return Ok(accepted(&id, status));
+        }
+    }
+    let cached = cached_themes(&state, &spec.key).await?;
+    let done = cached.is_some();
+    let job = state.jobs.add(Job {
+        id: id.clone(),
+        started: Instant::now(),
+        tried: Vec::new(),
+        outcome: match cached {
+            Some(v) => Outcome::Done(v),
+            None => Outcome::Running,
+        },
+        seconds: done.then_some(0.0),
+    })?;
+    if done {
+        return Ok(accepted(&id, "done"));
+    }
+    let st = state.clone();
+    // Not bound to this request: the run goes on after the 202, to its end.
+    tokio::task::spawn_blocking(move || {
+        let lock = || job.lock().unwrap_or_else(|p| p.into_inner());
+        let result = spec.run(&st, &|| false, |s: &KScore| lock().tried.push(*s));
+        let outcome = match result {
+            Ok((index_state, v)) => {
+                let v = Arc::new(v);
+                let mut cache = st.themes.blocking_lock();
+                remember_themes(&st, &mut cache, spec.key, index_state, v.clone());
+                Outcome::Done(v)
+            }
+            Err(e) => Outcome::Failed(e.body()),
+        };
+        let mut j = lock();
+        j.seconds = Some(j.started.elapsed().as_secs_f64());
+        j.outcome = outcome;
+    });
+    Ok(accepted(&id, "running"))
+}
+
+/// `GET /v1/themes/jobs/{id}`: how far the job got, and its themes once done.
+pub async fn status(
+    State(state): State<Arc<AppState>>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    let Some(job) = state.jobs.find(&id) else {
+        return Err(ApiError::not_found(format!(
+            "no theme job {id}: jobs are kept until {MAX_KEPT} newer ones have finished, and \
+             not across restarts; POST /v1/themes again"
+        )));
+    };
+    let j = job.lock().unwrap_or_else(|p| p.into_inner());
+    let mut v = json!({
+        "id": j.id,
+        "progress": {"tried": j.tried},
+        "seconds": j.seconds.unwrap_or_else(|| j.started.elapsed().as_secs_f64()),
+    });
+    match &j.outcome {
+        Outcome::Running => v["status"] = "running".into(),
+        Outcome::Done(r) => {
+            v["status"] = "done".into();
+            v["result"] = (**r).clone();
+        }
+        Outcome::Failed(e) => {
+            v["status"] = "failed".into();
+            v["error"] = e.clone();
+        }
+    }
+    Ok(Json(v))
+}
