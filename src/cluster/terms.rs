@@ -67,10 +67,6 @@ const ELIDED: &[&str] = &[
 const MIN_SHARE_OF_LANGUAGE: f64 = 0.005;
 const MIN_PASSAGES_OF_LANGUAGE: usize = 5;
 
-/// Passages whose language is detected to find a collection's languages: a stride sample
-/// beyond this (detection is the costliest step of key terms at 100,000 passages).
-const LANGUAGE_SAMPLE: usize = 4000;
-
 /// The stop words in force for a collection.
 pub struct StopWords {
     sets: Vec<&'static HashSet<String>>,
@@ -78,14 +74,14 @@ pub struct StopWords {
 }
 
 impl StopWords {
-    /// Stop words of the languages `texts` are written in, and English's.
-    pub fn for_texts(texts: &[&str]) -> Self {
-        let step = texts.len().div_ceil(LANGUAGE_SAMPLE).max(1);
+    /// Stop words of the languages detected on a sample of the texts (`None`: not told; the
+    /// theme run detects them once for all its uses), and English's.
+    pub fn for_languages(detected: impl Iterator<Item = Option<&'static str>>) -> Self {
         let mut counts: HashMap<&'static str, usize> = HashMap::new();
         let mut sampled = 0usize;
-        for t in texts.iter().step_by(step) {
+        for l in detected {
             sampled += 1;
-            if let Some(l) = language::detect(t) {
+            if let Some(l) = l {
                 *counts.entry(l).or_default() += 1;
             }
         }
