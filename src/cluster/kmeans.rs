@@ -155,12 +155,23 @@ pub fn kmeans_until(
     // Lloyd iterations on 100,000 vectors; ours keeps each point's distance to its nearest
     // centroid up to date instead.
     let mut best: Option<Clustering> = None;
+    // The rows' squared norms, for every distance by |x|² + |c|² − 2 x·c (see [`Nearest`]):
+    // once for all the restarts.
+    let norms = row_norms(data, dim);
     for _ in 0..p.n_runs.max(1) {
         if cancelled() {
             return Err(Error::Cancelled);
         }
-        let init = kmeans_plus_plus(data, dim, p.k, &mut rng);
-        let c = iterate(data, dim, init, p.max_iterations, p.tolerance, cancelled)?;
+        let init = kmeans_plus_plus(data, dim, &norms, p.k, &mut rng);
+        let c = iterate(
+            data,
+            dim,
+            &norms,
+            init,
+            p.max_iterations,
+            p.tolerance,
+            cancelled,
+        )?;
         if best.as_ref().is_none_or(|b| c.inertia < b.inertia) {
             best = Some(c);
         }
@@ -189,17 +200,25 @@ pub fn kmeans_from(
             ),
         ));
     }
-    iterate(data, dim, init.to_vec(), max_iterations, tolerance, &|| {
-        false
-    })
+    let norms = row_norms(data, dim);
+    iterate(
+        data,
+        dim,
+        &norms,
+        init.to_vec(),
+        max_iterations,
+        tolerance,
+        &|| false,
+    )
 }
 
 /// Iterate from `centroids` until no row changes cluster, the centroids move less than
 /// `tolerance` in all (Euclidean norm of the change), or `max_iterations`; then label the rows
-/// by the final centroids.
+/// by the final centroids. `norms`: the rows' squared norms.
 fn iterate(
     data: &[f32],
     dim: usize,
+    norms: &[f32],
     centroids: Vec<f32>,
     max_iterations: u64,
     tolerance: f32,
@@ -209,9 +228,17 @@ fn iterate(
     let (centroids, iterations) = if std::env::var("SEMCLUST_KMEANS").is_ok_and(|v| v == "linfa") {
         linfa_iterations(data, dim, centroids, max_iterations, tolerance)?
     } else {
-        lloyd(data, dim, centroids, max_iterations, tolerance, cancelled)?
+        lloyd(
+            data,
+            dim,
+            norms,
+            centroids,
+            max_iterations,
+            tolerance,
+            cancelled,
+        )?
     };
-    let mut c = assign(data, dim, k, centroids);
+    let mut c = assign(data, dim, norms, k, centroids);
     c.iterations = iterations;
     Ok(c)
 }
@@ -222,6 +249,7 @@ fn iterate(
 fn lloyd(
     data: &[f32],
     dim: usize,
+    norms: &[f32],
     mut centroids: Vec<f32>,
     max_iterations: u64,
     tolerance: f32,
@@ -229,7 +257,6 @@ fn lloyd(
 ) -> Result<(Vec<f32>, usize)> {
     use rayon::prelude::*;
     let k = centroids.len() / dim;
-    let norms = row_norms(data, dim);
     let mut labels: Vec<usize> = vec![usize::MAX; data.len() / dim];
     let mut iterations = 0;
     while (iterations as u64) < max_iterations.max(1) {
@@ -237,11 +264,7 @@ fn lloyd(
             return Err(Error::Cancelled);
         }
         iterations += 1;
-        let new_labels: Vec<usize> = Nearest::new(&centroids, dim)
-            .all(data, &norms)
-            .into_iter()
-            .map(|(c, _)| c)
-            .collect();
+        let new_labels = Nearest::new(&centroids, dim).labels(data, norms);
         if new_labels == labels {
             break;
         }
@@ -317,18 +340,18 @@ fn linfa_iterations(
 }
 
 /// Each row's nearest centroid, and the sum of squared distances to it.
-fn assign(data: &[f32], dim: usize, k: usize, centroids: Vec<f32>) -> Clustering {
+fn assign(data: &[f32], dim: usize, norms: &[f32], k: usize, centroids: Vec<f32>) -> Clustering {
     use rayon::prelude::*;
-    let norms = row_norms(data, dim);
     // The label by the fast expansion, the inertia by the exact distance to that centroid.
-    let labels: Vec<(usize, f32)> = Nearest::new(&centroids, dim).all(data, &norms);
-    let assigned: Vec<(usize, f32)> = data
+    let labels = Nearest::new(&centroids, dim).labels(data, norms);
+    let dists: Vec<f32> = data
         .par_chunks(dim)
         .zip(&labels)
-        .map(|(row, &(c, _))| (c, sq_dist(row, &centroids[c * dim..(c + 1) * dim])))
+        .map(|(row, &c)| sq_dist(row, &centroids[c * dim..(c + 1) * dim]))
         .collect();
-    let labels = assigned.iter().map(|&(c, _)| c).collect();
-    let inertia = assigned.iter().map(|&(_, d)| d as f64).sum();
+    // Summed in row order, so that a run's inertia, which picks among restarts, never depends
+    // on how the threads split the rows.
+    let inertia = dists.iter().map(|&d| d as f64).sum();
     Clustering {
         iterations: 0,
         k,
@@ -342,7 +365,13 @@ fn assign(data: &[f32], dim: usize, k: usize, centroids: Vec<f32>) -> Clustering
 /// Greedy k-means++ (Arthur & Vassilvitskii 2007): each new centre is the best, by the
 /// resulting sum of squared distances, of `2 + ln k` candidates drawn with probability
 /// proportional to the squared distance to the nearest centre chosen so far.
-fn kmeans_plus_plus(data: &[f32], dim: usize, k: usize, rng: &mut Xoshiro256Plus) -> Vec<f32> {
+fn kmeans_plus_plus(
+    data: &[f32],
+    dim: usize,
+    norms: &[f32],
+    k: usize,
+    rng: &mut Xoshiro256Plus,
+) -> Vec<f32> {
     use rand_xoshiro::rand_core::RngCore;
     use rayon::prelude::*;
     let n = data.len() / dim;
@@ -352,8 +381,7 @@ fn kmeans_plus_plus(data: &[f32], dim: usize, k: usize, rng: &mut Xoshiro256Plus
     let mut centres = Vec::with_capacity(k * dim);
     let first = ((uniform(rng) * n as f64) as usize).min(n - 1);
     centres.extend_from_slice(row(first));
-    let norms = row_norms(data, dim);
-    let mut nearest: Vec<f32> = Nearest::new(row(first), dim).distances(data, &norms);
+    let mut nearest: Vec<f32> = Nearest::new(row(first), dim).distances(data, norms);
     for _ in 1..k {
         let total: f64 = nearest.iter().map(|&d| d as f64).sum();
         // Candidates by inverse transform sampling of the cumulative distances.
@@ -376,7 +404,7 @@ fn kmeans_plus_plus(data: &[f32], dim: usize, k: usize, rng: &mut Xoshiro256Plus
         // candidate): each row's distance to its nearest centre if that candidate joined.
         let m = candidates.len();
         let rows: Vec<f32> = candidates.iter().flat_map(|&c| row(c)).copied().collect();
-        let mut with = Nearest::new(&rows, dim).distances(data, &norms);
+        let mut with = Nearest::new(&rows, dim).distances(data, norms);
         with.par_chunks_mut(m)
             .zip(&nearest)
             .for_each(|(w, &near)| w.iter_mut().for_each(|d| *d = d.min(near)));
@@ -470,16 +498,19 @@ impl<'a> Nearest<'a> {
         out
     }
 
-    /// Each row's nearest centroid and squared distance.
-    fn all(&self, data: &[f32], norms: &[f32]) -> Vec<(usize, f32)> {
+    /// Each row's nearest centroid.
+    fn labels(&self, data: &[f32], norms: &[f32]) -> Vec<usize> {
         let k = self.norms.len();
         self.distances(data, norms)
             .chunks_exact(k)
             .map(|d| {
-                d.iter().enumerate().fold(
-                    (0, f32::INFINITY),
-                    |b, (c, &x)| if x < b.1 { (c, x) } else { b },
-                )
+                d.iter()
+                    .enumerate()
+                    .fold(
+                        (0, f32::INFINITY),
+                        |b, (c, &x)| if x < b.1 { (c, x) } else { b },
+                    )
+                    .0
             })
             .collect()
     }
