@@ -153,7 +153,9 @@ impl SampleDistances {
         }
         let sizes = c.sizes();
         let labels: Vec<usize> = self.sample.iter().map(|&i| c.labels[i]).collect();
-        let total: f64 = (0..m)
+        // Each row's silhouette in parallel, summed in row order: a parallel sum's order
+        // would move the score's last digits from one run to the next.
+        let each: Vec<f64> = (0..m)
             .into_par_iter()
             .map(|i| {
                 let own = labels[i];
@@ -188,8 +190,8 @@ impl SampleDistances {
                     0.0
                 }
             })
-            .sum();
-        total / m as f64
+            .collect();
+        each.iter().sum::<f64>() / m as f64
     }
 }
 

@@ -879,7 +879,16 @@ fn build(
     if cancelled() {
         return Err(Error::Cancelled);
     }
-    let sil = silhouette(data, dim, &clustering);
+    // A sweep over every passage scored this very clustering already (best_k returns the one
+    // it scored, or the same k and seed run again); otherwise it is scored here.
+    let swept = match &chosen {
+        Some((_, scores, None)) => scores.iter().find(|s| s.k == clustering.k),
+        _ => None,
+    };
+    let sil = match swept {
+        Some(s) => s.silhouette,
+        None => silhouette(data, dim, &clustering),
+    };
 
     // Themes numbered by size, largest first; empty clusters (possible with duplicate
     // passages) are dropped.
