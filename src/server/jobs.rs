@@ -157,14 +157,29 @@ pub async fn start(
     // Not bound to this request: the run goes on after the 202, to its end.
     tokio::task::spawn_blocking(move || {
         let lock = || job.lock().unwrap_or_else(|p| p.into_inner());
-        let result = spec.run(&st, &|| false, |s: &KScore| lock().tried.push(*s));
+        // The same turn as `GET /v1/themes` takes for these parameters: a request computing
+        // them now finishes first, and its result is taken from the cache instead of running
+        // twice.
+        let gate = st.themes_gate(&spec.key);
+        let _turn = gate.blocking_lock();
+        let cached = st.read(|c| c.state()).map(|current| {
+            let mut cache = st.themes.blocking_lock();
+            cache.follow(current, &st.metrics);
+            cache.get(&spec.key)
+        });
+        let result = match cached {
+            Ok(Some(v)) => Ok(v),
+            _ => spec
+                .run(&st, &|| false, |s: &KScore| lock().tried.push(*s))
+                .map(|(index_state, v)| {
+                    let v = Arc::new(v);
+                    let mut cache = st.themes.blocking_lock();
+                    remember_themes(&st, &mut cache, spec.key, index_state, v.clone());
+                    v
+                }),
+        };
         let outcome = match result {
-            Ok((index_state, v)) => {
-                let v = Arc::new(v);
-                let mut cache = st.themes.blocking_lock();
-                remember_themes(&st, &mut cache, spec.key, index_state, v.clone());
-                Outcome::Done(v)
-            }
+            Ok(v) => Outcome::Done(v),
             Err(e) => Outcome::Failed(e.body()),
         };
         let mut j = lock();
