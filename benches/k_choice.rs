@@ -1,13 +1,18 @@
 //! The choice of k (`themes --k auto`): its cost, split between k-means and silhouette, and
 //! the k it makes, on real indexes.
 //!
-//! `cargo bench --bench k_choice -- --index DIR [--index DIR...] [--seed 42]`
+//! `cargo bench --bench k_choice -- --index DIR [--index DIR...] [--seed 42] [--restarts 10]
+//! [--every-k] [--dump FILE]`: the k `themes --k auto` tries (every k of its range with
+//! `--every-k`); `--dump` appends every k's scores as JSON lines (index, seed, restarts, k,
+//! silhouette, inertia), to compare rules for choosing k offline.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use semclust::cluster::kmeans::{kmeans_from, sq_dist};
-use semclust::cluster::{auto_range, choose_k, KMeansParams, KScore, SampleDistances, ThemeInput};
+use semclust::cluster::{
+    auto_ks, auto_range, choose_k, KMeansParams, KScore, SampleDistances, ThemeInput,
+};
 use semclust::store::StoreLocation;
 
 #[path = "common/synth.rs"]
@@ -81,10 +86,18 @@ fn main() -> anyhow::Result<()> {
     let restarts: usize = args
         .windows(2)
         .find(|w| w[0] == "--restarts")
-        .map_or(Ok(10), |w| w[1].parse())?;
+        .map_or(Ok(semclust::cluster::SWEEP_RESTARTS), |w| w[1].parse())?;
     for index in indexes {
         let store = StoreLocation::new(&index, None)?.open()?;
-        let input = ThemeInput::load(&*store)?;
+        let mut input = ThemeInput::load(&*store)?;
+        // The vectors `themes` clusters: in the model's language-neutral view when its fit is
+        // cached (any `themes` run on the index made it), and with the articles' identity
+        // reduced, as ThemeOptions' defaults ask.
+        let fp = store.fingerprint().clone();
+        let cache = semclust::ModelSpec::named(fp.model.clone()).cache_root();
+        let fit = semclust::neutral::LanguageSubspace::cached(&fp, &cache).map(std::sync::Arc::new);
+        let view = if fit.is_some() { "neutral" } else { "model" };
+        input.prepare(&semclust::cluster::ThemeOptions::default(), fit)?;
         let (data, dim) = input.vectors();
         let n = data.len() / dim;
         let range = auto_range(n)?;
@@ -124,7 +137,12 @@ fn main() -> anyhow::Result<()> {
             }
             t_km += t.elapsed().as_secs_f64();
         }
-        for k in range.filter(|_| !warm) {
+        // The k `themes --k auto` tries, or every k of the range with `--every-k`.
+        let ks: Vec<usize> = match args.iter().any(|a| a == "--every-k") {
+            true => range.clone().collect(),
+            false => auto_ks(&range),
+        };
+        for k in ks.into_iter().filter(|_| !warm) {
             let t = Instant::now();
             let c = semclust::cluster::kmeans(
                 data,
@@ -145,9 +163,26 @@ fn main() -> anyhow::Result<()> {
                 inertia: c.inertia,
             });
         }
+        if let Some(w) = args.windows(2).find(|w| w[0] == "--dump") {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&w[1])?;
+            for s in &scores {
+                writeln!(
+                    f,
+                    "{{\"index\":{:?},\"seed\":{seed},\"restarts\":{restarts},\"warm\":{warm},\"k\":{},\"silhouette\":{},\"inertia\":{}}}",
+                    index.display().to_string(),
+                    s.k,
+                    s.silhouette,
+                    s.inertia
+                )?;
+            }
+        }
         let (k, rule) = choose_k(&scores).expect("scores");
         println!(
-            "{{\"index\":{:?},\"n\":{n},\"k\":{k},\"rule\":{:?},\"kmeans_s\":{t_km:.2},\"silhouette_s\":{t_sil:.2},\"iterations_of_kept_runs\":{iterations}}}",
+            "{{\"index\":{:?},\"view\":\"{view}\",\"n\":{n},\"k\":{k},\"rule\":{:?},\"kmeans_s\":{t_km:.2},\"silhouette_s\":{t_sil:.2},\"iterations_of_kept_runs\":{iterations}}}",
             index.display().to_string(),
             rule.to_string()
         );

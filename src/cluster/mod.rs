@@ -16,7 +16,8 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 pub use choose::{
-    auto_range, best_k, choose_k, silhouette, KRule, KScore, SampleDistances, CLEAR_STRUCTURE,
+    auto_ks, auto_range, best_k, choose_k, silhouette, InertiaFit, KRule, KScore, SampleDistances,
+    AUTO_TRIES, CLEAR_STRUCTURE, SWEEP_RESTARTS,
 };
 pub use kmeans::{kmeans, Clustering, KMeansParams};
 pub use terms::Term;
@@ -822,9 +823,10 @@ fn build(
         n_runs: opts.n_runs,
         ..KMeansParams::new(2, opts.seed)
     };
-    let (clustering, chosen) = match opts.k {
+    let (clustering, chosen, swept) = match opts.k {
         KChoice::Fixed(k) => (
             kmeans::kmeans_until(data, dim, &KMeansParams { k, ..base }, cancelled)?,
+            None,
             None,
         ),
         KChoice::Auto | KChoice::Range(..) => {
@@ -857,6 +859,12 @@ fn build(
             let distinct = kmeans::distinct_rows(data, dim, *range.end());
             let hi = (*range.end()).min(distinct.max(2));
             let lo = (*range.start()).min(hi);
+            // A range the user gives is tried k by k; `auto` tries k spaced in ln k (the elbow
+            // is found on the fitted curve at every k, see `choose.rs`).
+            let ks: Vec<usize> = match opts.k {
+                KChoice::Range(..) => (lo..=hi).collect(),
+                _ => auto_ks(&(lo..=hi)),
+            };
             if n > K_SWEEP_SAMPLE {
                 // Above this size the sweep runs on a seeded sample (each k is a full k-means
                 // with restarts: 29 of them on 100,000 passages take minutes), and only the
@@ -866,27 +874,22 @@ fn build(
                 for &r in &rows {
                     sub.extend_from_slice(&data[r * dim..(r + 1) * dim]);
                 }
-                let (c, rule, s) = best_k(&sub, dim, lo..=hi, &base, progress, cancelled)?;
+                let (c, _, rule, s) = best_k(&sub, dim, &ks, &base, progress, cancelled)?;
                 let full =
                     kmeans::kmeans_until(data, dim, &KMeansParams { k: c.k, ..base }, cancelled)?;
-                (full, Some((rule, s, Some(rows.len()))))
+                (full, Some((rule, s, Some(rows.len()))), None)
             } else {
-                let (c, rule, s) = best_k(data, dim, lo..=hi, &base, progress, cancelled)?;
-                (c, Some((rule, s, None)))
+                let (c, sil, rule, s) = best_k(data, dim, &ks, &base, progress, cancelled)?;
+                (c, Some((rule, s, None)), Some(sil))
             }
         }
     };
     if cancelled() {
         return Err(Error::Cancelled);
     }
-    // A sweep over every passage scored this very clustering already (best_k returns the one
-    // it scored, or the same k and seed run again); otherwise it is scored here.
-    let swept = match &chosen {
-        Some((_, scores, None)) => scores.iter().find(|s| s.k == clustering.k),
-        _ => None,
-    };
+    // A sweep over every passage scored the clustering it returns with the sweep's distances.
     let sil = match swept {
-        Some(s) => s.silhouette,
+        Some(s) => s,
         None => silhouette(data, dim, &clustering),
     };
 
