@@ -27,6 +27,14 @@ def main():
     from sklearn.cluster import KMeans
 
     data = np.load(f"{a.dir}/kmeans-{a.n}.npy")
+    # The BLAS scikit-learn's Lloyd iterations call, and the kernel it picked for this CPU
+    # (OPENBLAS_CORETYPE, if set, forces one; unset, OpenBLAS picks its best).
+    try:
+        from threadpoolctl import threadpool_info
+        blas = [{k: i.get(k) for k in ("internal_api", "architecture", "version", "num_threads")}
+                for i in threadpool_info() if i.get("user_api") == "blas"]
+    except ImportError:
+        blas = "threadpoolctl not installed"
     for seed in [int(x) for x in a.seeds.split(",")]:
         times, inertia, n_iter = [], None, None
         for _ in range(3):
@@ -42,7 +50,7 @@ def main():
                           "iterations": a.iterations, "iterations_run": n_iter,
                           "threads": os.cpu_count(), "seconds_median_of_3": times[1],
                           "seconds_min": times[0], "inertia": inertia,
-                          "sklearn": sklearn.__version__}), flush=True)
+                          "sklearn": sklearn.__version__, "blas": blas}), flush=True)
 
 
 if __name__ == "__main__":
