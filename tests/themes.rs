@@ -585,6 +585,33 @@ fn kmeans_and_silhouette_match_scikit_learn_on_the_same_vectors() {
     }
 }
 
+/// Catches: restarts on a sample that find a worse clustering than restarts on every row, or
+/// a final Lloyd pass that does not cover every row. On transformers' embeddings of the 98
+/// sample passages, k-means whose 10 restarts saw 60 of them, then Lloyd on all 98, is held to
+/// scikit-learn's best of 10 restarts on all 98 (kmeans_sklearn_restarts.json, made by
+/// scripts/make_kmeans_references.py), within 2 %.
+#[test]
+fn restarts_on_a_sample_find_a_clustering_as_good_as_restarts_on_every_row() {
+    use semclust::cluster::kmeans::kmeans_sampled_until;
+    use semclust::cluster::{layout::sample_rows, KMeansParams};
+    let refs = read_json(&common::fixture("parity/kmeans_sklearn_restarts.json"));
+    let (data, n, dim) = common::reference(refs["vectors"].as_str().unwrap());
+    let rows = sample_rows(n, 60, 42);
+    assert_eq!(rows.len(), 60);
+    for run in refs["runs"].as_array().unwrap() {
+        let k = run["k"].as_u64().unwrap() as usize;
+        let c =
+            kmeans_sampled_until(&data, dim, &rows, &KMeansParams::new(k, 42), &|| false).unwrap();
+        assert_eq!(c.labels.len(), n, "k={k}: every row labelled");
+        let theirs = run["inertia"].as_f64().unwrap();
+        assert!(
+            c.inertia <= 1.02 * theirs,
+            "k={k}: inertia {} against scikit-learn's best of 10 on every row, {theirs}",
+            c.inertia
+        );
+    }
+}
+
 /// Real German and Spanish manual pages (20 commands in each language, from manpages-de and
 /// manpages-es, rendered by mandoc; scripts/real-collections.sh fixtures): the themes' labels
 /// hold no stop word of either language (nor of English), no label term is in most labels,

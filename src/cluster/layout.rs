@@ -401,7 +401,7 @@ impl QuadTree {
 }
 
 /// Up to `max` of `0..n`, drawn without replacement by a seeded generator, in increasing order.
-pub(crate) fn sample_rows(n: usize, max: usize, seed: u64) -> Vec<usize> {
+pub fn sample_rows(n: usize, max: usize, seed: u64) -> Vec<usize> {
     if n <= max {
         return (0..n).collect();
     }

@@ -808,6 +808,28 @@ fn permute_rows(data: &mut [f32], dim: usize, order: &[usize]) {
     }
 }
 
+/// k-means over every row with `p`'s restarts: above [`K_SWEEP_SAMPLE`] rows the restarts run
+/// on a seeded sample of that many and Lloyd runs once on every row from the best of them (see
+/// [`kmeans::kmeans_sampled_until`]), unless k is too large for the sample to hold 50 rows per
+/// cluster, or the sample cannot be cut into k (duplicates): then every restart sees every row.
+fn cluster_all(
+    data: &[f32],
+    dim: usize,
+    p: &KMeansParams,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<Clustering> {
+    let n = data.len() / dim.max(1);
+    if n > K_SWEEP_SAMPLE && p.k.saturating_mul(50) <= K_SWEEP_SAMPLE {
+        let rows = layout::sample_rows(n, K_SWEEP_SAMPLE, p.seed);
+        match kmeans::kmeans_sampled_until(data, dim, &rows, p, cancelled) {
+            Err(Error::Cancelled) => return Err(Error::Cancelled),
+            Ok(c) => return Ok(c),
+            Err(_) => {}
+        }
+    }
+    kmeans::kmeans_until(data, dim, p, cancelled)
+}
+
 /// Themes of the input's passages.
 fn build(
     input: &ThemeInput,
@@ -825,7 +847,7 @@ fn build(
     };
     let (clustering, chosen, swept) = match opts.k {
         KChoice::Fixed(k) => (
-            kmeans::kmeans_until(data, dim, &KMeansParams { k, ..base }, cancelled)?,
+            cluster_all(data, dim, &KMeansParams { k, ..base }, cancelled)?,
             None,
             None,
         ),
@@ -875,8 +897,7 @@ fn build(
                     sub.extend_from_slice(&data[r * dim..(r + 1) * dim]);
                 }
                 let (c, _, rule, s) = best_k(&sub, dim, &ks, &base, progress, cancelled)?;
-                let full =
-                    kmeans::kmeans_until(data, dim, &KMeansParams { k: c.k, ..base }, cancelled)?;
+                let full = cluster_all(data, dim, &KMeansParams { k: c.k, ..base }, cancelled)?;
                 (full, Some((rule, s, Some(rows.len()))), None)
             } else {
                 let (c, sil, rule, s) = best_k(data, dim, &ks, &base, progress, cancelled)?;
