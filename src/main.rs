@@ -1,6 +1,6 @@
 //! The `semclust` binary: parse, call the library, print. Errors are printed once, on one line
-//! (see `cli::errors`), and map to exit code 1 (2 for usage errors); a closed pipe is a normal
-//! exit.
+//! (see `cli::errors`), and map to exit code 1, or 2 for usage errors (a flag's value the
+//! library refuses counts as one, as clap's own refusals do); a closed pipe is a normal exit.
 
 mod cli;
 
@@ -26,6 +26,8 @@ fn main() -> ExitCode {
         cli::Command::Serve(a) => cli::serve::run(a),
         cli::Command::Bench(a) => cli::bench::run(a),
         cli::Command::Eval(a) => cli::eval::run(a),
+        cli::Command::Completions(a) => cli::shell::completions(a),
+        cli::Command::Man => cli::shell::man(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -39,7 +41,7 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("semclust: error: {}", cli::errors::one_line(&e));
-            ExitCode::FAILURE
+            ExitCode::from(cli::errors::exit_code(&e))
         }
     }
 }

@@ -429,6 +429,21 @@ fn an_unseen_model_folder_indexes_and_searches() {
     assert!(hits
         .iter()
         .all(|h| h["document"] == "pr01.de" || h["document"] == "pr01.es"));
+    // `-` reads the query from standard input: the same hits as the query given inline.
+    let piped = semclust(
+        &[
+            "search",
+            "-",
+            "--index",
+            idx,
+            "--model-dir",
+            model,
+            "--json",
+        ],
+        Some(b"Paketverwaltung\n"),
+    );
+    assert!(piped.status.success(), "{}", stderr(&piped));
+    assert_eq!(piped.stdout, o.stdout);
     let o = semclust(&["search", "Paketverwaltung", "--index", idx], None);
     let e = error_line(&o);
     assert!(e.contains("xlmr-tiny") && e.contains("--model-dir"), "{e}");
@@ -478,4 +493,73 @@ fn unsupported_model_folders_are_one_line_errors() {
         e.contains("BAAI/bge-m3") && e.contains("--model-dir"),
         "{e}"
     );
+}
+
+/// Completions and the manual page come from the parser's own definitions: the bash script is
+/// valid bash that registers a completion for `semclust` and offers the subcommands, the other
+/// shells get a script, and the manual has a page per subcommand.
+#[test]
+fn shell_completions_and_the_manual_page() {
+    let o = semclust(&["completions", "bash"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let script = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        script.contains("themes") && script.contains("--index"),
+        "{script}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("semclust.bash");
+    std::fs::write(&path, &script).unwrap();
+    // Sourced, it registers a completion function for the command.
+    let check = Command::new("bash")
+        .arg("-c")
+        .arg(format!("source {} && complete -p semclust", path.display()))
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", stderr(&check));
+    assert!(String::from_utf8_lossy(&check.stdout).contains("semclust"));
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let o = semclust(&["completions", shell], None);
+        assert!(o.status.success() && o.stdout.len() > 200, "{shell}");
+    }
+    let o = semclust(&["completions", "tcsh"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("tcsh"), "{}", stderr(&o));
+
+    let o = semclust(&["man"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let page = String::from_utf8(o.stdout).unwrap();
+    for name in [
+        "semclust",
+        "semclust-index",
+        "semclust-search",
+        "semclust-themes",
+        "semclust-serve",
+    ] {
+        assert!(
+            page.contains(&format!(".TH {name} 1")),
+            "no page for {name}"
+        );
+    }
+    assert!(page.contains("\\-\\-index"), "the flags are listed");
+}
+
+/// Exit codes as docs/cli.md says: 2 for a usage error, whether clap or the library refuses
+/// the value, 1 for a failed run.
+#[test]
+fn usage_errors_exit_2_and_failed_runs_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("none");
+    let missing = missing.to_str().unwrap();
+    for args in [
+        vec!["search", "-k", "0", "words", "--index", missing],
+        vec!["themes", "--k", "0", "--index", missing],
+        vec!["search", "--no-such-flag", "words"],
+    ] {
+        let o = semclust(&args, None);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+    let o = semclust(&["search", "words", "--index", missing], None);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(error_line(&o).contains("no index"));
 }

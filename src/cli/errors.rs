@@ -41,6 +41,22 @@ pub fn describe(e: &Error) -> String {
     }
 }
 
+/// The exit code of a failed run: 2 for a usage error, a value of a flag or argument that the
+/// library refuses (`search -k 0`, as clap's own refusals exit 2), else 1.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    let usage = e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<Error>(),
+            Some(Error::InvalidInput { field, .. }) if *field != "data"
+        )
+    });
+    if usage {
+        2
+    } else {
+        1
+    }
+}
+
 /// The whole chain of an error on one line: the command's context first, then each cause. Only
 /// the first line of each is kept (a dependency's backtrace is noise to a user), and passwords in
 /// URLs are removed whatever produced the message.

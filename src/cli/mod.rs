@@ -10,6 +10,7 @@ pub mod index;
 pub mod models;
 pub mod search;
 pub mod serve;
+pub mod shell;
 pub mod themes;
 
 use std::path::PathBuf;
@@ -56,6 +57,10 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Measure retrieval (hit@1, hit@10, MRR) per search mode and language on a question set.
     Eval(eval::EvalArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(shell::CompletionsArgs),
+    /// Print the manual page (roff) to stdout: `semclust man | man -l -`.
+    Man,
 }
 
 /// The index folder; shared by every command that reads or writes one.
@@ -249,6 +254,28 @@ pub fn give_language_subspace(
     };
     collection.set_language_subspace(std::sync::Arc::new(fit))?;
     Ok(())
+}
+
+/// `text` itself, or standard input read to its end when `text` is `-` (the convention for "read
+/// this from a pipe"); `what` names the argument in the error. At most 1 MiB is read: a query
+/// or a text to relate is a passage, not a corpus.
+pub fn text_or_stdin(text: String, what: &str) -> anyhow::Result<String> {
+    use std::io::Read;
+    if text != "-" {
+        return Ok(text);
+    }
+    const MAX: u64 = 1 << 20;
+    let mut buf = Vec::new();
+    std::io::stdin()
+        .take(MAX + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| anyhow::anyhow!("{what}: reading standard input: {e}"))?;
+    if buf.len() as u64 > MAX {
+        anyhow::bail!("{what}: standard input holds more than 1 MiB; give a passage, not a corpus (index a corpus with `semclust index`)");
+    }
+    let text = String::from_utf8(buf)
+        .map_err(|_| anyhow::anyhow!("{what}: standard input is not UTF-8 text"))?;
+    Ok(text.trim().to_string())
 }
 
 /// Progress lines go to stderr so that stdout stays data.

@@ -47,7 +47,8 @@ pub struct ResultArgs {
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// The question or words to look for, in any language the model knows.
+    /// The question or words to look for, in any language the model knows; `-` reads it from
+    /// standard input.
     pub query: String,
     /// hybrid (the default: the dense ranking reordered where the words agree), dense
     /// (embeddings only) or lexical (BM25 only).
@@ -62,7 +63,8 @@ pub struct RelatedArgs {
     /// A stored passage id (from `search`), e.g. lemonde-ia-2025/3/12.
     #[arg(required_unless_present = "text", conflicts_with = "text")]
     pub id: Option<String>,
-    /// Find passages related to this text instead of a stored passage.
+    /// Find passages related to this text instead of a stored passage; `-` reads it from
+    /// standard input.
     #[arg(long)]
     pub text: Option<String>,
     /// Only passages from other articles than the one the passage comes from.
@@ -115,7 +117,7 @@ fn run(request: SearchRequest, args: &ResultArgs) -> Result<SearchResults> {
 
 pub fn run_search(args: SearchArgs) -> Result<()> {
     let request = SearchRequest {
-        target: Target::Query(args.query),
+        target: Target::Query(super::text_or_stdin(args.query, "the query")?),
         k: args.out.k,
         mode: args.mode,
         method: args.out.method,
@@ -133,7 +135,7 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
 pub fn run_related(args: RelatedArgs) -> Result<()> {
     let target = match (args.id, args.text) {
         (Some(id), _) => Target::Passage(id),
-        (None, Some(text)) => Target::Text(text),
+        (None, Some(text)) => Target::Text(super::text_or_stdin(text, "--text")?),
         (None, None) => bail!("give a passage ID or --text"),
     };
     let request = SearchRequest {
