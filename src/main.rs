@@ -10,6 +10,12 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     semclust::util::alloc::keep_large_buffers();
+    // The configuration file fills the environment the flags read their defaults from, so it
+    // is read before parsing; a bad file is a usage error.
+    if let Err(e) = cli::config::apply() {
+        eprintln!("semclust: error: {}", cli::errors::one_line(&e));
+        return ExitCode::from(2);
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => cli::errors::exit_on_parse_error(e),

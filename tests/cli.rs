@@ -563,3 +563,69 @@ fn usage_errors_exit_2_and_failed_runs_exit_1() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(error_line(&o).contains("no index"));
 }
+
+/// The configuration file: `semclust.toml` in the working folder, else the user's
+/// `semclust/semclust.toml`, sets what a flag or its environment variable would, below both;
+/// a key it does not know is a one-line usage error naming the file.
+#[test]
+fn the_configuration_file_sets_defaults_below_flags_and_environment() {
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_semclust"));
+        cmd.args(args)
+            .current_dir(work.path())
+            .env("XDG_CONFIG_HOME", home.path())
+            .env("HOME", home.path())
+            .env_remove("SEMCLUST_INDEX")
+            .env_remove("SEMCLUST_CONFIG");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output_limited()
+    };
+    // No file: the default index folder.
+    let e = error_line(&run(&["search", "words"], &[]));
+    assert!(e.contains("no index at .semclust"), "{e}");
+    // The user's file.
+    std::fs::create_dir_all(home.path().join("semclust")).unwrap();
+    std::fs::write(
+        home.path().join("semclust/semclust.toml"),
+        "index = \"from-user-config\"\n",
+    )
+    .unwrap();
+    let e = error_line(&run(&["search", "words"], &[]));
+    assert!(e.contains("no index at from-user-config"), "{e}");
+    // The working folder's file comes first.
+    std::fs::write(
+        work.path().join("semclust.toml"),
+        "# the team's defaults\nindex = \"from-folder\"\ndevice = \"cpu\"\n",
+    )
+    .unwrap();
+    let e = error_line(&run(&["search", "words"], &[]));
+    assert!(e.contains("no index at from-folder"), "{e}");
+    // The environment and a flag both override it.
+    let e = error_line(&run(
+        &["search", "words"],
+        &[("SEMCLUST_INDEX", "from-env")],
+    ));
+    assert!(e.contains("no index at from-env"), "{e}");
+    let e = error_line(&run(&["search", "words", "--index", "from-flag"], &[]));
+    assert!(e.contains("no index at from-flag"), "{e}");
+    // A key it does not know, or a value of another type: one line, the file and the line.
+    std::fs::write(
+        work.path().join("semclust.toml"),
+        "index = \"x\"\nmodle = \"y\"\n",
+    )
+    .unwrap();
+    let o = run(&["search", "words"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = error_line(&o);
+    assert!(
+        e.contains("semclust.toml (line 2: modle") && e.contains("modle"),
+        "{e}"
+    );
+    std::fs::write(work.path().join("semclust.toml"), "precision = 4\n").unwrap();
+    let e = error_line(&run(&["search", "words"], &[]));
+    assert!(e.contains("semclust.toml (line 1: precision = 4)"), "{e}");
+}

@@ -2,6 +2,7 @@
 //! library, prints; nothing here computes anything the library could.
 
 pub mod bench;
+pub mod config;
 pub mod docs;
 pub mod embed;
 pub mod errors;
@@ -160,7 +161,7 @@ impl FilterArgs {
 pub struct ModelArgs {
     /// Model id from `semclust models list`, or ORG/NAME of a sentence-transformers model on
     /// the Hugging Face hub (BERT or XLM-RoBERTa; configured from its own files).
-    #[arg(long, default_value = DEFAULT_MODEL)]
+    #[arg(long, env = "SEMCLUST_MODEL", default_value = DEFAULT_MODEL)]
     pub model: String,
     #[command(flatten)]
     pub source: SourceArgs,
@@ -177,10 +178,10 @@ impl ModelArgs {
 pub struct RuntimeArgs {
     /// q4, f32 or f16 (default: q4 on CPU, f16 on GPU; `serve` over an index: the index's). An
     /// index keeps one precision.
-    #[arg(long)]
+    #[arg(long, env = "SEMCLUST_PRECISION")]
     pub precision: Option<semclust::Precision>,
     /// auto, cpu, cuda[:N] or metal[:N].
-    #[arg(long, default_value = "auto")]
+    #[arg(long, env = "SEMCLUST_DEVICE", default_value = "auto")]
     pub device: semclust::DeviceChoice,
 }
 

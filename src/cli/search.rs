@@ -37,7 +37,7 @@ pub struct ResultArgs {
     #[arg(long)]
     pub no_neutral: bool,
     /// auto, cpu, cuda[:N] or metal[:N] (for embedding the query).
-    #[arg(long, default_value = "auto")]
+    #[arg(long, env = "SEMCLUST_DEVICE", default_value = "auto")]
     pub device: DeviceChoice,
     #[command(flatten)]
     pub source: SourceArgs,

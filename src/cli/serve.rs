@@ -21,7 +21,7 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub index: IndexDir,
     /// Model id (default: the index's model, or multilingual-e5-small without an index).
-    #[arg(long)]
+    #[arg(long, env = "SEMCLUST_MODEL")]
     pub model: Option<String>,
     #[command(flatten)]
     pub runtime: RuntimeArgs,

@@ -62,7 +62,7 @@ pub struct ThemesArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
     /// auto, cpu, cuda[:N] or metal[:N] (for the model that ranks label terms).
-    #[arg(long, default_value = "auto")]
+    #[arg(long, env = "SEMCLUST_DEVICE", default_value = "auto")]
     pub device: DeviceChoice,
     #[command(flatten)]
     pub source: SourceArgs,
