@@ -103,14 +103,14 @@ fn deeply_nested_html_is_indexed_and_the_server_lives() {
 
 /// Catches (serious, item 2): a list nested 40,000 deep (80 KB) built a 1.6 GB passage before
 /// any limit was checked (24.6 s, 3.3 GB). Now its indent is capped and the passage limit
-/// refuses it as it grows: a 422 naming the line, at once.
+/// refuses it as it grows: a 400 naming the line, at once.
 #[test]
 fn a_deeply_nested_list_is_refused_at_once() {
     let (_dir, server) = open_server();
     let text = format!("{}item", "- ".repeat(40_000));
     let started = Instant::now();
     let (status, body) = index(&server, json!([{"name": "deep-list", "text": text}]));
-    assert_eq!(status, 422, "{body}");
+    assert_eq!(status, 400, "{body}");
     let msg = body["error"]["message"].as_str().unwrap();
     assert!(
         msg.contains("documents[0]") && msg.contains("line 1"),
@@ -205,7 +205,7 @@ fn a_post_never_replaces_another_document() {
     assert_eq!(status, 200, "{body}");
     // A name with a control character is not a name.
     let (status, body) = index(&server, json!([{"name": "\u{0}", "text": "Nul."}]));
-    assert_eq!(status, 422, "{body}");
+    assert_eq!(status, 400, "{body}");
     assert!(body["error"]["message"]
         .as_str()
         .unwrap()
@@ -357,11 +357,11 @@ fn impossible_dates_and_k_ranges_are_explained() {
     for since in ["2025-13", "2025-00", "2025-02-30"] {
         let (status, body) =
             status_and_body(server.post("/v1/search", json!({"query": "Absatz", "since": since})));
-        assert_eq!(status, 422, "{since}: {body}");
+        assert_eq!(status, 400, "{since}: {body}");
         assert!(body["error"]["message"].as_str().unwrap().contains(since));
     }
     let (status, body) = get(&server, "/v1/themes?k=2..3");
-    assert_eq!(status, 422, "{body}");
+    assert_eq!(status, 400, "{body}");
     let msg = body["error"]["message"].as_str().unwrap();
     assert!(
         msg.contains("at least 3 passages") && !msg.contains("at most 0"),

@@ -502,10 +502,19 @@ fn openai_python() -> PathBuf {
 fn official_openai_client_works_against_the_server() {
     let py = openai_python();
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &["--quiet", "--api-key", "sk-test-123"]);
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--quiet",
+            "--api-key",
+            "sk-test-123",
+            "--model-alias",
+            "text-embedding-ada-002",
+        ],
+    );
     let script = r#"
 import json, sys
-from openai import OpenAI, AuthenticationError
+from openai import OpenAI, AuthenticationError, BadRequestError, NotFoundError
 base, key = sys.argv[1], sys.argv[2]
 client = OpenAI(base_url=base + "/v1", api_key=key, max_retries=0)
 texts = ["Le nucléaire alimente les centres de données.", "Mistral AI lève des fonds."]
@@ -517,6 +526,18 @@ r = client.embeddings.create(model="multilingual-e5-small", input=texts[0], enco
 out["query"] = r.data[0].embedding
 out["usage"] = r.usage.prompt_tokens
 out["models"] = [m.id for m in client.models.list().data]
+# A client that only sends `model` and `input`: the alias, and the prefix chosen by the name.
+out["alias_query"] = client.embeddings.create(model="text-embedding-ada-002:query", input=texts[0],
+                                              encoding_format="float").data[0].embedding
+out["alias_passage"] = client.embeddings.create(model="text-embedding-ada-002", input=texts[0],
+                                                encoding_format="float").data[0].embedding
+for name, call in [("unknown_model", lambda: client.embeddings.create(model="text-embedding-3-large", input="x")),
+                   ("empty_input", lambda: client.embeddings.create(model="multilingual-e5-small", input=""))]:
+    try:
+        call()
+        out[name] = "accepted"
+    except (BadRequestError, NotFoundError) as e:
+        out[name] = [type(e).__name__, e.status_code, e.body.get("code") if isinstance(e.body, dict) else None]
 try:
     OpenAI(base_url=base + "/v1", api_key="wrong", max_retries=0).embeddings.create(model="multilingual-e5-small", input="x")
     out["wrong_key"] = "accepted"
@@ -557,7 +578,36 @@ print(json.dumps(out))
     let their_q: Vec<f32> = serde_json::from_value(out["query"].clone()).unwrap();
     assert!(cosine(&q[0], &their_q) >= 0.99999);
     assert!(out["usage"].as_u64().unwrap() > 2);
-    assert_eq!(out["models"], json!([MODEL]));
+    let alias_q: Vec<f32> = serde_json::from_value(out["alias_query"].clone()).unwrap();
+    assert!(
+        cosine(&q[0], &alias_q) >= 0.99999,
+        "model NAME:query is the query prefix"
+    );
+    let alias_p: Vec<f32> = serde_json::from_value(out["alias_passage"].clone()).unwrap();
+    assert!(cosine(&ours[0], &alias_p) >= 0.99999);
+    assert!(
+        cosine(&q[0], &alias_p) < 0.999,
+        "query and passage prefixes differ"
+    );
+    assert_eq!(
+        out["unknown_model"],
+        json!(["NotFoundError", 404, "model_not_found"])
+    );
+    assert_eq!(
+        out["empty_input"],
+        json!(["BadRequestError", 400, "invalid_value"])
+    );
+    assert_eq!(
+        out["models"],
+        json!([
+            MODEL,
+            format!("{MODEL}:query"),
+            format!("{MODEL}:passage"),
+            "text-embedding-ada-002",
+            "text-embedding-ada-002:query",
+            "text-embedding-ada-002:passage"
+        ])
+    );
     assert_eq!(out["wrong_key"], 401);
 }
 
@@ -711,15 +761,15 @@ fn search_related_passages_and_themes_over_http() {
         .error(404, "not_found_error");
     let m = api
         .post("/v1/search", json!({"query": "x", "k": 0}))
-        .error(422, "invalid_request_error")
+        .error(400, "invalid_request_error")
         .to_string();
     assert!(m.contains('k'), "{m}");
     api.post("/v1/search", json!({"query": "x", "id": id}))
-        .error(422, "invalid_request_error");
+        .error(400, "invalid_request_error");
     api.post("/v1/search", json!({"query": "x", "other_articles": true}))
-        .error(422, "invalid_request_error");
+        .error(400, "invalid_request_error");
     api.post("/v1/search", json!({"query": "x", "mode": "fuzzy"}))
-        .error(422, "invalid_request_error");
+        .error(400, "invalid_request_error");
 
     // Metadata filters: the sample's articles are French (detected: their Markdown does not
     // say), each with its URL.
@@ -753,9 +803,9 @@ fn search_related_passages_and_themes_over_http() {
         .ok();
     assert_eq!(de["data"].as_array().unwrap().len(), 0);
     api.post("/v1/search", json!({"query": "x", "since": "last week"}))
-        .error(422, "invalid_request_error");
+        .error(400, "invalid_request_error");
     api.get("/v1/themes", "/v1/themes?k=2&where=lang=de")
-        .error(422, "invalid_request_error");
+        .error(400, "invalid_request_error");
 
     // Themes: every passage in one theme, computed once per index generation.
     let themes = api.get("/v1/themes", "/v1/themes?k=5").ok();
@@ -828,15 +878,15 @@ fn search_related_passages_and_themes_over_http() {
     api.get("/v1/themes/jobs/{id}", "/v1/themes/jobs/0123456789abcdef")
         .error(404, "not_found_error");
     api.post("/v1/themes", json!({"k": 0}))
-        .error(422, "invalid_request_error");
+        .error(400, "invalid_request_error");
     api.get("/v1/themes", "/v1/themes?k=3..500")
-        .error(422, "invalid_request_error");
+        .error(400, "invalid_request_error");
     api.get("/v1/themes", "/v1/themes?k=0")
-        .error(422, "invalid_request_error");
+        .error(400, "invalid_request_error");
     api.get("/v1/themes", "/v1/themes?k=500")
-        .error(422, "invalid_request_error");
+        .error(400, "invalid_request_error");
     api.get("/v1/themes", "/v1/themes?k=5&period=week")
-        .error(422, "invalid_request_error");
+        .error(400, "invalid_request_error");
     // The sample's articles have no date: no themes over time, whatever the period.
     let yearly = api.get("/v1/themes", "/v1/themes?k=5&period=year").ok();
     assert!(yearly.get("over_time").is_none());
@@ -968,7 +1018,7 @@ fn index_over_http_is_incremental_and_shared_with_the_cli() {
             .as_str()
             .unwrap_or("")
             .to_string();
-        assert_eq!(status, 422, "{m}");
+        assert_eq!(status, 400, "{m}");
         assert!(m.contains(field), "{field}: {m}");
     }
     assert_eq!(api.health()["index"]["passages"], 3);
@@ -1138,7 +1188,7 @@ fn limits_and_keys_give_json_errors_that_name_the_limit() {
             "/v1/embeddings",
             json!({"input": ["a", "b", "c", "d", "e"]}),
         )
-        .error(422, "invalid_request_error")
+        .error(400, "invalid_request_error")
         .to_string();
     assert!(
         m.contains("limit of 4") && m.contains("--max-inputs"),
@@ -1146,7 +1196,7 @@ fn limits_and_keys_give_json_errors_that_name_the_limit() {
     );
     let m = api
         .post("/v1/embeddings", json!({"input": ["court", words(80)]}))
-        .error(422, "invalid_request_error")
+        .error(400, "invalid_request_error")
         .to_string();
     assert!(
         m.contains("input[1]") && m.contains("--max-input-tokens"),
@@ -1157,7 +1207,7 @@ fn limits_and_keys_give_json_errors_that_name_the_limit() {
             "/v1/embeddings",
             json!({"input": [words(40), words(40), words(40)]}),
         )
-        .error(422, "invalid_request_error")
+        .error(400, "invalid_request_error")
         .to_string();
     assert!(
         m.contains("limit of 100") && m.contains("--max-request-tokens"),
@@ -1181,22 +1231,31 @@ fn limits_and_keys_give_json_errors_that_name_the_limit() {
         ),
         (json!({"input": "x", "dimensions": 128}), "dimensions"),
         (
-            json!({"input": "x", "model": "text-embedding-3-small"}),
-            "text-embedding-3-small",
-        ),
-        (
             json!({"input": "x", "input_type": "question"}),
             "input_type",
         ),
         (json!({"input": "x", "temperature": 1}), "temperature"),
+        (
+            json!({"input": "x", "model": format!("{MODEL}:query"), "input_type": "passage"}),
+            "input_type",
+        ),
         (json!({"model": MODEL}), "input"),
     ] {
         let m = api
             .post("/v1/embeddings", body.clone())
-            .error(422, "invalid_request_error")
+            .error(400, "invalid_request_error")
             .to_string();
         assert!(m.contains(field), "{body}: {m}");
     }
+    // A model this server does not run: 404 model_not_found, as OpenAI answers it.
+    let m = api
+        .post(
+            "/v1/embeddings",
+            json!({"input": "x", "model": "text-embedding-3-small"}),
+        )
+        .error(404, "invalid_request_error")
+        .to_string();
+    assert!(m.contains("text-embedding-3-small"), "{m}");
     // Not JSON, or not declared as JSON.
     let raw = |ct: Option<&str>, body: &str| {
         let mut r = api
@@ -1239,7 +1298,7 @@ fn limits_and_keys_give_json_errors_that_name_the_limit() {
     // Search limits and an empty index.
     let m = api
         .post("/v1/search", json!({"query": "x", "k": 51}))
-        .error(422, "invalid_request_error")
+        .error(400, "invalid_request_error")
         .to_string();
     assert!(m.contains("50"), "{m}");
     api.post("/v1/search", json!({"query": "x", "k": 5}))
@@ -1256,7 +1315,7 @@ fn limits_and_keys_give_json_errors_that_name_the_limit() {
     assert!(
         metric(
             &metrics,
-            "semclust_http_requests_total{route=\"/v1/embeddings\",method=\"POST\",status=\"422\"}"
+            "semclust_http_requests_total{route=\"/v1/embeddings\",method=\"POST\",status=\"400\"}"
         ) >= 14.0
     );
     assert!(
@@ -1760,7 +1819,7 @@ fn requests_cannot_grow_metrics_caches_or_tokeniser_work_without_bound() {
     // One 3.9 MB word (under the body limit): refused on its bytes, before tokenising.
     let word = "a".repeat(3_900_000);
     let r = server.api.post("/v1/embeddings", json!({"input": word}));
-    let m = r.error(422, "invalid_request_error");
+    let m = r.error(400, "invalid_request_error");
     assert!(m.contains("--max-input-bytes"), "{m}");
     assert_eq!(r.json["error"]["code"], "input_too_long");
     // The same bound applies to passages sent for indexing.
@@ -1768,7 +1827,7 @@ fn requests_cannot_grow_metrics_caches_or_tokeniser_work_without_bound() {
         "/v1/index",
         json!({"documents": [{"name": "big", "text": "b".repeat(200_000), "format": "text"}]}),
     );
-    let m = r.error(422, "invalid_request_error");
+    let m = r.error(400, "invalid_request_error");
     assert!(
         m.contains("--max-input-bytes") || m.contains("bytes"),
         "{m}"
@@ -1855,14 +1914,14 @@ fn every_error_is_json_with_a_stable_code_and_the_bearer_scheme_is_case_insensit
         "/v1/passages/{id}/related",
         "/v1/passages/lemonde-ia-2025/1/1/related?k=-1",
     );
-    let m = r.error(422, "invalid_request_error");
+    let m = r.error(400, "invalid_request_error");
     assert!(m.contains('k'), "{m}");
     assert_eq!(r.json["error"]["code"], "invalid_query");
     let r = api.get("/v1/themes", "/v1/themes?seed=x");
-    r.error(422, "invalid_request_error");
+    r.error(400, "invalid_request_error");
     assert_eq!(r.json["error"]["code"], "invalid_query");
     let r = api.post("/v1/search", json!({"query": "x", "k": 0}));
-    r.error(422, "invalid_request_error");
+    r.error(400, "invalid_request_error");
     assert_eq!(r.json["error"]["code"], "k_out_of_range");
     let r = api.get("/v1/passages/{id}", "/v1/passages/nope/1/1");
     r.error(404, "not_found_error");

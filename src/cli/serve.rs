@@ -32,6 +32,11 @@ pub struct ServeArgs {
     /// has nothing to turn on.
     #[arg(long)]
     pub no_neutral: bool,
+    /// Another name `/v1/embeddings` accepts as `model` (repeatable), for clients that send a
+    /// model name of their own (LangChain's default is text-embedding-ada-002). Any accepted
+    /// name may end in `:query` or `:passage` to pick the prefix.
+    #[arg(long, value_name = "NAME")]
+    pub model_alias: Vec<String>,
     /// Require `Authorization: Bearer KEY` on every /v1/ route.
     #[arg(
         long,
@@ -155,6 +160,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         limits: args.limits()?,
         batch: args.batch()?,
         neutral: !args.no_neutral,
+        model_aliases: args.model_alias.clone(),
     };
     // An existing index decides the model unless the user names one (a mismatch is reported
     // by AppState::new with what to do).

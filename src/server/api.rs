@@ -190,12 +190,31 @@ pub async fn embeddings(
 ) -> ApiResult<Json<Value>> {
     let served = &state.fingerprint.model;
     let repo = state.embedder().repo();
+    // `MODEL:query` / `MODEL:passage` pick the prefix for clients that send only `model` and
+    // `input`; an alias stands for the served model.
+    let mut by_name: Option<InputKind> = None;
     if let Some(m) = &req.model {
-        if m != served && m != repo {
-            return Err(ApiError::invalid(format!(
-                "model '{m}' is not served here; this server runs '{served}' (send that, or leave `model` out)"
-            )));
+        let (name, kind) = match m.rsplit_once(':') {
+            Some((n, "query")) => (n, Some(InputKind::Query)),
+            Some((n, "passage")) => (n, Some(InputKind::Passage)),
+            _ => (m.as_str(), None),
+        };
+        let known =
+            name == served || name == repo || state.config.model_aliases.iter().any(|a| a == name);
+        if !known {
+            let mut names = vec![served.to_string()];
+            names.extend(state.config.model_aliases.iter().cloned());
+            return Err(ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                format!(
+                    "model '{m}' is not served here; this server runs '{served}' (accepted names: {}, each also with :query or :passage; or leave `model` out)",
+                    names.join(", ")
+                ),
+            )
+            .with_code("model_not_found"));
         }
+        by_name = kind;
     }
     let base64 = match req.encoding_format.as_deref() {
         None | Some("float") => false,
@@ -214,7 +233,19 @@ pub async fn embeddings(
             )));
         }
     }
-    let kind = input_kind(req.input_type.as_deref(), "input_type")?;
+    let kind = match (by_name, req.input_type.as_deref()) {
+        (Some(k), None) => k,
+        (Some(k), Some(_)) => {
+            let given = input_kind(req.input_type.as_deref(), "input_type")?;
+            if given != k {
+                return Err(ApiError::invalid(
+                    "`model` ends in :query or :passage and `input_type` says the other; send one of them",
+                ));
+            }
+            k
+        }
+        (None, t) => input_kind(t, "input_type")?,
+    };
     let texts = inputs(req.input, state.config.limits.max_inputs)?;
     let e = embed(&state, texts, kind, "input").await?;
     let tokens: usize = e.token_counts().iter().sum();
@@ -239,15 +270,15 @@ pub async fn embeddings(
 }
 
 pub async fn models(State(state): State<Arc<AppState>>) -> Json<Value> {
-    Json(json!({
-        "object": "list",
-        "data": [{
-            "id": state.fingerprint.model,
-            "object": "model",
-            "created": 0,
-            "owned_by": "semclust",
-        }],
-    }))
+    // The served model, then its aliases, each plain and with the prefix it picks.
+    let mut names = vec![state.fingerprint.model.clone()];
+    names.extend(state.config.model_aliases.iter().cloned());
+    let data: Vec<Value> = names
+        .iter()
+        .flat_map(|n| [n.clone(), format!("{n}:query"), format!("{n}:passage")])
+        .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "semclust"}))
+        .collect();
+    Json(json!({"object": "list", "data": data}))
 }
 
 // ---- search and related ---------------------------------------------------------------------

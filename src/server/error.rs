@@ -45,14 +45,11 @@ impl ApiError {
         self
     }
 
-    /// A request that is well-formed JSON but asks for something invalid.
+    /// A request that asks for something invalid: 400, as OpenAI's API answers it (its
+    /// clients raise their `BadRequestError` on it).
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request_error",
-            message,
-        )
-        .with_code("invalid_value")
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", message)
+            .with_code("invalid_value")
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
@@ -181,7 +178,7 @@ impl From<Error> for ApiError {
 impl ApiError {
     /// The documented body: `{"error": {"message", "type", "code"}}`.
     pub fn body(&self) -> serde_json::Value {
-        json!({"error": {"message": self.message, "type": self.kind, "code": self.code}})
+        json!({"error": {"message": self.message, "type": self.kind, "param": null, "code": self.code}})
     }
 }
 
@@ -201,7 +198,7 @@ impl IntoResponse for ApiError {
 type Shared = Arc<AppState>;
 
 /// `Json<T>` whose rejections are API errors: a body over the size limit is 413, JSON that does
-/// not parse is 400, JSON of the wrong shape 422, a missing content type 415.
+/// not parse or has the wrong shape is 400, a missing content type 415.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<Shared> for ApiJson<T> {

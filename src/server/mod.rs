@@ -39,16 +39,16 @@ use crate::store::{Fingerprint, StoreLocation};
 pub struct Limits {
     /// Request body size (413 above).
     pub max_body_bytes: usize,
-    /// Texts in one `/v1/embeddings` request (422 above).
+    /// Texts in one `/v1/embeddings` request (400 above).
     pub max_inputs: usize,
-    /// Tokens of one input (422 above); longer inputs than the model's window are embedded in
+    /// Tokens of one input (400 above); longer inputs than the model's window are embedded in
     /// overlapping windows up to this.
     pub max_input_tokens: usize,
-    /// Tokens of one request, all inputs together (422 above).
+    /// Tokens of one request, all inputs together (400 above).
     pub max_request_tokens: usize,
     /// `k` of search, related and themes.
     pub max_k: usize,
-    /// Bytes of one input text or one indexed passage (422 above), checked before tokenising:
+    /// Bytes of one input text or one indexed passage (400 above), checked before tokenising:
     /// a 4 MB single word takes seconds of CPU and hundreds of MB to tokenise.
     pub max_input_bytes: usize,
     /// Time a request may take (504 after), `POST /v1/index` excepted: cutting an indexing run
@@ -101,6 +101,10 @@ pub struct ServerConfig {
     /// of every search and theme request (see [`crate::neutral`]); `false` (`serve
     /// --no-neutral`): the model's own vectors only, and no model pass before the first request.
     pub neutral: bool,
+    /// More names `/v1/embeddings` answers to, for clients that insist on a model name of
+    /// their own (`serve --model-alias`); each, like the served model's name, may end in
+    /// `:query` or `:passage` to pick the prefix.
+    pub model_aliases: Vec<String>,
 }
 
 type ThemesKey = (String, u64, usize);

@@ -8,14 +8,13 @@ fn err_responses(codes: &[&str]) -> Value {
     let mut m = serde_json::Map::new();
     for c in codes {
         let what = match *c {
-            "400" => "The body is not JSON, or the path cannot be read (not UTF-8 once percent-decoded).",
+            "400" => "The request is invalid (OpenAI's status for it): the body is not JSON or not of the expected shape, a field's value is refused (the message names the field and the limit), or the path cannot be read (not UTF-8 once percent-decoded).",
             "408" => "The body did not arrive within the server's body-read timeout.",
             "401" => "The API key is missing or wrong (only when the server has one).",
-            "404" => "No such passage, document or theme job.",
+            "404" => "No such passage, document, theme job or model (`model_not_found`).",
             "409" => "The index holds no passage yet, a document key is taken, or the index was built with another model than the server runs.",
             "413" => "The body is over the size limit.",
             "415" => "The body is not declared as JSON.",
-            "422" => "The request is invalid; the message names the field and the limit.",
             "429" => "The model's queue is full (retry after `Retry-After` seconds), or two theme jobs are running.",
             "503" => "The server is shutting down, has as many connections open as it takes, or its PostgreSQL store cannot be reached.",
             "504" => "The request took longer than the server's timeout.",
@@ -55,9 +54,6 @@ fn body(schema: &str) -> Value {
 
 /// The whole document.
 pub fn document() -> Value {
-    let model = [
-        "400", "401", "408", "413", "415", "422", "429", "503", "504",
-    ];
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -74,7 +70,7 @@ pub fn document() -> Value {
             "/v1/embeddings": {"post": {
                 "summary": "Embed texts (OpenAI-compatible).",
                 "requestBody": body("EmbeddingsRequest"),
-                "responses": with_ok("EmbeddingsResponse", "One L2-normalised vector per input, in input order.", &model),
+                "responses": with_ok("EmbeddingsResponse", "One L2-normalised vector per input, in input order.", &["400", "401", "404", "408", "413", "415", "429", "503", "504"]),
             }},
             "/v1/models": {"get": {
                 "summary": "The model this server runs (OpenAI-compatible).",
@@ -83,12 +79,12 @@ pub fn document() -> Value {
             "/v1/search": {"post": {
                 "summary": "Passages that answer a query, or related to a text or a stored passage.",
                 "requestBody": body("SearchRequest"),
-                "responses": with_ok("HitList", "Best first.", &["400", "401", "404", "408", "409", "413", "415", "422", "429", "503", "504"]),
+                "responses": with_ok("HitList", "Best first.", &["400", "401", "404", "408", "409", "413", "415", "429", "503", "504"]),
             }},
             "/v1/passages/{id}": {"get": {
                 "summary": "One stored passage. The id holds slashes; send them as they are or percent-encoded.",
                 "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "example": "lemonde-ia-2025/3/12"}],
-                "responses": with_ok("Passage", "The passage.", &["400", "401", "404", "409", "422", "503", "504"]),
+                "responses": with_ok("Passage", "The passage.", &["400", "401", "404", "409", "503", "504"]),
             }},
             "/v1/passages/{id}/related": {"get": {
                 "summary": "Passages nearest to a stored passage (itself excluded).",
@@ -104,7 +100,7 @@ pub fn document() -> Value {
                     {"name": "until", "in": "query", "schema": {"type": "string"}, "description": "Only documents dated on or before (a month or a year includes all of it)."},
                     {"name": "method", "in": "query", "schema": {"enum": ["auto", "exact", "ann"]}}
                 ],
-                "responses": with_ok("HitList", "Best first.", &["400", "401", "404", "409", "422", "503", "504"]),
+                "responses": with_ok("HitList", "Best first.", &["400", "401", "404", "409", "503", "504"]),
             }},
             "/v1/documents": {"get": {
                 "summary": "Every stored document (key, path, format, passages, bytes, languages, dates) and the index's figures, as `semclust docs list` and `docs stats` print them.",
@@ -118,7 +114,7 @@ pub fn document() -> Value {
             "/v1/index": {"post": {
                 "summary": "Add, replace or delete documents; split and embedded as `semclust index` does, incrementally.",
                 "requestBody": body("IndexRequest"),
-                "responses": with_ok("IndexReport", "What changed.", &["400", "401", "408", "413", "415", "422", "503"]),
+                "responses": with_ok("IndexReport", "What changed.", &["400", "401", "408", "413", "415", "503"]),
             }},
             "/v1/themes": {"get": {
                 "summary": "Themes across articles (k-means), computed on demand and cached until the index changes.",
@@ -134,12 +130,12 @@ pub fn document() -> Value {
                     {"name": "until", "in": "query", "schema": {"type": "string"}, "description": "Only documents dated on or before (a month or a year includes all of it)."},
                     {"name": "period", "in": "query", "schema": {"type": "string", "enum": ["auto", "month", "quarter", "year"]}, "description": "Periods of over_time, the themes' passages counted per period of their documents' dates (auto: months up to 3 years, quarters up to 10, years beyond)."}
                 ],
-                "responses": with_ok("Themes", "The themes, as `semclust themes --json` prints them, with the index generation.", &["400", "401", "409", "422", "503", "504"]),
+                "responses": with_ok("Themes", "The themes, as `semclust themes --json` prints them, with the index generation.", &["400", "401", "409", "503", "504"]),
             },
             "post": {
                 "summary": "Start the themes of these parameters as a job (the query parameters of GET, as one JSON object; `k` may be a number). Answers 202 at once with the job's location, which GET polls for progress and the result; the same parameters on the same index find the same job, and its result is what GET /v1/themes then returns from its cache.",
                 "requestBody": body("ThemesJobRequest"),
-                "responses": with_accepted("ThemesJobStarted", "Started, or already there; `Location` is the job's address.", &["400", "401", "409", "413", "415", "422", "429", "503", "504"]),
+                "responses": with_accepted("ThemesJobStarted", "Started, or already there; `Location` is the job's address.", &["400", "401", "409", "413", "415", "429", "503", "504"]),
             }},
             "/v1/themes/jobs/{id}": {"get": {
                 "summary": "A themes job: each k tried so far (with its silhouette and inertia), and once done the themes, as GET /v1/themes returns them.",
@@ -179,7 +175,8 @@ fn schemas() -> Value {
                 "properties": {
                     "message": {"type": "string", "description": "For people; its wording may change."},
                     "type": {"type": "string", "description": "The class of error (OpenAI's types)."},
-                    "code": {"type": "string", "description": "Stable, for programs: invalid_json, invalid_body, invalid_path, invalid_query, invalid_value, k_out_of_range, input_too_long, request_too_long, too_many_inputs, body_too_large, body_timeout, body_unreadable, unsupported_media_type, missing_api_key, invalid_api_key, not_found, passage_not_found, unknown_route, method_not_allowed, index_empty, index_model_mismatch, queue_full, timeout, cancelled, shutting_down, too_many_connections, store_unavailable, document_key_taken, internal_error."}
+                    "param": {"type": "null", "description": "OpenAI's field, always null here: the message names the field."},
+                    "code": {"type": "string", "description": "Stable, for programs: invalid_json, invalid_body, invalid_path, invalid_query, invalid_value, k_out_of_range, input_too_long, request_too_long, too_many_inputs, body_too_large, body_timeout, body_unreadable, unsupported_media_type, missing_api_key, invalid_api_key, not_found, passage_not_found, unknown_route, method_not_allowed, index_empty, index_model_mismatch, queue_full, timeout, cancelled, shutting_down, too_many_connections, store_unavailable, document_key_taken, internal_error, model_not_found."}
                 }
             }}
         },
@@ -192,7 +189,7 @@ fn schemas() -> Value {
                     {"type": "string", "minLength": 1},
                     {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1, "maxItems": 2048}
                 ]},
-                "model": {"type": "string", "description": "The served model's id (or its Hugging Face repo); optional."},
+                "model": {"type": "string", "description": "The served model's id, its Hugging Face repo or a `--model-alias`, optionally ending in `:query` or `:passage` to pick the prefix (as `input_type` does); optional. Another name is 404 `model_not_found`."},
                 "encoding_format": {"enum": ["float", "base64"], "default": "float", "description": "base64: the little-endian f32 bytes of each vector."},
                 "input_type": {"enum": ["query", "passage", "document"], "default": "passage", "description": "semclust's extension: which of the model's prefixes the inputs get."},
                 "dimensions": {"type": "integer", "description": "Must equal the model's dimension when given."},

@@ -201,6 +201,7 @@ impl InProcess {
         api_key: Option<&str>,
     ) -> Self {
         let config = ServerConfig {
+            model_aliases: Vec::new(),
             store: StoreLocation::new(index, None).unwrap(),
             api_key: api_key.map(str::to_string),
             limits,
