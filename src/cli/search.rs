@@ -183,11 +183,12 @@ fn print_hits(hits: &[Hit], json: bool) -> Result<()> {
     }
     for h in hits {
         let p = &h.passage;
+        // The number a reader can judge: the cosine similarity of the passage to the query
+        // (also in hybrid mode, whose fused rank score means nothing on its own; `--json` has
+        // both), or BM25 for a passage only the words found.
         let score = match (h.dense_score, h.lexical_score) {
-            (Some(d), _) if (d - h.score).abs() > f32::EPSILON => {
-                format!("{:.3} (cosine {d:.3})", h.score)
-            }
-            (None, Some(l)) => format!("{l:.2} (BM25)"),
+            (Some(d), _) => format!("{d:.3}"),
+            (None, Some(l)) => format!("{l:.2} BM25"),
             _ => format!("{:.3}", h.score),
         };
         writeln!(out, "{:>2}. {score}  {}  — {}", h.rank, p.id, p.title)?;
