@@ -22,7 +22,7 @@ pub struct EvalArgs {
     /// Modes to measure, comma-separated.
     #[arg(
         long,
-        value_enum,
+        value_parser = super::choice::<Mode>(),
         value_delimiter = ',',
         default_value = "dense,lexical,hybrid"
     )]

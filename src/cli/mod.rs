@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use semclust::model::DEFAULT_MODEL;
+use semclust::util::choice::Choice;
 use semclust::ModelSpec;
 
 #[derive(Debug, Parser)]
@@ -255,6 +256,18 @@ pub fn give_language_subspace(
     };
     collection.set_language_subspace(std::sync::Arc::new(fit))?;
     Ok(())
+}
+
+/// A clap value parser for one of the library's [`Choice`] enums: its names offered in help and
+/// completions, each with its line of help. (The library does
+/// not depend on clap, so its enums cannot derive clap's traits.)
+pub fn choice<T: Choice + Send + Sync>() -> impl clap::builder::TypedValueParser<Value = T> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    let values = T::CHOICES
+        .iter()
+        .map(|(_, name, help)| PossibleValue::new(*name).help(*help));
+    PossibleValuesParser::new(values)
+        .map(|name| T::from_name(&name).expect("clap offered only the choice's names"))
 }
 
 /// `text` itself, or standard input read to its end when `text` is `-` (the convention for "read

@@ -22,7 +22,7 @@ pub struct ResultArgs {
     #[arg(long)]
     pub json: bool,
     /// Exact scan, HNSW graph, or auto (exact up to 20,000 passages).
-    #[arg(long, value_enum, default_value_t = SearchMethod::Auto)]
+    #[arg(long, value_parser = super::choice::<SearchMethod>(), default_value_t = SearchMethod::Auto)]
     pub method: SearchMethod,
     /// Candidate list size of the HNSW search (default 128; higher: better recall, slower).
     #[arg(long, value_name = "EF")]
@@ -52,7 +52,7 @@ pub struct SearchArgs {
     pub query: String,
     /// hybrid (the default: the dense ranking reordered where the words agree), dense
     /// (embeddings only) or lexical (BM25 only).
-    #[arg(long, value_enum, default_value_t = Mode::Hybrid)]
+    #[arg(long, value_parser = super::choice::<Mode>(), default_value_t = Mode::Hybrid)]
     pub mode: Mode,
     #[command(flatten)]
     pub out: ResultArgs,

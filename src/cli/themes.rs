@@ -47,11 +47,11 @@ pub struct ClusterArgs {
     pub restarts: usize,
     /// Layout of the map (the report's, and the points of --json; plain text prints none and
     /// computes no t-SNE): t-SNE started from PCA (keeps neighbours), or PCA alone (faster).
-    #[arg(long, value_enum, default_value_t = MapLayout::Tsne)]
+    #[arg(long, value_parser = super::choice::<MapLayout>(), default_value_t = MapLayout::Tsne)]
     pub map: MapLayout,
     /// Periods of the themes-over-time chart and table, for documents with a `date`: months up
     /// to three years of dates, quarters up to ten, years beyond (auto), or the one named.
-    #[arg(long, value_enum, default_value_t = Period::Auto)]
+    #[arg(long, value_parser = super::choice::<Period>(), default_value_t = Period::Auto)]
     pub period: Period,
     #[command(flatten)]
     pub read: ReadArgs,

@@ -141,7 +141,7 @@ impl KChoice {
 }
 
 /// How the map is laid out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MapLayout {
     /// t-SNE from the PCA start (see `layout.rs`).
     #[default]
@@ -149,6 +149,23 @@ pub enum MapLayout {
     /// The first two principal components.
     Pca,
 }
+
+impl crate::util::choice::Choice for MapLayout {
+    const CHOICES: &'static [(Self, &'static str, &'static str)] = &[
+        (
+            MapLayout::Tsne,
+            "tsne",
+            "t-SNE started from the PCA projection: neighbourhoods kept, slower",
+        ),
+        (
+            MapLayout::Pca,
+            "pca",
+            "The first two principal components: fast, axes that show their share of variance",
+        ),
+    ];
+}
+
+crate::util::choice::impl_display_and_from_str!(MapLayout, "map");
 
 /// Settings of a theme run.
 #[derive(Debug, Clone)]

@@ -8,10 +8,10 @@
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// How long a period is; `auto`, `month`, `quarter` or `year` on the command line and over HTTP.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Period {
     /// Months up to three years of dates, quarters up to ten years, years beyond.
     #[default]
@@ -21,15 +21,25 @@ pub enum Period {
     Year,
 }
 
+impl crate::util::choice::Choice for Period {
+    const CHOICES: &'static [(Self, &'static str, &'static str)] = &[
+        (
+            Period::Auto,
+            "auto",
+            "Months up to three years of dates, quarters up to ten years, years beyond",
+        ),
+        (Period::Month, "month", "Calendar months"),
+        (Period::Quarter, "quarter", "Calendar quarters"),
+        (Period::Year, "year", "Calendar years"),
+    ];
+}
+
+crate::util::choice::impl_display_and_from_str!(Period, "period");
+
 impl Period {
     /// A period as a request names it.
     pub fn parse(s: &str) -> Result<Self> {
-        <Self as clap::ValueEnum>::from_str(s.trim(), true).map_err(|_| {
-            Error::invalid(
-                "period",
-                format!("'{s}': expected auto, month, quarter or year"),
-            )
-        })
+        s.parse()
     }
 }
 

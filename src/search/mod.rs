@@ -18,7 +18,7 @@ use crate::store::{Exclude, Nearest, ScoredRow, SearchMethod, StoredPassage, Vec
 pub use lexical::LexicalIndex;
 
 /// What a search ranks by; `dense`, `lexical` and `hybrid` on the command line and over HTTP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Cosine similarity of the model's vectors.
@@ -39,6 +39,24 @@ pub enum Mode {
 /// overruling it (0.711, and 0.871 against 0.839 passage@1 on the sample's questions). Convex
 /// combinations of min-max normalised scores did no better (0.711 / 0.806 at best).
 pub const RRF_K: f32 = 10.0;
+
+impl crate::util::choice::Choice for Mode {
+    const CHOICES: &'static [(Self, &'static str, &'static str)] = &[
+        (Mode::Dense, "dense", "Cosine similarity of the model's vectors"),
+        (
+            Mode::Lexical,
+            "lexical",
+            "BM25 over the words, each passage analysed in its own language",
+        ),
+        (
+            Mode::Hybrid,
+            "hybrid",
+            "Both, fused by weighted reciprocal rank: the dense ranking, reordered where the words agree",
+        ),
+    ];
+}
+
+crate::util::choice::impl_display_and_from_str!(Mode, "mode");
 pub const LEXICAL_WEIGHT: f32 = 0.15;
 
 /// One search result.

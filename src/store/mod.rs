@@ -145,7 +145,7 @@ impl Exclude {
 }
 
 /// How dense search runs; named `auto`, `exact` and `ann` on the command line and over HTTP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SearchMethod {
     /// Exact up to 20,000 passages, the HNSW graph above.
@@ -155,9 +155,26 @@ pub enum SearchMethod {
     Exact,
     /// The HNSW graph.
     #[serde(rename = "ann")]
-    #[value(name = "ann")]
     Approximate,
 }
+
+impl crate::util::choice::Choice for SearchMethod {
+    const CHOICES: &'static [(Self, &'static str, &'static str)] = &[
+        (
+            SearchMethod::Auto,
+            "auto",
+            "Exact up to 20,000 passages, the HNSW graph above",
+        ),
+        (
+            SearchMethod::Exact,
+            "exact",
+            "An exact scan of every vector",
+        ),
+        (SearchMethod::Approximate, "ann", "The HNSW graph"),
+    ];
+}
+
+crate::util::choice::impl_display_and_from_str!(SearchMethod, "method");
 
 /// Above this many passages `Auto` search uses the HNSW graph: a flat scan of 20,000 × 384
 /// floats takes about 2 ms on one core, below that the graph does not pay for itself.

@@ -1,6 +1,7 @@
 //! Small helpers shared by several modules.
 
 pub mod alloc;
+pub mod choice;
 pub mod fs;
 pub mod interrupt;
 pub mod npy;
