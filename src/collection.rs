@@ -365,7 +365,7 @@ impl Collection {
     /// The index at `location`, which must exist.
     pub fn open(location: &StoreLocation) -> Result<Self> {
         Self::open_existing(location)?.ok_or_else(|| Error::NoIndex {
-            location: location.clone(),
+            location: location.into(),
         })
     }
 
@@ -374,7 +374,7 @@ impl Collection {
         let c = Self::open(location)?;
         if c.store.is_empty()? {
             return Err(Error::EmptyIndex {
-                location: location.clone(),
+                location: location.into(),
             });
         }
         Ok(c)
@@ -685,7 +685,7 @@ impl Collection {
     /// The passages and vectors a theme run needs, read on one snapshot, with the state they
     /// were read in: clustering then runs without the index (see [`ThemeInput::themes`]).
     pub fn theme_input(&mut self) -> Result<(IndexState, ThemeInput)> {
-        let location = self.location.clone();
+        let location = crate::error::IndexName::from(&self.location);
         snapshot(&mut self.store, |s| {
             if s.is_empty()? {
                 return Err(Error::EmptyIndex { location });

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::store::{Fingerprint, StoreLocation};
+use crate::fingerprint::Fingerprint;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -65,11 +65,11 @@ pub enum Error {
 
     /// No index was ever created here (the front end says how to make one).
     #[error("{}", no_index(.location))]
-    NoIndex { location: StoreLocation },
+    NoIndex { location: IndexName },
 
     /// The index exists and holds no passage yet.
     #[error("index {location} holds no passage")]
-    EmptyIndex { location: StoreLocation },
+    EmptyIndex { location: IndexName },
 
     /// The index was built with another model, revision, precision or dimension: its vectors and
     /// the ones this model gives are not comparable.
@@ -138,10 +138,27 @@ impl From<candle_core::Error> for Error {
     }
 }
 
-fn no_index(location: &StoreLocation) -> String {
-    match location {
-        StoreLocation::Dir(d) => format!("no index at {}", d.display()),
-        StoreLocation::Postgres(t) => format!("{t} holds no semclust index"),
+fn no_index(location: &IndexName) -> String {
+    match location.postgres {
+        false => format!("no index at {}", location.shown),
+        true => format!("{} holds no semclust index", location.shown),
+    }
+}
+
+/// Where an index lives, as errors name it: the store's location as shown to people (a folder,
+/// or a PostgreSQL target with its password masked) and the flag that names it. (Made from a
+/// `store::StoreLocation`; a value here so that the error type depends on no store.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexName {
+    pub shown: String,
+    /// `--index DIR` or `--store URL`, for messages telling users what to run.
+    pub flag: String,
+    pub postgres: bool,
+}
+
+impl std::fmt::Display for IndexName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.shown)
     }
 }
 

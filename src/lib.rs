@@ -21,6 +21,7 @@ pub mod collection;
 pub mod corpus;
 pub mod embed;
 pub mod error;
+pub mod fingerprint;
 pub mod indexing;
 pub(crate) mod kernels;
 pub mod language;

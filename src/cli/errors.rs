@@ -20,10 +20,10 @@ pub fn describe(e: &Error) -> String {
         Error::InvalidInput { field, reason } => format!("{} {reason}", flag(field)),
         Error::NoIndex { location } => format!(
             "{e}; build one with `semclust index PATH {}`",
-            location.flag()
+            location.flag
         ),
         Error::EmptyIndex { location } => {
-            format!("{e}; run `semclust index PATH {}`", location.flag())
+            format!("{e}; run `semclust index PATH {}`", location.flag)
         }
         Error::ModelMismatch { built_with, .. } => format!(
             "{e}: pass --model {} --precision {} (and --model-dir if it came from a folder), or choose another --index or --store",

@@ -553,3 +553,14 @@ impl Embedder {
         Ok(Some(Embeddings { data, dim, tokens }))
     }
 }
+
+impl From<&RuntimeInfo> for crate::fingerprint::Fingerprint {
+    fn from(info: &RuntimeInfo) -> Self {
+        Self {
+            model: info.model.clone(),
+            revision: info.revision.clone(),
+            precision: info.precision.to_string(),
+            dimension: info.dimension,
+        }
+    }
+}

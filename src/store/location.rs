@@ -26,6 +26,16 @@ impl std::fmt::Display for StoreLocation {
     }
 }
 
+impl From<&StoreLocation> for crate::error::IndexName {
+    fn from(l: &StoreLocation) -> Self {
+        Self {
+            shown: l.to_string(),
+            flag: l.flag(),
+            postgres: matches!(l, StoreLocation::Postgres(_)),
+        }
+    }
+}
+
 impl StoreLocation {
     /// `--store URL` wins over `--index DIR`.
     pub fn new(dir: &Path, store: Option<&str>) -> Result<Self> {

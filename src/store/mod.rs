@@ -21,44 +21,12 @@ use serde::{Deserialize, Serialize};
 use crate::corpus::{Meta, Passage};
 use crate::error::Result;
 
+pub use crate::fingerprint::Fingerprint;
 pub use filter::Filter;
 pub use location::StoreLocation;
 pub use pgconn::PgTarget;
 pub use postgres::{HnswOptions, LoadTiming, PgStore};
 pub use sqlite::SqliteStore;
-
-/// What produced an index's vectors: vectors of another model (or precision) are not comparable.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Fingerprint {
-    pub model: String,
-    pub revision: String,
-    pub precision: String,
-    pub dimension: usize,
-}
-
-impl From<&crate::embed::RuntimeInfo> for Fingerprint {
-    fn from(info: &crate::embed::RuntimeInfo) -> Self {
-        Self {
-            model: info.model.clone(),
-            revision: info.revision.clone(),
-            precision: info.precision.to_string(),
-            dimension: info.dimension,
-        }
-    }
-}
-
-impl std::fmt::Display for Fingerprint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} ({}, {}-d, revision {})",
-            self.model,
-            self.precision,
-            self.dimension,
-            crate::util::text::prefix_chars(&self.revision, 12)
-        )
-    }
-}
 
 /// A passage as stored: everything a search result shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -119,7 +119,7 @@ impl PgStore {
     /// Open an index that must exist (search, related, themes).
     pub fn open(target: &PgTarget) -> Result<Self> {
         Self::open_existing(target)?.ok_or_else(|| Error::NoIndex {
-            location: super::StoreLocation::Postgres(Box::new(target.clone())),
+            location: (&super::StoreLocation::Postgres(Box::new(target.clone()))).into(),
         })
     }
 

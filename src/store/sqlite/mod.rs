@@ -106,7 +106,7 @@ impl SqliteStore {
         let path = dir.join(DB_FILE);
         if !path.is_file() {
             return Err(Error::NoIndex {
-                location: super::StoreLocation::Dir(dir.to_path_buf()),
+                location: (&super::StoreLocation::Dir(dir.to_path_buf())).into(),
             });
         }
         let (conn, read_only) = match Self::connect(&path) {
