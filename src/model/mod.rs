@@ -44,15 +44,7 @@ pub struct ModelSpec {
     pub hub: bool,
 }
 
-/// semclust's cache: `SEMCLUST_CACHE`, else `semclust` in the user's cache folder.
-pub fn cache_root() -> PathBuf {
-    if let Some(d) = std::env::var_os("SEMCLUST_CACHE").filter(|v| !v.is_empty()) {
-        return PathBuf::from(d);
-    }
-    dirs::cache_dir()
-        .unwrap_or_else(std::env::temp_dir)
-        .join("semclust")
-}
+pub use crate::util::fs::cache_root;
 
 impl ModelSpec {
     pub fn named(name: impl Into<String>) -> Self {

@@ -8,6 +8,18 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
+/// semclust's cache: `SEMCLUST_CACHE`, else `semclust` in the user's cache folder. It holds
+/// the models, the language-neutral fits and the PostgreSQL stores' local caches, so it lives
+/// here, below all of them.
+pub fn cache_root() -> std::path::PathBuf {
+    if let Some(d) = std::env::var_os("SEMCLUST_CACHE").filter(|v| !v.is_empty()) {
+        return std::path::PathBuf::from(d);
+    }
+    dirs::cache_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("semclust")
+}
+
 /// Write `path` through a temporary file in the same folder, renamed into place when complete.
 pub fn write_atomic(
     path: &Path,

@@ -257,7 +257,7 @@ impl VectorStore for PgStore {
         let key = format!("{}#{}", self.target.cache_key(), self.instance()?);
         let digest = Sha256::digest(key.as_bytes());
         let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-        let dir = crate::model::cache_root().join("postgres").join(name);
+        let dir = crate::util::fs::cache_root().join("postgres").join(name);
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
         Ok(dir)
