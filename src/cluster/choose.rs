@@ -254,10 +254,7 @@ impl SampleDistances {
         let step = n.div_ceil(SILHOUETTE_SAMPLE).max(1);
         let sample: Vec<usize> = (0..n).step_by(step).collect();
         let m = sample.len();
-        let mut rows = Vec::with_capacity(m * dim);
-        for &i in &sample {
-            rows.extend_from_slice(&data[i * dim..(i + 1) * dim]);
-        }
+        let rows = super::kmeans::gather_rows(data, dim, &sample);
         let norms: Vec<f32> = rows
             .chunks_exact(dim.max(1))
             .map(|r| r.iter().map(|x| x * x).sum())

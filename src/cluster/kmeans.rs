@@ -198,24 +198,27 @@ pub fn kmeans_sampled_until(
     if sample.len() >= n {
         return kmeans_until(data, dim, p, cancelled);
     }
-    let mut sub = Vec::with_capacity(sample.len() * dim);
-    for &r in sample {
-        sub.extend_from_slice(&data[r * dim..(r + 1) * dim]);
-    }
-    let start = kmeans_until(&sub, dim, p, cancelled)?;
+    let start = kmeans_until(&gather_rows(data, dim, sample), dim, p, cancelled)?;
     if cancelled() {
         return Err(Error::Cancelled);
     }
-    let norms = row_norms(data, dim);
-    iterate(
+    kmeans_from_until(
         data,
         dim,
-        &norms,
-        start.centroids,
+        &start.centroids,
         p.max_iterations,
         p.tolerance,
         cancelled,
     )
+}
+
+/// The rows `rows` of `data` (`dim` wide), in that order, as one row-major block.
+pub fn gather_rows(data: &[f32], dim: usize, rows: &[usize]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(rows.len() * dim);
+    for &r in rows {
+        out.extend_from_slice(&data[r * dim..(r + 1) * dim]);
+    }
+    out
 }
 
 /// Lloyd's iterations from the given centroids (`k × dim`, row-major), once: the outcome
@@ -227,6 +230,19 @@ pub fn kmeans_from(
     init: &[f32],
     max_iterations: u64,
     tolerance: f32,
+) -> Result<Clustering> {
+    kmeans_from_until(data, dim, init, max_iterations, tolerance, &|| false)
+}
+
+/// [`kmeans_from`], stopping with [`Error::Cancelled`] when `cancelled` says so (asked before
+/// each iteration).
+pub fn kmeans_from_until(
+    data: &[f32],
+    dim: usize,
+    init: &[f32],
+    max_iterations: u64,
+    tolerance: f32,
+    cancelled: &dyn Fn() -> bool,
 ) -> Result<Clustering> {
     let n = data.len().checked_div(dim).unwrap_or(0);
     let k = init.len().checked_div(dim).unwrap_or(0);
@@ -247,7 +263,7 @@ pub fn kmeans_from(
         init.to_vec(),
         max_iterations,
         tolerance,
-        &|| false,
+        cancelled,
     )
 }
 

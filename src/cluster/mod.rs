@@ -825,10 +825,17 @@ fn permute_rows(data: &mut [f32], dim: usize, order: &[usize]) {
     }
 }
 
-/// k-means over every row with `p`'s restarts: above [`K_SWEEP_SAMPLE`] rows the restarts run
-/// on a seeded sample of that many and Lloyd runs once on every row from the best of them (see
-/// [`kmeans::kmeans_sampled_until`]), unless k is too large for the sample to hold 50 rows per
-/// cluster, or the sample cannot be cut into k (duplicates): then every restart sees every row.
+/// Whether k-means on `n` rows at `k` runs its restarts on the seeded sample of
+/// [`K_SWEEP_SAMPLE`] rows and Lloyd once on every row from the best of them (see
+/// [`kmeans::kmeans_sampled_until`]): above that many rows, unless k is too large for the
+/// sample to hold 50 rows per cluster.
+fn restarts_on_sample(n: usize, k: usize) -> bool {
+    n > K_SWEEP_SAMPLE && k.saturating_mul(50) <= K_SWEEP_SAMPLE
+}
+
+/// k-means over every row with `p`'s restarts, on the sample where [`restarts_on_sample`]
+/// says so; every restart sees every row otherwise, or when the sample cannot be cut into k
+/// (duplicates).
 fn cluster_all(
     data: &[f32],
     dim: usize,
@@ -836,7 +843,7 @@ fn cluster_all(
     cancelled: &dyn Fn() -> bool,
 ) -> Result<Clustering> {
     let n = data.len() / dim.max(1);
-    if n > K_SWEEP_SAMPLE && p.k.saturating_mul(50) <= K_SWEEP_SAMPLE {
+    if restarts_on_sample(n, p.k) {
         let rows = layout::sample_rows(n, K_SWEEP_SAMPLE, p.seed);
         match kmeans::kmeans_sampled_until(data, dim, &rows, p, cancelled) {
             Err(Error::Cancelled) => return Err(Error::Cancelled),
@@ -908,13 +915,24 @@ fn build(
                 // Above this size the sweep runs on a seeded sample (each k is a full k-means
                 // with restarts: 29 of them on 100,000 passages take minutes), and only the
                 // chosen k clusters every passage.
+                // `best_k` clusters its chosen k on the sample with the full restarts, which is
+                // the start `cluster_all` would compute again from the same seeded sample:
+                // Lloyd on every row goes on from it.
                 let rows = layout::sample_rows(n, K_SWEEP_SAMPLE, opts.seed);
-                let mut sub = Vec::with_capacity(rows.len() * dim);
-                for &r in &rows {
-                    sub.extend_from_slice(&data[r * dim..(r + 1) * dim]);
-                }
+                let sub = kmeans::gather_rows(data, dim, &rows);
                 let (c, _, rule, s) = best_k(&sub, dim, &ks, &base, progress, cancelled)?;
-                let full = cluster_all(data, dim, &KMeansParams { k: c.k, ..base }, cancelled)?;
+                let full = if restarts_on_sample(n, c.k) {
+                    kmeans::kmeans_from_until(
+                        data,
+                        dim,
+                        &c.centroids,
+                        base.max_iterations,
+                        base.tolerance,
+                        cancelled,
+                    )?
+                } else {
+                    kmeans::kmeans_until(data, dim, &KMeansParams { k: c.k, ..base }, cancelled)?
+                };
                 (full, Some((rule, s, Some(rows.len()))), None)
             } else {
                 let (c, sil, rule, s) = best_k(data, dim, &ks, &base, progress, cancelled)?;
