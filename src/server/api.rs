@@ -202,8 +202,7 @@ pub async fn embeddings(
         let known =
             name == served || name == repo || state.config.model_aliases.iter().any(|a| a == name);
         if !known {
-            let mut names = vec![served.to_string()];
-            names.extend(state.config.model_aliases.iter().cloned());
+            let names = served_names(&state);
             return Err(ApiError::new(
                 axum::http::StatusCode::NOT_FOUND,
                 "invalid_request_error",
@@ -269,11 +268,16 @@ pub async fn embeddings(
     })))
 }
 
+/// The names `/v1/embeddings` answers to: the served model's, then its `--model-alias`es.
+fn served_names(state: &AppState) -> Vec<String> {
+    std::iter::once(state.fingerprint.model.clone())
+        .chain(state.config.model_aliases.iter().cloned())
+        .collect()
+}
+
 pub async fn models(State(state): State<Arc<AppState>>) -> Json<Value> {
     // The served model, then its aliases, each plain and with the prefix it picks.
-    let mut names = vec![state.fingerprint.model.clone()];
-    names.extend(state.config.model_aliases.iter().cloned());
-    let data: Vec<Value> = names
+    let data: Vec<Value> = served_names(&state)
         .iter()
         .flat_map(|n| [n.clone(), format!("{n}:query"), format!("{n}:passage")])
         .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "semclust"}))
