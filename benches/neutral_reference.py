@@ -9,7 +9,7 @@ vectors semclust stored (the reference for the Rust implementation, and how it w
 
 For each source (Debian Reference: target/collections/mixed; the Debian Administrator's
 Handbook: target/collections/mixed-handbook) it indexes the sets once (target/tmp/neutral-SRC-SET)
-and embeds the parallel calibration text (assets/parallel-gettext.jsonl.gz) once per language
+and embeds the parallel calibration text (crates/semclust-core/assets/parallel-gettext.jsonl.gz) once per language
 (target/tmp/neutral-calibration). Then, per method:
   themes      k-means (k = the number of topics, 3 seeds x 10 restarts), NMI against the topic
               and the language, themes over 60 % one language; on balanced, confounded, english
@@ -26,7 +26,7 @@ The methods are transforms of the stored vectors (unit length again after each):
   sub-R       each language's collection mean subtracted, but only its part inside the
               language subspace of lir-R (a topic that only one language writes about lies
               mostly outside it, so it is kept); queries projected as in lir-R
-  span-S      semclust's choice (src/neutral.rs): the span of W^-1 d_l projected out, d_l each
+  span-S      semclust's choice (crates/semclust-core/src/neutral.rs): the span of W^-1 d_l projected out, d_l each
               language's mean minus the mean of the means, W the covariance of the messages
               around their language's mean shrunk by S towards the identity; the first 200
               messages, as semclust fits it
@@ -86,7 +86,7 @@ def load(src, name):
 def calibration():
     """Per language: the embedded messages, as {msg index: vector}."""
     os.makedirs(CAL, exist_ok=True)
-    with gzip.open("assets/parallel-gettext.jsonl.gz", "rt", encoding="utf-8") as f:
+    with gzip.open("crates/semclust-core/assets/parallel-gettext.jsonl.gz", "rt", encoding="utf-8") as f:
         rows = [json.loads(line) for line in f]
     langs = sorted({l for r in rows for l in r})
     out = {}

@@ -2,7 +2,7 @@
 """Parallel text for semclust's language-neutral similarity (issue 30), all real translations.
 
     python3 scripts/parallel-calibration.py [LOCALE_DIR] [OUT]
-    (defaults: /usr/share/locale, assets/parallel-gettext.jsonl.gz)
+    (defaults: /usr/share/locale, crates/semclust-core/assets/parallel-gettext.jsonl.gz)
 
 Reads the gettext catalogues (`LC_MESSAGES/*.mo`) that a Debian system's packages install: the
 messages of coreutils, apt, dpkg, glib, gtk, git, ... and their translations, made by the
@@ -23,7 +23,7 @@ import sys
 
 N = 400
 MIN_PER_LANG = 150
-# whatlang's languages as ISO 639-1 (src/language.rs), the catalogue folders that stand for each.
+# whatlang's languages as ISO 639-1 (crates/semclust-core/src/language.rs), the catalogue folders that stand for each.
 FOLDERS = {
     "af": ["af"], "am": ["am"], "ar": ["ar"], "az": ["az"], "be": ["be"], "bg": ["bg"],
     "bn": ["bn", "bn_IN"], "ca": ["ca"], "cs": ["cs"], "cy": ["cy"], "da": ["da"], "de": ["de"],
@@ -71,7 +71,7 @@ def catalogue(folders: list) -> dict:
 
 def main() -> None:
     root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "/usr/share/locale")
-    out = pathlib.Path(sys.argv[2] if len(sys.argv) > 2 else "assets/parallel-gettext.jsonl.gz")
+    out = pathlib.Path(sys.argv[2] if len(sys.argv) > 2 else "crates/semclust-core/assets/parallel-gettext.jsonl.gz")
     cats = {}
     for lang, names in FOLDERS.items():
         c = catalogue([root / n for n in names if (root / n).is_dir()])

