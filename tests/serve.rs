@@ -611,6 +611,95 @@ print(json.dumps(out))
     assert_eq!(out["wrong_key"], 401);
 }
 
+/// Installs LangChain's OpenAI integration (pinned) into the test's temporary folder, once.
+fn langchain_openai() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("langchain-openai-1.8.1");
+        if !dir.join("langchain_openai").is_dir() {
+            let o = Command::new("python3")
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
+                .args(["--target"])
+                .arg(&dir)
+                .arg("langchain-openai==1.8.1")
+                .output_limited();
+            assert!(
+                o.status.success(),
+                "pip install langchain-openai: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        dir
+    })
+    .clone()
+}
+
+/// LangChain's `OpenAIEmbeddings` sends `model` and `input` only, and its `embed_query` is
+/// `embed_documents` of one text: the model's name is what picks the query prefix. Its one
+/// setting that must change is `check_embedding_ctx_length=False`: otherwise it downloads
+/// tiktoken's OpenAI vocabulary (refused offline) and sends OpenAI token ids, not text.
+#[test]
+fn langchain_openai_embeddings_get_the_query_prefix_from_the_model_name() {
+    let py = langchain_openai();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--quiet"]);
+    let t = parity_texts();
+    let script = r#"
+import json, sys
+from langchain_openai import OpenAIEmbeddings
+base, query, passages = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+def embeddings(model):
+    return OpenAIEmbeddings(model=model, base_url=base + "/v1", api_key="unused",
+                            check_embedding_ctx_length=False, max_retries=0)
+print(json.dumps({
+    "query": embeddings("multilingual-e5-small:query").embed_query(query),
+    "documents": embeddings("multilingual-e5-small").embed_documents(passages),
+    "plain_query": embeddings("multilingual-e5-small").embed_query(query),
+}))
+"#;
+    let passages = &t.passages[..3];
+    let o = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&server.base)
+        .arg(&t.queries[0])
+        .arg(serde_json::to_string(passages).unwrap())
+        .env("PYTHONPATH", &py)
+        .output_limited();
+    assert!(
+        o.status.success(),
+        "langchain: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let api = &server.api;
+    let q = vectors(&api.embed(json!(t.queries[0]), json!({"input_type": "query"})));
+    let p = vectors(&api.embed(json!(t.queries[0]), json!({})));
+    let docs = vectors(&api.embed(json!(passages), json!({})));
+    let theirs_q: Vec<f32> = serde_json::from_value(out["query"].clone()).unwrap();
+    assert!(
+        cosine(&q[0], &theirs_q) >= 0.99999,
+        "`:query` embeds with the query prefix"
+    );
+    assert!(cosine(&p[0], &theirs_q) < 0.999, "and not as a passage");
+    let plain: Vec<f32> = serde_json::from_value(out["plain_query"].clone()).unwrap();
+    assert!(
+        cosine(&p[0], &plain) >= 0.99999,
+        "the plain name embeds passages"
+    );
+    let theirs_docs: Vec<Vec<f32>> = serde_json::from_value(out["documents"].clone()).unwrap();
+    assert_eq!(theirs_docs.len(), 3);
+    for (a, b) in docs.iter().zip(&theirs_docs) {
+        assert!(cosine(a, b) >= 0.99999);
+    }
+}
+
 // ---- search, passages, related, themes ------------------------------------------------------
 
 #[test]
