@@ -1,8 +1,9 @@
-//! The README's console examples, run: every `$ semclust …` line of a ```console block is run
-//! in order, in a fresh folder holding the sample corpus at the path the README uses, and its
-//! output (stdout and stderr) must be the lines shown under it. In the README, `…` stands for
-//! what changes between machines and runs (timings, CPU features, paths, a snippet's cut);
-//! numbers must agree within 0.002 (the last digit of a score can move with the CPU's kernels).
+//! The console examples of the README and of docs/cli.md, run: every `$ semclust …` line of a
+//! ```console block is run in order, in a fresh folder holding the sample corpus at the path the
+//! documents use, and its output (stdout and stderr) must be the lines shown under it. In the
+//! examples, `…` stands for what changes between machines and runs (timings, CPU features,
+//! paths, a snippet's cut); numbers must agree within 0.002 (the last digit of a score can move
+//! with the CPU's kernels). docs/cli.md's examples run over the sample already indexed.
 
 mod common;
 
@@ -106,12 +107,13 @@ fn same_line(expected: &str, actual: &str) -> bool {
     })
 }
 
-#[test]
-fn the_readme_console_examples_print_what_the_readme_shows() {
+/// Run the console examples of `doc` (relative to the repository), after `setup` (commands
+/// whose output is not checked), in a fresh folder holding the sample corpus.
+fn check_console_examples(doc: &str, setup: &[&[&str]]) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-    let examples = examples(&readme);
-    assert!(examples.len() >= 3, "the README's console examples");
+    let text = std::fs::read_to_string(root.join(doc)).unwrap();
+    let examples = examples(&text);
+    assert!(examples.len() >= 3, "the console examples of {doc}");
     let work = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(work.path().join("tests/fixtures")).unwrap();
     std::fs::copy(
@@ -120,9 +122,9 @@ fn the_readme_console_examples_print_what_the_readme_shows() {
     )
     .unwrap();
     common::files("multilingual-e5-small");
-    for ex in &examples {
-        let o = Command::new(env!("CARGO_BIN_EXE_semclust"))
-            .args(&ex.args)
+    let semclust = |args: &[String]| {
+        Command::new(env!("CARGO_BIN_EXE_semclust"))
+            .args(args)
             .current_dir(work.path())
             .env("SEMCLUST_CACHE", common::cache_dir())
             .env("HF_HUB_OFFLINE", "1")
@@ -130,10 +132,22 @@ fn the_readme_console_examples_print_what_the_readme_shows() {
             .env_remove("SEMCLUST_INDEX")
             .env_remove("SEMCLUST_STORE")
             .env_remove("SEMCLUST_CONFIG")
-            .output_limited();
+            .output_limited()
+    };
+    for args in setup {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let o = semclust(&args);
+        assert!(
+            o.status.success(),
+            "{doc} setup {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    for ex in &examples {
+        let o = semclust(&ex.args);
         let out = String::from_utf8_lossy(&o.stdout);
         let err = String::from_utf8_lossy(&o.stderr);
-        assert!(o.status.success(), "README line {}: {err}", ex.line);
+        assert!(o.status.success(), "{doc} line {}: {err}", ex.line);
         let mut actual: Vec<&str> = out
             .lines()
             .chain(err.lines())
@@ -143,7 +157,7 @@ fn the_readme_console_examples_print_what_the_readme_shows() {
         assert_eq!(
             actual.len(),
             ex.expected.len(),
-            "README line {}: `semclust {}` printed\n{shown}",
+            "{doc} line {}: `semclust {}` printed\n{shown}",
             ex.line,
             ex.args.join(" ")
         );
@@ -151,13 +165,26 @@ fn the_readme_console_examples_print_what_the_readme_shows() {
             let at = actual.iter().position(|a| same_line(want, a));
             assert!(
                 at.is_some(),
-                "README line {}: no line of `semclust {}` is\n{want}\nit printed\n{shown}",
+                "{doc} line {}: no line of `semclust {}` is\n{want}\nit printed\n{shown}",
                 ex.line,
                 ex.args.join(" ")
             );
             actual.remove(at.unwrap());
         }
     }
+}
+
+#[test]
+fn the_readme_console_examples_print_what_the_readme_shows() {
+    check_console_examples("README.md", &[]);
+}
+
+#[test]
+fn the_cli_reference_console_examples_print_what_it_shows() {
+    check_console_examples(
+        "docs/cli.md",
+        &[&["index", "tests/fixtures/lemonde-ia-2025.md", "--quiet"]],
+    );
 }
 
 #[test]
