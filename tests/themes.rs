@@ -838,3 +838,68 @@ fn themes_over_time_count_each_dated_passage_in_its_period() {
         "{e}"
     );
 }
+
+/// The clustering seam: themes described from a grouping made by another clusterer than
+/// k-means. Given k-means' own clusters, the description is k-means' (same sizes, same key
+/// terms); given each passage's article, there is a theme per article, spanning it alone.
+#[test]
+fn themes_describe_a_grouping_made_by_another_clusterer() {
+    use semclust::cluster::{Given, KChoice, ThemeOptions};
+    use semclust::collection::Collection;
+    use semclust::store::StoreLocation;
+
+    let (index, _) = report_dir();
+    let location = StoreLocation::new(index, None).unwrap();
+    let mut collection = Collection::open_for_search(&location).unwrap();
+    let (_, mut input) = collection.theme_input().unwrap();
+    let opts = ThemeOptions {
+        k: KChoice::Fixed(5),
+        ..ThemeOptions::default()
+    };
+    input.prepare(&opts, None).unwrap();
+    let by_kmeans = input.themes(&opts, None, |_| {}, &|| false).unwrap();
+    let labels: Vec<usize> = by_kmeans.passages.iter().map(|p| p.theme - 1).collect();
+    let given = Given { labels, k: 5 };
+    let again = input
+        .themes_with(&given, &opts, None, |_| {}, &|| false)
+        .unwrap();
+    let describe = |t: &semclust::cluster::Themes| -> Vec<(usize, Vec<String>)> {
+        t.themes
+            .iter()
+            .map(|t| (t.size, t.terms.iter().map(|x| x.term.clone()).collect()))
+            .collect()
+    };
+    assert_eq!(describe(&again), describe(&by_kmeans));
+    assert_eq!(again.facts.k_choice, "fixed");
+
+    let mut titles: Vec<&str> = Vec::new();
+    let labels: Vec<usize> = input
+        .passages()
+        .iter()
+        .map(|p| match titles.iter().position(|t| *t == p.title) {
+            Some(i) => i,
+            None => {
+                titles.push(&p.title);
+                titles.len() - 1
+            }
+        })
+        .collect();
+    let k = titles.len();
+    assert_eq!(k, 5, "the sample's articles");
+    let by_article = input
+        .themes_with(&Given { labels, k }, &opts, None, |_| {}, &|| false)
+        .unwrap();
+    assert_eq!(by_article.themes.len(), 5);
+    for t in &by_article.themes {
+        assert_eq!(t.spread, 1, "theme {} spans one article", t.id);
+        let article = &t.articles[0].article;
+        let size = input
+            .passages()
+            .iter()
+            .filter(|p| &p.title == article)
+            .count();
+        assert_eq!(t.size, size);
+        assert!(!t.terms.is_empty() && !t.label.is_empty());
+        assert!(t.representatives.iter().all(|r| &r.article == article));
+    }
+}

@@ -88,6 +88,58 @@ pub struct Clustering {
 }
 
 impl Clustering {
+    /// The clustering that `labels` (a cluster in `0..k` per row of `data`) make: each
+    /// centroid the mean of its rows (zero for an empty cluster), the inertia the sum of
+    /// squared distances to them; no Lloyd iteration. For groupings made another way than
+    /// k-means.
+    pub fn from_labels(data: &[f32], dim: usize, labels: Vec<usize>, k: usize) -> Result<Self> {
+        let n = data.len() / dim.max(1);
+        if labels.len() != n {
+            return Err(Error::invalid(
+                "labels",
+                format!("{} labels for {n} passages", labels.len()),
+            ));
+        }
+        if let Some(&bad) = labels.iter().find(|&&l| l >= k) {
+            return Err(Error::invalid(
+                "labels",
+                format!("cluster {bad} of {k}: clusters are numbered from 0"),
+            ));
+        }
+        let mut sums = vec![0f64; k * dim];
+        let mut sizes = vec![0usize; k];
+        for (row, &l) in data.chunks_exact(dim).zip(&labels) {
+            sizes[l] += 1;
+            for (s, &x) in sums[l * dim..(l + 1) * dim].iter_mut().zip(row) {
+                *s += f64::from(x);
+            }
+        }
+        let centroids: Vec<f32> = sums
+            .chunks_exact(dim)
+            .zip(&sizes)
+            .flat_map(|(s, &size)| s.iter().map(move |&x| (x / size.max(1) as f64) as f32))
+            .collect();
+        let inertia = data
+            .chunks_exact(dim)
+            .zip(&labels)
+            .map(|(row, &l)| {
+                let c = &centroids[l * dim..(l + 1) * dim];
+                row.iter()
+                    .zip(c)
+                    .map(|(a, b)| f64::from(a - b).powi(2))
+                    .sum::<f64>()
+            })
+            .sum();
+        Ok(Self {
+            iterations: 0,
+            k,
+            dim,
+            labels,
+            centroids,
+            inertia,
+        })
+    }
+
     pub fn centroid(&self, c: usize) -> &[f32] {
         &self.centroids[c * self.dim..(c + 1) * self.dim]
     }

@@ -1,9 +1,10 @@
-//! Themes across articles: k-means over the passage vectors, key terms per theme (class-based
+//! Themes across articles: k-means (or another [`Clusterer`]) over the passage vectors, key terms per theme (class-based
 //! TF-IDF), the passages nearest each centroid, the articles each theme spans, an article ×
 //! theme table, a 2-D map and, for dated documents, the themes over time. [`Themes`] is the
 //! report's model: the CLI prints it, the report renders it as HTML, Markdown or JSON.
 
 mod choose;
+mod clusterer;
 pub mod kmeans;
 mod label;
 pub mod layout;
@@ -19,6 +20,7 @@ pub use choose::{
     auto_ks, auto_range, best_k, choose_k, silhouette, InertiaFit, KRule, KScore, SampleDistances,
     AUTO_TRIES, CLEAR_STRUCTURE, SWEEP_RESTARTS,
 };
+pub use clusterer::{Chosen, Clusterer, Given, Grouping, KMeans};
 pub use kmeans::{kmeans, Clustering, KMeansParams};
 pub use terms::Term;
 pub use timeline::{OverTime, Period};
@@ -481,6 +483,11 @@ impl ThemeInput {
     /// Ready the vectors for a run with `opts`: into the language-neutral view of `fit` when
     /// `opts.neutral` (see [`Self::neutralise`]), then, unless `opts.with_titles`, with part of
     /// each article's identity taken away (see [`Self::reduce_articles`]).
+    /// The passages, in the order of the rows a [`Clusterer`] groups (reading order).
+    pub fn passages(&self) -> &[StoredPassage] {
+        &self.passages
+    }
+
     pub fn prepare(
         &mut self,
         opts: &ThemeOptions,
@@ -734,7 +741,24 @@ impl ThemeInput {
         progress: impl FnMut(&KScore),
         cancelled: &dyn Fn() -> bool,
     ) -> Result<Themes> {
-        build(self, opts, labeller, progress, cancelled)
+        let kmeans = KMeans {
+            seed: opts.seed,
+            restarts: opts.n_runs,
+        };
+        build(self, opts, &kmeans, labeller, progress, cancelled)
+    }
+
+    /// [`ThemeInput::themes`] with another way of grouping than k-means (`opts.seed` and
+    /// `opts.n_runs` are then the clusterer's business).
+    pub fn themes_with(
+        &self,
+        clusterer: &dyn Clusterer,
+        opts: &ThemeOptions,
+        labeller: Option<&dyn Encode>,
+        progress: impl FnMut(&KScore),
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<Themes> {
+        build(self, opts, clusterer, labeller, progress, cancelled)
     }
 }
 
@@ -825,39 +849,11 @@ fn permute_rows(data: &mut [f32], dim: usize, order: &[usize]) {
     }
 }
 
-/// Whether k-means on `n` rows at `k` runs its restarts on the seeded sample of
-/// [`K_SWEEP_SAMPLE`] rows and Lloyd once on every row from the best of them (see
-/// [`kmeans::kmeans_sampled_until`]): above that many rows, unless k is too large for the
-/// sample to hold 50 rows per cluster.
-fn restarts_on_sample(n: usize, k: usize) -> bool {
-    n > K_SWEEP_SAMPLE && k.saturating_mul(50) <= K_SWEEP_SAMPLE
-}
-
-/// k-means over every row with `p`'s restarts, on the sample where [`restarts_on_sample`]
-/// says so; every restart sees every row otherwise, or when the sample cannot be cut into k
-/// (duplicates).
-fn cluster_all(
-    data: &[f32],
-    dim: usize,
-    p: &KMeansParams,
-    cancelled: &dyn Fn() -> bool,
-) -> Result<Clustering> {
-    let n = data.len() / dim.max(1);
-    if restarts_on_sample(n, p.k) {
-        let rows = layout::sample_rows(n, K_SWEEP_SAMPLE, p.seed);
-        match kmeans::kmeans_sampled_until(data, dim, &rows, p, cancelled) {
-            Err(Error::Cancelled) => return Err(Error::Cancelled),
-            Ok(c) => return Ok(c),
-            Err(_) => {}
-        }
-    }
-    kmeans::kmeans_until(data, dim, p, cancelled)
-}
-
-/// Themes of the input's passages.
+/// Themes of the input's passages, grouped by `clusterer`.
 fn build(
     input: &ThemeInput,
     opts: &ThemeOptions,
+    clusterer: &dyn Clusterer,
     encoder: Option<&dyn Encode>,
     progress: impl FnMut(&KScore),
     cancelled: &dyn Fn() -> bool,
@@ -865,81 +861,12 @@ fn build(
     let (data, dim, fp) = (&input.data[..], input.dim, &input.fingerprint);
     let passages: Vec<&StoredPassage> = input.passages.iter().collect();
     let n = passages.len();
-    let base = KMeansParams {
-        n_runs: opts.n_runs,
-        ..KMeansParams::new(2, opts.seed)
-    };
-    let (clustering, chosen, swept) = match opts.k {
-        KChoice::Fixed(k) => (
-            cluster_all(data, dim, &KMeansParams { k, ..base }, cancelled)?,
-            None,
-            None,
-        ),
-        KChoice::Auto | KChoice::Range(..) => {
-            let range = match opts.k {
-                KChoice::Range(lo, hi) => {
-                    // A range is decided by silhouette, which needs fewer themes than passages
-                    // (and at least 3 passages to tell 2 themes apart); a fixed k may be up to n.
-                    if n < 3 {
-                        return Err(Error::invalid(
-                            "k",
-                            format!(
-                                "{lo}..{hi}: choosing among numbers of themes needs at least 3 passages, the index holds {n}; give one number of themes (at most {n})"
-                            ),
-                        ));
-                    }
-                    if hi >= n {
-                        return Err(Error::invalid(
-                            "k",
-                            format!(
-                                "{lo}..{hi}: the index holds {n} passages; a range is compared by silhouette, which needs fewer themes than passages, so it can reach {} (one fixed number of themes can be up to {n})",
-                                n - 1
-                            ),
-                        ));
-                    }
-                    lo..=hi
-                }
-                _ => auto_range(n)?,
-            };
-            // Duplicates cap the number of clusters k-means can fill.
-            let distinct = kmeans::distinct_rows(data, dim, *range.end());
-            let hi = (*range.end()).min(distinct.max(2));
-            let lo = (*range.start()).min(hi);
-            // A range the user gives is tried k by k; `auto` tries k spaced in ln k (the elbow
-            // is found on the fitted curve at every k, see `choose.rs`).
-            let ks: Vec<usize> = match opts.k {
-                KChoice::Range(..) => (lo..=hi).collect(),
-                _ => auto_ks(&(lo..=hi)),
-            };
-            if n > K_SWEEP_SAMPLE {
-                // Above this size the sweep runs on a seeded sample (each k is a full k-means
-                // with restarts: 29 of them on 100,000 passages take minutes), and only the
-                // chosen k clusters every passage.
-                // `best_k` clusters its chosen k on the sample with the full restarts, which is
-                // the start `cluster_all` would compute again from the same seeded sample:
-                // Lloyd on every row goes on from it.
-                let rows = layout::sample_rows(n, K_SWEEP_SAMPLE, opts.seed);
-                let sub = kmeans::gather_rows(data, dim, &rows);
-                let (c, _, rule, s) = best_k(&sub, dim, &ks, &base, progress, cancelled)?;
-                let full = if restarts_on_sample(n, c.k) {
-                    kmeans::kmeans_from_until(
-                        data,
-                        dim,
-                        &c.centroids,
-                        base.max_iterations,
-                        base.tolerance,
-                        cancelled,
-                    )?
-                } else {
-                    kmeans::kmeans_until(data, dim, &KMeansParams { k: c.k, ..base }, cancelled)?
-                };
-                (full, Some((rule, s, Some(rows.len()))), None)
-            } else {
-                let (c, sil, rule, s) = best_k(data, dim, &ks, &base, progress, cancelled)?;
-                (c, Some((rule, s, None)), Some(sil))
-            }
-        }
-    };
+    let mut progress = progress;
+    let Grouping {
+        clustering,
+        chosen,
+        silhouette: swept,
+    } = clusterer.group(data, dim, &opts.k, &mut progress, cancelled)?;
     if cancelled() {
         return Err(Error::Cancelled);
     }
@@ -1131,8 +1058,14 @@ fn build(
             k: kt,
             k_choice: match &chosen {
                 None => "fixed".into(),
-                Some((rule, _, None)) => rule.to_string(),
-                Some((rule, _, Some(m))) => format!("{rule}, on a sample of {m} passages"),
+                Some(Chosen {
+                    rule, sample: None, ..
+                }) => rule.to_string(),
+                Some(Chosen {
+                    rule,
+                    sample: Some(m),
+                    ..
+                }) => format!("{rule}, on a sample of {m} passages"),
             },
             seed: opts.seed,
             restarts: opts.n_runs,
@@ -1145,7 +1078,7 @@ fn build(
             map_layout,
             boilerplate_left_out: input.boilerplate,
         },
-        k_scores: chosen.map(|(_, s, _)| s),
+        k_scores: chosen.map(|c| c.scores),
         themes,
         table,
         over_time,
