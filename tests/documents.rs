@@ -7,7 +7,7 @@ mod common;
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use semclust::store::{SqliteStore, VectorStore};
 
@@ -68,10 +68,8 @@ fn ctrl_c_saves_the_work_done_and_the_rerun_resumes() {
     let ix = tmp.path().join("ix");
     let tree = tree();
     common::files("multilingual-e5-small");
-    let child = Command::new(env!("CARGO_BIN_EXE_semclust"))
+    let child = common::semclust_command()
         .args(["index", &tree, "--index", ix_arg(&ix), "--json"])
-        .env("SEMCLUST_CACHE", common::cache_dir())
-        .env("HF_HUB_OFFLINE", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -124,7 +122,7 @@ fn standard_input_and_docs_list_show_rm_stats() {
             .take(40)
             .map(|l| format!("{l}\n"))
             .collect();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_semclust"))
+    let mut child = common::semclust_command()
         .args([
             "index",
             "-",
@@ -135,7 +133,6 @@ fn standard_input_and_docs_list_show_rm_stats() {
             "--json",
             "-q",
         ])
-        .env("SEMCLUST_CACHE", common::cache_dir())
         .env("HF_HUB_OFFLINE", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

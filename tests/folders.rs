@@ -243,16 +243,12 @@ fn index_prints_what_it_read_skipped_and_left_out() {
     trap_tree(&tree);
     common::files("multilingual-e5-small");
     let run = |json: bool| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_semclust"));
+        let mut cmd = common::semclust_command();
         cmd.arg("index")
             .arg(&tree)
             .arg("--index")
             .arg(dir.path().join("index"))
-            .arg("--quiet")
-            .env("SEMCLUST_CACHE", common::cache_dir())
-            .env("HF_HUB_OFFLINE", "1")
-            .env_remove("SEMCLUST_INDEX")
-            .env_remove("SEMCLUST_STORE");
+            .arg("--quiet");
         if json {
             cmd.arg("--json");
         }

@@ -7,7 +7,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use common::{error_line, ok, OutputLimited};
@@ -42,12 +42,8 @@ fn stderr(o: &Output) -> String {
 /// The binary with a time limit: a hang is a failure, not a CI run eaten.
 fn semclust_within(args: &[&str], limit: Duration) -> Output {
     common::files("multilingual-e5-small");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_semclust"));
-    cmd.args(args)
-        .env("SEMCLUST_CACHE", common::cache_dir())
-        .env("HF_HUB_OFFLINE", "1")
-        .env_remove("SEMCLUST_INDEX")
-        .env_remove("SEMCLUST_STORE");
+    let mut cmd = common::semclust_command();
+    cmd.args(args);
     semclust::util::process::output_within(&mut cmd, limit)
         .unwrap()
         .unwrap_or_else(|| panic!("semclust {args:?} still running after {limit:?}: killed"))
@@ -90,11 +86,10 @@ fn passwords_never_appear_in_messages_or_help() {
         ("postgres://alice:sl/ash7@127.0.0.1:1/a", "ash7"),
     ];
     for (url, secret) in cases {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_semclust"));
+        let mut cmd = common::semclust_command();
         let o = cmd
             .args(["search", "x", "--store", url])
             .env("PGCONNECT_TIMEOUT", "5")
-            .env_remove("SEMCLUST_STORE")
             .output_limited();
         let e = error_line(&o);
         let all = format!("{}{}", stderr(&o), String::from_utf8_lossy(&o.stdout));
@@ -106,7 +101,7 @@ fn passwords_never_appear_in_messages_or_help() {
     }
     // The password with `@` is read whole (the user info ends at the last `@`): the error is
     // about the unreachable server, not about a host named `ss9@127.0.0.1`.
-    let o = Command::new(env!("CARGO_BIN_EXE_semclust"))
+    let o = common::semclust_command()
         .args([
             "search",
             "x",
@@ -118,7 +113,7 @@ fn passwords_never_appear_in_messages_or_help() {
     assert!(!e.contains("ss9@"), "{e}");
 
     for cmd in ["search", "index", "serve", "themes", "report", "related"] {
-        let o = Command::new(env!("CARGO_BIN_EXE_semclust"))
+        let o = common::semclust_command()
             .args([cmd, "--help"])
             .env("SEMCLUST_STORE", "postgres://alice:EnvS3cret@db.example/a")
             .output_limited();
@@ -147,10 +142,9 @@ fn a_failed_forced_pull_keeps_the_working_model() {
         }
     }
     let with_cache = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_semclust"))
+        common::semclust_command()
             .args(args)
             .env("SEMCLUST_CACHE", &cache)
-            .env("HF_HUB_OFFLINE", "1")
             // Offline as far as pip is concerned: no index to fetch from.
             .env("PIP_NO_INDEX", "1")
             .env("PIP_FIND_LINKS", "")

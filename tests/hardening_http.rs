@@ -551,7 +551,7 @@ fn a_read_only_index_can_be_searched() {
 #[test]
 fn an_empty_api_key_is_announced() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_semclust"));
+    let mut cmd = common::semclust_command();
     cmd.args(["serve", "--quiet", "--index"])
         .arg(dir.path().join("index"))
         .arg("--model-dir")

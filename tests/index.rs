@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
 
 use semclust::search::eval::{evaluate, QuestionSet};
@@ -581,7 +581,7 @@ fn a_killed_indexer_leaves_a_readable_index_and_a_rerun_finishes() {
     std::fs::write(docs.join("big.jsonl"), lines).unwrap();
     let ix = tmp.path().join("ix");
     common::files("multilingual-e5-small");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_semclust"))
+    let mut child = common::semclust_command()
         .args([
             "index",
             docs.to_str().unwrap(),
@@ -589,8 +589,6 @@ fn a_killed_indexer_leaves_a_readable_index_and_a_rerun_finishes() {
             ix.to_str().unwrap(),
             "-q",
         ])
-        .env("SEMCLUST_CACHE", common::cache_dir())
-        .env("HF_HUB_OFFLINE", "1")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use semclust::store::{
@@ -31,12 +31,10 @@ fn jsonl(s: &str) -> Vec<serde_json::Value> {
 /// `semclust index PATH --store URL --json -q` started in the background, output captured. The
 /// caller fetches the model first, so that indexers meant to race start together.
 fn spawn_indexer(path: &Path, url: &str) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_semclust"))
+    common::semclust_command()
         .arg("index")
         .arg(path)
         .args(["--store", url, "--json", "-q"])
-        .env("SEMCLUST_CACHE", common::cache_dir())
-        .env("HF_HUB_OFFLINE", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -46,12 +44,8 @@ fn spawn_indexer(path: &Path, url: &str) -> std::process::Child {
 /// The binary with extra environment (PG* variables), nothing inherited that names a store.
 fn semclust_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     common::files("multilingual-e5-small");
-    let mut c = Command::new(env!("CARGO_BIN_EXE_semclust"));
-    c.args(args)
-        .env("SEMCLUST_CACHE", common::cache_dir())
-        .env("HF_HUB_OFFLINE", "1")
-        .env_remove("SEMCLUST_INDEX")
-        .env_remove("SEMCLUST_STORE");
+    let mut c = common::semclust_command();
+    c.args(args);
     for v in [
         "PGHOST",
         "PGPORT",

@@ -8,7 +8,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::OutputLimited;
 
@@ -123,15 +122,10 @@ fn check_console_examples(doc: &str, setup: &[&[&str]]) {
     .unwrap();
     common::files("multilingual-e5-small");
     let semclust = |args: &[String]| {
-        Command::new(env!("CARGO_BIN_EXE_semclust"))
+        common::semclust_command()
             .args(args)
             .current_dir(work.path())
-            .env("SEMCLUST_CACHE", common::cache_dir())
-            .env("HF_HUB_OFFLINE", "1")
             .env("XDG_CONFIG_HOME", work.path())
-            .env_remove("SEMCLUST_INDEX")
-            .env_remove("SEMCLUST_STORE")
-            .env_remove("SEMCLUST_CONFIG")
             .output_limited()
     };
     for args in setup {

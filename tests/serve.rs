@@ -54,14 +54,10 @@ impl Server {
     /// With at most `open_files` file descriptors (soft and hard limit), when given.
     fn start_limited(index: &Path, extra: &[&str], open_files: Option<u64>) -> Server {
         common::files(MODEL);
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_semclust"));
+        let mut cmd = common::semclust_command();
         cmd.args(["serve", "--addr", "127.0.0.1:0", "--no-hub", "--index"])
             .arg(index)
             .args(extra)
-            .env("SEMCLUST_CACHE", common::cache_dir())
-            .env("HF_HUB_OFFLINE", "1")
-            .env_remove("SEMCLUST_INDEX")
-            .env_remove("SEMCLUST_API_KEY")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         if let Some(n) = open_files {

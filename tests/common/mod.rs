@@ -119,16 +119,35 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
     dot / (na * nb)
 }
 
-/// The binary with the default model in the shared cache, the hub off, no index from the
-/// environment.
+/// The binary as every test runs it: the model cache the tests share, the hub off, and nothing
+/// from the developer's environment that would pick an index, a store, a model, a key or a
+/// configuration file (`~/.config/semclust/semclust.toml` included). What a test adds wins.
+pub fn semclust_command() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_semclust"));
+    cmd.env("SEMCLUST_CACHE", cache_dir())
+        .env("HF_HUB_OFFLINE", "1")
+        .env(
+            "XDG_CONFIG_HOME",
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("no-config"),
+        );
+    for name in [
+        "SEMCLUST_INDEX",
+        "SEMCLUST_STORE",
+        "SEMCLUST_CONFIG",
+        "SEMCLUST_MODEL",
+        "SEMCLUST_PRECISION",
+        "SEMCLUST_DEVICE",
+        "SEMCLUST_API_KEY",
+    ] {
+        cmd.env_remove(name);
+    }
+    cmd
+}
+
+/// [`semclust_command`] with `args`, the default model fetched first, run to the end.
 pub fn semclust(args: &[&str]) -> Output {
     files("multilingual-e5-small");
-    Command::new(env!("CARGO_BIN_EXE_semclust"))
-        .args(args)
-        .env("SEMCLUST_CACHE", cache_dir())
-        .env("HF_HUB_OFFLINE", "1")
-        .env_remove("SEMCLUST_INDEX")
-        .output_limited()
+    semclust_command().args(args).output_limited()
 }
 
 /// Stdout of a run that must succeed.
