@@ -75,7 +75,7 @@ pub struct SearchRequest {
     /// the others; copies of one text are folded into one hit either way.
     pub boilerplate: bool,
     /// Only passages in other languages than the target passage's (related search by id
-    /// only; see [`crate::language::of_passage`]).
+    /// only; see [`StoredPassage::language`]).
     pub other_languages: bool,
     /// Compare in the language-neutral view (see [`crate::neutral`]; the default). The
     /// collection must have been given the model's fit ([`Collection::set_language_subspace`]).
@@ -632,7 +632,7 @@ impl Collection {
                     }
                 }
                 if request.other_languages {
-                    language = Some(crate::language::of_passage(&p).ok_or_else(|| {
+                    language = Some(p.language().ok_or_else(|| {
                         Error::invalid(
                             "other_languages",
                             format!(
@@ -651,7 +651,7 @@ impl Collection {
             // rarely make a sure one).
             let own = match &request.target {
                 Target::Query(t) | Target::Text(t) => crate::language::guess(t).map(str::to_string),
-                Target::Passage(_) => source.as_ref().and_then(crate::language::of_passage),
+                Target::Passage(_) => source.as_ref().and_then(StoredPassage::language),
             };
             let neutral =
                 search::view_for(neutral.as_deref(), derived.main_language(), own.as_deref());
@@ -687,7 +687,7 @@ impl Collection {
                 // Other languages: the hits in the passage's own are dropped, and the loop
                 // reads deeper until k are left (a passage whose language cannot be told stays).
                 if let Some(l) = &language {
-                    found.retain(|h| crate::language::of_passage(&h.passage).as_ref() != Some(l));
+                    found.retain(|h| h.passage.language().as_ref() != Some(l));
                 }
                 let (hits, ranked) = search::fold_recurring(
                     found,

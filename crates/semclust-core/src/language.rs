@@ -115,23 +115,6 @@ pub fn guess(text: &str) -> Option<&'static str> {
         .map(|(_, two)| *two)
 }
 
-/// The language of a stored passage: the one detected on its text where it can be told, else
-/// its article's `lang` (declared in its metadata, or detected on the article when it was
-/// read: a heading or a list item says too little alone). ISO 639-1, lower case.
-pub fn of_passage(p: &crate::store::StoredPassage) -> Option<String> {
-    detect(&p.text)
-        .map(str::to_string)
-        .or_else(|| article_language(p))
-}
-
-/// The `lang` of a passage's article (its metadata's, or detected on the article when it was
-/// read), ISO 639-1, lower case.
-pub fn article_language(p: &crate::store::StoredPassage) -> Option<String> {
-    let lang = p.meta.get("lang")?.as_str()?;
-    // `de-DE`, `pt_BR`: the language is the primary subtag.
-    Some(lang.split(['-', '_']).next()?.to_ascii_lowercase())
-}
-
 /// The stop words of a language (lower case; each word with `'` also spelt with `’`); empty
 /// for a language the lists do not cover.
 pub fn stop_words(code: &str) -> &'static HashSet<String> {

@@ -294,12 +294,12 @@ impl Detected {
         self.text.iter().step_by(self.step).copied()
     }
 
-    /// [`crate::language::of_passage`] for sampled passage `i`: its text's language, else its
+    /// [`StoredPassage::language`] for sampled passage `i`: its text's language, else its
     /// article's.
     fn of(&self, i: usize, p: &StoredPassage) -> Option<String> {
         match self.text[i] {
             Some(l) => Some(l.to_string()),
-            None => crate::language::article_language(p),
+            None => p.article_language(),
         }
     }
 }
@@ -322,7 +322,7 @@ fn language_shares(
         sample = members
             .iter()
             .step_by(step)
-            .map(|&(i, _)| crate::language::of_passage(passages[i]))
+            .map(|&(i, _)| passages[i].language())
             .collect();
     }
     let step = sample.len().div_ceil(LANGUAGE_SAMPLE).max(1);
@@ -624,7 +624,7 @@ impl ThemeInput {
         let mut counts: HashMap<String, usize> = HashMap::new();
         let mut n = 0usize;
         for p in self.passages.iter().step_by(step) {
-            if let Some(l) = crate::language::of_passage(p) {
+            if let Some(l) = p.language() {
                 *counts.entry(l).or_default() += 1;
             }
             n += 1;

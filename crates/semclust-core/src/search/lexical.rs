@@ -153,7 +153,7 @@ fn register(index: &Index) {
 /// article's `lang` (declared in its metadata, or detected on the article when it was read:
 /// a heading or a list item says too little alone), else [`OTHER`].
 fn passage_field(p: &StoredPassage) -> String {
-    crate::language::of_passage(p)
+    p.language()
         .filter(|code| LANGUAGES.iter().any(|(c, _)| c == code))
         .map_or_else(|| OTHER.to_string(), |code| field_name(&code))
 }

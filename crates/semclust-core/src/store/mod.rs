@@ -54,6 +54,25 @@ pub struct StoredPassage {
     pub text: String,
 }
 
+impl StoredPassage {
+    /// Its language: the one detected on its text where it can be told, else its article's
+    /// `lang` (declared in its metadata, or detected on the article when it was read: a heading
+    /// or a list item says too little alone). ISO 639-1, lower case.
+    pub fn language(&self) -> Option<String> {
+        crate::language::detect(&self.text)
+            .map(str::to_string)
+            .or_else(|| self.article_language())
+    }
+
+    /// The `lang` of its article (its metadata's, or detected on the article when it was
+    /// read), ISO 639-1, lower case.
+    pub fn article_language(&self) -> Option<String> {
+        let lang = self.meta.get("lang")?.as_str()?;
+        // `de-DE`, `pt_BR`: the language is the primary subtag.
+        Some(lang.split(['-', '_']).next()?.to_ascii_lowercase())
+    }
+}
+
 /// A store's name for one row of a search answer, to hand back to
 /// [`VectorStore::passages_by_keys`] of the same store. What it holds is the store's business (a
 /// row of the search matrix for SQLite, the row's identity for PostgreSQL) and is meaningful
