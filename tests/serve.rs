@@ -465,33 +465,37 @@ fn embeddings_match_reference_engines_in_every_encoding() {
     assert_eq!(models["data"][0]["id"], MODEL);
 }
 
-/// Installs OpenAI's official Python client (pinned) into the test's temporary folder, once.
+/// `pip install --target` of one pinned package into the test's temporary folder (once per
+/// target folder; `import_name` tells whether it is there already): for PYTHONPATH.
+fn pip_target(spec: &str, import_name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(spec.replace("==", "-"));
+    if !dir.join(import_name).is_dir() {
+        let o = Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(["--target"])
+            .arg(&dir)
+            .arg(spec)
+            .output_limited();
+        assert!(
+            o.status.success(),
+            "pip install {spec}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    dir
+}
+
+/// OpenAI's official Python client (pinned), installed once per test run.
 fn openai_python() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("openai-python-3.57.0");
-        if !dir.join("openai").is_dir() {
-            let o = Command::new("python3")
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                ])
-                .args(["--target"])
-                .arg(&dir)
-                .arg("openai==3.57.0")
-                .output_limited();
-            assert!(
-                o.status.success(),
-                "pip install openai: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-        }
-        dir
-    })
-    .clone()
+    DIR.get_or_init(|| pip_target("openai==3.57.0", "openai"))
+        .clone()
 }
 
 #[test]
@@ -607,33 +611,11 @@ print(json.dumps(out))
     assert_eq!(out["wrong_key"], 401);
 }
 
-/// Installs LangChain's OpenAI integration (pinned) into the test's temporary folder, once.
+/// LangChain's OpenAI integration (pinned), installed once per test run.
 fn langchain_openai() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("langchain-openai-1.8.1");
-        if !dir.join("langchain_openai").is_dir() {
-            let o = Command::new("python3")
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                ])
-                .args(["--target"])
-                .arg(&dir)
-                .arg("langchain-openai==1.8.1")
-                .output_limited();
-            assert!(
-                o.status.success(),
-                "pip install langchain-openai: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-        }
-        dir
-    })
-    .clone()
+    DIR.get_or_init(|| pip_target("langchain-openai==1.8.1", "langchain_openai"))
+        .clone()
 }
 
 /// LangChain's `OpenAIEmbeddings` sends `model` and `input` only, and its `embed_query` is

