@@ -94,12 +94,12 @@ impl Clusterer for KMeans {
             n_runs: self.restarts,
             ..KMeansParams::new(2, self.seed)
         };
-        let (clustering, chosen, swept) = match *k {
-            KChoice::Fixed(k) => (
-                cluster_all(data, dim, &KMeansParams { k, ..base }, cancelled)?,
-                None,
-                None,
-            ),
+        match *k {
+            KChoice::Fixed(k) => Ok(Grouping {
+                clustering: cluster_all(data, dim, &KMeansParams { k, ..base }, cancelled)?,
+                chosen: None,
+                silhouette: None,
+            }),
             KChoice::Auto | KChoice::Range(..) => {
                 let range = match *k {
                     KChoice::Range(lo, hi) => {
@@ -145,7 +145,8 @@ impl Clusterer for KMeans {
                     // Lloyd on every row goes on from it.
                     let rows = layout::sample_rows(n, K_SWEEP_SAMPLE, self.seed);
                     let sub = kmeans::gather_rows(data, dim, &rows);
-                    let (c, _, rule, s) = best_k(&sub, dim, &ks, &base, &mut *progress, cancelled)?;
+                    let (c, _, rule, scores) =
+                        best_k(&sub, dim, &ks, &base, &mut *progress, cancelled)?;
                     let full = if restarts_on_sample(n, c.k) {
                         kmeans::kmeans_from_until(
                             data,
@@ -163,23 +164,31 @@ impl Clusterer for KMeans {
                             cancelled,
                         )?
                     };
-                    (full, Some((rule, s, Some(rows.len()))), None)
+                    Ok(Grouping {
+                        clustering: full,
+                        chosen: Some(Chosen {
+                            rule,
+                            scores,
+                            sample: Some(rows.len()),
+                        }),
+                        // Scored on the sample: `themes` scores the full clustering.
+                        silhouette: None,
+                    })
                 } else {
-                    let (c, sil, rule, s) =
+                    let (clustering, silhouette, rule, scores) =
                         best_k(data, dim, &ks, &base, &mut *progress, cancelled)?;
-                    (c, Some((rule, s, None)), Some(sil))
+                    Ok(Grouping {
+                        clustering,
+                        chosen: Some(Chosen {
+                            rule,
+                            scores,
+                            sample: None,
+                        }),
+                        silhouette: Some(silhouette),
+                    })
                 }
             }
-        };
-        Ok(Grouping {
-            clustering,
-            chosen: chosen.map(|(rule, scores, sample)| Chosen {
-                rule,
-                scores,
-                sample,
-            }),
-            silhouette: swept,
-        })
+        }
     }
 }
 

@@ -106,30 +106,13 @@ impl Clustering {
                 format!("cluster {bad} of {k}: clusters are numbered from 0"),
             ));
         }
-        let mut sums = vec![0f64; k * dim];
-        let mut sizes = vec![0usize; k];
-        for (row, &l) in data.chunks_exact(dim).zip(&labels) {
-            sizes[l] += 1;
-            for (s, &x) in sums[l * dim..(l + 1) * dim].iter_mut().zip(row) {
-                *s += f64::from(x);
-            }
-        }
+        let (sums, sizes) = cluster_sums(data, dim, &labels, k);
         let centroids: Vec<f32> = sums
             .chunks_exact(dim)
             .zip(&sizes)
             .flat_map(|(s, &size)| s.iter().map(move |&x| (x / size.max(1) as f64) as f32))
             .collect();
-        let inertia = data
-            .chunks_exact(dim)
-            .zip(&labels)
-            .map(|(row, &l)| {
-                let c = &centroids[l * dim..(l + 1) * dim];
-                row.iter()
-                    .zip(c)
-                    .map(|(a, b)| f64::from(a - b).powi(2))
-                    .sum::<f64>()
-            })
-            .sum();
+        let inertia = inertia(data, dim, &labels, &centroids);
         Ok(Self {
             iterations: 0,
             k,
@@ -362,7 +345,6 @@ fn lloyd(
     tolerance: f32,
     cancelled: &dyn Fn() -> bool,
 ) -> Result<(Vec<f32>, usize)> {
-    use rayon::prelude::*;
     let k = centroids.len() / dim;
     let mut labels: Vec<usize> = vec![usize::MAX; data.len() / dim];
     let mut iterations = 0;
@@ -376,28 +358,7 @@ fn lloyd(
             break;
         }
         labels = new_labels;
-        // Per-thread sums of each cluster's rows, then added together.
-        let (sums, counts) = data
-            .par_chunks(dim)
-            .zip(labels.par_iter())
-            .fold(
-                || (vec![0f64; k * dim], vec![0usize; k]),
-                |(mut sums, mut counts), (row, &l)| {
-                    for (s, &x) in sums[l * dim..(l + 1) * dim].iter_mut().zip(row) {
-                        *s += x as f64;
-                    }
-                    counts[l] += 1;
-                    (sums, counts)
-                },
-            )
-            .reduce(
-                || (vec![0f64; k * dim], vec![0usize; k]),
-                |(mut a, mut ca), (b, cb)| {
-                    a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                    ca.iter_mut().zip(&cb).for_each(|(x, y)| *x += y);
-                    (a, ca)
-                },
-            );
+        let (sums, counts) = cluster_sums(data, dim, &labels, k);
         let mut shift = 0f64;
         for c in 0..k {
             if counts[c] == 0 {
@@ -446,19 +407,50 @@ fn linfa_iterations(
     Ok((model.centroids().iter().copied().collect(), 0))
 }
 
-/// Each row's nearest centroid, and the sum of squared distances to it.
-fn assign(data: &[f32], dim: usize, norms: &[f32], k: usize, centroids: Vec<f32>) -> Clustering {
+/// Each cluster's sum of its rows (`k × dim`, in f64) and its size: per-thread sums, then
+/// added together.
+fn cluster_sums(data: &[f32], dim: usize, labels: &[usize], k: usize) -> (Vec<f64>, Vec<usize>) {
     use rayon::prelude::*;
-    // The label by the fast expansion, the inertia by the exact distance to that centroid.
-    let labels = Nearest::new(&centroids, dim).labels(data, norms);
+    data.par_chunks(dim)
+        .zip(labels.par_iter())
+        .fold(
+            || (vec![0f64; k * dim], vec![0usize; k]),
+            |(mut sums, mut counts), (row, &l)| {
+                for (s, &x) in sums[l * dim..(l + 1) * dim].iter_mut().zip(row) {
+                    *s += x as f64;
+                }
+                counts[l] += 1;
+                (sums, counts)
+            },
+        )
+        .reduce(
+            || (vec![0f64; k * dim], vec![0usize; k]),
+            |(mut a, mut ca), (b, cb)| {
+                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                ca.iter_mut().zip(&cb).for_each(|(x, y)| *x += y);
+                (a, ca)
+            },
+        )
+}
+
+/// Sum of squared distances of the rows to their cluster's centroid, by the exact distance.
+fn inertia(data: &[f32], dim: usize, labels: &[usize], centroids: &[f32]) -> f64 {
+    use rayon::prelude::*;
     let dists: Vec<f32> = data
         .par_chunks(dim)
-        .zip(&labels)
+        .zip(labels)
         .map(|(row, &c)| sq_dist(row, &centroids[c * dim..(c + 1) * dim]))
         .collect();
     // Summed in row order, so that a run's inertia, which picks among restarts, never depends
     // on how the threads split the rows.
-    let inertia = dists.iter().map(|&d| d as f64).sum();
+    dists.iter().map(|&d| d as f64).sum()
+}
+
+/// Each row's nearest centroid, and the sum of squared distances to it.
+fn assign(data: &[f32], dim: usize, norms: &[f32], k: usize, centroids: Vec<f32>) -> Clustering {
+    // The label by the fast expansion, the inertia by the exact distance to that centroid.
+    let labels = Nearest::new(&centroids, dim).labels(data, norms);
+    let inertia = inertia(data, dim, &labels, &centroids);
     Clustering {
         iterations: 0,
         k,
