@@ -75,14 +75,6 @@ fn model_spec(name_or_dir: &str, hub: bool) -> ModelSpec {
     spec
 }
 
-fn load(
-    spec: &ModelSpec,
-    precision: Option<Precision>,
-    device: DeviceChoice,
-) -> PyResult<Embedder> {
-    Embedder::load(spec, device, precision).map_err(py_err)
-}
-
 /// A sentence-embedding model run by candle.
 #[pyclass(frozen, module = "semclust._semclust")]
 struct Model {
@@ -118,7 +110,8 @@ impl Model {
         let device: DeviceChoice = device.parse().map_err(py_err)?;
         let spec = model_spec(name_or_dir, hub);
         let embedder = py
-            .detach(|| load(&spec, precision, device))?
+            .detach(|| Embedder::load(&spec, device, precision))
+            .map_err(py_err)?
             .with_long_text(policy);
         Ok(Self {
             embedder: Arc::new(Mutex::new(embedder)),
@@ -211,12 +204,26 @@ impl Index {
         Ok(c)
     }
 
-    /// The model given, else the index's own (at the index's precision), else the default.
+    /// The model given, else the index's own (at the index's precision), else the default;
+    /// checked against `collection`'s, when there is one.
     fn embedder(&self, collection: Option<&Collection>) -> Result<Arc<Mutex<Embedder>>, Error> {
         let mut slot = lock(&self.embedder);
-        if let Some(e) = &*slot {
-            return Ok(e.clone());
+        let e = match &*slot {
+            Some(e) => e.clone(),
+            None => {
+                let e = Arc::new(Mutex::new(self.load(collection)?));
+                *slot = Some(e.clone());
+                e
+            }
+        };
+        if let Some(c) = collection {
+            c.check_model(lock(&e).info())?;
         }
+        Ok(e)
+    }
+
+    /// Load the model [`Index::embedder`] hands out.
+    fn load(&self, collection: Option<&Collection>) -> Result<Embedder, Error> {
         let (spec, precision) = match collection {
             Some(c) => {
                 let fp = c.fingerprint();
@@ -229,17 +236,19 @@ impl Index {
             }
             None => (self.spec.clone(), None),
         };
-        let e = Arc::new(Mutex::new(Embedder::load(&spec, self.device, precision)?));
-        *slot = Some(e.clone());
-        Ok(e)
+        Embedder::load(&spec, self.device, precision)
     }
 
-    /// Give `collection` its model's language-neutral fit (cached per model; fitted once).
+    /// Give `collection` its model's language-neutral fit, unless it has it (the fit is
+    /// cached per model and machine; fitted once).
     fn neutral(
         collection: &mut Collection,
         embedder: &Embedder,
         spec_cache: &Path,
     ) -> Result<(), Error> {
+        if collection.has_language_subspace() {
+            return Ok(());
+        }
         let fp = collection.fingerprint().clone();
         let fit = LanguageSubspace::cached_or_fit(&fp, embedder, spec_cache)?;
         collection.set_language_subspace(Arc::new(fit))
@@ -264,9 +273,7 @@ impl Index {
                 &hnsw,
             )?);
         }
-        let collection = guard.as_mut().expect("opened above");
-        collection.check_model(embedder.info())?;
-        add(collection, &embedder)
+        add(guard.as_mut().expect("opened above"), &embedder)
     }
 
     fn search_json(&self, request: SearchRequest) -> Result<String, Fail> {
@@ -283,7 +290,6 @@ impl Index {
         if needs_model {
             let arc = self.embedder(Some(collection))?;
             let embedder = lock(&arc);
-            collection.check_model(embedder.info())?;
             if request.neutral {
                 Self::neutral(collection, &embedder, &self.cache())?;
             }
@@ -463,7 +469,6 @@ impl Index {
             };
             let embedder = arc.as_ref().map(|a| lock(a));
             if let (Some(e), true) = (embedder.as_deref(), neutral) {
-                collection.check_model(e.info())?;
                 Self::neutral(collection, e, &self.cache())?;
             }
             let labeller = embedder

@@ -377,6 +377,11 @@ impl Collection {
         Ok(())
     }
 
+    /// Whether [`Collection::set_language_subspace`] has given it a fit.
+    pub fn has_language_subspace(&self) -> bool {
+        self.neutral.is_some()
+    }
+
     /// The index at `location`, if one was ever created there.
     pub fn open_existing(location: &StoreLocation) -> Result<Option<Self>> {
         Ok(location
