@@ -125,7 +125,6 @@ fn check_console_examples(doc: &str, setup: &[&[&str]]) {
         common::semclust_command()
             .args(args)
             .current_dir(work.path())
-            .env("XDG_CONFIG_HOME", work.path())
             .output_limited()
     };
     for args in setup {
