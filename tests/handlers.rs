@@ -196,7 +196,7 @@ fn shutdown_stops_new_connections_and_finishes_requests_in_flight() {
     let embedding = embed_later(&server, "en vol");
     model.wait_for("the embedding in the model", |m| m.passes().len() == 1);
     // The sample corpus, 98 passages, sent for indexing: it queues behind the embedding.
-    let text = std::fs::read_to_string(common::fixture("lemonde-ia-2025.md")).unwrap();
+    let text = std::fs::read_to_string(common::sample_corpus()).unwrap();
     let indexing = {
         let (client, url) = (server.client.clone(), format!("{}/v1/index", server.base));
         std::thread::spawn(move || {

@@ -25,15 +25,7 @@ fn shared_index() -> &'static Path {
     DIR.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("index-shared");
         let _ = std::fs::remove_dir_all(&dir);
-        let corpus = common::fixture("lemonde-ia-2025.md");
-        let s = summary(&semclust(&[
-            "index",
-            corpus.to_str().unwrap(),
-            "--index",
-            dir.to_str().unwrap(),
-            "--json",
-            "-q",
-        ]));
+        let s = common::index_sample(&["--index", dir.to_str().unwrap()]);
         assert_eq!(s["passages"], 98);
         assert_eq!(s["added"], 98);
         dir
@@ -443,11 +435,7 @@ fn saved_web_pages_are_indexed_by_section() {
 fn copy_corpus(dir: &Path) -> PathBuf {
     let docs = dir.join("docs");
     std::fs::create_dir_all(&docs).unwrap();
-    std::fs::copy(
-        common::fixture("lemonde-ia-2025.md"),
-        docs.join("lemonde-ia-2025.md"),
-    )
-    .unwrap();
+    std::fs::copy(common::sample_corpus(), docs.join("lemonde-ia-2025.md")).unwrap();
     docs
 }
 

@@ -66,7 +66,7 @@ fn semclust_env(args: &[&str], env: &[(&str, &str)]) -> Output {
 fn corpus_copy(dir: &Path, copies: usize) -> PathBuf {
     let docs = dir.join("docs");
     std::fs::create_dir_all(&docs).unwrap();
-    let text = std::fs::read_to_string(common::fixture("lemonde-ia-2025.md")).unwrap();
+    let text = std::fs::read_to_string(common::sample_corpus()).unwrap();
     for i in 0..copies {
         let name = if i == 0 {
             "lemonde-ia-2025.md".to_string()
@@ -113,21 +113,11 @@ fn postgres_answers_like_the_embedded_store() {
     let url = server.create_db("same");
     let tmp = tempfile::tempdir().unwrap();
     let ix = tmp.path().join("ix");
-    let corpus = common::fixture("lemonde-ia-2025.md");
-    let c = corpus.to_str().unwrap();
-
-    let pg = summary(&semclust(&["index", c, "--store", &url, "--json", "-q"]));
+    let pg = common::index_sample(&["--store", &url]);
     assert_eq!(pg["passages"], 98, "{pg}");
     assert_eq!(pg["added"], 98);
     assert!(!pg["index"].as_str().unwrap().contains(common::pg::PASSWORD));
-    let lite = summary(&semclust(&[
-        "index",
-        c,
-        "--index",
-        ix.to_str().unwrap(),
-        "--json",
-        "-q",
-    ]));
+    let lite = common::index_sample(&["--index", ix.to_str().unwrap()]);
     assert_eq!(lite["passages"], 98);
 
     // Same passages, same vectors (float4 in pgvector is the f32 we wrote).
@@ -542,9 +532,9 @@ fn a_dropped_connection_is_one_clear_error_and_a_rerun_completes() {
 fn bad_store_input_is_a_one_line_error_and_keeps_the_index() {
     let server = PgServer::start();
     let url = server.create_db("bad");
-    let corpus = common::fixture("lemonde-ia-2025.md");
+    common::index_sample(&["--store", &url]);
+    let corpus = common::sample_corpus();
     let c = corpus.to_str().unwrap();
-    ok(&semclust(&["index", c, "--store", &url, "-q"]));
     let port = server.port;
     let q = "data centers";
 
@@ -716,14 +706,7 @@ fn pg_environment_and_pgpass_complete_the_url() {
 fn tls_when_the_url_asks_for_it() {
     let server = PgServer::start();
     let url = server.create_db("tlsdb");
-    let corpus = common::fixture("lemonde-ia-2025.md");
-    ok(&semclust(&[
-        "index",
-        corpus.to_str().unwrap(),
-        "--store",
-        &url,
-        "-q",
-    ]));
+    common::index_sample(&["--store", &url]);
     let front = common::pg::TlsFront::start(server.port);
     let tmp = tempfile::tempdir().unwrap();
     let ca = tmp.path().join("ca.pem");

@@ -6,10 +6,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -17,32 +17,21 @@ use reqwest::blocking::Client;
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 
+use common::server::ServerProcess;
 use common::{cosine, parity_texts, reference, OutputLimited};
 
 const MODEL: &str = "multilingual-e5-small";
 
-fn corpus() -> PathBuf {
-    common::fixture("lemonde-ia-2025.md")
-}
-
 /// A fresh index of the sample corpus, built by the CLI.
 fn indexed(dir: &Path) {
-    let o = common::semclust(&[
-        "index",
-        corpus().to_str().unwrap(),
-        "--index",
-        dir.to_str().unwrap(),
-        "--quiet",
-    ]);
-    common::ok(&o);
+    common::index_sample(&["--index", dir.to_str().unwrap()]);
 }
 
 // ---- the server process ---------------------------------------------------------------------
 
+/// The server process with a client that checks every answer against its OpenAPI document.
 struct Server {
-    child: Child,
-    base: String,
-    stderr: Arc<Mutex<String>>,
+    process: ServerProcess,
     api: Api,
 }
 
@@ -51,101 +40,29 @@ impl Server {
         Self::start_limited(index, extra, None)
     }
 
-    /// With at most `open_files` file descriptors (soft and hard limit), when given.
     fn start_limited(index: &Path, extra: &[&str], open_files: Option<u64>) -> Server {
-        common::files(MODEL);
-        let mut cmd = common::semclust_command();
-        cmd.args(["serve", "--addr", "127.0.0.1:0", "--no-hub", "--index"])
-            .arg(index)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if let Some(n) = open_files {
-            use std::os::unix::process::CommandExt;
-            // SAFETY: setrlimit is async-signal-safe and touches only the child's own limits.
-            unsafe {
-                cmd.pre_exec(move || {
-                    let lim = libc::rlimit {
-                        rlim_cur: n as libc::rlim_t,
-                        rlim_max: n as libc::rlim_t,
-                    };
-                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
-        }
-        let mut child = cmd.spawn().unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        {
-            let mut pipe = child.stderr.take().unwrap();
-            let sink = stderr.clone();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = pipe.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    sink.lock()
-                        .unwrap()
-                        .push_str(&String::from_utf8_lossy(&buf[..n]));
-                }
-            });
-        }
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let Some(addr) = line.trim().strip_prefix("semclust: listening on ") else {
-            let _ = child.wait();
-            panic!(
-                "server did not start: stdout {line:?}, stderr {}",
-                stderr.lock().unwrap()
-            );
-        };
-        let base = addr.to_string();
+        let process = ServerProcess::start_limited(index, extra, open_files);
         let key = extra
             .iter()
             .position(|a| *a == "--api-key")
             .map(|i| extra[i + 1].to_string());
         Server {
-            child,
-            api: Api::new(&base, key),
-            base,
-            stderr,
-        }
-    }
-
-    fn sigterm(&self) {
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
-        }
-    }
-
-    fn wait(&mut self, limit: Duration) -> ExitStatus {
-        let started = Instant::now();
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s;
-            }
-            assert!(
-                started.elapsed() < limit,
-                "server still running {limit:?} after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
+            api: Api::new(&process.base, key),
+            process,
         }
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("server stderr:\n{}", self.stderr.lock().unwrap());
-        }
+impl std::ops::Deref for Server {
+    type Target = ServerProcess;
+    fn deref(&self) -> &ServerProcess {
+        &self.process
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut ServerProcess {
+        &mut self.process
     }
 }
 
@@ -1200,7 +1117,7 @@ fn concurrent_indexing_and_searches_never_corrupt_the_index() {
     // The CLI finds everything in place: nothing to embed again.
     let o = common::ok(&common::semclust(&[
         "index",
-        corpus().to_str().unwrap(),
+        common::sample_corpus().to_str().unwrap(),
         "--index",
         dir.path().to_str().unwrap(),
         "--json",
@@ -1649,14 +1566,7 @@ fn the_server_works_the_same_on_a_postgres_store() {
 
     // The CLI writes into the same database while the server runs; the server sees it, in every
     // search mode, and related passages come from other articles when asked.
-    let corpus = common::fixture("lemonde-ia-2025.md");
-    common::ok(&common::semclust(&[
-        "index",
-        corpus.to_str().unwrap(),
-        "--store",
-        &url,
-        "-q",
-    ]));
+    common::index_sample(&["--store", &url]);
     assert_eq!(api.health()["index"]["passages"], 101);
     for mode in ["dense", "lexical", "hybrid"] {
         let hits = api
@@ -1912,7 +1822,7 @@ fn themes_leave_the_index_free_and_stop_when_their_request_goes_away() {
     let src = dir.path().join("src");
     std::fs::create_dir_all(&src).unwrap();
     for i in 0..10 {
-        std::fs::copy(corpus(), src.join(format!("copy{i}.md"))).unwrap();
+        std::fs::copy(common::sample_corpus(), src.join(format!("copy{i}.md"))).unwrap();
     }
     let index = dir.path().join("ix");
     common::ok(&common::semclust(&[

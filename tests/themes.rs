@@ -26,7 +26,7 @@ fn report_dir() -> &'static (PathBuf, PathBuf) {
     R.get_or_init(|| {
         let index = tmp("themes-index");
         let out = tmp("themes-report");
-        let corpus = common::fixture("lemonde-ia-2025.md");
+        let corpus = common::sample_corpus();
         let stdout = ok(&semclust(&[
             "report",
             corpus.to_str().unwrap(),

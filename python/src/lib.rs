@@ -15,7 +15,6 @@ use semclust_core::cluster::{KChoice, ThemeOptions};
 use semclust_core::collection::{Collection, FileBatch, SearchRequest, Target};
 use semclust_core::corpus::{Format, ReadLimits};
 use semclust_core::indexing::DocumentPassages;
-use semclust_core::neutral::LanguageSubspace;
 use semclust_core::search::{HitRecord, Mode};
 use semclust_core::store::{Filter, HnswOptions, StoreLocation};
 use semclust_core::{
@@ -239,21 +238,6 @@ impl Index {
         Embedder::load(&spec, self.device, precision)
     }
 
-    /// Give `collection` its model's language-neutral fit, unless it has it (the fit is
-    /// cached per model and machine; fitted once).
-    fn neutral(
-        collection: &mut Collection,
-        embedder: &Embedder,
-        spec_cache: &Path,
-    ) -> Result<(), Error> {
-        if collection.has_language_subspace() {
-            return Ok(());
-        }
-        let fp = collection.fingerprint().clone();
-        let fit = LanguageSubspace::cached_or_fit(&fp, embedder, spec_cache)?;
-        collection.set_language_subspace(Arc::new(fit))
-    }
-
     fn cache(&self) -> PathBuf {
         self.spec.cache_root()
     }
@@ -291,7 +275,7 @@ impl Index {
             let arc = self.embedder(Some(collection))?;
             let embedder = lock(&arc);
             if request.neutral {
-                Self::neutral(collection, &embedder, &self.cache())?;
+                collection.make_language_neutral(&*embedder, &self.cache())?;
             }
             if let Some((text, kind)) = request.to_embed() {
                 vector = Some(embedder.embed(&[text], kind)?.row(0).to_vec());
@@ -469,7 +453,7 @@ impl Index {
             };
             let embedder = arc.as_ref().map(|a| lock(a));
             if let (Some(e), true) = (embedder.as_deref(), neutral) {
-                Self::neutral(collection, e, &self.cache())?;
+                collection.make_language_neutral(e, &self.cache())?;
             }
             let labeller = embedder
                 .as_deref()

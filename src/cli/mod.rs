@@ -231,30 +231,25 @@ pub fn give_language_subspace(
     quiet: bool,
     loaded: Option<&semclust::Embedder>,
 ) -> anyhow::Result<()> {
-    use semclust::neutral::LanguageSubspace;
-    let fp = collection.fingerprint().clone();
-    let cache = source.spec(&fp.model).cache_root();
-    let fit = match LanguageSubspace::cached(&fp, &cache) {
-        Some(fit) => fit,
+    let model = collection.fingerprint().model.clone();
+    let cache = source.spec(&model).cache_root();
+    if collection.language_neutral_from_cache(&cache)? {
+        return Ok(());
+    }
+    let own;
+    let e = match loaded {
+        Some(e) => e,
         None => {
-            let own;
-            let e = match loaded {
-                Some(e) => e,
-                None => {
-                    own = index_model(collection, source, device, quiet)?;
-                    &own
-                }
-            };
-            if !quiet {
-                notify(&format!(
-                    "fitting the language-neutral view of {} on parallel text (once per model)",
-                    fp.model
-                ));
-            }
-            LanguageSubspace::cached_or_fit(&fp, e, &cache)?
+            own = index_model(collection, source, device, quiet)?;
+            &own
         }
     };
-    collection.set_language_subspace(std::sync::Arc::new(fit))?;
+    if !quiet {
+        notify(&format!(
+            "fitting the language-neutral view of {model} on parallel text (once per model)"
+        ));
+    }
+    collection.make_language_neutral(e, &cache)?;
     Ok(())
 }
 

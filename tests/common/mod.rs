@@ -4,6 +4,7 @@
 
 pub mod fake;
 pub mod pg;
+pub mod server;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output};
@@ -82,6 +83,21 @@ pub fn fixture(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(rel)
+}
+
+/// The sample corpus the README indexes: five Le Monde articles, 98 passages.
+pub fn sample_corpus() -> PathBuf {
+    fixture("lemonde-ia-2025.md")
+}
+
+/// The sample corpus indexed by the binary into `target` (`["--index", DIR]` or
+/// `["--store", URL]`), as a user runs it: the run's `--json` summary.
+pub fn index_sample(target: &[&str]) -> serde_json::Value {
+    let corpus = sample_corpus();
+    let mut args = vec!["index", corpus.to_str().unwrap()];
+    args.extend_from_slice(target);
+    args.extend_from_slice(&["--json", "-q"]);
+    serde_json::from_str(ok(&semclust(&args)).trim()).unwrap()
 }
 
 pub struct ParityTexts {

@@ -6,7 +6,6 @@ use std::path::Path;
 
 use semclust_core::cluster::{KChoice, ThemeOptions};
 use semclust_core::collection::Collection;
-use semclust_core::neutral::LanguageSubspace;
 use semclust_core::store::{Filter, StoreLocation};
 use semclust_core::{DeviceChoice, Embedder, ModelSpec};
 
@@ -20,8 +19,7 @@ fn main() -> semclust_core::Result<()> {
     let embedder = Embedder::load(&model, DeviceChoice::Auto, Some(fp.precision.parse()?))?;
     collection.check_model(embedder.info())?;
     // What tells languages apart is projected out, so that themes follow meaning (fitted once, cached).
-    let fit = LanguageSubspace::cached_or_fit(&fp, &embedder, &model.cache_root())?;
-    collection.set_language_subspace(std::sync::Arc::new(fit))?;
+    collection.make_language_neutral(&embedder, &model.cache_root())?;
     let opts = ThemeOptions {
         k: KChoice::Auto,
         ..ThemeOptions::default()

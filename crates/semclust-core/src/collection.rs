@@ -10,7 +10,7 @@
 //! changed it (another process, another request).
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -380,6 +380,33 @@ impl Collection {
     /// Whether [`Collection::set_language_subspace`] has given it a fit.
     pub fn has_language_subspace(&self) -> bool {
         self.neutral.is_some()
+    }
+
+    /// Give the collection its model's language-neutral fit from `cache` (the model cache,
+    /// [`crate::ModelSpec::cache_root`]) when it was fitted there before; whether it has one
+    /// now. A caller that has no model loaded yet tries this first and loads the model only
+    /// when it says `false`, for [`Collection::make_language_neutral`].
+    pub fn language_neutral_from_cache(&mut self, cache: &Path) -> Result<bool> {
+        if self.neutral.is_some() {
+            return Ok(true);
+        }
+        match LanguageSubspace::cached(self.fingerprint(), cache) {
+            Some(fit) => self
+                .set_language_subspace(std::sync::Arc::new(fit))
+                .map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    /// Give the collection its model's language-neutral fit, unless it has one: from `cache`
+    /// when it was fitted there before, else fitted now with `encoder` (the index's model, on
+    /// the parallel text semclust ships; seconds, once per model and machine) and cached.
+    pub fn make_language_neutral(&mut self, encoder: &dyn Encode, cache: &Path) -> Result<()> {
+        if self.neutral.is_some() {
+            return Ok(());
+        }
+        let fit = LanguageSubspace::cached_or_fit(self.fingerprint(), encoder, cache)?;
+        self.set_language_subspace(std::sync::Arc::new(fit))
     }
 
     /// The index at `location`, if one was ever created there.
