@@ -92,28 +92,67 @@ fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
 }
 
 /// Every field of `value` is documented in `schema` (validation alone would let undocumented
-/// fields through).
+/// fields through), through `$ref`s, `allOf` (a flattened struct: the members' fields together)
+/// and `oneOf`/`anyOf` (an optional or untagged field: one alternative documents them all).
 fn all_fields_documented(spec: &Value, schema: &Value, value: &Value, at: &str) {
+    if let Some(missing) = undocumented(spec, schema, value, at) {
+        panic!("{missing} is not in the OpenAPI schema");
+    }
+}
+
+/// The first field of `value` that `schema` does not document, if any.
+fn undocumented(spec: &Value, schema: &Value, value: &Value, at: &str) -> Option<String> {
     let schema = resolve(spec, schema);
-    if let (Some(props), Some(obj)) = (
-        schema.get("properties").and_then(Value::as_object),
-        value.as_object(),
-    ) {
-        let open = schema
-            .get("additionalProperties")
-            .is_some_and(|a| a != false);
+    for key in ["oneOf", "anyOf"] {
+        if let Some(alts) = schema.get(key).and_then(Value::as_array) {
+            let mut first = None;
+            for alt in alts {
+                match undocumented(spec, alt, value, at) {
+                    None => return None,
+                    Some(m) => {
+                        first.get_or_insert(m);
+                    }
+                }
+            }
+            return first;
+        }
+    }
+    // The properties of the schema and of its allOf members (each resolved).
+    let mut parts = vec![schema];
+    if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
+        parts.extend(all.iter().map(|m| resolve(spec, m)));
+    }
+    let mut props = serde_json::Map::new();
+    let mut has_props = false;
+    let mut open = false;
+    for part in &parts {
+        if let Some(p) = part.get("properties").and_then(Value::as_object) {
+            has_props = true;
+            props.extend(p.clone());
+        }
+        open |= part.get("additionalProperties").is_some_and(|a| a != false);
+    }
+    if let (true, Some(obj)) = (has_props, value.as_object()) {
         for (k, v) in obj {
             match props.get(k) {
-                Some(s) => all_fields_documented(spec, s, v, &format!("{at}.{k}")),
-                None => assert!(open, "{at}.{k} is not in the OpenAPI schema"),
+                Some(s) => {
+                    if let Some(m) = undocumented(spec, s, v, &format!("{at}.{k}")) {
+                        return Some(m);
+                    }
+                }
+                None if open => {}
+                None => return Some(format!("{at}.{k}")),
             }
         }
     }
     if let (Some(items), Some(arr)) = (schema.get("items"), value.as_array()) {
         for (i, v) in arr.iter().enumerate() {
-            all_fields_documented(spec, items, v, &format!("{at}[{i}]"));
+            if let Some(m) = undocumented(spec, items, v, &format!("{at}[{i}]")) {
+                return Some(m);
+            }
         }
     }
+    None
 }
 
 fn check_against_spec(spec: &Value, template: &str, method: &str, status: u16, body: &Value) {

@@ -175,10 +175,44 @@ impl From<Error> for ApiError {
     }
 }
 
+/// The body of every error answer: OpenAI's shape, with semclust's stable `code`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody<'a> {
+    pub error: ErrorDetail<'a>,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// For people; its wording may change.
+    pub message: &'a str,
+    /// The class of error (OpenAI's types).
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+    /// OpenAI's field, always null here: the message names the field.
+    #[schema(value_type = Option<String>)]
+    pub param: Option<()>,
+    /// Stable, for programs: invalid_json, invalid_body, invalid_path, invalid_query,
+    /// invalid_value, k_out_of_range, input_too_long, request_too_long, too_many_inputs,
+    /// body_too_large, body_timeout, body_unreadable, unsupported_media_type, missing_api_key,
+    /// invalid_api_key, not_found, passage_not_found, unknown_route, method_not_allowed,
+    /// index_empty, index_model_mismatch, queue_full, timeout, cancelled, shutting_down,
+    /// too_many_connections, store_unavailable, document_key_taken, internal_error,
+    /// model_not_found.
+    pub code: &'a str,
+}
+
 impl ApiError {
-    /// The documented body: `{"error": {"message", "type", "code"}}`.
+    /// The documented body: `{"error": {"message", "type", "param", "code"}}`.
     pub fn body(&self) -> serde_json::Value {
-        json!({"error": {"message": self.message, "type": self.kind, "param": null, "code": self.code}})
+        json!(ErrorBody {
+            error: ErrorDetail {
+                message: &self.message,
+                kind: self.kind,
+                param: None,
+                code: self.code,
+            }
+        })
     }
 }
 

@@ -20,7 +20,9 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::api::{cached_themes, remember_themes, ThemesParams, ThemesSpec};
 use super::error::{ApiError, ApiJson, ApiPath};
@@ -102,18 +104,63 @@ fn location(id: &str) -> String {
     format!("/v1/themes/jobs/{id}")
 }
 
+/// A themes job started, or found already there.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ThemesJobStarted)]
+pub struct JobStarted<'a> {
+    id: &'a str,
+    /// `running` or `done`.
+    status: &'a str,
+    /// Where to GET the job.
+    location: String,
+}
+
+/// A themes job: how far it got, and its themes once done.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ThemesJob)]
+pub struct JobStatus<'a> {
+    id: &'a str,
+    /// `running`, `done` or `failed`.
+    status: &'static str,
+    progress: JobProgress<'a>,
+    /// How long the run has taken so far, or took.
+    seconds: f64,
+    /// Once done: the themes, as GET /v1/themes returns them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<super::api::ThemesAnswer>)]
+    result: Option<&'a Value>,
+    /// Once failed: the error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<super::error::ErrorBody>)]
+    error: Option<&'a Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct JobProgress<'a> {
+    /// Each k tried so far (a number or range of k), in order.
+    tried: &'a [KScore],
+}
+
 fn accepted(id: &str, status: &str) -> Response {
-    let loc = location(id);
+    let location = location(id);
     (
         StatusCode::ACCEPTED,
-        [(header::LOCATION, loc.clone())],
-        Json(json!({"id": id, "status": status, "location": loc})),
+        [(header::LOCATION, location.clone())],
+        Json(JobStarted {
+            id,
+            status,
+            location,
+        }),
     )
         .into_response()
 }
 
 /// `POST /v1/themes`: start the themes of these parameters (the query parameters of `GET
 /// /v1/themes`, as a JSON object), or find the job that already has them.
+#[utoipa::path(post, path = "/v1/themes", request_body = ThemesParams,
+    description = "Start the themes of these parameters as a job (the query parameters of GET, as one JSON object; `k` may be a number). Answers 202 at once with the job's location, which GET polls for progress and the result; the same parameters on the same index find the same job, and its result is what GET /v1/themes then returns from its cache.",
+    responses((status = 202, body = JobStarted, description = "Started, or already there; `Location` is the job's address.",
+        headers(("Location" = String, description = "The job's address.")))))]
 pub async fn start(
     State(state): State<Arc<AppState>>,
     ApiJson(p): ApiJson<ThemesParams>,
@@ -190,6 +237,9 @@ pub async fn start(
 }
 
 /// `GET /v1/themes/jobs/{id}`: how far the job got, and its themes once done.
+#[utoipa::path(get, path = "/v1/themes/jobs/{id}", params(("id" = String, Path)),
+    description = "A themes job: each k tried so far (with its silhouette and inertia), and once done the themes, as GET /v1/themes returns them.",
+    responses((status = 200, body = JobStatus, description = "The job.")))]
 pub async fn status(
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,
@@ -201,21 +251,21 @@ pub async fn status(
         )));
     };
     let j = job.lock().unwrap_or_else(|p| p.into_inner());
-    let mut v = json!({
-        "id": j.id,
-        "progress": {"tried": j.tried},
-        "seconds": j.seconds.unwrap_or_else(|| j.started.elapsed().as_secs_f64()),
-    });
-    match &j.outcome {
-        Outcome::Running => v["status"] = "running".into(),
-        Outcome::Done(r) => {
-            v["status"] = "done".into();
-            v["result"] = (**r).clone();
-        }
-        Outcome::Failed(e) => {
-            v["status"] = "failed".into();
-            v["error"] = e.clone();
-        }
-    }
+    let (status, result, error) = match &j.outcome {
+        Outcome::Running => ("running", None, None),
+        Outcome::Done(r) => ("done", Some(&**r), None),
+        Outcome::Failed(e) => ("failed", None, Some(e)),
+    };
+    let answer = JobStatus {
+        id: &j.id,
+        status,
+        progress: JobProgress { tried: &j.tried },
+        seconds: j
+            .seconds
+            .unwrap_or_else(|| j.started.elapsed().as_secs_f64()),
+        result,
+        error,
+    };
+    let v = serde_json::to_value(answer).map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(Json(v))
 }

@@ -13,6 +13,7 @@ use crate::store::StoredPassage;
 
 /// One stored document.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DocumentInfo {
     pub key: String,
     /// The file it was read from, or `api:NAME` for a document sent by name.
@@ -27,11 +28,13 @@ pub struct DocumentInfo {
     /// `(none)` where no language was detected).
     pub languages: BTreeMap<String, usize>,
     /// The earliest and latest `date` of its articles, when they give one.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>, min_items = 2, max_items = 2))]
     pub dates: Option<(String, String)>,
 }
 
 /// Figures of a whole index.
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IndexStats {
     pub documents: usize,
     pub passages: usize,

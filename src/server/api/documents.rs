@@ -4,36 +4,69 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::super::error::ApiPath;
 use super::super::AppState;
+use crate::catalog::{DocumentInfo, IndexStats};
 
 use super::search::PassageRecord;
 use super::{blocking, ApiResult};
 
-/// `GET /v1/documents`: every stored document (`semclust docs list --json`) and the index's
-/// figures (`docs stats`).
-pub async fn documents(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
-    let v = blocking(move || {
-        let docs = state.read(|c| c.documents())?;
-        let stats = crate::catalog::stats(&docs);
-        Ok(json!({"object": "list", "data": docs, "stats": stats}))
-    })
-    .await?;
-    Ok(Json(v))
+/// Every stored document, by key, and the index's figures.
+#[derive(Serialize, ToSchema)]
+pub struct DocumentList {
+    /// `list`.
+    object: &'static str,
+    data: Vec<DocumentInfo>,
+    stats: IndexStats,
 }
 
-/// `GET /v1/documents/{key}`: one document and its passages in reading order (`docs show`);
-/// keys hold slashes (`nodejs/api/addons.md`), so the route takes the rest of the path.
+/// A stored document and its passages in reading order.
+#[derive(Serialize, ToSchema)]
+pub struct DocumentPassages<'a> {
+    document: DocumentInfo,
+    passages: Vec<PassageRecord<'a>>,
+}
+
+/// Every stored document (key, path, format, passages, bytes, languages, dates) and the
+/// index's figures, as `semclust docs list` and `docs stats` print them.
+#[utoipa::path(get, path = "/v1/documents",
+    responses((status = 200, body = DocumentList, description = "By key.")))]
+pub async fn documents(State(state): State<Arc<AppState>>) -> ApiResult<Json<DocumentList>> {
+    let list = blocking(move || {
+        let data = state.read(|c| c.documents())?;
+        let stats = crate::catalog::stats(&data);
+        Ok(DocumentList {
+            object: "list",
+            data,
+            stats,
+        })
+    })
+    .await?;
+    Ok(Json(list))
+}
+
+/// One stored document and its passages in reading order. The key holds slashes; send them as
+/// they are or percent-encoded.
+#[utoipa::path(get, path = "/v1/documents/{key}",
+    params(("key" = String, Path, example = "nodejs/api/addons.md")),
+    responses((status = 200, body = DocumentPassages, description = "The document.")))]
 pub async fn document(
     State(state): State<Arc<AppState>>,
     ApiPath(key): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<serde_json::Value>> {
+    // Keys hold slashes (`nodejs/api/addons.md`), so the route takes the rest of the path.
     let v = blocking(move || {
-        let (info, passages) = state.read(|c| c.document(&key))?;
-        let passages: Vec<PassageRecord<'_>> = passages.iter().map(PassageRecord::from).collect();
-        Ok(json!({"document": info, "passages": passages}))
+        let (document, passages) = state.read(|c| c.document(&key))?;
+        let answer = DocumentPassages {
+            document,
+            passages: passages.iter().map(PassageRecord::from).collect(),
+        };
+        // The records borrow the passages, which do not outlive this closure.
+        serde_json::to_value(answer)
+            .map_err(|e| super::super::error::ApiError::internal(e.to_string()))
     })
     .await?;
     Ok(Json(v))

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::Json;
 use base64::Engine;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::super::error::{ApiError, ApiJson};
 use super::super::AppState;
@@ -14,23 +15,111 @@ use crate::embed::InputKind;
 
 use super::{embed, ApiResult};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmbeddingsRequest {
+    /// A text, or up to the server's `--max-inputs` texts (2,048 by default); none empty.
+    #[schema(value_type = EmbeddingsInput)]
     input: Value,
+    /// The served model's id, its Hugging Face repo or a `--model-alias`, optionally ending in
+    /// `:query` or `:passage` to pick the prefix (as `input_type` does); optional. Another name
+    /// is 404 `model_not_found`.
     #[serde(default)]
     model: Option<String>,
+    /// `float` (the default), or `base64`: the little-endian f32 bytes of each vector.
     #[serde(default)]
+    #[schema(value_type = Option<EncodingFormat>)]
     encoding_format: Option<String>,
-    /// semclust's extension: `query` or `passage` (default), which picks the model's prefix.
+    /// semclust's extension: which of the model's prefixes the inputs get (`passage` by
+    /// default; `document` is `passage`).
     #[serde(default)]
+    #[schema(value_type = Option<InputType>)]
     input_type: Option<String>,
+    /// Must equal the model's dimension when given.
     #[serde(default)]
     dimensions: Option<usize>,
     /// OpenAI's end-user tag; accepted and ignored.
     #[serde(default)]
     #[allow(dead_code)]
     user: Option<String>,
+}
+
+/// What `input` takes: one text, or a list of them (the handler reads it as JSON, to name what
+/// is wrong in a refused one).
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum EmbeddingsInput {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// The encodings of `encoding_format`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum EncodingFormat {
+    Float,
+    Base64,
+}
+
+/// The prefixes of `input_type`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum InputType {
+    Query,
+    Passage,
+    Document,
+}
+
+/// One L2-normalised vector per input, in input order.
+#[derive(Serialize, ToSchema)]
+pub struct EmbeddingList {
+    /// `list`.
+    object: &'static str,
+    data: Vec<EmbeddingRecord>,
+    model: String,
+    usage: Usage,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EmbeddingRecord {
+    /// `embedding`.
+    object: &'static str,
+    index: usize,
+    embedding: Embedding,
+}
+
+/// The vector as numbers, or (`encoding_format: base64`) its little-endian f32 bytes in base64.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Embedding {
+    Float(Vec<f32>),
+    Base64(String),
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Usage {
+    prompt_tokens: usize,
+    total_tokens: usize,
+}
+
+/// The served model under each name it answers to.
+#[derive(Serialize, ToSchema)]
+pub struct ModelList {
+    /// `list`.
+    object: &'static str,
+    data: Vec<ModelRecord>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ModelRecord {
+    id: String,
+    /// `model`.
+    object: &'static str,
+    created: u64,
+    owned_by: &'static str,
 }
 
 fn inputs(v: Value, max: usize) -> ApiResult<Vec<String>> {
@@ -87,10 +176,13 @@ fn input_kind(v: Option<&str>, field: &str) -> ApiResult<InputKind> {
     }
 }
 
+/// Embed texts (OpenAI-compatible).
+#[utoipa::path(post, path = "/v1/embeddings", request_body = EmbeddingsRequest,
+    responses((status = 200, body = EmbeddingList, description = "One L2-normalised vector per input, in input order.")))]
 pub async fn embeddings(
     State(state): State<Arc<AppState>>,
     ApiJson(req): ApiJson<EmbeddingsRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EmbeddingList>> {
     let served = &state.fingerprint.model;
     let repo = state.embedder().repo();
     // `MODEL:query` / `MODEL:passage` pick the prefix for clients that send only `model` and
@@ -151,24 +243,31 @@ pub async fn embeddings(
     let texts = inputs(req.input, state.config.limits.max_inputs)?;
     let e = embed(&state, texts, kind, "input").await?;
     let tokens: usize = e.token_counts().iter().sum();
-    let data: Vec<Value> = (0..e.rows())
+    let data = (0..e.rows())
         .map(|i| {
             let row = e.row(i);
             let embedding = if base64 {
                 let bytes: Vec<u8> = row.iter().flat_map(|x| x.to_le_bytes()).collect();
-                Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+                Embedding::Base64(base64::engine::general_purpose::STANDARD.encode(bytes))
             } else {
-                json!(row)
+                Embedding::Float(row.to_vec())
             };
-            json!({"object": "embedding", "index": i, "embedding": embedding})
+            EmbeddingRecord {
+                object: "embedding",
+                index: i,
+                embedding,
+            }
         })
         .collect();
-    Ok(Json(json!({
-        "object": "list",
-        "data": data,
-        "model": served,
-        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-    })))
+    Ok(Json(EmbeddingList {
+        object: "list",
+        data,
+        model: served.clone(),
+        usage: Usage {
+            prompt_tokens: tokens,
+            total_tokens: tokens,
+        },
+    }))
 }
 
 /// The names `/v1/embeddings` answers to: the served model's, then its `--model-alias`es.
@@ -178,12 +277,23 @@ fn served_names(state: &AppState) -> Vec<String> {
         .collect()
 }
 
-pub async fn models(State(state): State<Arc<AppState>>) -> Json<Value> {
+/// The model this server runs (OpenAI-compatible).
+#[utoipa::path(get, path = "/v1/models",
+    responses((status = 200, body = ModelList, description = "The served model.")))]
+pub async fn models(State(state): State<Arc<AppState>>) -> Json<ModelList> {
     // The served model, then its aliases, each plain and with the prefix it picks.
-    let data: Vec<Value> = served_names(&state)
+    let data = served_names(&state)
         .iter()
         .flat_map(|n| [n.clone(), format!("{n}:query"), format!("{n}:passage")])
-        .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "semclust"}))
+        .map(|id| ModelRecord {
+            id,
+            object: "model",
+            created: 0,
+            owned_by: "semclust",
+        })
         .collect();
-    Json(json!({"object": "list", "data": data}))
+    Json(ModelList {
+        object: "list",
+        data,
+    })
 }

@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::super::error::{ApiError, ApiJson};
 use super::super::AppState;
@@ -17,7 +17,8 @@ use crate::store::HnswOptions;
 
 use super::{blocking, ApiResult};
 
-#[derive(Debug, Deserialize)]
+/// Documents to add or replace, and documents to delete.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IndexRequest {
     #[serde(default)]
@@ -27,21 +28,57 @@ pub struct IndexRequest {
     delete: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentIn {
     /// The document's key: passage ids are `NAME/ARTICLE/PARAGRAPH`.
     name: String,
     text: String,
-    /// One of `corpus::FORMATS` (markdown by default).
+    /// How to read `text` (markdown by default).
     #[serde(default)]
+    #[schema(schema_with = format_schema)]
     format: Format,
 }
 
+/// The formats a document sent by name may be in: those `corpus::Format` reads from text.
+fn format_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(Format::api_names()))
+        .default(Some("markdown".into()))
+        .build()
+}
+
+/// What an indexing request changed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IndexAnswer {
+    /// Documents sent.
+    documents: usize,
+    added: usize,
+    updated: usize,
+    removed: usize,
+    kept: usize,
+    /// Passages run through the model (the rest of added/updated reused a stored vector).
+    embedded: usize,
+    documents_removed: usize,
+    /// Of the updated passages, those embedded again because an earlier semclust had embedded
+    /// their text without its title and headings.
+    context_added: usize,
+    /// Passages in the index now.
+    passages: usize,
+    /// The index generation after the change.
+    generation: u64,
+    seconds: f64,
+}
+
+/// Add, replace or delete documents; split and embedded as `semclust index` does,
+/// incrementally.
+#[utoipa::path(post, path = "/v1/index", request_body = IndexRequest,
+    responses((status = 200, body = IndexAnswer, description = "What changed.")))]
 pub async fn index(
     State(state): State<Arc<AppState>>,
     ApiJson(req): ApiJson<IndexRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<IndexAnswer>> {
     if req.documents.is_empty() && req.delete.is_empty() {
         return Err(ApiError::invalid(
             "send `documents` ([{name, text, format?}]) to add or replace, or `delete` ([name]) to remove",
@@ -99,17 +136,21 @@ pub async fn index(
         let report = collection.apply_documents(&st.batcher, &docs, &delete, &mut |_| {})?;
         let generation = collection.state()?.generation;
         st.metrics.passages_indexed(report.added + report.updated);
-        let mut v = serde_json::to_value(&report).map_err(|e| ApiError::internal(e.to_string()))?;
-        v["documents"] = v["files"].take();
-        if let Some(o) = v.as_object_mut() {
-            o.remove("files");
-            // Only a signal to `semclust index` interrupts a run; a request runs to its end.
-            o.remove("interrupted");
-            o.remove("not_embedded");
-        }
-        v["passages"] = collection.len()?.into();
-        v["generation"] = generation.into();
-        v["seconds"] = started.elapsed().as_secs_f64().into();
+        // Only a signal to `semclust index` interrupts a run (`interrupted`, `not_embedded`);
+        // a request runs to its end.
+        let v = IndexAnswer {
+            documents: report.files,
+            added: report.added,
+            updated: report.updated,
+            removed: report.removed,
+            kept: report.kept,
+            embedded: report.embedded,
+            documents_removed: report.documents_removed,
+            context_added: report.context_added,
+            passages: collection.len()?,
+            generation,
+            seconds: started.elapsed().as_secs_f64(),
+        };
         drop(collection);
         crate::util::alloc::release_free_memory();
         Ok(v)

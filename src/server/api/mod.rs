@@ -9,19 +9,21 @@ use super::error::ApiError;
 use super::AppState;
 use crate::embed::{Embeddings, InputKind};
 
-mod documents;
-mod embeddings;
-mod index;
-mod search;
-mod service;
-mod themes;
+pub(super) mod documents;
+pub(super) mod embeddings;
+pub(super) mod index;
+pub(super) mod search;
+pub(super) mod service;
+pub(super) mod themes;
 
 pub use documents::{document, documents};
 pub use embeddings::{embeddings, models};
 pub use index::index;
 pub use search::{passage, search};
 pub use service::{health, method_not_allowed, metrics, not_found, openapi};
-pub(super) use themes::{cached_themes, remember_themes, themes, ThemesParams, ThemesSpec};
+pub(super) use themes::{
+    cached_themes, remember_themes, themes, ThemesAnswer, ThemesParams, ThemesSpec,
+};
 
 type ApiResult<T> = Result<T, ApiError>;
 

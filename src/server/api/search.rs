@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 use super::super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::super::AppState;
@@ -16,45 +17,58 @@ use crate::store::{Filter, SearchMethod, StoredPassage};
 
 use super::{blocking, embed, ApiResult};
 
-#[derive(Debug, Deserialize)]
+/// Exactly one of `query`, `text` and `id`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SearchRequest)]
 pub struct SearchBody {
-    /// A question (the model's query prefix).
+    /// A question, in any language the model knows (the model's query prefix).
     #[serde(default)]
     query: Option<String>,
-    /// A passage-like text to find related passages for (the passage prefix).
+    /// Find passages related to this text (the passage prefix).
     #[serde(default)]
     text: Option<String>,
-    /// A stored passage to find related passages for (itself excluded).
+    /// Find passages related to this stored passage (itself excluded).
     #[serde(default)]
     id: Option<String>,
+    /// How many results (default 10, at most the server's `--max-k`).
     #[serde(default)]
+    #[schema(minimum = 1)]
     k: Option<usize>,
-    /// Default: hybrid for a `query`; dense for `text` and `id`, which have no query words.
+    /// Default: hybrid with `query`; dense with `text` or `id`, which have no query words
+    /// (lexical and hybrid need `query`).
     #[serde(default)]
     mode: Option<Mode>,
+    /// With `id`: only passages of other articles.
     #[serde(default)]
     other_articles: bool,
-    /// Only passages in other languages than the `id` passage's.
+    /// With `id`: only passages in other languages than that passage's.
     #[serde(default)]
     other_languages: bool,
     #[serde(default)]
     method: SearchMethod,
-    /// Only passages whose document metadata has these values (all of them).
+    /// Only passages whose document metadata has these values (all of them; a list field must
+    /// hold the value).
     #[serde(default, rename = "where")]
     wheres: std::collections::BTreeMap<String, String>,
-    /// Only documents dated on or after / on or before (YYYY, YYYY-MM or YYYY-MM-DD).
+    /// Only documents dated on or after (YYYY, YYYY-MM or YYYY-MM-DD).
     #[serde(default)]
     since: Option<String>,
+    /// Only documents dated on or before (a month or a year includes all of it).
     #[serde(default)]
     until: Option<String>,
-    /// Rank boilerplate like any passage (see `SearchRequest::boilerplate`).
+    /// Rank boilerplate (a text found in 5 documents or more) like any passage instead of
+    /// after the others.
     #[serde(default)]
     boilerplate: bool,
-    /// `false`: compare with the model's own vectors instead of the language-neutral view.
+    /// `false`: the dense part compares the model's own vectors instead of the language-neutral
+    /// view.
     #[serde(default = "yes")]
+    #[schema(default = true)]
     neutral: bool,
-    /// With `other_articles`: the passage's vector as stored, its article's title included.
+    /// With `id` and `other_articles`: rank by the passage's vector as stored, its article's
+    /// title and headings included, instead of the passage less half its article's mean
+    /// vector.
     #[serde(default)]
     with_titles: bool,
 }
@@ -73,8 +87,10 @@ pub(super) fn filter_of(
     Filter::new(&wheres, since, until)
 }
 
-#[derive(Debug, Serialize)]
-struct HitList<'a> {
+/// Search results, best first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HitList<'a> {
+    /// `list`.
     object: &'static str,
     model: &'a str,
     mode: Mode,
@@ -85,20 +101,29 @@ struct HitList<'a> {
 }
 
 /// A stored passage as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Passage)]
 pub struct PassageRecord<'a> {
     id: &'a str,
     /// The article's title.
     article: &'a str,
     /// The article's key within its document (number, or the JSONL record's id).
     article_key: &'a str,
+    /// 1-based, in the article.
+    #[schema(minimum = 1)]
     paragraph: u32,
     document: &'a str,
+    /// The file it was read from, or `api:NAME` for a document sent to /v1/index.
     path: &'a str,
+    /// Byte offsets of the passage in its file.
     span: [u64; 2],
     hash: &'a str,
     text: &'a str,
+    /// The headings above the passage under its article's title, `Section › Subsection`.
     section: Option<&'a str>,
+    /// The article's metadata: front matter keys, a JSONL record's other fields, a clipped
+    /// page's url.
+    #[schema(value_type = Object)]
     meta: &'a crate::corpus::Meta,
 }
 
@@ -158,6 +183,9 @@ async fn run_search(state: Arc<AppState>, request: SearchRequest) -> ApiResult<J
     .map(Json)
 }
 
+/// Passages that answer a query, or related to a text or a stored passage.
+#[utoipa::path(post, path = "/v1/search", request_body = SearchBody,
+    responses((status = 200, body = HitList, description = "Best first.")))]
 pub async fn search(
     State(state): State<Arc<AppState>>,
     ApiJson(req): ApiJson<SearchBody>,
@@ -199,22 +227,34 @@ pub async fn search(
     run_search(state, request).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub struct RelatedParams {
+    /// How many results (default 10).
+    #[param(minimum = 1)]
     k: Option<usize>,
+    /// Only passages of other articles.
     other_articles: bool,
-    /// Only passages in other languages than this one's.
+    /// Only passages in other languages than this one's (detected on its text, else its
+    /// article's `lang`).
     other_languages: bool,
-    /// `false`: the model's own vectors instead of the language-neutral view.
+    /// `false`: compare the model's own vectors instead of the language-neutral view
+    /// (docs/cli.md, Mixed languages).
+    #[param(default = true)]
     neutral: bool,
-    /// With `other_articles`: the passage's vector as stored, its article's title included.
+    /// With `other_articles`: rank by the passage's vector as stored, its article's title and
+    /// headings included, instead of the passage less half its article's mean vector.
     with_titles: bool,
+    #[param(inline)]
     method: SearchMethod,
-    /// KEY=VALUE conditions, comma-separated.
+    /// Only passages whose document metadata has these values: KEY=VALUE conditions,
+    /// comma-separated (all must hold; a list field must hold the value).
     #[serde(rename = "where")]
     wheres: Option<String>,
+    /// Only documents dated on or after (YYYY, YYYY-MM or YYYY-MM-DD).
     since: Option<String>,
+    /// Only documents dated on or before (a month or a year includes all of it).
     until: Option<String>,
 }
 
@@ -253,30 +293,54 @@ pub async fn passage(
     ApiPath(rest): ApiPath<String>,
     ApiQuery(params): ApiQuery<RelatedParams>,
 ) -> ApiResult<Response> {
-    if let Some(id) = rest.strip_suffix("/related") {
-        let request = SearchRequest {
-            target: Target::Passage(id.to_string()),
-            k: check_k(params.k, state.config.limits.max_k)?,
-            mode: Mode::Dense,
-            method: params.method,
-            other_articles: params.other_articles,
-            other_languages: params.other_languages,
-            filter: filter_of(
-                where_list(&params.wheres),
-                params.since.as_deref(),
-                params.until.as_deref(),
-            )?,
-            boilerplate: false,
-            neutral: params.neutral,
-            with_titles: params.with_titles,
-        };
-        return Ok(run_search(state, request).await?.into_response());
+    match rest.strip_suffix("/related") {
+        Some(id) => Ok(related(state, id.to_string(), params)
+            .await?
+            .into_response()),
+        None => Ok(one_passage(state, rest).await?.into_response()),
     }
-    let st = state.clone();
+}
+
+/// One stored passage. The id holds slashes; send them as they are or percent-encoded.
+#[utoipa::path(get, path = "/v1/passages/{id}",
+    params(("id" = String, Path, example = "lemonde-ia-2025/3/12")),
+    responses((status = 200, body = PassageRecord, description = "The passage.")))]
+pub(in crate::server) async fn one_passage(
+    state: Arc<AppState>,
+    id: String,
+) -> ApiResult<Json<Value>> {
     let v = blocking(move || {
-        let p = st.read(|c| c.passage(&rest))?;
+        let p = state.read(|c| c.passage(&id))?;
         serde_json::to_value(PassageRecord::from(&p)).map_err(|e| ApiError::internal(e.to_string()))
     })
     .await?;
-    Ok(Json(v).into_response())
+    Ok(Json(v))
+}
+
+/// Passages nearest to a stored passage (itself excluded).
+#[utoipa::path(get, path = "/v1/passages/{id}/related",
+    params(("id" = String, Path), RelatedParams),
+    responses((status = 200, body = HitList, description = "Best first.")))]
+pub(in crate::server) async fn related(
+    state: Arc<AppState>,
+    id: String,
+    params: RelatedParams,
+) -> ApiResult<Json<Value>> {
+    let request = SearchRequest {
+        target: Target::Passage(id),
+        k: check_k(params.k, state.config.limits.max_k)?,
+        mode: Mode::Dense,
+        method: params.method,
+        other_articles: params.other_articles,
+        other_languages: params.other_languages,
+        filter: filter_of(
+            where_list(&params.wheres),
+            params.since.as_deref(),
+            params.until.as_deref(),
+        )?,
+        boilerplate: false,
+        neutral: params.neutral,
+        with_titles: params.with_titles,
+    };
+    run_search(state, request).await
 }

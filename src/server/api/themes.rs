@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 use super::super::error::{ApiError, ApiQuery};
 use super::super::AppState;
@@ -16,36 +17,66 @@ use super::search::{filter_of, where_list};
 use super::{blocking, ApiResult};
 
 /// The parameters of a themes run: `GET /v1/themes`'s query, or `POST /v1/themes`'s body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[schema(as = ThemesJobRequest)]
 pub struct ThemesParams {
-    /// A number of themes, MIN..MAX or auto (a JSON body may give a number).
+    /// A number of themes, MIN..MAX (each tried, one chosen), or auto (2 to about √n, at most
+    /// 30): the best silhouette when it reaches 0.25, else the elbow of the inertia curve. A
+    /// JSON body may give a number. Default auto.
     #[serde(default, deserialize_with = "text_or_number")]
+    #[schema(value_type = Option<TextOrNumber>)]
+    #[param(value_type = Option<String>)]
     k: Option<String>,
+    /// The k-means seed (default 42).
     seed: Option<u64>,
+    /// k-means restarts (default 10).
+    #[param(minimum = 1, maximum = 100)]
+    #[schema(minimum = 1, maximum = 100)]
     restarts: Option<usize>,
     /// `false`: cluster the model's own vectors instead of the language-neutral view.
     neutral: Option<bool>,
-    /// The labels' language in a collection of several (ISO 639-1).
+    /// In a collection of several languages, the labels' language (ISO 639-1); default the
+    /// most frequent.
     label_lang: Option<String>,
-    /// `true`: cluster the vectors as stored, with their article's title and headings.
+    /// `true`: cluster the vectors as stored, each passage with its article's title and
+    /// headings (themes then follow the articles); default: each passage less what sets its
+    /// article apart from the articles most like it.
     with_titles: Option<bool>,
-    /// KEY=VALUE conditions, comma-separated.
+    /// Only passages whose document metadata has these values: KEY=VALUE conditions,
+    /// comma-separated (all must hold; a list field must hold the value).
     #[serde(rename = "where")]
     wheres: Option<String>,
+    /// Only documents dated on or after (YYYY, YYYY-MM or YYYY-MM-DD).
     since: Option<String>,
+    /// Only documents dated on or before (a month or a year includes all of it).
     until: Option<String>,
-    /// Periods of the themes-over-time table: auto, month, quarter or year.
+    /// Periods of over_time, the themes' passages counted per period of their documents'
+    /// dates: auto (months up to 3 years, quarters up to 10, years beyond), month, quarter or
+    /// year.
     period: Option<String>,
 }
 
+/// The themes, as `semclust themes --json` prints them, with the index generation they were
+/// computed on.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ThemesResult)]
+pub struct ThemesAnswer<'a> {
+    #[serde(flatten)]
+    themes: &'a crate::cluster::Themes,
+    /// The index generation the themes were computed on.
+    generation: u64,
+}
+
 /// A string, or a number written as one (`"k": 5` as well as `"k": "5"`).
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+enum TextOrNumber {
+    Text(String),
+    Number(u64),
+}
+
 fn text_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum TextOrNumber {
-        Text(String),
-        Number(u64),
-    }
     Ok(Option::<TextOrNumber>::deserialize(d)?.map(|v| match v {
         TextOrNumber::Text(s) => s,
         TextOrNumber::Number(n) => n.to_string(),
@@ -137,8 +168,11 @@ impl ThemesSpec {
             }
             r => r?,
         };
-        let mut v = serde_json::to_value(&t).map_err(|e| ApiError::internal(e.to_string()))?;
-        v["generation"] = index_state.generation.into();
+        let v = serde_json::to_value(ThemesAnswer {
+            themes: &t,
+            generation: index_state.generation,
+        })
+        .map_err(|e| ApiError::internal(e.to_string()))?;
         drop(input);
         crate::util::alloc::release_free_memory();
         Ok((index_state, v))
@@ -175,6 +209,9 @@ pub(in crate::server) fn remember_themes(
     );
 }
 
+/// Themes across articles (k-means), computed on demand and cached until the index changes.
+#[utoipa::path(get, path = "/v1/themes", params(ThemesParams),
+    responses((status = 200, body = ThemesAnswer, description = "The themes, as `semclust themes --json` prints them, with the index generation.")))]
 pub async fn themes(
     State(state): State<Arc<AppState>>,
     ApiQuery(p): ApiQuery<ThemesParams>,

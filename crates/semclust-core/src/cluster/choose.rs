@@ -37,6 +37,7 @@ pub const SWEEP_RESTARTS: usize = 3;
 
 /// The score of one k tried.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KScore {
     pub k: usize,
     pub silhouette: f64,

@@ -215,6 +215,7 @@ impl Default for ThemeOptions {
 
 /// A passage that stands for its theme.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Representative {
     pub id: String,
     pub article: String,
@@ -226,6 +227,7 @@ pub struct Representative {
 
 /// How many of a theme's passages come from one article.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ArticleShare {
     pub article: String,
     pub document: String,
@@ -233,6 +235,7 @@ pub struct ArticleShare {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Theme {
     /// 1-based, ordered by size (largest first).
     pub id: usize,
@@ -251,6 +254,7 @@ pub struct Theme {
 /// cannot be told: a passage too short, in an article that declares no language), out of at
 /// most [`LANGUAGE_SAMPLE`] passages spread over the theme.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LanguageShare {
     pub language: String,
     pub share: f64,
@@ -351,6 +355,7 @@ fn language_shares(
 
 /// One row of the article × theme table.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ArticleRow {
     pub article: String,
     pub document: String,
@@ -361,6 +366,7 @@ pub struct ArticleRow {
 
 /// Every passage with its theme and its place on the map.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PassageTheme {
     pub id: String,
     pub article: String,
@@ -373,6 +379,7 @@ pub struct PassageTheme {
 
 /// The facts of the run, printed with every report.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunFacts {
     pub model: String,
     pub revision: String,
@@ -414,6 +421,7 @@ pub struct RunFacts {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Themes {
     pub facts: RunFacts,
     /// Every k tried by `--k auto`, with its silhouette.

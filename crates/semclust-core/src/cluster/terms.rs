@@ -29,6 +29,7 @@ use crate::language;
 
 /// A key term and its c-TF-IDF weight.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Term {
     pub term: String,
     pub weight: f64,

@@ -52,6 +52,7 @@ const MAX_PERIODS: u32 = 400;
 
 /// Theme prevalence by period.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OverTime {
     /// "month", "quarter" or "year".
     pub period: &'static str,

@@ -35,6 +35,7 @@ pub enum InputKind {
 
 /// The precision the model computes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// GGML Q4_0 weight matrices and word embeddings, f32 activations (the CPU default).

@@ -19,6 +19,7 @@ pub use lexical::LexicalIndex;
 
 /// What a search ranks by; `dense`, `lexical` and `hybrid` on the command line and over HTTP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Cosine similarity of the model's vectors.
@@ -103,6 +104,7 @@ pub fn fusion_depth(k: usize) -> usize {
 
 /// The documented record of a hit (`--json` output and the HTTP API) (field order is part of the format).
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HitRecord<'a> {
     pub rank: usize,
     pub id: &'a str,
@@ -117,6 +119,7 @@ pub struct HitRecord<'a> {
     /// The headings above the passage under its article's title.
     pub section: Option<&'a str>,
     /// The article's metadata (front matter, JSONL fields, a clipped page's URL).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub meta: &'a Meta,
     /// Documents holding the same or a near-identical text, when more than one: the other
     /// copies are folded into this hit.

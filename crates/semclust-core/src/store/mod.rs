@@ -137,6 +137,7 @@ impl Exclude {
 
 /// How dense search runs; named `auto`, `exact` and `ann` on the command line and over HTTP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SearchMethod {
     /// Exact up to 20,000 passages, the HNSW graph above.
