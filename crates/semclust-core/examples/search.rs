@@ -4,10 +4,12 @@
 //!     cargo run --release -p semclust-core --example search -- INDEX_DIR FOLDER "QUERY"
 use std::path::{Path, PathBuf};
 
-use semclust_core::collection::{Collection, FileBatch, SearchRequest, Target};
 use semclust_core::corpus::ReadLimits;
-use semclust_core::store::{HnswOptions, StoreLocation};
-use semclust_core::{DeviceChoice, Embedder, InputKind, ModelSpec};
+use semclust_core::store::HnswOptions;
+use semclust_core::{
+    Collection, DeviceChoice, Embedder, FileBatch, InputKind, ModelSpec, SearchRequest,
+    StoreLocation, Target,
+};
 
 fn main() -> semclust_core::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -4,10 +4,9 @@
 //!     cargo run --release -p semclust-core --example themes -- INDEX_DIR
 use std::path::Path;
 
-use semclust_core::cluster::{KChoice, ThemeOptions};
-use semclust_core::collection::Collection;
-use semclust_core::store::{Filter, StoreLocation};
-use semclust_core::{DeviceChoice, Embedder, ModelSpec};
+use semclust_core::{
+    Collection, DeviceChoice, Embedder, Filter, KChoice, ModelSpec, StoreLocation, ThemeOptions,
+};
 
 fn main() -> semclust_core::Result<()> {
     let index = std::env::args().nth(1).unwrap_or_else(|| "index".into());

@@ -12,7 +12,28 @@
 //! assert_eq!(vectors.dim(), 384);
 //! # Ok::<(), semclust_core::Error>(())
 //! ```
+//!
+//! # Where to start
+//!
+//! The crate root re-exports what a program needs; the modules hold the rest.
+//! - **Embedding:** [`ModelSpec`] names a model, [`Embedder::load`] loads it,
+//!   [`Embedder::embed`] (through the [`Encode`] trait) gives [`Embeddings`].
+//! - **An index:** [`StoreLocation`] (a folder, or a PostgreSQL URL with the `postgres`
+//!   feature), [`Collection`] over it. [`FileBatch::read`] reads a folder of documents,
+//!   [`Collection::sync_files`] indexes them (only what changed is embedded again).
+//! - **Search:** a [`SearchRequest`] for a [`Target`] (a query, a text or a stored passage),
+//!   [`Collection::search`].
+//! - **Themes:** [`ThemeOptions`] (k as a [`KChoice`]), [`Collection::themes`] gives [`Themes`].
+//! - **Several languages:** [`Collection::make_language_neutral`] gives a collection the
+//!   language-neutral view its search and themes use ([`neutral`]).
+//!
+//! `examples/` shows each in about 30 lines: `embed`, `search` (index a folder and search it)
+//! and `themes`. Errors are one [`Error`] type whose messages name the file, field or value
+//! and what to do.
 
+// The figures `semclust bench` reports, and helpers shared with the binary, the server and the
+// tests (processes, `.npy` files, allocation): public for them, not part of the library's API.
+#[doc(hidden)]
 pub mod bench;
 pub mod boilerplate;
 pub mod catalog;
@@ -30,11 +51,15 @@ pub mod neutral;
 pub mod report;
 pub mod search;
 pub mod store;
+#[doc(hidden)]
 pub mod util;
 
+pub use cluster::{KChoice, ThemeOptions, Themes};
+pub use collection::{Collection, FileBatch, SearchRequest, Target};
 pub use embed::{
     DeviceChoice, Embedder, Embeddings, Encode, InputKind, LongTextPolicy, Precision, RuntimeInfo,
     Tokenized,
 };
 pub use error::{Error, Result};
 pub use model::{Manifest, ModelSpec, Registry};
+pub use store::{Filter, StoreLocation};
