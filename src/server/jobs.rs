@@ -266,6 +266,5 @@ pub async fn status(
         result,
         error,
     };
-    let v = serde_json::to_value(answer).map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(Json(v))
+    Ok(Json(super::api::to_json(answer)?))
 }

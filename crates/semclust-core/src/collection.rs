@@ -377,11 +377,6 @@ impl Collection {
         Ok(())
     }
 
-    /// Whether [`Collection::set_language_subspace`] has given it a fit.
-    pub fn has_language_subspace(&self) -> bool {
-        self.neutral.is_some()
-    }
-
     /// Give the collection its model's language-neutral fit from `cache` (the model cache,
     /// [`crate::ModelSpec::cache_root`]) when it was fitted there before; whether it has one
     /// now. A caller that has no model loaded yet tries this first and loads the model only

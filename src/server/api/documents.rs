@@ -12,7 +12,7 @@ use super::super::AppState;
 use crate::catalog::{DocumentInfo, IndexStats};
 
 use super::search::PassageRecord;
-use super::{blocking, ApiResult};
+use super::{blocking, to_json, ApiResult};
 
 /// Every stored document, by key, and the index's figures.
 #[derive(Serialize, ToSchema)]
@@ -65,8 +65,7 @@ pub async fn document(
             passages: passages.iter().map(PassageRecord::from).collect(),
         };
         // The records borrow the passages, which do not outlive this closure.
-        serde_json::to_value(answer)
-            .map_err(|e| super::super::error::ApiError::internal(e.to_string()))
+        to_json(answer)
     })
     .await?;
     Ok(Json(v))

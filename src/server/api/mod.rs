@@ -27,6 +27,12 @@ pub(super) use themes::{
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// A record as the JSON body it is sent as, for answers that borrow what a blocking closure
+/// read (and so must be serialised inside it) or that are cached as JSON.
+pub(in crate::server) fn to_json(record: impl serde::Serialize) -> ApiResult<serde_json::Value> {
+    serde_json::to_value(record).map_err(|e| ApiError::internal(e.to_string()))
+}
+
 /// Run blocking work (the index, tokenising) off the async threads.
 pub(in crate::server) async fn blocking<R: Send + 'static>(
     f: impl FnOnce() -> ApiResult<R> + Send + 'static,

@@ -15,7 +15,7 @@ use crate::collection::{SearchRequest, Target};
 use crate::search::{HitRecord, Mode};
 use crate::store::{Filter, SearchMethod, StoredPassage};
 
-use super::{blocking, embed, ApiResult};
+use super::{blocking, embed, to_json, ApiResult};
 
 /// Exactly one of `query`, `text` and `id`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -177,7 +177,7 @@ async fn run_search(state: Arc<AppState>, request: SearchRequest) -> ApiResult<J
             source: found.source.as_ref().map(PassageRecord::from),
             data: found.hits.iter().map(HitRecord::from).collect(),
         };
-        serde_json::to_value(&list).map_err(|e| ApiError::internal(e.to_string()))
+        to_json(&list)
     })
     .await
     .map(Json)
@@ -311,7 +311,7 @@ pub(in crate::server) async fn one_passage(
 ) -> ApiResult<Json<Value>> {
     let v = blocking(move || {
         let p = state.read(|c| c.passage(&id))?;
-        serde_json::to_value(PassageRecord::from(&p)).map_err(|e| ApiError::internal(e.to_string()))
+        to_json(PassageRecord::from(&p))
     })
     .await?;
     Ok(Json(v))

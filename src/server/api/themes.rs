@@ -168,11 +168,10 @@ impl ThemesSpec {
             }
             r => r?,
         };
-        let v = serde_json::to_value(ThemesAnswer {
+        let v = super::to_json(ThemesAnswer {
             themes: &t,
             generation: index_state.generation,
-        })
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+        })?;
         drop(input);
         crate::util::alloc::release_free_memory();
         Ok((index_state, v))
