@@ -260,6 +260,12 @@ impl SampleDistances {
             .chunks_exact(dim.max(1))
             .map(|r| r.iter().map(|x| x * x).sum())
             .collect();
+        if dim > 0 && crate::kernels::gemm_f32::simd() {
+            return Self {
+                d: distances_by_gemm(&rows, dim, &norms),
+                sample,
+            };
+        }
         let mut d = vec![0f32; m * m];
         if dim > 0 {
             d.par_chunks_mut(m.max(1)).enumerate().for_each(|(i, out)| {
@@ -321,6 +327,36 @@ impl SampleDistances {
             .collect();
         each.iter().sum::<f64>() / m as f64
     }
+}
+
+/// The `m × m` Euclidean distances between the rows of `rows` (`norms`: their squared
+/// norms) from one product of the rows with themselves by the f32 GEMM tile, which reuses each
+/// row from registers across a tile where a dot product per pair streams both (on 3,555
+/// passages capped at AVX2: 0.12 s, where the dot products took about 0.35 s).
+fn distances_by_gemm(rows: &[f32], dim: usize, norms: &[f32]) -> Vec<f32> {
+    let m = norms.len();
+    let cols = m.next_multiple_of(16);
+    let mut w = rows.to_vec();
+    w.resize(cols * dim, 0.0);
+    let Some(packed) = crate::kernels::gemm_f32::PackedF32::new(&w, cols, dim, vec![0.0; cols])
+    else {
+        unreachable!("cols is a multiple of 16 and w holds cols × dim values")
+    };
+    drop(w);
+    let mut d = packed.forward(rows, m);
+    // Rows of `cols` products to rows of `m` distances, in place: row i moves to i × m ≤ i × cols.
+    if cols != m {
+        for i in 1..m {
+            d.copy_within(i * cols..i * cols + m, i * m);
+        }
+        d.truncate(m * m);
+    }
+    d.par_chunks_mut(m.max(1)).enumerate().for_each(|(i, out)| {
+        for (j, o) in out.iter_mut().enumerate() {
+            *o = (norms[i] + norms[j] - 2.0 * *o).max(0.0).sqrt();
+        }
+    });
+    d
 }
 
 /// Cluster each k of `ks` (in increasing order; [`SWEEP_RESTARTS`] restarts each, or `base`'s
