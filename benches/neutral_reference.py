@@ -26,6 +26,10 @@ The methods are transforms of the stored vectors (unit length again after each):
   sub-R       each language's collection mean subtracted, but only its part inside the
               language subspace of lir-R (a topic that only one language writes about lies
               mostly outside it, so it is kept); queries projected as in lir-R
+  procrustes  each language rotated onto English (orthogonal Procrustes on the parallel text);
+              -m and -x held to the identity where the messages do not fix the rotation;
+              procr-m+span: procrustes-m, then span-0.1
+              (METHODS=raw,procrustes,... runs only the methods named)
   span-S      semclust's choice (crates/semclust-core/src/neutral.rs): the span of W^-1 d_l projected out, d_l each
               language's mean minus the mean of the means, W the covariance of the messages
               around their language's mean shrunk by S towards the identity; the first 200
@@ -141,6 +145,35 @@ def methods(cal, x, lang):
         basis = q[:, : len(d) - 1].T
         proj = lambda v, b=basis: v - (v @ b.T) @ b
         out.append(Method(f"span-{shrink}", lambda v, l, p=proj: p(v), lambda q, l, p=proj: p(q)))
+    # Linear maps per language (the issue's first direction): each language's vectors rotated
+    # onto English by orthogonal Procrustes on the messages both have (R = U V^T from the SVD
+    # of X_l^T X_en + lam I; Schonemann 1966, as in cross-lingual word-embedding alignment).
+    # With lam = 0 ("procrustes") the 400 messages leave most of the 384 directions' rotation
+    # undetermined (short UI strings span few of them), and the passages' content is rotated
+    # at random; lam > 0 pins R to the identity there (argmin |X_l R - X_en|^2 + lam |R - I|^2
+    # over orthogonal R): lam the mean ("procrustes-m") or the largest ("procrustes-x")
+    # singular value of X_l^T X_en. Each passage's and each query's language is needed.
+    rots = {"procrustes": {}, "procrustes-m": {}, "procrustes-x": {}}
+    for l in cal:
+        common = sorted(i for i in cal[l] if i in cal["en"])
+        m = np.stack([cal[l][i] for i in common]).T @ np.stack([cal["en"][i] for i in common])
+        sv = np.linalg.svd(m, compute_uv=False)
+        for name, lam in (("procrustes", 0.0), ("procrustes-m", sv.mean()),
+                          ("procrustes-x", sv.max())):
+            u, _, vt2 = np.linalg.svd(m + lam * np.eye(len(m)))
+            rots[name][l] = u @ vt2
+    ident = np.eye(x.shape[1])
+    for name, rot in rots.items():
+        out.append(Method(name, lambda v, l, r=rot: v @ r.get(l, ident),
+                          lambda q, l, r=rot: q @ r.get(l, ident)))
+    # Both: rotated onto English first, then the discriminant span (shrinkage 0.1) removed.
+    span = {m.name: m for m in out}["span-0.1"]
+    rm = rots["procrustes-m"]
+    out.append(Method("procr-m+span", lambda v, l: span.passage(v @ rm.get(l, ident), l),
+                      lambda q, l: span.query(q @ rm.get(l, ident), l)))
+    keep = os.environ.get("METHODS")
+    if keep:
+        out = [m for m in out if m.name in keep.split(",")]
     return out
 
 
