@@ -11,7 +11,7 @@
 //! Barnes-Hut engine, the bhtsne crate, overflowed its stack on the sample corpus's 98 vectors:
 //! an abort no caller can catch, which a server cannot risk). Learning rate n / 12 (Belkina et
 //! al. 2019), early exaggeration 12 for the first 250 iterations, momentum 0.5 then 0.8, gains
-//! as in the reference implementation; 500 iterations in all (see [`ITERATIONS`]).
+//! as in the reference implementation; 500 iterations in all (see `ITERATIONS`).
 //!
 //! Above [`TSNE_SAMPLE`] passages t-SNE runs on a seeded random sample, and every other passage
 //! is placed at the mean position of its `PLACE_NEIGHBOURS` nearest sampled passages of its
