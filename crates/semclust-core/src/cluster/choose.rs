@@ -434,6 +434,35 @@ mod tests {
             .collect()
     }
 
+    /// The distances by the GEMM tile are the Euclidean distances, for rows of any norm and a
+    /// count that is not a multiple of the tile's 16 columns. Compared squared: like the dot
+    /// products before it, the expansion |a|² + |b|² − 2 a·b is exact to f32's rounding of the
+    /// norms, which the square root magnifies near zero (a row against itself).
+    #[test]
+    fn distances_by_gemm_are_the_euclidean_distances() {
+        let (m, dim) = (37, 24);
+        let rows = crate::kernels::test_values(m * dim, 11);
+        let norms: Vec<f32> = rows
+            .chunks(dim)
+            .map(|r| r.iter().map(|x| x * x).sum())
+            .collect();
+        let d = distances_by_gemm(&rows, dim, &norms);
+        assert_eq!(d.len(), m * m);
+        for i in 0..m {
+            for j in 0..m {
+                let want = (0..dim)
+                    .map(|t| f64::from(rows[i * dim + t] - rows[j * dim + t]).powi(2))
+                    .sum::<f64>();
+                let got = f64::from(d[i * m + j]).powi(2);
+                let scale = 1.0 + f64::from(norms[i] + norms[j]);
+                assert!(
+                    (got - want).abs() < 1e-5 * scale,
+                    "{i},{j}: {got} against {want}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn clear_structure_keeps_the_best_silhouette() {
         let s = scores(&[0.2, 0.6, 0.3, 0.25], &[10.0, 4.0, 3.5, 3.2]);

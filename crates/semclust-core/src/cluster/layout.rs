@@ -677,6 +677,42 @@ mod tests {
         assert_eq!(rep, [0.0, 0.0]);
     }
 
+    /// The nearest rows by the extended product are the nearest by distance, for rows of any
+    /// norm (not only unit vectors), the row itself left out.
+    #[test]
+    fn nearest_rows_by_the_product_are_the_nearest_by_distance() {
+        let (m, dim, k) = (53, 20, 7);
+        let data = crate::kernels::test_values(m * dim, 5);
+        let x: Vec<&[f32]> = data.chunks(dim).collect();
+        let near = nearest(&x, k);
+        for (i, got) in near.iter().enumerate() {
+            let mut all: Vec<(f64, usize)> = (0..m)
+                .filter(|&j| j != i)
+                .map(|j| {
+                    let d = x[i]
+                        .iter()
+                        .zip(x[j])
+                        .map(|(a, b)| f64::from(a - b).powi(2))
+                        .sum::<f64>();
+                    (d, j)
+                })
+                .collect();
+            all.sort_by(|a, b| a.0.total_cmp(&b.0));
+            assert_eq!(got.len(), k);
+            // The k-th distance found is the k-th smallest (ties may swap rows).
+            let kth = got
+                .iter()
+                .map(|&j| all.iter().find(|e| e.1 == j).unwrap().0)
+                .fold(0.0, f64::max);
+            assert!(
+                kth <= all[k - 1].0 + 1e-4,
+                "row {i}: {kth} against {}",
+                all[k - 1].0
+            );
+            assert!(!got.contains(&i));
+        }
+    }
+
     #[test]
     fn samples_are_seeded_sorted_and_distinct() {
         let a = sample_rows(100, 10, 3);
