@@ -335,14 +335,8 @@ impl SampleDistances {
 /// passages capped at AVX2: 0.12 s, where the dot products took about 0.35 s).
 fn distances_by_gemm(rows: &[f32], dim: usize, norms: &[f32]) -> Vec<f32> {
     let m = norms.len();
-    let cols = m.next_multiple_of(16);
-    let mut w = rows.to_vec();
-    w.resize(cols * dim, 0.0);
-    let Some(packed) = crate::kernels::gemm_f32::PackedF32::new(&w, cols, dim, vec![0.0; cols])
-    else {
-        unreachable!("cols is a multiple of 16 and w holds cols × dim values")
-    };
-    drop(w);
+    let packed = crate::kernels::gemm_f32::PackedF32::padded(rows, dim, vec![0.0; m], 0.0);
+    let cols = packed.n;
     let mut d = packed.forward(rows, m);
     // Rows of `cols` products to rows of `m` distances, in place: row i moves to i × m ≤ i × cols.
     if cols != m {

@@ -546,18 +546,11 @@ const NEAREST_BLOCK: usize = 8192;
 impl<'a> Nearest<'a> {
     fn new(centroids: &'a [f32], dim: usize) -> Self {
         let norms = row_norms(centroids, dim);
-        let k = norms.len();
-        let packed = crate::kernels::gemm_f32::simd()
-            .then(|| {
-                let cols = k.div_ceil(16) * 16;
-                let mut w = centroids.to_vec();
-                w.resize(cols * dim, 0.0);
-                let mut bias: Vec<f32> = norms.iter().map(|&n| -0.5 * n).collect();
-                // Padding columns never win.
-                bias.resize(cols, f32::NEG_INFINITY);
-                crate::kernels::gemm_f32::PackedF32::new(&w, cols, dim, bias)
-            })
-            .flatten();
+        let packed = crate::kernels::gemm_f32::simd().then(|| {
+            let bias: Vec<f32> = norms.iter().map(|&n| -0.5 * n).collect();
+            // Padding columns never win.
+            crate::kernels::gemm_f32::PackedF32::padded(centroids, dim, bias, f32::NEG_INFINITY)
+        });
         Self {
             centroids,
             dim,

@@ -35,14 +35,36 @@ impl Panels<f32> {
         if !n.is_multiple_of(PANEL) || w.len() != n * k || bias.len() != n {
             return None;
         }
-        let mut data = vec![0f32; n * k];
-        for col in 0..n {
-            let (panel, lane) = (col / PANEL, col % PANEL);
-            for kk in 0..k {
-                data[(panel * k + kk) * PANEL + lane] = w[col * k + kk];
-            }
+        Some(Self {
+            n,
+            k,
+            data: pack(w, n, k),
+            bias,
+        })
+    }
+
+    /// `w` is row-major `[rows, k]` for any number of rows (search's chunks of rows, a
+    /// silhouette's sample, k-means' centroids): packed as the next multiple of 16 columns,
+    /// the extra ones zero weights whose bias is `pad_bias` (a value their readers never pick,
+    /// or columns they never read). No padded copy of `w` is made.
+    ///
+    /// # Panics
+    /// When `k` is 0, `w` is not whole rows of `k` values, or `bias` is not one per row.
+    pub fn padded(w: &[f32], k: usize, mut bias: Vec<f32>, pad_bias: f32) -> Self {
+        assert!(
+            k > 0 && w.len().is_multiple_of(k) && bias.len() == w.len() / k,
+            "PackedF32::padded: {} values, rows of {k}, {} biases",
+            w.len(),
+            bias.len()
+        );
+        let n = (w.len() / k).next_multiple_of(PANEL);
+        bias.resize(n, pad_bias);
+        Self {
+            n,
+            k,
+            data: pack(w, n, k),
+            bias,
         }
-        Some(Self { n, k, data, bias })
     }
 
     /// `x` is `[m, k]` row-major; returns `[m, n]`.
@@ -91,9 +113,53 @@ impl Panels<f32> {
     }
 }
 
+/// The rows of `w` (row-major, `k` values each; rows past its end are zero) as `n` columns in
+/// panels: `[panel][k][16]`.
+fn pack(w: &[f32], n: usize, k: usize) -> Vec<f32> {
+    let mut data = vec![0f32; n * k];
+    for (col, row) in w.chunks_exact(k.max(1)).take(n).enumerate() {
+        let (panel, lane) = (col / PANEL, col % PANEL);
+        for (kk, &v) in row.iter().enumerate() {
+            data[(panel * k + kk) * PANEL + lane] = v;
+        }
+    }
+    data
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Rows not a multiple of 16: the real columns are the plain product, the padding ones
+    /// their bias alone.
+    #[test]
+    fn padded_rows_give_the_plain_product_and_the_padding_bias() {
+        let (m, n, k) = (7, 13, 20);
+        let w: Vec<f32> = (0..n * k)
+            .map(|i| ((i * 7 % 23) as f32 - 11.0) * 0.05)
+            .collect();
+        let x: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 5 % 17) as f32 - 8.0) * 0.1)
+            .collect();
+        let bias: Vec<f32> = (0..n).map(|i| i as f32 * 0.01).collect();
+        let p = PackedF32::padded(&w, k, bias.clone(), f32::NEG_INFINITY);
+        assert_eq!(p.n, 16);
+        for isa in Isa::available() {
+            let y = p.forward_at(isa, &x, m);
+            for r in 0..m {
+                for c in 0..16 {
+                    let got = y[r * 16 + c];
+                    if c < n {
+                        let want: f32 =
+                            (0..k).map(|i| x[r * k + i] * w[c * k + i]).sum::<f32>() + bias[c];
+                        assert!((got - want).abs() < 1e-4, "{isa:?} r{r} c{c}");
+                    } else {
+                        assert_eq!(got, f32::NEG_INFINITY, "{isa:?} r{r} c{c}");
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn matches_a_plain_matmul() {

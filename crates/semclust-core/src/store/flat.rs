@@ -188,26 +188,14 @@ pub fn top_k_batch(data: &[f32], dim: usize, queries: &[f32], k: usize) -> Vec<V
             .collect();
     }
     let mut tops: Vec<TopK> = (0..nq).map(|_| TopK::new(k)).collect();
-    let mut padded: Vec<f32> = Vec::new();
     let mut c0 = 0;
     while c0 < n {
         let len = BATCH_CHUNK.min(n - c0);
-        let cols = len.next_multiple_of(16);
         let rows = &data[c0 * dim..(c0 + len) * dim];
-        // The kernel takes whole 16-column panels: the last chunk is padded with zero rows,
-        // whose scores are never read.
-        let w = if cols == len {
-            rows
-        } else {
-            padded.clear();
-            padded.extend_from_slice(rows);
-            padded.resize(cols * dim, 0.0);
-            &padded
-        };
-        let Some(packed) = crate::kernels::gemm_f32::PackedF32::new(w, cols, dim, vec![0.0; cols])
-        else {
-            unreachable!("cols is a multiple of 16 and w holds cols × dim values")
-        };
+        // The kernel takes whole 16-column panels: the last chunk's are padded with zero
+        // columns, whose scores are never read.
+        let packed = crate::kernels::gemm_f32::PackedF32::padded(rows, dim, vec![0.0; len], 0.0);
+        let cols = packed.n;
         let s = packed.forward(queries, nq);
         tops.par_iter_mut().enumerate().for_each(|(qi, top)| {
             let row = &s[qi * cols..qi * cols + len];
