@@ -130,18 +130,24 @@ fn pack(w: &[f32], n: usize, k: usize) -> Vec<f32> {
 mod tests {
     use super::*;
 
+    /// Weights `[n, k]`, inputs `[m, k]` and a bias of `n`, small and varied.
+    fn operands(m: usize, n: usize, k: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let w = (0..n * k)
+            .map(|i| ((i * 7 % 23) as f32 - 11.0) * 0.05)
+            .collect();
+        let x = (0..m * k)
+            .map(|i| ((i * 5 % 17) as f32 - 8.0) * 0.1)
+            .collect();
+        let bias = (0..n).map(|i| i as f32 * 0.01).collect();
+        (w, x, bias)
+    }
+
     /// Rows not a multiple of 16: the real columns are the plain product, the padding ones
     /// their bias alone.
     #[test]
     fn padded_rows_give_the_plain_product_and_the_padding_bias() {
         let (m, n, k) = (7, 13, 20);
-        let w: Vec<f32> = (0..n * k)
-            .map(|i| ((i * 7 % 23) as f32 - 11.0) * 0.05)
-            .collect();
-        let x: Vec<f32> = (0..m * k)
-            .map(|i| ((i * 5 % 17) as f32 - 8.0) * 0.1)
-            .collect();
-        let bias: Vec<f32> = (0..n).map(|i| i as f32 * 0.01).collect();
+        let (w, x, bias) = operands(m, n, k);
         let p = PackedF32::padded(&w, k, bias.clone(), f32::NEG_INFINITY);
         assert_eq!(p.n, 16);
         for isa in Isa::available() {
@@ -164,13 +170,7 @@ mod tests {
     #[test]
     fn matches_a_plain_matmul() {
         let (m, n, k) = (13, 48, 40);
-        let w: Vec<f32> = (0..n * k)
-            .map(|i| ((i * 7 % 23) as f32 - 11.0) * 0.05)
-            .collect();
-        let x: Vec<f32> = (0..m * k)
-            .map(|i| ((i * 5 % 17) as f32 - 8.0) * 0.1)
-            .collect();
-        let bias: Vec<f32> = (0..n).map(|i| i as f32 * 0.01).collect();
+        let (w, x, bias) = operands(m, n, k);
         let p = PackedF32::new(&w, n, k, bias.clone()).unwrap();
         for isa in Isa::available() {
             let y = p.forward_at(isa, &x, m);
