@@ -168,6 +168,11 @@ pub(crate) struct QuantizedRows {
     pub(in crate::kernels) q: Vec<i8>,
     pub(in crate::kernels) d: Vec<f32>,
     pub(in crate::kernels) sum: Vec<f32>,
+    /// For the AVX2 kernel, per row and block: the starting value of its 16-bit accumulators, `-8 ·` the sum of the activations each lane of a pair meets
+    /// (even lanes: k ≡ 0, 1 mod 4; odd lanes: k ≡ 2, 3), as two i16 in one i32. Starting
+    /// there, the lanes end at Σ q·a with q the signed weight, so the kernel needs no float
+    /// correction per block.
+    pub(in crate::kernels) init: Vec<i32>,
 }
 
 impl QuantizedRows {
@@ -178,37 +183,58 @@ impl QuantizedRows {
         let mut q = vec![0i8; m * k];
         let mut d = vec![0f32; m * kb];
         let mut sum = vec![0f32; m * kb];
+        let mut init = vec![0i32; m * kb];
         q.par_chunks_mut(k)
             .zip(d.par_chunks_mut(kb))
             .zip(sum.par_chunks_mut(kb))
+            .zip(init.par_chunks_mut(kb))
             .zip(x.par_chunks(k))
-            .for_each(|(((q, d), s), x)| quantize_row(isa, x, q, d, s));
-        Self { q, d, sum }
+            .for_each(|((((q, d), s), i), x)| quantize_row(isa, x, q, d, s, i));
+        Self { q, d, sum, init }
     }
 }
 
+/// The AVX2 kernel's starting accumulator for a block whose quantised values sum to `even` at
+/// k ≡ 0, 1 (mod 4) and `odd` at k ≡ 2, 3 (see [`QuantizedRows::init`]).
+pub(in crate::kernels) fn pair_init(even: i32, odd: i32) -> i32 {
+    // |8 · 16 · 127| = 16,256: each half fits an i16.
+    let lo = (-8 * even) as i16 as u16 as u32;
+    let hi = (-8 * odd) as i16 as u16 as u32;
+    (lo | (hi << 16)) as i32
+}
+
 /// Quantise one row: per 32-value block, scale = max|x| / 127 and q = round(x / scale).
-fn quantize_row(isa: Isa, x: &[f32], q: &mut [i8], d: &mut [f32], s: &mut [f32]) {
-    assert!(x.len() == d.len() * QK && q.len() == x.len() && s.len() == d.len());
+fn quantize_row(isa: Isa, x: &[f32], q: &mut [i8], d: &mut [f32], s: &mut [f32], init: &mut [i32]) {
+    assert!(
+        x.len() == d.len() * QK
+            && q.len() == x.len()
+            && s.len() == d.len()
+            && init.len() == d.len()
+    );
     #[cfg(target_arch = "x86_64")]
     if isa >= Isa::Avx2 {
         // SAFETY: the level is available (the callers take it no wider than Isa::best), and
         // the lengths are asserted above.
-        return unsafe { super::x86::avx2::quantize_row(x, q, d, s) };
+        return unsafe { super::x86::avx2::quantize_row(x, q, d, s, init) };
     }
-    for (b, (d, s)) in d.iter_mut().zip(s.iter_mut()).enumerate() {
+    for (b, ((d, s), init)) in d.iter_mut().zip(s.iter_mut()).zip(init).enumerate() {
         let xs = &x[b * QK..(b + 1) * QK];
         let amax = xs.iter().fold(0f32, |a, v| a.max(v.abs()));
         let scale = amax / 127.0;
         let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
-        let mut total = 0i32;
-        for (o, &v) in q[b * QK..(b + 1) * QK].iter_mut().zip(xs) {
+        let (mut even, mut odd) = (0i32, 0i32);
+        for (j, (o, &v)) in q[b * QK..(b + 1) * QK].iter_mut().zip(xs).enumerate() {
             let r = (v * inv).round_ties_even() as i32;
             *o = r as i8;
-            total += r;
+            if j % 4 < 2 {
+                even += r;
+            } else {
+                odd += r;
+            }
         }
         *d = scale;
-        *s = total as f32;
+        *s = (even + odd) as f32;
+        *init = pair_init(even, odd);
     }
 }
 
@@ -333,13 +359,14 @@ mod tests {
             .collect();
         let kb = x.len() / QK;
         let (mut q1, mut d1, mut s1) = (vec![0i8; 256], vec![0f32; kb], vec![0f32; kb]);
-        quantize_row(Isa::best(), &x, &mut q1, &mut d1, &mut s1);
+        let mut i1 = vec![0i32; kb];
+        quantize_row(Isa::best(), &x, &mut q1, &mut d1, &mut s1, &mut i1);
         // Scalar reference, written out.
         for b in 0..kb {
             let xs = &x[b * QK..(b + 1) * QK];
             let scale = xs.iter().fold(0f32, |a, v| a.max(v.abs())) / 127.0;
             assert_eq!(d1[b], scale);
-            let mut total = 0;
+            let (mut total, mut even) = (0, 0);
             for (j, &v) in xs.iter().enumerate() {
                 let r = (v / scale).round_ties_even() as i32;
                 assert!(
@@ -347,8 +374,17 @@ mod tests {
                     "block {b} value {j}"
                 );
                 total += q1[b * QK + j] as i32;
+                if j % 4 < 2 {
+                    even += q1[b * QK + j] as i32;
+                }
             }
             assert_eq!(s1[b], total as f32);
+            // The two 16-bit halves: -8 x the sums at k = 0, 1 and at k = 2, 3 (mod 4).
+            assert_eq!(i1[b] as u32 & 0xffff, (-8 * even) as i16 as u16 as u32);
+            assert_eq!(
+                i1[b] as u32 >> 16,
+                (-8 * (total - even)) as i16 as u16 as u32
+            );
         }
     }
 
