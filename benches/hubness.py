@@ -38,12 +38,6 @@ BETAS = (0.0, 0.25, 0.5)
 K = 10
 
 
-def articles(index):
-    db = sqlite3.connect(f"{index}/index.sqlite")
-    return np.array([f"{d}#{a}" for d, a in
-                     db.execute("select document, article from passages order by id")])
-
-
 def hub(y, art):
     """Mean cosine of each row to its K nearest rows outside its article."""
     s = y @ y.T
@@ -53,7 +47,7 @@ def hub(y, art):
 
 def mixed(cal, src):
     x, _, lang, doc = nr.load(src, "pairs")
-    art = articles(f"target/tmp/neutral-{src}-pairs")
+    art = nr.articles(f"target/tmp/neutral-{src}-pairs")
     xr = x.copy()
     for a in set(art):
         i = np.where(art == a)[0]
@@ -61,7 +55,7 @@ def mixed(cal, src):
             xr[i] = x[i] - 0.5 * x[i].mean(0)
     xr = nr.unit(xr)
     xb, _, lb, docb = nr.load(src, "balanced")
-    artb = articles(f"target/tmp/neutral-{src}-balanced")
+    artb = nr.articles(f"target/tmp/neutral-{src}-balanced")
     with open(os.path.join(nr.ROOTS[src], "cross-lingual.json"), encoding="utf-8") as f:
         qs = json.load(f)["questions"]
     qv = nr.embed([q["q"] for q in qs], f"target/tmp/neutral-{src}-questions.npy", query=True)
@@ -96,7 +90,7 @@ def one_language(cal, name, index, questions, main):
     rows = list(db.execute("select id, document, section, vector from passages order by id"))
     ids, docs, sec = [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
     x = np.stack([np.frombuffer(r[3], dtype=np.float32) for r in rows]).astype(np.float64)
-    art = articles(index)
+    art = nr.articles(index)
     with open(questions, encoding="utf-8") as f:
         qs = json.load(f)["questions"]
     qv = nr.embed([q["q"] for q in qs], f"target/tmp/hubness-{name}-questions.npy",

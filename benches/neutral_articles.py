@@ -11,7 +11,6 @@ Prints, per source, set and view, the themes' NMI against the topic and the lang
 k = the number of topics (3 seeds x 10 restarts).
 """
 import os
-import sqlite3
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -25,9 +24,7 @@ NEIGHBOURS = 10
 
 
 def articles(src, name):
-    db = sqlite3.connect(f"target/tmp/neutral-{src}-{name}/index.sqlite")
-    return np.array([f"{d}#{a}" for d, a in
-                     db.execute("select document, article from passages order by id")])
+    return nr.articles(f"target/tmp/neutral-{src}-{name}")
 
 
 def reduce(y, art):

@@ -87,6 +87,13 @@ def load(src, name):
     return x, np.array([labels[d][0] for d in doc]), np.array([labels[d][1] for d in doc]), doc
 
 
+def articles(index):
+    """Each passage's article (document#article key), in the order of `load`."""
+    db = sqlite3.connect(os.path.join(index, "index.sqlite"))
+    return np.array([f"{d}#{a}" for d, a in
+                     db.execute("select document, article from passages order by id")])
+
+
 def calibration():
     """Per language: the embedded messages, as {msg index: vector}."""
     os.makedirs(CAL, exist_ok=True)

@@ -27,9 +27,7 @@ NEIGHBOURS = 10
 
 
 def articles(src, name):
-    db = sqlite3.connect(f"target/tmp/neutral-{src}-{name}/index.sqlite")
-    return np.array([f"{d}#{a}" for d, a in
-                     db.execute("select document, article from passages order by id")])
+    return nr.articles(f"target/tmp/neutral-{src}-{name}")
 
 
 def span(cal, x, lang):
