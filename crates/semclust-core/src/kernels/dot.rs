@@ -28,7 +28,7 @@ pub(crate) fn scores_at(
     out: &mut [f32],
 ) {
     // Real asserts: the kernels read through raw pointers within these bounds.
-    assert!(isa <= Isa::best(), "{isa:?} is not available here");
+    assert!(isa.usable(), "{isa:?} is not available here");
     assert_eq!(query.len(), dim, "query length");
     let rows = r0
         .checked_add(out.len())
@@ -70,7 +70,7 @@ pub fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
 /// [`sq_dist`] with the kernels of `isa` (at most [`Isa::best`]).
 pub(crate) fn sq_dist_at(isa: Isa, a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "sq_dist of slices of different lengths");
-    assert!(isa <= Isa::best(), "{isa:?} is not available here");
+    assert!(isa.usable(), "{isa:?} is not available here");
     #[cfg(target_arch = "x86_64")]
     {
         if isa >= Isa::Avx512 {

@@ -63,7 +63,7 @@ pub(crate) fn gelu(x: &[f32]) -> Vec<f32> {
 
 /// [`gelu`] with the kernels of `isa` (at most [`Isa::best`]).
 pub(crate) fn gelu_at(isa: Isa, x: &[f32]) -> Vec<f32> {
-    assert!(isa <= Isa::best(), "{isa:?} is not available here");
+    assert!(isa.usable(), "{isa:?} is not available here");
     use rayon::prelude::*;
     // Written in full below: no zero-fill first.
     let mut out: Vec<f32> = Vec::with_capacity(x.len());
@@ -104,7 +104,7 @@ pub(crate) fn add_layer_norm(a: &[f32], b: &[f32], norm: &LayerNorm) -> Vec<f32>
 /// [`add_layer_norm`] with the kernels of `isa` (at most [`Isa::best`]).
 pub(crate) fn add_layer_norm_at(isa: Isa, a: &[f32], b: &[f32], norm: &LayerNorm) -> Vec<f32> {
     use rayon::prelude::*;
-    assert!(isa <= Isa::best(), "{isa:?} is not available here");
+    assert!(isa.usable(), "{isa:?} is not available here");
     let h = norm.gamma.len();
     assert!(h > 0 && norm.beta.len() == h, "LayerNorm parameters");
     assert!(

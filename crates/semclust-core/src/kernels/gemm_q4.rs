@@ -114,6 +114,12 @@ impl Panels<u8> {
                 unsafe { super::x86::avx512::q4_rows_vnni(self, qa, r0, rows, out) };
                 return;
             }
+            // Exactly this level: the wider ones do not imply AVX-VNNI (see `Isa::Avx2Vnni`).
+            if isa == Isa::Avx2Vnni {
+                // SAFETY: as above.
+                unsafe { super::x86::avx2::q4_rows_avxvnni(self, qa, r0, rows, out) };
+                return;
+            }
             if isa >= Isa::Avx2 {
                 // SAFETY: as above.
                 unsafe { super::x86::avx2::q4_rows(self, qa, r0, rows, out) };

@@ -1,6 +1,7 @@
 //! Which SIMD the CPU kernels may use, decided once for the process: what the CPU has, capped
-//! by `SEMCLUST_MAX_ISA` (`avx2` or `scalar`), so that the narrower paths can be measured and
-//! tested on a wider CPU (the parity tolerances hold on both AVX-512 and AVX2 machines).
+//! by `SEMCLUST_MAX_ISA` (`avx2-vnni`, `avx2` or `scalar`), so that the narrower paths can be
+//! measured and tested on a wider CPU (the parity tolerances hold on both AVX-512 and AVX2
+//! machines).
 //!
 //! Every kernel asks [`Isa::best`] (or is handed a level no wider than it); no other code
 //! detects CPU features ([`cpu_features`] reports them for `semclust bench` and the run
@@ -15,6 +16,11 @@ pub enum Isa {
     Scalar,
     /// AVX2 and FMA.
     Avx2,
+    /// AVX2 and FMA with AVX-VNNI (`vpdpbusd` on 256 bits: Intel's client CPUs since Alder
+    /// Lake, AMD's since Zen 5), for the Q4 kernel. The one level off the line: AVX-512 CPUs
+    /// without AVX-VNNI exist, so the wider levels do not imply it, and only a kernel chosen
+    /// at exactly this level may use it (every `>= Avx2` kernel runs here as on AVX2).
+    Avx2Vnni,
     /// AVX-512F (with AVX2 and FMA).
     Avx512,
     /// AVX-512F, BW and VNNI: the int8 dot products of the Q4 kernel.
@@ -29,37 +35,57 @@ impl Isa {
             let cap = match std::env::var("SEMCLUST_MAX_ISA").as_deref() {
                 Ok("scalar") => Isa::Scalar,
                 Ok("avx2") => Isa::Avx2,
+                Ok("avx2-vnni") => Isa::Avx2Vnni,
                 _ => Isa::Avx512Vnni,
             };
-            detect().min(cap)
+            Self::ALL
+                .into_iter()
+                .filter(|&i| i <= cap && i.supported())
+                .max()
+                .unwrap_or(Isa::Scalar)
         })
     }
 
-    /// Every level up to [`Isa::best`], narrowest first: what the tests run each kernel at.
+    const ALL: [Isa; 5] = [
+        Isa::Scalar,
+        Isa::Avx2,
+        Isa::Avx2Vnni,
+        Isa::Avx512,
+        Isa::Avx512Vnni,
+    ];
+
+    /// Whether a kernel may run at this level here: the CPU has it and the cap allows it (not
+    /// simply `self <= Isa::best()`: an AVX-512 CPU may lack [`Isa::Avx2Vnni`]).
+    pub fn usable(self) -> bool {
+        self <= Isa::best() && self.supported()
+    }
+
+    /// Every usable level, narrowest first: what the tests run each kernel at.
     #[cfg(test)]
     pub fn available() -> Vec<Isa> {
-        [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Avx512Vnni]
-            .into_iter()
-            .filter(|&i| i <= Isa::best())
-            .collect()
+        Self::ALL.into_iter().filter(|i| i.usable()).collect()
     }
-}
 
-fn detect() -> Isa {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::is_x86_feature_detected as has;
-        if has!("avx2") && has!("fma") {
-            if has!("avx512f") {
-                if has!("avx512bw") && has!("avx512vnni") {
-                    return Isa::Avx512Vnni;
-                }
-                return Isa::Avx512;
+    /// Whether the CPU has every feature of this level.
+    fn supported(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::is_x86_feature_detected as has;
+            let avx2 = has!("avx2") && has!("fma");
+            let avx512 = avx2 && has!("avx512f");
+            match self {
+                Isa::Scalar => true,
+                Isa::Avx2 => avx2,
+                Isa::Avx2Vnni => avx2 && has!("avxvnni"),
+                Isa::Avx512 => avx512,
+                Isa::Avx512Vnni => avx512 && has!("avx512bw") && has!("avx512vnni"),
             }
-            return Isa::Avx2;
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            self == Isa::Scalar
         }
     }
-    Isa::Scalar
 }
 
 /// The CPU's SIMD features that matter for semclust's and candle's kernels, as detected at run
@@ -82,6 +108,9 @@ pub fn cpu_features() -> Vec<&'static str> {
         }
         if std::is_x86_feature_detected!("avx512vnni") {
             v.push("avx512vnni");
+        }
+        if std::is_x86_feature_detected!("avxvnni") {
+            v.push("avxvnni");
         }
     }
     #[cfg(target_arch = "aarch64")]

@@ -432,6 +432,115 @@ unsafe fn q4_tile<const R: usize>(
     }
 }
 
+/// Rows per tile of the AVX-VNNI kernel: 3 rows × two halves of a panel keep 6 int32 and 6 f32
+/// accumulators, the two weight vectors and a broadcast in AVX2's 16 registers. With 6 rows
+/// the compiler spilled accumulators to the stack inside the group loop, and each `vpdpbusd`
+/// then waited on a reload: slower than the AVX2 tile.
+const VNNI_ROWS: usize = 3;
+
+/// [`q4_rows`] with AVX-VNNI: `vpdpbusd` on 256 bits does a 4-byte group's multiply-adds into
+/// 32-bit lanes in one instruction where AVX2 needs `vpmaddubsw` + `vpaddw` (and the 16-bit
+/// bound), so the tile's integer work halves. The same panels; tiles of [`VNNI_ROWS`] rows;
+/// each block's 32-bit accumulators start at `-8 ·` the block's activation sum, so they end at
+/// the signed weights' products as in the AVX2 tile (the same integers, so the same floats).
+///
+/// # Safety
+/// The CPU has AVX2, FMA and AVX-VNNI; `qa` holds at least `r0 + rows` rows of `w.k` values and
+/// `out` exactly `rows * w.n` elements (all written here).
+#[target_feature(enable = "avx2,fma,avxvnni")]
+pub(in crate::kernels) unsafe fn q4_rows_avxvnni(
+    w: &PackedQ4,
+    qa: &QuantizedRows,
+    r0: usize,
+    rows: usize,
+    out: &mut [MaybeUninit<f32>],
+) {
+    let kb = w.k / QK;
+    let panels = w.n / PANEL;
+    let mut r = 0;
+    while r < rows {
+        let take = (rows - r).min(VNNI_ROWS);
+        for p in 0..panels {
+            // SAFETY: every tile stays within the rows and panels of this function's contract.
+            unsafe {
+                if take == VNNI_ROWS {
+                    q4_tile_avxvnni::<VNNI_ROWS>(w, qa, r0 + r, p, kb, out, r);
+                } else {
+                    for i in 0..take {
+                        q4_tile_avxvnni::<1>(w, qa, r0 + r + i, p, kb, out, r + i);
+                    }
+                }
+            }
+        }
+        r += take;
+    }
+}
+
+/// # Safety
+/// As [`q4_rows_avxvnni`], for rows `row..row + R`, panel `panel` and output rows
+/// `out_row..out_row + R`.
+#[inline]
+#[target_feature(enable = "avx2,fma,avxvnni")]
+unsafe fn q4_tile_avxvnni<const R: usize>(
+    w: &PackedQ4,
+    qa: &QuantizedRows,
+    row: usize,
+    panel: usize,
+    kb: usize,
+    out: &mut [MaybeUninit<f32>],
+    out_row: usize,
+) {
+    let k = w.k;
+    let mut accf = [[_mm256_setzero_ps(); 2]; R];
+    // SAFETY: each (panel, k-block) holds BLOCK_BYTES bytes (16 scales, 8 groups of 64 weight
+    // bytes); activation rows are `k` bytes with `kb` sums in `qa.sum`; the caller keeps rows
+    // and panels in bounds.
+    unsafe {
+        for b in 0..kb {
+            let block = w.data.as_ptr().add((panel * kb + b) * BLOCK_BYTES);
+            // A lane sums at most 32 products of 15 × 127 and starts at most 8 × 32 × 127 away
+            // from zero: far inside 32 bits.
+            let mut acc: [[__m256i; 2]; R] = std::array::from_fn(|i| {
+                // The block's sum is a whole number of magnitude at most 32 × 127, held exactly
+                // in f32: finite and within i32 after × -8 (`as` would add a NaN test per block).
+                let start =
+                    (-8.0 * *qa.sum.get_unchecked((row + i) * kb + b)).to_int_unchecked::<i32>();
+                let v = _mm256_set1_epi32(start);
+                [v, v]
+            });
+            for g in 0..8 {
+                let lo = _mm256_loadu_si256(block.add(PANEL * 4 + g * 64) as *const __m256i);
+                let hi = _mm256_loadu_si256(block.add(PANEL * 4 + g * 64 + 32) as *const __m256i);
+                for (i, a) in acc.iter_mut().enumerate() {
+                    let ap = qa.q.as_ptr().add((row + i) * k + b * QK + g * 4) as *const i32;
+                    let av = _mm256_set1_epi32(ap.read_unaligned());
+                    a[0] = _mm256_dpbusd_avx_epi32(a[0], lo, av);
+                    a[1] = _mm256_dpbusd_avx_epi32(a[1], hi, av);
+                }
+            }
+            let dw = [
+                _mm256_loadu_ps(block as *const f32),
+                _mm256_loadu_ps((block as *const f32).add(8)),
+            ];
+            for i in 0..R {
+                let da = _mm256_set1_ps(qa.d[(row + i) * kb + b]);
+                for j in 0..2 {
+                    let t = _mm256_cvtepi32_ps(acc[i][j]);
+                    accf[i][j] = _mm256_fmadd_ps(t, _mm256_mul_ps(dw[j], da), accf[i][j]);
+                }
+            }
+        }
+        for (i, acc) in accf.iter().enumerate() {
+            for (j, &v) in acc.iter().enumerate() {
+                let col = panel * PANEL + j * 8;
+                let bias = _mm256_loadu_ps(w.bias.as_ptr().add(col));
+                let dst = (out.as_mut_ptr() as *mut f32).add((out_row + i) * w.n + col);
+                _mm256_storeu_ps(dst, _mm256_add_ps(v, bias));
+            }
+        }
+    }
+}
+
 /// `out = x[r0..r0 + rows] · Wᵀ + b` for f32 weights packed in 16-column panels, as the AVX-512
 /// kernel does with half its width: a tile of 6 rows × one panel (two 8-lane halves) keeps 12
 /// accumulators, the panel's two vectors and one broadcast in the 16 registers AVX2 has.
