@@ -347,23 +347,96 @@ pub(in crate::kernels) unsafe fn q4_rows(
     out: &mut [MaybeUninit<f32>],
 ) {
     let kb = w.k / QK;
-    let panels = w.n / PANEL;
+    q4_tiles::<6>(rows, w.n / PANEL, |r, p, whole| {
+        // SAFETY: every tile stays within the rows and panels of this function's contract.
+        unsafe {
+            if whole {
+                q4_tile::<6>(w, qa, r0 + r, p, kb, out, r);
+            } else {
+                q4_tile::<1>(w, qa, r0 + r, p, kb, out, r);
+            }
+        }
+    });
+}
+
+/// Calls `tile(r, panel, whole)` for rows `0..rows` in tiles of `R` rows against every panel:
+/// `whole` for a tile of `R` rows at `r`, else for the single row `r` of the remainder.
+#[inline(always)]
+fn q4_tiles<const R: usize>(rows: usize, panels: usize, mut tile: impl FnMut(usize, usize, bool)) {
     let mut r = 0;
     while r < rows {
-        let take = (rows - r).min(6);
+        let take = (rows - r).min(R);
         for p in 0..panels {
-            // SAFETY: every tile stays within the rows and panels of this function's contract.
-            unsafe {
-                if take == 6 {
-                    q4_tile::<6>(w, qa, r0 + r, p, kb, out, r);
-                } else {
-                    for i in 0..take {
-                        q4_tile::<1>(w, qa, r0 + r + i, p, kb, out, r + i);
-                    }
+            if take == R {
+                tile(r, p, true);
+            } else {
+                for i in 0..take {
+                    tile(r + i, p, false);
                 }
             }
         }
         r += take;
+    }
+}
+
+/// One block's integer sums into the tile's f32 accumulators: `accf += sum · dw · da`, with the
+/// block's 16 weight scales at `block` and each row's activation scale.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; `block` points at a (panel, k-block) of [`BLOCK_BYTES`] bytes and
+/// `qa` holds rows `row..row + R`.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn q4_scale_block<const R: usize>(
+    sums: &[[__m256i; 2]; R],
+    block: *const u8,
+    qa: &QuantizedRows,
+    row: usize,
+    kb: usize,
+    b: usize,
+    accf: &mut [[__m256; 2]; R],
+) {
+    // SAFETY: the block's first 64 bytes are its 16 f32 scales (the caller's contract).
+    let dw = unsafe {
+        [
+            _mm256_loadu_ps(block as *const f32),
+            _mm256_loadu_ps((block as *const f32).add(8)),
+        ]
+    };
+    for i in 0..R {
+        let da = _mm256_set1_ps(qa.d[(row + i) * kb + b]);
+        for j in 0..2 {
+            let t = _mm256_cvtepi32_ps(sums[i][j]);
+            accf[i][j] = _mm256_fmadd_ps(t, _mm256_mul_ps(dw[j], da), accf[i][j]);
+        }
+    }
+}
+
+/// The tile's accumulators plus the bias into output rows `out_row..out_row + R`, columns of
+/// `panel`.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; `out` holds those rows of `w.n` columns.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn q4_store_tile<const R: usize>(
+    accf: &[[__m256; 2]; R],
+    w: &PackedQ4,
+    panel: usize,
+    out: &mut [MaybeUninit<f32>],
+    out_row: usize,
+) {
+    for (i, acc) in accf.iter().enumerate() {
+        for (j, &v) in acc.iter().enumerate() {
+            let col = panel * PANEL + j * 8;
+            // SAFETY: `col + 8 <= w.n` (a whole panel) and the row is within `out` (the
+            // caller's contract); the bias has `w.n` values.
+            unsafe {
+                let bias = _mm256_loadu_ps(w.bias.as_ptr().add(col));
+                let dst = (out.as_mut_ptr() as *mut f32).add((out_row + i) * w.n + col);
+                _mm256_storeu_ps(dst, _mm256_add_ps(v, bias));
+            }
+        }
     }
 }
 
@@ -409,26 +482,9 @@ unsafe fn q4_tile<const R: usize>(
                 }
             }
             let acci = acc16.map(|a| a.map(|x| _mm256_madd_epi16(x, ones)));
-            let dw = [
-                _mm256_loadu_ps(block as *const f32),
-                _mm256_loadu_ps((block as *const f32).add(8)),
-            ];
-            for i in 0..R {
-                let da = _mm256_set1_ps(qa.d[(row + i) * kb + b]);
-                for j in 0..2 {
-                    let t = _mm256_cvtepi32_ps(acci[i][j]);
-                    accf[i][j] = _mm256_fmadd_ps(t, _mm256_mul_ps(dw[j], da), accf[i][j]);
-                }
-            }
+            q4_scale_block(&acci, block, qa, row, kb, b, &mut accf);
         }
-        for (i, acc) in accf.iter().enumerate() {
-            for (j, &v) in acc.iter().enumerate() {
-                let col = panel * PANEL + j * 8;
-                let bias = _mm256_loadu_ps(w.bias.as_ptr().add(col));
-                let dst = (out.as_mut_ptr() as *mut f32).add((out_row + i) * w.n + col);
-                _mm256_storeu_ps(dst, _mm256_add_ps(v, bias));
-            }
-        }
+        q4_store_tile(&accf, w, panel, out, out_row);
     }
 }
 
@@ -456,24 +512,16 @@ pub(in crate::kernels) unsafe fn q4_rows_avxvnni(
     out: &mut [MaybeUninit<f32>],
 ) {
     let kb = w.k / QK;
-    let panels = w.n / PANEL;
-    let mut r = 0;
-    while r < rows {
-        let take = (rows - r).min(VNNI_ROWS);
-        for p in 0..panels {
-            // SAFETY: every tile stays within the rows and panels of this function's contract.
-            unsafe {
-                if take == VNNI_ROWS {
-                    q4_tile_avxvnni::<VNNI_ROWS>(w, qa, r0 + r, p, kb, out, r);
-                } else {
-                    for i in 0..take {
-                        q4_tile_avxvnni::<1>(w, qa, r0 + r + i, p, kb, out, r + i);
-                    }
-                }
+    q4_tiles::<VNNI_ROWS>(rows, w.n / PANEL, |r, p, whole| {
+        // SAFETY: every tile stays within the rows and panels of this function's contract.
+        unsafe {
+            if whole {
+                q4_tile_avxvnni::<VNNI_ROWS>(w, qa, r0 + r, p, kb, out, r);
+            } else {
+                q4_tile_avxvnni::<1>(w, qa, r0 + r, p, kb, out, r);
             }
         }
-        r += take;
-    }
+    });
 }
 
 /// # Safety
@@ -518,26 +566,9 @@ unsafe fn q4_tile_avxvnni<const R: usize>(
                     a[1] = _mm256_dpbusd_avx_epi32(a[1], hi, av);
                 }
             }
-            let dw = [
-                _mm256_loadu_ps(block as *const f32),
-                _mm256_loadu_ps((block as *const f32).add(8)),
-            ];
-            for i in 0..R {
-                let da = _mm256_set1_ps(qa.d[(row + i) * kb + b]);
-                for j in 0..2 {
-                    let t = _mm256_cvtepi32_ps(acc[i][j]);
-                    accf[i][j] = _mm256_fmadd_ps(t, _mm256_mul_ps(dw[j], da), accf[i][j]);
-                }
-            }
+            q4_scale_block(&acc, block, qa, row, kb, b, &mut accf);
         }
-        for (i, acc) in accf.iter().enumerate() {
-            for (j, &v) in acc.iter().enumerate() {
-                let col = panel * PANEL + j * 8;
-                let bias = _mm256_loadu_ps(w.bias.as_ptr().add(col));
-                let dst = (out.as_mut_ptr() as *mut f32).add((out_row + i) * w.n + col);
-                _mm256_storeu_ps(dst, _mm256_add_ps(v, bias));
-            }
-        }
+        q4_store_tile(&accf, w, panel, out, out_row);
     }
 }
 
