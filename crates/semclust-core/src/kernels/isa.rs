@@ -3,7 +3,7 @@
 //! measured and tested on a wider CPU (the parity tolerances hold on both AVX-512 and AVX2
 //! machines).
 //!
-//! Every kernel asks [`Isa::best`] (or is handed a level no wider than it); no other code
+//! Every kernel asks [`Isa::best`] (or is handed a level that is [`Isa::usable`]); no other code
 //! detects CPU features ([`cpu_features`] reports them for `semclust bench` and the run
 //! summary).
 
