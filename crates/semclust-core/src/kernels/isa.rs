@@ -30,22 +30,36 @@ pub enum Isa {
 impl Isa {
     /// The widest level this process may use.
     pub fn best() -> Isa {
-        static BEST: OnceLock<Isa> = OnceLock::new();
-        *BEST.get_or_init(|| {
+        Self::decided().0
+    }
+
+    /// The widest usable level and every usable level as a bit mask (bit `level as u8`),
+    /// decided once: kernels check their level on every call, some of them per pair of rows.
+    fn decided() -> (Isa, u8) {
+        static DECIDED: OnceLock<(Isa, u8)> = OnceLock::new();
+        *DECIDED.get_or_init(|| {
             let cap = match std::env::var("SEMCLUST_MAX_ISA").as_deref() {
                 Ok("scalar") => Isa::Scalar,
                 Ok("avx2") => Isa::Avx2,
                 Ok("avx2-vnni") => Isa::Avx2Vnni,
                 _ => Isa::Avx512Vnni,
             };
-            Self::ALL
+            let usable = Self::ALL.map(|i| i <= cap && i.supported());
+            let best = Self::ALL
                 .into_iter()
-                .filter(|&i| i <= cap && i.supported())
+                .zip(usable)
+                .filter_map(|(i, u)| u.then_some(i))
                 .max()
-                .unwrap_or(Isa::Scalar)
+                .unwrap_or(Isa::Scalar);
+            let mask = usable
+                .iter()
+                .enumerate()
+                .fold(0u8, |m, (bit, &u)| m | (u8::from(u) << bit));
+            (best, mask)
         })
     }
 
+    /// Every level in declaration order: a level's index here is its discriminant.
     const ALL: [Isa; 5] = [
         Isa::Scalar,
         Isa::Avx2,
@@ -57,7 +71,7 @@ impl Isa {
     /// Whether a kernel may run at this level here: the CPU has it and the cap allows it (not
     /// simply `self <= Isa::best()`: an AVX-512 CPU may lack [`Isa::Avx2Vnni`]).
     pub fn usable(self) -> bool {
-        self <= Isa::best() && self.supported()
+        Self::decided().1 & (1 << self as u8) != 0
     }
 
     /// Every usable level, narrowest first: what the tests run each kernel at.
