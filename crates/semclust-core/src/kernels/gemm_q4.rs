@@ -157,7 +157,7 @@ impl Panels<u8> {
                             let w = self.data[base + PANEL * 4 + g * PANEL * 4 + lane * 4 + rr];
                             dot += w as i32 * av as i32;
                         }
-                        *acc += (dot as f32 - 8.0 * sa) * da * dw;
+                        *acc += (dot - 8 * sa) as f32 * da * dw;
                     }
                 }
                 let o = &mut out[r * self.n + panel * PANEL..r * self.n + panel * PANEL + PANEL];
@@ -173,11 +173,11 @@ impl Panels<u8> {
 pub(crate) struct QuantizedRows {
     pub(in crate::kernels) q: Vec<i8>,
     pub(in crate::kernels) d: Vec<f32>,
-    pub(in crate::kernels) sum: Vec<f32>,
-    /// For the AVX2 kernel, per row and block: the starting value of its 16-bit accumulators, `-8 ·` the sum of the activations each lane of a pair meets
-    /// (even lanes: k ≡ 0, 1 mod 4; odd lanes: k ≡ 2, 3), as two i16 in one i32. Starting
-    /// there, the lanes end at Σ q·a with q the signed weight, so the kernel needs no float
-    /// correction per block.
+    pub(in crate::kernels) sum: Vec<i32>,
+    /// For the AVX2 kernel, per row and block: the starting value of its 16-bit accumulators,
+    /// `-8 ·` the sum of the activations each lane of a pair meets (even lanes: k ≡ 0, 1 mod 4;
+    /// odd lanes: k ≡ 2, 3), as two i16 in one i32. Starting there, the lanes end at Σ q·a with
+    /// q the signed weight, so the kernel needs no float correction per block.
     pub(in crate::kernels) init: Vec<i32>,
 }
 
@@ -188,7 +188,7 @@ impl QuantizedRows {
         let kb = k / QK;
         let mut q = vec![0i8; m * k];
         let mut d = vec![0f32; m * kb];
-        let mut sum = vec![0f32; m * kb];
+        let mut sum = vec![0i32; m * kb];
         let mut init = vec![0i32; m * kb];
         q.par_chunks_mut(k)
             .zip(d.par_chunks_mut(kb))
@@ -210,7 +210,7 @@ pub(in crate::kernels) fn pair_init(even: i32, odd: i32) -> i32 {
 }
 
 /// Quantise one row: per 32-value block, scale = max|x| / 127 and q = round(x / scale).
-fn quantize_row(isa: Isa, x: &[f32], q: &mut [i8], d: &mut [f32], s: &mut [f32], init: &mut [i32]) {
+fn quantize_row(isa: Isa, x: &[f32], q: &mut [i8], d: &mut [f32], s: &mut [i32], init: &mut [i32]) {
     assert!(
         x.len() == d.len() * QK
             && q.len() == x.len()
@@ -239,7 +239,7 @@ fn quantize_row(isa: Isa, x: &[f32], q: &mut [i8], d: &mut [f32], s: &mut [f32],
             }
         }
         *d = scale;
-        *s = (even + odd) as f32;
+        *s = even + odd;
         *init = pair_init(even, odd);
     }
 }
@@ -364,7 +364,7 @@ mod tests {
             .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.013)
             .collect();
         let kb = x.len() / QK;
-        let (mut q1, mut d1, mut s1) = (vec![0i8; 256], vec![0f32; kb], vec![0f32; kb]);
+        let (mut q1, mut d1, mut s1) = (vec![0i8; 256], vec![0f32; kb], vec![0i32; kb]);
         let mut i1 = vec![0i32; kb];
         quantize_row(Isa::best(), &x, &mut q1, &mut d1, &mut s1, &mut i1);
         // Scalar reference, written out.
@@ -384,7 +384,7 @@ mod tests {
                     even += q1[b * QK + j] as i32;
                 }
             }
-            assert_eq!(s1[b], total as f32);
+            assert_eq!(s1[b], total);
             // The two 16-bit halves: -8 x the sums at k = 0, 1 and at k = 2, 3 (mod 4).
             assert_eq!(i1[b] as u32 & 0xffff, (-8 * even) as i16 as u16 as u32);
             assert_eq!(

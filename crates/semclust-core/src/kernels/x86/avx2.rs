@@ -14,7 +14,7 @@ use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
 
 use crate::kernels::gemm_f32::{PackedF32, PANEL as F32_PANEL};
-use crate::kernels::gemm_q4::{PackedQ4, QuantizedRows, BLOCK_BYTES, PANEL, QK};
+use crate::kernels::gemm_q4::{pair_init, PackedQ4, QuantizedRows, BLOCK_BYTES, PANEL, QK};
 
 /// Scores of `query` against each `query.len()`-wide row of `rows`, two accumulators per row.
 ///
@@ -261,7 +261,7 @@ unsafe fn head_attention_ymm<const HY: usize, const G: usize>(
 }
 
 /// The scalar quantisation of one row, 32 values per step (rounding to nearest even), with each
-/// block's sum and the AVX2 kernel's starting accumulator ([`super::super::gemm_q4::pair_init`]).
+/// block's sum and the AVX2 kernel's starting accumulator ([`pair_init`]).
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; `x` and `q` hold `d.len() * 32` values and
@@ -271,7 +271,7 @@ pub(in crate::kernels) unsafe fn quantize_row(
     x: &[f32],
     q: &mut [i8],
     d: &mut [f32],
-    s: &mut [f32],
+    s: &mut [i32],
     init: &mut [i32],
 ) {
     // Lanes of a block's 8-lane sum that hold k ≡ 0, 1 (mod 4).
@@ -319,8 +319,8 @@ pub(in crate::kernels) unsafe fn quantize_row(
             _mm256_storeu_si256(q.as_mut_ptr().add(b * QK) as *mut __m256i, p8);
             d[b] = scale;
             let (total, even) = (_mm_cvtsi128_si32(t), _mm_cvtsi128_si32(e));
-            s[b] = total as f32;
-            init[b] = super::super::gemm_q4::pair_init(even, total - even);
+            s[b] = total;
+            init[b] = pair_init(even, total - even);
         }
     }
 }
@@ -329,11 +329,13 @@ pub(in crate::kernels) unsafe fn quantize_row(
 /// register, `vpmaddubsw` + `vpmaddwd` for the dot products. Each block's 16-bit accumulators
 /// start at `-8 ·` their activations' sum ([`QuantizedRows::init`]), so they end at the signed
 /// weights' products and need no float correction (2 of the block's 8 float operations per
-/// row and half-panel; 4–6 % off the kernel's time at two of the model's three shapes). A tile is 6 rows × one panel:
-/// its 12 16-bit accumulators, the panel's two weight vectors and one broadcast fill 15 of
-/// AVX2's 16 registers, and each weight load serves 6 rows (4 before: 14 % less wall time on
-/// the 98 parity passages, benches/RESULTS.md). Walking the panels outermost, or a block of
-/// 24 rows per panel to keep its weights in L1, measured no faster.
+/// row and half-panel; 4–6 % off the kernel's time at two of the model's three shapes). A tile
+/// is 6 rows × one panel: its 12 16-bit accumulators, the panel's two weight vectors and one
+/// broadcast fill 15 of AVX2's 16 registers, and each weight load serves 6 rows (4 before: 14 %
+/// less wall time on the 98 parity passages, benches/RESULTS.md). The 12 f32 accumulators do
+/// not fit beside them and go to the stack (12 % of the kernel's samples are stack operations),
+/// yet 3 or 4 rows, which fit, measured no faster end to end. Walking the panels outermost, or
+/// a block of 24 rows per panel to keep its weights in L1, measured no faster either.
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; `qa` holds at least `r0 + rows` rows of `w.k` values and `out`
@@ -549,11 +551,7 @@ unsafe fn q4_tile_avxvnni<const R: usize>(
             // A lane sums at most 32 products of 15 × 127 and starts at most 8 × 32 × 127 away
             // from zero: far inside 32 bits.
             let mut acc: [[__m256i; 2]; R] = std::array::from_fn(|i| {
-                // The block's sum is a whole number of magnitude at most 32 × 127, held exactly
-                // in f32: finite and within i32 after × -8 (`as` would add a NaN test per block).
-                let start =
-                    (-8.0 * *qa.sum.get_unchecked((row + i) * kb + b)).to_int_unchecked::<i32>();
-                let v = _mm256_set1_epi32(start);
+                let v = _mm256_set1_epi32(-8 * *qa.sum.get_unchecked((row + i) * kb + b));
                 [v, v]
             });
             for g in 0..8 {

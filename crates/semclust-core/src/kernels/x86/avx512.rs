@@ -416,7 +416,7 @@ unsafe fn q4_tile_vnni<const R: usize, const P: usize>(
             let dw: [__m512; P] = std::array::from_fn(|j| _mm512_loadu_ps(blocks[j] as *const f32));
             for i in 0..R {
                 let da = _mm512_set1_ps(qa.d[(row + i) * kb + b]);
-                let corr = _mm512_set1_ps(8.0 * qa.sum[(row + i) * kb + b]);
+                let corr = _mm512_set1_ps((8 * qa.sum[(row + i) * kb + b]) as f32);
                 for j in 0..P {
                     let t = _mm512_sub_ps(_mm512_cvtepi32_ps(acci[i][j]), corr);
                     accf[i][j] = _mm512_fmadd_ps(t, _mm512_mul_ps(dw[j], da), accf[i][j]);
