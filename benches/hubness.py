@@ -48,12 +48,7 @@ def hub(y, art):
 def mixed(cal, src):
     x, _, lang, doc = nr.load(src, "pairs")
     art = nr.articles(f"target/tmp/neutral-{src}-pairs")
-    xr = x.copy()
-    for a in set(art):
-        i = np.where(art == a)[0]
-        if len(i) > 1:
-            xr[i] = x[i] - 0.5 * x[i].mean(0)
-    xr = nr.unit(xr)
+    xr = nr.less_article_mean(x, art, 0.5)
     xb, _, lb, docb = nr.load(src, "balanced")
     artb = nr.articles(f"target/tmp/neutral-{src}-balanced")
     with open(os.path.join(nr.ROOTS[src], "cross-lingual.json"), encoding="utf-8") as f:
@@ -62,8 +57,6 @@ def mixed(cal, src):
     qlang = np.array([q["lang"] for q in qs])
     answer = np.array([q["document"] for q in qs])
     shares = Counter(lb)
-    de = np.where(lang == "de")[0]
-    mask = art[de][:, None] == art[None, :]
     for m in nr.methods(cal, x, lang):
         y, q = nr.transform(m, x, lang), nr.transform(m, xr, lang)
         yb = nr.transform(m, xb, lb)
@@ -71,11 +64,7 @@ def mixed(cal, src):
                                for i in range(len(qs))]))
         r, rb = hub(y, art), hub(yb, artb)
         for beta in BETAS:
-            s = q[de] @ y.T - beta * r[None, :]
-            s[mask] = -9
-            top = np.argsort(-s, axis=1)[:, :10]
-            first = np.mean([doc[t[0]] == d[:-3] + ".en" for t, d in zip(top, doc[de])])
-            own = np.mean(lang[top] == "de")
+            first, own = nr.related_pairs(y, q, lang, doc, art, beta * r)
             tq = np.argsort(-(qq @ yb.T - beta * rb[None, :]), axis=1)[:, :10]
             hit1 = np.mean(docb[tq[:, 0]] == answer)
             ratio = np.mean([np.mean(lb[t] == ql) / (shares[ql] / len(lb))

@@ -94,6 +94,31 @@ def articles(index):
                      db.execute("select document, article from passages order by id")])
 
 
+def less_article_mean(x, art, share):
+    """Each passage less `share` of its article's mean (articles of one passage unchanged), unit
+    length again: where `related --other-articles` starts from (share 0.5 in semclust)."""
+    xr = x.copy()
+    for k in set(art):
+        i = np.where(art == k)[0]
+        if len(i) > 1:
+            xr[i] = x[i] - share * x[i].mean(0)
+    return unit(xr)
+
+
+def related_pairs(y, q, lang, doc, art, penalty=None):
+    """From each German passage (`q`, its starting vector) of a pairs set, the passages of `y`
+    outside its article ranked by cosine (less `penalty` per passage, if given): the share
+    whose first is the English version of its section, and the German share of the top 10."""
+    de = np.where(lang == "de")[0]
+    s = q[de] @ y.T
+    if penalty is not None:
+        s -= penalty[None, :]
+    s[art[de][:, None] == art[None, :]] = -9
+    top = np.argsort(-s, axis=1)[:, :10]
+    first = np.mean([doc[t[0]] == d[:-3] + ".en" for t, d in zip(top, doc[de])])
+    return first, np.mean(lang[top] == "de")
+
+
 def calibration():
     """Per language: the embedded messages, as {msg index: vector}."""
     os.makedirs(CAL, exist_ok=True)

@@ -34,22 +34,9 @@ def span(cal, x, lang):
     return next(m for m in nr.methods(cal, x, lang) if m.name == "span-0.1")
 
 
-def less_own_mean(x, art, share):
-    xr = x.copy()
-    for k in set(art):
-        i = np.where(art == k)[0]
-        if len(i) > 1:
-            xr[i] = x[i] - share * x[i].mean(0)
-    return nr.unit(xr)
-
-
 def pairs_figures(y, q, lang, doc, art):
-    de = np.where(lang == "de")[0]
-    s = q[de] @ y.T
-    s[art[de][:, None] == art[None, :]] = -9
-    top = np.argsort(-s, axis=1)[:, :10]
-    first = np.mean([doc[t[0]] == d[:-3] + ".en" for t, d in zip(top, doc[de])])
-    return f"version first {first:.3f} German share {np.mean(lang[top] == 'de'):.2f}"
+    first, german = nr.related_pairs(y, q, lang, doc, art)
+    return f"version first {first:.3f} German share {german:.2f}"
 
 
 def starting_points(cal, src):
@@ -58,7 +45,7 @@ def starting_points(cal, src):
     view = span(cal, x, lang)
     y = nr.transform(view, x, lang)
     for share in (0, 0.25, 0.5, 0.75, 1.0):
-        q = nr.transform(view, less_own_mean(x, art, share), lang)
+        q = nr.transform(view, nr.less_article_mean(x, art, share), lang)
         print(f"{src:8} own article's mean x {share:<4}  {pairs_figures(y, q, lang, doc, art)}",
               flush=True)
     keys = sorted(set(art))
@@ -84,7 +71,7 @@ def spaces(cal, src):
     for name in ("pairs", "balanced", "confounded"):
         x, topic, lang, doc = nr.load(src, name)
         art = articles(src, name)
-        xr = less_own_mean(x, art, 0.5)
+        xr = nr.less_article_mean(x, art, 0.5)
         ms = nr.methods(cal, x, lang)
         langs = sorted(set(lang))
         for m in ms + [None]:
@@ -119,7 +106,7 @@ def misses_by_length(cal, src):
     db = sqlite3.connect(f"target/tmp/neutral-{src}-pairs/index.sqlite")
     length = np.array([len(t) for (t,) in db.execute("select text from passages order by id")])
     view = span(cal, x, lang)
-    y, q = nr.transform(view, x, lang), nr.transform(view, less_own_mean(x, art, 0.5), lang)
+    y, q = nr.transform(view, x, lang), nr.transform(view, nr.less_article_mean(x, art, 0.5), lang)
     de = np.where(lang == "de")[0]
     s = q[de] @ y.T
     s[art[de][:, None] == art[None, :]] = -9
