@@ -23,9 +23,12 @@ round's. Accuracy:
 the cosine of every vector with transformers' f32 reference (e5_f32_passages.npy). Prints one
 JSON line per engine, then a Markdown table with the ratios of semclust Q4 to each.
 
-Capping at AVX2: run with SEMCLUST_MAX_ISA=avx2 (semclust), ATEN_CPU_CAPABILITY=avx2 and
-ONEDNN_MAX_CPU_ISA=AVX2 (PyTorch). ONNX Runtime has no such setting: on an AVX-512 host it
-keeps its AVX-512 (VNNI) kernels, which can only flatter it against capped engines.
+Capping at AVX2: --cpuid-cap avx2 runs every engine's process under benches/peers/cpuid_cap.c
+(built with cc into target/), which hides AVX-512, AVX-VNNI and AMX from CPUID itself, so each
+library picks its AVX2 kernels as it would on an AVX2 CPU: ONNX Runtime too, which has no
+setting of its own. Each row says what numpy's CPU dispatch saw (`avx512f_seen`). Without it:
+SEMCLUST_MAX_ISA=avx2 (semclust), ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2 and
+MKL_ENABLE_INSTRUCTIONS=AVX2 (PyTorch), and ONNX Runtime keeps its AVX-512 (VNNI) kernels.
 """
 import argparse
 import json
@@ -145,6 +148,9 @@ def measure(a, name):
         "passages_per_s": len(passages) / secs[len(secs) // 2],
         "cosine_min": float(cos.min()), "cosine_mean": float(cos.mean()),
         "max_isa": os.environ.get("SEMCLUST_MAX_ISA"),
+        "cpuid_cap": os.environ.get("CPUID_CAP") if "cpuid_cap" in os.environ.get(
+            "LD_PRELOAD", "") else None,
+        "avx512f_seen": bool(np._core._multiarray_umath.__cpu_features__.get("AVX512F")),
         "aten_cpu_capability": os.environ.get("ATEN_CPU_CAPABILITY"),
     }
 
@@ -157,6 +163,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--engines", default="semclust-q4,semclust-f32,st-f32,ort-f32,ort-int8")
     ap.add_argument("--work", type=Path, default=Path.home() / ".cache" / "semclust-python-bench")
+    ap.add_argument("--cpuid-cap", choices=["avx2", "avx2-vnni"],
+                    help="hide the CPU's features above this level from every engine's CPUID")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.one:
@@ -166,13 +174,20 @@ def main():
     engines = a.engines.split(",")
     if any(e == "st-f32" or e.startswith("ort-") for e in engines):
         onnx_models(a.work, st_folder(a.work))
+    env = dict(os.environ)
+    if a.cpuid_cap:
+        lib = ROOT / "target" / "cpuid_cap.so"
+        lib.parent.mkdir(exist_ok=True)
+        subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", str(lib),
+                        str(ROOT / "benches" / "peers" / "cpuid_cap.c"), "-ldl"], check=True)
+        env.update(LD_PRELOAD=str(lib), CPUID_CAP=a.cpuid_cap)
     rows = {}
     for _ in range(a.rounds):
         for name in engines:
             out = subprocess.run(
                 [sys.executable, __file__, "--one", name, "--batch-size", str(a.batch_size),
                  "--threads", str(a.threads), "--runs", str(a.runs), "--work", str(a.work)],
-                check=True, capture_output=True, text=True)
+                check=True, capture_output=True, text=True, env=env)
             r = json.loads(out.stdout.strip().splitlines()[-1])
             print(json.dumps(r), flush=True)
             if name not in rows or r["passages_per_s"] > rows[name]["passages_per_s"]:
