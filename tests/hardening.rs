@@ -308,7 +308,8 @@ fn absurd_k_and_odd_fingerprints_are_handled() {
 }
 
 /// Catches (item 11): `ln -s . again` indexing every file once per level of the loop, and a
-/// FIFO named like a text file blocking `index` for ever.
+/// FIFO named like a text file blocking `index` for ever. And a broken link, which the walk
+/// reported as "IO error for operation on PATH", named twice, even for a page's `jquery.js`.
 #[test]
 fn link_loops_and_special_files_are_visited_once_or_skipped() {
     let dir = tempfile::tempdir().unwrap();
@@ -319,6 +320,8 @@ fn link_loops_and_special_files_are_visited_once_or_skipped() {
     }
     std::os::unix::fs::symlink(".", corpus.join("again")).unwrap();
     std::os::unix::fs::symlink("a1.md", corpus.join("same.md")).unwrap();
+    std::os::unix::fs::symlink("missing.md", corpus.join("gone.md")).unwrap();
+    std::os::unix::fs::symlink("missing.js", corpus.join("gone.js")).unwrap();
     let fifo = corpus.join("x.txt");
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
     // SAFETY: mkfifo reads the NUL-terminated path, which outlives the call.
@@ -345,6 +348,11 @@ fn link_loops_and_special_files_are_visited_once_or_skipped() {
     let e = stderr(&o);
     assert!(e.contains("x.txt") && e.contains("FIFO"), "{e}");
     assert!(e.contains("again"), "{e}");
+    assert!(
+        e.contains("gone.md: a broken link (it points to missing.md"),
+        "{e}"
+    );
+    assert!(!e.contains("gone.js") && !e.contains("IO error"), "{e}");
     // A FIFO named on the command line is an error, not a wait.
     let o = semclust_within(
         &["index", s(&fifo), "--index", s(&index)],

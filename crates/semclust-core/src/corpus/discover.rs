@@ -241,6 +241,15 @@ fn walk(
             .as_ref()
             .is_none_or(|m| m.matched_path_or_any_parents(path, false).is_ignore())
     };
+    // The walker reports a link that leads nowhere as an error before its filter sees it.
+    let excluded_link = {
+        let exclude = exclude.clone();
+        move |path: &Path| {
+            exclude
+                .as_ref()
+                .is_some_and(|m| m.matched_path_or_any_parents(path, false).is_ignore())
+        }
+    };
 
     // Links to folders already walked are cut in the walker's filter (it descends only into
     // what the filter keeps); their warnings wait there until the walk hands back control.
@@ -291,8 +300,15 @@ fn walk(
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                // A folder that cannot be listed, a link that loops or leads nowhere.
-                warn(format!("skipped {e}"));
+                match walk_error_path(&e).and_then(|p| broken_link(p).map(|t| (p, t))) {
+                    Some((path, target)) => {
+                        if !excluded_link(path) && included(path) {
+                            warn_broken_link(path, &target, warn);
+                        }
+                    }
+                    // A folder that cannot be listed, a link that loops.
+                    None => warn(format!("skipped {e}")),
+                }
                 continue;
             }
         };
@@ -305,7 +321,9 @@ fn walk(
         let meta = match std::fs::metadata(&path) {
             Ok(m) => m,
             Err(e) => {
-                if format.is_some() {
+                if let Some(target) = broken_link(&path) {
+                    warn_broken_link(&path, &target, warn);
+                } else if format.is_some() {
                     warn(format!("skipped {}: {e}", path.display()));
                 }
                 continue;
@@ -351,6 +369,40 @@ fn walk(
         ));
     }
     Ok(())
+}
+
+/// The path a walk error is about, through the depth and line context the walker wraps it in.
+fn walk_error_path(e: &ignore::Error) -> Option<&Path> {
+    match e {
+        ignore::Error::WithPath { path, .. } => Some(path),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            walk_error_path(err)
+        }
+        _ => None,
+    }
+}
+
+/// Where `path` points, when it is a link whose target does not exist (a package's doc folder
+/// copied without the shared files its links lead to, a moved folder).
+fn broken_link(path: &Path) -> Option<PathBuf> {
+    let target = std::fs::read_link(path).ok()?;
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(target),
+        _ => None,
+    }
+}
+
+/// A broken link is worth a word only where a document could have been: one named like a
+/// format semclust does not read (a page's `jquery.js`) is passed over in silence.
+fn warn_broken_link(path: &Path, target: &Path, warn: &mut dyn FnMut(String)) {
+    if path.extension().is_some() && Format::of(path).is_none() {
+        return;
+    }
+    warn(format!(
+        "skipped {}: a broken link (it points to {}, which does not exist)",
+        path.display(),
+        target.display()
+    ));
 }
 
 /// How a file not read is counted: `.pdf`, `.ps.gz` (what is compressed tells more than
