@@ -387,3 +387,57 @@ fn key_terms_that_translate_each_other_count_as_one() {
         mean(&apart)
     );
 }
+
+/// Each page is here twice under one title (`ARCH` in German and in Spanish), as a documents
+/// folder holds a `changelog` and a `README` per package. Catches a theme's article line naming
+/// every article it touches (a page of text at a few hundred articles) and naming the same
+/// title twice with nothing to tell the two apart.
+#[test]
+fn theme_lines_name_ten_articles_each_told_apart() {
+    let out = ok(&semclust(&[
+        "themes",
+        "--index",
+        index().to_str().unwrap(),
+        "--k",
+        "3",
+        "--map",
+        "pca",
+        "-q",
+    ]));
+    let lines: Vec<&str> = out.lines().collect();
+    let mut themes = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let Some(head) = line.strip_prefix("Theme ") else {
+            continue;
+        };
+        // "Theme 1: label  (193 passages, 40 of 40 articles)"
+        let spread: usize = head
+            .rsplit_once(" passages, ")
+            .and_then(|(_, rest)| rest.split_once(" of "))
+            .and_then(|(n, _)| n.parse().ok())
+            .unwrap_or_else(|| panic!("{line}"));
+        let articles = lines[i + 1..]
+            .iter()
+            .find_map(|l| l.trim_start().strip_prefix("articles:"))
+            .unwrap_or_else(|| panic!("no articles line after {line}"));
+        let (named, more) = match articles.trim().rsplit_once("; and ") {
+            Some((named, more)) => (named, more.strip_suffix(" more").unwrap().parse().unwrap()),
+            None => (articles.trim(), 0usize),
+        };
+        let names: Vec<&str> = named.split("; ").collect();
+        assert_eq!(names.len(), spread.min(10), "{articles}");
+        assert_eq!(names.len() + more, spread, "{articles}");
+        for n in &names {
+            assert!(
+                n.starts_with("de/") || n.starts_with("es/"),
+                "{n} in {articles}"
+            );
+        }
+        themes += 1;
+    }
+    assert_eq!(themes, 3, "{out}");
+    assert!(
+        out.contains("; and "),
+        "no theme spans more than ten of the 40 pages: {out}"
+    );
+}

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use semclust::cluster::{KChoice, KScore, MapLayout, Period, ThemeOptions, Themes, DEFAULT_SEED};
+use semclust::cluster::{
+    ArticleRow, KChoice, KScore, MapLayout, Period, ThemeOptions, Themes, DEFAULT_SEED,
+};
 use semclust::collection::Collection;
 use semclust::embed::Encode;
 use semclust::report::{self, Format, Report};
@@ -15,6 +17,9 @@ use semclust::DeviceChoice;
 
 use super::index::{self, IndexOptions};
 use super::{index_model, notify, try_language_subspace, ReadArgs, SourceArgs};
+
+/// Rows of the article × theme table a terminal shows.
+const TABLE_ROWS: usize = 40;
 
 /// Clustering options shared by `themes` and `report`.
 #[derive(Debug, Args)]
@@ -193,6 +198,13 @@ pub fn run_themes(args: ThemesArgs) -> Result<()> {
 
 fn print_themes(out: &mut impl Write, t: &Themes) -> std::io::Result<()> {
     let f = &t.facts;
+    let shared = report::shared_titles(t);
+    let name = |row: &ArticleRow| {
+        report::snippet(
+            report::article_name(&shared, &row.article, &row.document),
+            48,
+        )
+    };
     writeln!(
         out,
         "{} themes over {} passages from {} articles (k {}; silhouette {:.3}; seed {})",
@@ -210,9 +222,7 @@ fn print_themes(out: &mut impl Write, t: &Themes) -> std::io::Result<()> {
         )?;
         let terms = joined(&th.terms, ", ", |x| x.shown());
         writeln!(out, "  key terms: {terms}")?;
-        let arts = joined(&th.articles, "; ", |a| {
-            format!("{} ({})", report::snippet(&a.article, 50), a.passages)
-        });
+        let arts = report::articles_line(&shared, th, |name| report::snippet(name, 50));
         writeln!(out, "  articles:  {arts}")?;
         if let Some(langs) = report::languages_line(t, th) {
             writeln!(out, "  languages: {langs}")?;
@@ -227,11 +237,26 @@ fn print_themes(out: &mut impl Write, t: &Themes) -> std::io::Result<()> {
             )?;
         }
     }
-    writeln!(out, "\nArticles × themes (passages)")?;
-    let width = t
-        .table
+    // A terminal shows the articles with the most passages, in reading order; the report and
+    // --json hold every row.
+    let mut rows: Vec<&ArticleRow> = t.table.iter().collect();
+    if rows.len() > TABLE_ROWS {
+        let mut by_size: Vec<usize> = (0..rows.len()).collect();
+        by_size.sort_by_key(|&i| (std::cmp::Reverse(rows[i].total), i));
+        by_size.truncate(TABLE_ROWS);
+        by_size.sort_unstable();
+        rows = by_size.into_iter().map(|i| &t.table[i]).collect();
+        writeln!(
+            out,
+            "\nArticles × themes (passages): the {TABLE_ROWS} articles with the most passages of {} (every one in --json and the report)",
+            t.table.len()
+        )?;
+    } else {
+        writeln!(out, "\nArticles × themes (passages)")?;
+    }
+    let width = rows
         .iter()
-        .map(|r| report::snippet(&r.article, 48).chars().count())
+        .map(|r| name(r).chars().count())
         .max()
         .unwrap_or(10)
         .max(10);
@@ -240,8 +265,8 @@ fn print_themes(out: &mut impl Write, t: &Themes) -> std::io::Result<()> {
         write!(out, " {:>4}", th.id)?;
     }
     writeln!(out, " {:>6}", "total")?;
-    for row in &t.table {
-        let name = report::snippet(&row.article, 48);
+    for row in rows {
+        let name = name(row);
         write!(out, "{name}{}", " ".repeat(width - name.chars().count()))?;
         for &c in &row.counts {
             if c == 0 {

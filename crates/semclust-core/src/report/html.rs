@@ -178,6 +178,7 @@ const SCRIPT: &str = r#"
 pub fn render(r: &Report<'_>) -> String {
     let t: &Themes = r.themes;
     let f = &t.facts;
+    let shared = super::shared_titles(t);
     let mut s = String::with_capacity(64 * 1024 + t.passages.len() * 1200);
     // The run's facts as the header and the "About this run" section both show them.
     let (title, index, model, precision) = (
@@ -347,11 +348,7 @@ pub fn render(r: &Report<'_>) -> String {
             th.size,
             th.spread,
             f.articles,
-            th.articles
-                .iter()
-                .map(|a| format!("{} ({})", escape(&a.article), a.passages))
-                .collect::<Vec<_>>()
-                .join("; ")
+            super::articles_line(&shared, th, escape)
         );
         if let Some(line) = super::languages_line(t, th) {
             // After the key-term bars' opening tag: the languages go just above the bars.

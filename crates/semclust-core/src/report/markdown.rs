@@ -18,6 +18,7 @@ pub fn render(r: &Report<'_>, map_file: &str) -> String {
     let t = r.themes;
     let f = &t.facts;
     let mut s = String::new();
+    let shared = super::shared_titles(t);
     let _ = writeln!(s, "# {}\n", text(&r.title));
     let _ = writeln!(
         s,
@@ -67,7 +68,11 @@ pub fn render(r: &Report<'_>, map_file: &str) -> String {
     }
     s.push_str("---|\n");
     for row in &t.table {
-        let _ = write!(s, "| {} |", text(&row.article));
+        let _ = write!(
+            s,
+            "| {} |",
+            text(super::article_name(&shared, &row.article, &row.document))
+        );
         for &c in &row.counts {
             if c == 0 {
                 s.push_str("  |");
@@ -93,11 +98,7 @@ pub fn render(r: &Report<'_>, map_file: &str) -> String {
             th.size,
             th.spread,
             f.articles,
-            th.articles
-                .iter()
-                .map(|a| format!("{} ({})", text(&a.article), a.passages))
-                .collect::<Vec<_>>()
-                .join("; ")
+            super::articles_line(&shared, th, text)
         );
         if let Some(line) = super::languages_line(t, th) {
             let _ = writeln!(s, "Languages: {}\n", text(&line));

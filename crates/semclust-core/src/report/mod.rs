@@ -145,6 +145,62 @@ pub fn vectors_line(f: &crate::cluster::RunFacts) -> String {
     format!("{view}; {articles}")
 }
 
+/// How many of a theme's articles its line names (the JSON output keeps them all).
+pub const THEME_ARTICLES_SHOWN: usize = 10;
+
+/// The titles that name more than one article of the run: a documents folder holds a
+/// `changelog`, a `README` and a `NEWS` per package.
+pub fn shared_titles(t: &Themes) -> std::collections::HashSet<&str> {
+    let mut seen = std::collections::HashSet::new();
+    t.table
+        .iter()
+        .filter(|r| !seen.insert(r.article.as_str()))
+        .map(|r| r.article.as_str())
+        .collect()
+}
+
+/// An article as a reader tells it from the others: its title, or its document (`git/changelog`)
+/// where other articles share the title.
+pub fn article_name<'a>(
+    shared: &std::collections::HashSet<&str>,
+    title: &'a str,
+    document: &'a str,
+) -> &'a str {
+    if shared.contains(title) && !document.is_empty() {
+        document
+    } else {
+        title
+    }
+}
+
+/// A theme's articles in one line, most passages first: `name (passages)` for the first
+/// [`THEME_ARTICLES_SHOWN`], then how many more. At a few hundred articles a theme's full list
+/// was a page of text in every output. `show` cuts and escapes a name for the output at hand.
+pub fn articles_line(
+    shared: &std::collections::HashSet<&str>,
+    th: &crate::cluster::Theme,
+    show: impl Fn(&str) -> String,
+) -> String {
+    let mut line = th
+        .articles
+        .iter()
+        .take(THEME_ARTICLES_SHOWN)
+        .map(|a| {
+            format!(
+                "{} ({})",
+                show(article_name(shared, &a.article, &a.document)),
+                a.passages
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let rest = th.articles.len().saturating_sub(THEME_ARTICLES_SHOWN);
+    if rest > 0 {
+        line.push_str(&format!("; and {rest} more"));
+    }
+    line
+}
+
 /// A theme's languages in words (`de 52 %, es 48 %`), for runs where some theme holds more
 /// than one language; `None` in a collection of one language, where it would only repeat it.
 pub fn languages_line(t: &Themes, th: &crate::cluster::Theme) -> Option<String> {
