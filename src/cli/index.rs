@@ -476,7 +476,8 @@ pub fn sync(
         &semclust::util::interrupt::requested,
     )?;
     bar.finish_and_clear();
-    // The whole run: reading the stored state, embedding, committing, the lexical index.
+    // The whole run: reading the stored state, embedding, committing, the lexical index and
+    // a large index's HNSW graph.
     let secs = started.elapsed().as_secs_f64();
     Ok(IndexRun {
         summary,

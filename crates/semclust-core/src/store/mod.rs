@@ -204,6 +204,13 @@ pub trait VectorStore {
     }
     /// Dense top-k by inner product, best first.
     fn nearest(&self, query: &Nearest<'_>) -> Result<Vec<ScoredRow>>;
+    /// Build now what [`Self::nearest`] would build on its first call (the SQLite store's
+    /// search matrix and, above [`ANN_THRESHOLD`] passages, its HNSW graph), so that indexing
+    /// waits for it rather than the first question. A store that builds its graph while
+    /// writing has nothing to do.
+    fn prepare_nearest(&self) -> Result<()> {
+        Ok(())
+    }
     /// The passage id of every search row.
     fn row_ids(&self) -> Result<Vec<String>>;
     /// All vectors, row-major, in `row_ids` order.

@@ -3,7 +3,8 @@
 //! transaction in WAL mode, so a killed writer leaves the previous or the next state and readers
 //! never see half a change. Search loads the vectors once into one contiguous matrix (exact scan)
 //! and, above [`ANN_THRESHOLD`](super::ANN_THRESHOLD) passages, an HNSW graph cached beside the
-//! database as `hnsw-i8-GENERATION.usearch` (+ `.quant`, its quantiser).
+//! database as `hnsw-i8-GENERATION.usearch` (+ `.quant`, its quantiser), built by the first
+//! search of a generation or, ahead of it, by `prepare_nearest` at the end of an indexing run.
 //!
 //! This file opens and creates stores; `read.rs` answers reads and searches, `write.rs` applies
 //! changes.

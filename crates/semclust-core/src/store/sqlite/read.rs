@@ -299,6 +299,15 @@ impl VectorStore for SqliteStore {
         }))
     }
 
+    /// Only the graph outlives the process (a file beside the database); a smaller index's
+    /// matrix is loaded by whichever process searches it.
+    fn prepare_nearest(&self) -> Result<()> {
+        if self.len()? > ANN_THRESHOLD {
+            self.ann(self.loaded()?)?;
+        }
+        Ok(())
+    }
+
     fn row_ids(&self) -> Result<Vec<String>> {
         Ok(self.loaded()?.ids.clone())
     }
