@@ -183,6 +183,27 @@ fn a_folder_with_every_trap_is_read_whole() {
     assert_eq!(c.passage("cat.1/1/1").unwrap().title, "CAT(1)");
     let changelog = c.passage("changelog.Debian/1/1").unwrap().text;
     assert!(changelog.starts_with("coreutils ("), "{changelog}");
+    // One maintainer signs 100 of its entries: search shows each sign-off text once, though
+    // all copies sit in one document (the fold counted documents, and showed every copy).
+    let request = semclust::collection::SearchRequest {
+        target: semclust::collection::Target::Query("Michael Stone mstone@debian.org".into()),
+        k: 10,
+        mode: semclust::search::Mode::Lexical,
+        method: Default::default(),
+        other_articles: false,
+        other_languages: false,
+        with_titles: false,
+        filter: Default::default(),
+        boilerplate: false,
+        neutral: false,
+    };
+    let hits = c.search(&request, None).unwrap().hits;
+    let forms: std::collections::HashSet<String> = hits
+        .iter()
+        .map(|h| same_text_form(&h.passage.text))
+        .collect();
+    assert_eq!(forms.len(), hits.len(), "a text twice among {hits:#?}");
+    assert!(hits.len() >= 3 && hits[0].passage.text.contains("Michael Stone"));
     // The PDF: paragraphs rejoined across lines and a hyphenated word ("cus-" "tomization"),
     // one article per page (page 14 holds only its running head and number), the running
     // head "fonts-conf" kept as the title on page 1 and dropped on every other page.

@@ -374,7 +374,9 @@ pub fn search(
 
 /// Fold the hits that hold one text (the same after normalisation, or near-identical; see
 /// [`crate::boilerplate`]): the best-ranked copy stays, marked with the number of documents
-/// holding the text. Unless `keep_boilerplate`, boilerplate (a text in
+/// holding the text. Copies inside one document (a changelog's fix listed under two releases,
+/// its sign-off lines) are folded too, when the same after normalisation: the recurrence counts
+/// documents, and would show each copy. Unless `keep_boilerplate`, boilerplate (a text in
 /// [`BOILERPLATE_DOCUMENTS`] documents or more) goes
 /// below every other hit, in its own order. Keeps `k` hits, ranks renumbered; also says how many
 /// hits that rank on their own merit were found (fewer than `k`: reading deeper may find more).
@@ -385,8 +387,12 @@ pub fn fold_recurring(
     keep_boilerplate: bool,
 ) -> (Vec<Hit>, usize) {
     let mut seen = std::collections::HashSet::new();
+    let mut texts = std::collections::HashSet::new();
     let (mut first, mut below) = (Vec::new(), Vec::new());
     for mut h in hits {
+        if !texts.insert(crate::boilerplate::normalise(&h.passage.text)) {
+            continue;
+        }
         match recurrence.get(&h.passage.id) {
             None => first.push(h),
             Some((group, documents)) => {
