@@ -79,6 +79,18 @@ fn trap_tree(root: &Path) -> Vec<String> {
         root.join("Cargo.lock"),
     )
     .unwrap();
+    // A package's README without an extension (read, as NEWS.gz is), and its licence file
+    // (not read: a licence is not what a reader of the folder looks for).
+    std::fs::copy(
+        fixtures.join("jansson-README.rst"),
+        root.join("jansson/README"),
+    )
+    .unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/manpages/COPYRIGHT"),
+        root.join("jansson/copyright"),
+    )
+    .unwrap();
     // A real PDF as Debian ships it (fontconfig's user manual, gzipped), and the same PDF cut
     // short, as an interrupted download leaves it.
     let pdf = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/pdf");
@@ -126,7 +138,7 @@ fn a_folder_with_every_trap_is_read_whole() {
             ("markdown", 1),
             ("pdf", 1),
             ("rst", 2),
-            ("text", 2)
+            ("text", 3)
         ]
     );
     let skipped: Vec<(String, FileProblem)> = batch
@@ -146,6 +158,7 @@ fn a_folder_with_every_trap_is_read_whole() {
         ]
     );
     assert_eq!(batch.ignored.get(".lock"), Some(&1));
+    assert_eq!(batch.ignored.get("(none)"), Some(&1), "{:?}", batch.ignored);
     assert!(
         warnings
             .iter()
@@ -181,6 +194,10 @@ fn a_folder_with_every_trap_is_read_whole() {
         assert_eq!(c.passage(id).unwrap().text, *text, "{id}");
     }
     assert_eq!(c.passage("cat.1/1/1").unwrap().title, "CAT(1)");
+    // The README beside README.rst keeps the bare key, the other its extension.
+    let readme = c.passage("jansson/README/1/1").unwrap().text;
+    assert!(readme.contains("Jansson"), "{readme}");
+    assert!(c.passage("jansson/README.rst/1/1").is_ok());
     let changelog = c.passage("changelog.Debian/1/1").unwrap().text;
     assert!(changelog.starts_with("coreutils ("), "{changelog}");
     // One maintainer signs 100 of its entries: search shows each sign-off text once, though
@@ -280,7 +297,7 @@ fn index_prints_what_it_read_skipped_and_left_out() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stdout.contains("read: 2 html, 1 man, 1 markdown, 1 pdf, 2 rst, 2 text"),
+        stdout.contains("read: 2 html, 1 man, 1 markdown, 1 pdf, 2 rst, 3 text"),
         "{stdout}"
     );
     assert!(
@@ -290,7 +307,7 @@ fn index_prints_what_it_read_skipped_and_left_out() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("not read (formats semclust does not read): 1 .lock"),
+        stdout.contains("not read (formats semclust does not read): 1 (none), 1 .lock"),
         "{stdout}"
     );
     assert!(

@@ -129,28 +129,32 @@ pub fn discover_selected(
     })
 }
 
-/// Files that differ only by extension keep it in their keys.
+/// Files that differ only by extension keep it in their keys; one without an extension
+/// (`README` beside `README.rst`) keeps the bare key.
 fn rekey_alike(out: &mut [SourceFile], warn: &mut dyn FnMut(String)) {
     let mut by_key: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, f) in out.iter().enumerate() {
         by_key.entry(f.key.as_str()).or_default().push(i);
     }
+    let ext_of = |i: usize| {
+        out[i]
+            .path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default()
+    };
     let mut rekey: Vec<(usize, String)> = Vec::new();
     for (key, idx) in &by_key {
-        let exts: HashSet<String> = idx
-            .iter()
-            .filter_map(|&i| out[i].path.extension())
-            .map(|e| e.to_string_lossy().to_ascii_lowercase())
-            .collect();
+        let exts: HashSet<String> = idx.iter().map(|&i| ext_of(i)).collect();
         if idx.len() > 1 && exts.len() == idx.len() {
             let mut names = Vec::new();
             for &i in idx {
-                let ext = out[i]
-                    .path
-                    .extension()
-                    .unwrap_or_default()
-                    .to_string_lossy();
-                let new = format!("{key}.{}", clean_key(&ext.to_ascii_lowercase()));
+                let ext = ext_of(i);
+                let new = if ext.is_empty() {
+                    key.to_string()
+                } else {
+                    format!("{key}.{}", clean_key(&ext))
+                };
                 names.push(format!("{} as '{new}'", out[i].path.display()));
                 rekey.push((i, new));
             }

@@ -109,10 +109,33 @@ const NOT_TEXT_INSIDE_GZ: &[&str] = &[
     "db", "ttf", "otf", "wasm", "zip", "bz2", "xz", "gz",
 ];
 
+/// Files without an extension read as plain text, by name (any case): the documents a
+/// project or a package ships beside its code. `NEWS.gz` was read and `NEWS` was not. Licence
+/// texts (`copyright`, `COPYING`, `LICENSE`) and build files (`Makefile`) stay out.
+pub const TEXT_NAMES: &[&str] = &[
+    "readme",
+    "news",
+    "changes",
+    "changelog",
+    "history",
+    "authors",
+    "thanks",
+    "todo",
+    "install",
+    "bugs",
+    "faq",
+    "contributing",
+];
+
 impl Format {
-    /// The format of a file, by its extension.
+    /// The format of a file, by its extension, or for a file without one, by its name
+    /// ([`TEXT_NAMES`]).
     pub fn of(path: &Path) -> Option<Format> {
-        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        let Some(ext) = path.extension() else {
+            let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+            return TEXT_NAMES.contains(&name.as_str()).then_some(Format::Text);
+        };
+        let ext = ext.to_str()?.to_ascii_lowercase();
         if ext == COMPRESSED_EXTENSION {
             let inner = Path::new(path.file_stem()?);
             let Some(inner) = inner.extension().and_then(|e| e.to_str()) else {
@@ -758,6 +781,10 @@ mod tests {
             ("NEWS.gz", Some(Format::Text)),
             ("README.rst.gz", Some(Format::Rst)),
             ("x.tar.gz", None),
+            ("pkg/README", Some(Format::Text)),
+            ("NEWS", Some(Format::Text)),
+            ("pkg/copyright", None),
+            ("Makefile", None),
         ] {
             assert_eq!(Format::of(Path::new(name)), format, "{name}");
         }
